@@ -1,0 +1,16 @@
+"""deepbio: classic deep models for biomedical data, from scratch and readable.
+
+Restricted Boltzmann machines and deep belief networks, autoencoders, convolutional and
+recurrent networks, trained by SGD or Hessian-free optimisation.  Every hot loop is a
+kernel with a NumPy reference and compiled twins behind one backend switch::
+
+    import deepbio
+    deepbio.backends()              # e.g. ['numpy', 'cython']
+    with deepbio.use_backend("numpy"):
+        ...
+"""
+from .backend import (BackendError, backends, get_backend, set_backend,  # noqa: F401
+                      use_backend)
+from ._threads import get_num_threads, set_num_threads  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,367 @@
+"""The kernel contract: every kernel's name, arguments, shapes, dtypes and outputs.
+
+Every backend implements the functions listed in :data:`CONTRACT` with exactly these
+signatures; :func:`make_kernels` wraps an implementation in the validation layer, so no
+implementation ever sees an unchecked array.  ``docs/kernels.md`` is this table in prose.
+
+Shape strings name dimensions by symbol: ``"N,D"`` is a 2-d array whose first axis has
+length N; every use of one symbol within a call must agree.  A leading ``i:`` marks an
+``int64`` index array; a leading ``?`` an optional array (may be ``None``).  All other
+arrays are floating, and all floating arrays of one call share one dtype (float32 or
+float64).  Every array must be C-contiguous with every dimension at least 1.
+
+Rules every implementation follows:
+
+* pure functions: inputs are never modified; outputs are new arrays of the input dtype;
+* parameter gradients are *returned* (overwrite semantics), never accumulated into
+  arrays the caller passed in;
+* randomness enters only as arrays of uniforms on [0, 1) drawn by the caller.
+"""
+import inspect
+from typing import Callable, NamedTuple, Optional
+
+from . import reference
+
+FLOAT_DTYPES = ("float32", "float64")
+ACTIVATIONS = reference.ACTIVATIONS
+RNN_ACTIVATIONS = reference.RNN_ACTIVATIONS
+
+
+class KernelSpec(NamedTuple):
+    name: str
+    family: str
+    arrays: dict           # argument name -> shape string
+    options: dict          # argument name -> option kind (see _OPTION_CHECKS)
+    returns: str           # human readable outputs
+    check: Optional[Callable] = None   # extra consistency check(args, dims)
+
+
+# ---------------------------------------------------------------- option validation
+
+
+def _int(name, v, low):
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+    v = int(v)
+    if v < low:
+        raise ValueError(f"{name} must be >= {low}, got {v}")
+    return v
+
+
+def _pair(name, v, low):
+    if hasattr(v, "__index__") and not isinstance(v, bool):
+        v = (v, v)
+    if not isinstance(v, (tuple, list)) or len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return (_int(f"{name}[0]", v[0], low), _int(f"{name}[1]", v[1], low))
+
+
+def _real(name, v, low, high, low_open=False, high_open=False):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
+    v = float(v)
+    ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must lie in {lo}{low}, {high}{hi}, got {v}")
+    return v
+
+
+def _choice(name, v, allowed):
+    if v not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
+    return v
+
+
+_INF = float("inf")
+_OPTION_CHECKS = {
+    "activation": lambda n, v: _choice(n, v, ACTIVATIONS),
+    "rnn_activation": lambda n, v: _choice(n, v, RNN_ACTIVATIONS),
+    "pair_pos": lambda n, v: _pair(n, v, 1),
+    "pair_nonneg": lambda n, v: _pair(n, v, 0),
+    "int_pos": lambda n, v: _int(n, v, 1),
+    "int_nonneg": lambda n, v: _int(n, v, 0),
+    "prob": lambda n, v: _real(n, v, 0.0, 1.0),
+    "open_prob": lambda n, v: _real(n, v, 0.0, 1.0, True, True),
+    "nonneg": lambda n, v: _real(n, v, 0.0, _INF, high_open=True),
+}
+
+
+# ------------------------------------------------------------------ shape checks
+
+
+def _out(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def _need(cond, msg):
+    if not cond:
+        raise ValueError(msg)
+
+
+def _check_conv2d_forward(a, d):
+    for ax, (n, k, s, p) in zip("HW", zip((d["H"], d["W"]), (d["KH"], d["KW"]),
+                                          a["stride"], a["padding"])):
+        _need(n + 2 * p >= k, f"conv2d: kernel {ax} size {k} exceeds padded input size {n + 2 * p}")
+
+
+def _check_conv_out(ax_names, in_sizes, kernels, outs, stride, padding, what):
+    for ax, n, k, o, s, p in zip(ax_names, in_sizes, kernels, outs, stride, padding):
+        _need(n + 2 * p >= k, f"{what}: kernel {ax} size {k} exceeds padded input size {n + 2 * p}")
+        want = _out(n, k, s, p)
+        _need(o == want, f"{what}: dy has output {ax} size {o}, but input size {n}, kernel {k}, "
+                         f"stride {s} and padding {p} give {want}")
+
+
+def _check_conv2d_backward_input(a, d):
+    _check_conv_out("HW", a["in_size"], (d["KH"], d["KW"]), (d["OH"], d["OW"]),
+                    a["stride"], a["padding"], "conv2d_backward_input")
+
+
+def _check_conv2d_backward_weight(a, d):
+    _check_conv_out("HW", (d["H"], d["W"]), a["kernel_size"], (d["OH"], d["OW"]),
+                    a["stride"], a["padding"], "conv2d_backward_weight")
+
+
+def _check_conv1d_forward(a, d):
+    _need(d["L"] + 2 * a["padding"] >= d["K"],
+          f"conv1d: kernel size {d['K']} exceeds padded input length {d['L'] + 2 * a['padding']}")
+
+
+def _check_conv1d_backward_input(a, d):
+    _check_conv_out("L", (a["in_size"],), (d["K"],), (d["OL"],), (a["stride"],),
+                    (a["padding"],), "conv1d_backward_input")
+
+
+def _check_conv1d_backward_weight(a, d):
+    _check_conv_out("L", (d["L"],), (a["kernel_size"],), (d["OL"],), (a["stride"],),
+                    (a["padding"],), "conv1d_backward_weight")
+
+
+def _check_pool2d_forward(a, d):
+    for ax, n, k in zip("HW", (d["H"], d["W"]), a["kernel"]):
+        _need(k <= n, f"pool2d: kernel {ax} size {k} exceeds input size {n}")
+
+
+def _check_pool1d_forward(a, d):
+    _need(a["kernel"] <= d["L"], f"pool1d: kernel size {a['kernel']} exceeds input length {d['L']}")
+
+
+def _check_pool2d_backward(a, d):
+    _check_conv_out("HW", a["in_size"], a["kernel"], (d["OH"], d["OW"]), a["stride"], (0, 0),
+                    "avgpool2d_backward")
+
+
+def _check_pool1d_backward(a, d):
+    _check_conv_out("L", (a["in_size"],), (a["kernel"],), (d["OL"],), (a["stride"],), (0,),
+                    "avgpool1d_backward")
+
+
+def _check_argmax(size_name):
+    def check(a, d):
+        size = a["in_size"]
+        plane = size[0] * size[1] if isinstance(size, tuple) else size
+        idx = a["argmax"]
+        lo, hi = int(idx.min()), int(idx.max())
+        _need(0 <= lo and hi < plane, f"argmax: indices must lie in [0, {plane}) for in_size "
+                                      f"{size}, got values in [{lo}, {hi}]")
+        if isinstance(size, tuple):
+            _need(d["OH"] <= size[0] and d["OW"] <= size[1],
+                  f"{size_name}: output {d['OH']}x{d['OW']} larger than in_size {size}")
+        else:
+            _need(d["OL"] <= size, f"{size_name}: output length {d['OL']} larger than in_size {size}")
+    return check
+
+
+def _check_lstm(a, d):
+    _need(d["G"] == 4 * d["H"], f"lstm: weights must have 4*H = {4 * d['H']} gate columns "
+                                f"(i, f, g, o), got {d['G']}")
+
+
+# ------------------------------------------------------------------------ the contract
+
+_S = KernelSpec
+_SPECS = [
+    # RBM
+    _S("sigmoid_bernoulli", "rbm", {"x": "N,D", "u": "N,D"}, {}, "(p (N,D), s (N,D))"),
+    _S("gaussian_sample", "rbm", {"mean": "N,D", "sigma": "D", "u1": "N,D", "u2": "N,D"}, {},
+       "v (N,D)"),
+    _S("cd_statistics", "rbm", {"v0": "N,D", "h0": "N,H", "vk": "N,D", "hk": "N,H"}, {},
+       "(dW (D,H), db (D,), dc (H,))"),
+    _S("free_energy", "rbm", {"v": "N,D", "W": "D,H", "b": "D", "c": "H", "sigma": "?D"}, {},
+       "F (N,)"),
+    # dense / autoencoder
+    _S("activation_forward", "dense", {"z": "N,D"}, {"activation": "activation"}, "a (N,D)"),
+    _S("activation_backward", "dense", {"a": "N,D", "da": "N,D"}, {"activation": "activation"},
+       "dz (N,D)"),
+    _S("dense_forward", "dense", {"x": "N,D", "W": "D,H", "b": "H"},
+       {"activation": "activation"}, "a (N,H)"),
+    _S("dense_backward", "dense", {"x": "N,D", "W": "D,H", "a": "N,H", "da": "N,H"},
+       {"activation": "activation"}, "(dx (N,D), dW (D,H), db (H,))"),
+    _S("sparsity_grad", "dense", {"a": "N,H"}, {"rho": "open_prob", "beta": "nonneg"},
+       "(penalty (), da (N,H))"),
+    _S("mask_corrupt", "dense", {"x": "N,D", "u": "N,D"}, {"p": "prob"}, "x_tilde (N,D)"),
+    _S("gaussian_corrupt", "dense", {"x": "N,D", "u1": "N,D", "u2": "N,D"}, {"std": "nonneg"},
+       "x_tilde (N,D)"),
+    # convolution
+    _S("conv2d_forward", "conv", {"x": "N,C,H,W", "w": "F,C,KH,KW", "b": "F"},
+       {"stride": "pair_pos", "padding": "pair_nonneg"}, "y (N,F,OH,OW)", _check_conv2d_forward),
+    _S("conv2d_backward_input", "conv", {"dy": "N,F,OH,OW", "w": "F,C,KH,KW"},
+       {"in_size": "pair_pos", "stride": "pair_pos", "padding": "pair_nonneg"},
+       "dx (N,C,H,W)", _check_conv2d_backward_input),
+    _S("conv2d_backward_weight", "conv", {"dy": "N,F,OH,OW", "x": "N,C,H,W"},
+       {"kernel_size": "pair_pos", "stride": "pair_pos", "padding": "pair_nonneg"},
+       "(dw (F,C,KH,KW), db (F,))", _check_conv2d_backward_weight),
+    _S("conv1d_forward", "conv", {"x": "N,C,L", "w": "F,C,K", "b": "F"},
+       {"stride": "int_pos", "padding": "int_nonneg"}, "y (N,F,OL)", _check_conv1d_forward),
+    _S("conv1d_backward_input", "conv", {"dy": "N,F,OL", "w": "F,C,K"},
+       {"in_size": "int_pos", "stride": "int_pos", "padding": "int_nonneg"},
+       "dx (N,C,L)", _check_conv1d_backward_input),
+    _S("conv1d_backward_weight", "conv", {"dy": "N,F,OL", "x": "N,C,L"},
+       {"kernel_size": "int_pos", "stride": "int_pos", "padding": "int_nonneg"},
+       "(dw (F,C,K), db (F,))", _check_conv1d_backward_weight),
+    # pooling
+    _S("maxpool2d_forward", "pool", {"x": "N,C,H,W"}, {"kernel": "pair_pos", "stride": "pair_pos"},
+       "(y (N,C,OH,OW), argmax int64 (N,C,OH,OW))", _check_pool2d_forward),
+    _S("maxpool2d_backward", "pool", {"dy": "N,C,OH,OW", "argmax": "i:N,C,OH,OW"},
+       {"in_size": "pair_pos"}, "dx (N,C,H,W)", _check_argmax("maxpool2d_backward")),
+    _S("avgpool2d_forward", "pool", {"x": "N,C,H,W"}, {"kernel": "pair_pos", "stride": "pair_pos"},
+       "y (N,C,OH,OW)", _check_pool2d_forward),
+    _S("avgpool2d_backward", "pool", {"dy": "N,C,OH,OW"},
+       {"in_size": "pair_pos", "kernel": "pair_pos", "stride": "pair_pos"}, "dx (N,C,H,W)",
+       _check_pool2d_backward),
+    _S("maxpool1d_forward", "pool", {"x": "N,C,L"}, {"kernel": "int_pos", "stride": "int_pos"},
+       "(y (N,C,OL), argmax int64 (N,C,OL))", _check_pool1d_forward),
+    _S("maxpool1d_backward", "pool", {"dy": "N,C,OL", "argmax": "i:N,C,OL"},
+       {"in_size": "int_pos"}, "dx (N,C,L)", _check_argmax("maxpool1d_backward")),
+    _S("avgpool1d_forward", "pool", {"x": "N,C,L"}, {"kernel": "int_pos", "stride": "int_pos"},
+       "y (N,C,OL)", _check_pool1d_forward),
+    _S("avgpool1d_backward", "pool", {"dy": "N,C,OL"},
+       {"in_size": "int_pos", "kernel": "int_pos", "stride": "int_pos"}, "dx (N,C,L)",
+       _check_pool1d_backward),
+    # recurrent
+    _S("elman_step_forward", "recurrent",
+       {"x": "N,D", "h_prev": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"},
+       {"activation": "rnn_activation"}, "h (N,H)"),
+    _S("elman_step_backward", "recurrent",
+       {"dh": "N,H", "x": "N,D", "h_prev": "N,H", "h": "N,H", "Wx": "D,H", "Wh": "H,H"},
+       {"activation": "rnn_activation"}, "(dx (N,D), dh_prev (N,H), dWx (D,H), dWh (H,H), db (H,))"),
+    _S("elman_forward", "recurrent",
+       {"x": "T,N,D", "h0": "N,H", "Wx": "D,H", "Wh": "H,H", "b": "H"},
+       {"activation": "rnn_activation"}, "hs (T,N,H)"),
+    _S("elman_backward", "recurrent",
+       {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "hs": "T,N,H", "Wx": "D,H", "Wh": "H,H"},
+       {"activation": "rnn_activation"}, "(dx (T,N,D), dh0 (N,H), dWx (D,H), dWh (H,H), db (H,))"),
+    _S("lstm_step_forward", "recurrent",
+       {"x": "N,D", "h_prev": "N,H", "c_prev": "N,H", "Wx": "D,G", "Wh": "H,G", "b": "G"}, {},
+       "(h (N,H), c (N,H), gates (N,4H))", _check_lstm),
+    _S("lstm_step_backward", "recurrent",
+       {"dh": "N,H", "dc": "N,H", "x": "N,D", "h_prev": "N,H", "c_prev": "N,H", "c": "N,H",
+        "gates": "N,G", "Wx": "D,G", "Wh": "H,G"}, {},
+       "(dx (N,D), dh_prev (N,H), dc_prev (N,H), dWx (D,4H), dWh (H,4H), db (4H,))", _check_lstm),
+    _S("lstm_forward", "recurrent",
+       {"x": "T,N,D", "h0": "N,H", "c0": "N,H", "Wx": "D,G", "Wh": "H,G", "b": "G"}, {},
+       "(hs (T,N,H), cs (T,N,H), gates (T,N,4H))", _check_lstm),
+    _S("lstm_backward", "recurrent",
+       {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "c0": "N,H", "hs": "T,N,H", "cs": "T,N,H",
+        "gates": "T,N,G", "Wx": "D,G", "Wh": "H,G"}, {},
+       "(dx (T,N,D), dh0 (N,H), dc0 (N,H), dWx (D,4H), dWh (H,4H), db (4H,))", _check_lstm),
+]
+CONTRACT = {s.name: s for s in _SPECS}
+FAMILIES = ("rbm", "dense", "conv", "pool", "recurrent")
+
+
+# ------------------------------------------------------------------ array validation
+
+
+def _check_arrays(spec, bound, array_type):
+    """Validate every array argument of one call; return the symbol -> size table."""
+    dims, dtype, first = {}, None, None
+    for arg, shape in spec.arrays.items():
+        a = bound[arg]
+        optional, is_index = shape.startswith("?"), shape.startswith("i:")
+        shape = shape.lstrip("?").removeprefix("i:")
+        if a is None and optional:
+            continue
+        symbols = shape.split(",")
+        if not isinstance(a, array_type):
+            raise TypeError(f"{spec.name}: {arg} must be a {array_type.__module__}."
+                            f"{array_type.__name__} of shape ({shape}), got {type(a).__name__}")
+        if a.ndim != len(symbols):
+            raise ValueError(f"{spec.name}: {arg} must be {len(symbols)}-d with shape ({shape}), "
+                             f"got {a.ndim}-d array of shape {tuple(a.shape)}")
+        if is_index:
+            if a.dtype.name != "int64":
+                raise TypeError(f"{spec.name}: {arg} must have dtype int64, got {a.dtype}")
+        else:
+            if a.dtype.name not in FLOAT_DTYPES:
+                raise TypeError(f"{spec.name}: {arg} must have dtype float32 or float64, "
+                                f"got {a.dtype}")
+            if dtype is None:
+                dtype, first = a.dtype, arg
+            elif a.dtype != dtype:
+                raise TypeError(f"{spec.name}: mixed dtypes: {arg} is {a.dtype} but {first} is "
+                                f"{dtype}; convert both to one of float32, float64")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{spec.name}: {arg} must be C-contiguous (use np.ascontiguousarray)")
+        for sym, size in zip(symbols, a.shape):
+            if size < 1:
+                raise ValueError(f"{spec.name}: {arg} has an empty axis {sym} in shape "
+                                 f"{tuple(a.shape)}; every dimension must be at least 1")
+            want = dims.setdefault(sym, size)
+            if want != size:
+                raise ValueError(f"{spec.name}: inconsistent shapes: {arg} has {sym} = {size} in "
+                                 f"shape {tuple(a.shape)}, expected {sym} = {want} from the "
+                                 f"other arguments")
+    return dims
+
+
+def validated(spec, impl, array_type):
+    """Wrap ``impl`` so every call is checked against ``spec`` before it runs."""
+    sig = inspect.signature(getattr(reference, spec.name))
+    opt_checks = [(k, _OPTION_CHECKS[kind]) for k, kind in spec.options.items()]
+
+    def kernel(*args, **kwargs):
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{spec.name}{sig}: {e}") from None
+        bound.apply_defaults()
+        a = bound.arguments
+        for k, check in opt_checks:
+            a[k] = check(f"{spec.name}: {k}", a[k])
+        dims = _check_arrays(spec, a, array_type)
+        if spec.check is not None:
+            spec.check(a, dims)
+        return impl(**a)
+
+    kernel.__name__ = kernel.__qualname__ = spec.name
+    kernel.__doc__ = getattr(reference, spec.name).__doc__
+    kernel.__signature__ = sig
+    kernel.__wrapped__ = impl
+    return kernel
+
+
+class Kernels:
+    """A namespace holding every contract kernel of one backend, each validated.
+
+    ``kernels.dense_forward(x, W, b, "relu")`` checks its arguments, then calls the
+    backend's implementation.  ``kernels.raw`` holds the unvalidated implementations, for
+    callers (layers) that have already validated the same arrays once.
+    """
+
+    def __init__(self, implementations, array_type):
+        missing = sorted(set(CONTRACT) - set(implementations))
+        if missing:
+            raise ValueError(f"backend implementation is missing kernels: {missing}")
+        self.raw = dict(implementations)
+        for name, spec in CONTRACT.items():
+            setattr(self, name, validated(spec, implementations[name], array_type))
+
+    def __iter__(self):
+        return iter(CONTRACT)
+
+
+def reference_implementations():
+    """Every contract kernel from :mod:`reference` (the ``numpy`` backend)."""
+    return {name: getattr(reference, name) for name in CONTRACT}

@@ -1,0 +1,563 @@
+"""NumPy reference kernels: the specification of every kernel in the contract.
+
+This module is three things at once:
+
+* the **specification**: each function's docstring states the formula it computes,
+  and every compiled twin (Cython, CUDA) is tested against it;
+* the **teaching text**: short, vectorised NumPy, meant to be read;
+* the ``numpy`` **backend**: :mod:`deepbio.backend` serves these functions directly.
+
+Conventions (see ``docs/kernels.md``):
+
+* Arrays are C-contiguous ``float32`` or ``float64``; all floating arrays of one call
+  share one dtype, and every output has that dtype.  Index arrays are ``int64``.
+* Layouts: dense ``(N, D)``; images ``(N, C, H, W)``; sequences ``(L)`` for conv1d
+  ``(N, C, L)``; recurrent kernels are time-major ``(T, N, D)``.
+* Dense weights map rows to rows: ``y = x @ W + b`` with ``W`` of shape ``(D_in, D_out)``.
+* Kernels are pure: they never modify their inputs, and every output is a new array.
+  Parameter gradients are returned, never accumulated into caller's arrays.
+* Randomness enters as arrays of uniforms on ``[0, 1)`` drawn by the caller, so
+  every backend given the same uniforms produces the same samples.
+
+Callers go through :mod:`deepbio._kernels`, which validates shapes and dtypes before
+any function here runs.
+"""
+import numpy as np
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sigmoid(x):
+    """Logistic function 1 / (1 + exp(-x)), without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus(x):
+    """log(1 + exp(x)), without overflow for large |x|."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _standard_normal(u1, u2):
+    """Box-Muller: z = sqrt(-2 log(1 - u1)) * cos(2 pi u2) is N(0, 1) for uniform u1, u2.
+
+    ``1 - u1`` lies in (0, 1], so the logarithm is finite for u1 in [0, 1).
+    """
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos((2.0 * np.pi) * u2)
+
+
+def _pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+# ------------------------------------------------------------------------------- RBM
+
+
+def sigmoid_bernoulli(x, u):
+    """Fused logistic + Bernoulli sample.
+
+    ``p = 1 / (1 + exp(-x))``,  ``s = 1[u < p]``  (elementwise), so ``P(s = 1) = p``.
+
+    x : (N, D) pre-activations.  u : (N, D) uniforms.  Returns ``(p, s)``, each (N, D).
+    """
+    p = _sigmoid(x)
+    s = (u < p).astype(x.dtype)
+    return p, s
+
+
+def gaussian_sample(mean, sigma, u1, u2):
+    """Gaussian visible sample: ``v = mean + sigma * z``, ``z ~ N(0, 1)`` by Box-Muller.
+
+    ``z = sqrt(-2 log(1 - u1)) cos(2 pi u2)``.
+    mean : (N, D).  sigma : (D,) standard deviations.  u1, u2 : (N, D) uniforms.
+    Returns v : (N, D).
+    """
+    return (mean + sigma * _standard_normal(u1, u2)).astype(mean.dtype, copy=False)
+
+
+def cd_statistics(v0, h0, vk, hk):
+    """Contrastive-divergence statistics: positive minus negative phase, batch means.
+
+    ``dW = (v0^T h0 - vk^T hk) / N``,  ``db = mean_n(v0 - vk)``,  ``dc = mean_n(h0 - hk)``.
+
+    v0, vk : (N, D) visible data and k-step reconstruction; h0, hk : (N, H) hidden
+    probabilities (or samples) given them.  Returns ``(dW (D, H), db (D,), dc (H,))``,
+    the ascent direction of the log-likelihood estimate.
+    """
+    n = v0.shape[0]
+    dW = (v0.T @ h0 - vk.T @ hk) / n
+    db = (v0 - vk).mean(axis=0)
+    dc = (h0 - hk).mean(axis=0)
+    return dW.astype(v0.dtype, copy=False), db, dc
+
+
+def free_energy(v, W, b, c, sigma=None):
+    """Free energy of an RBM, ``F(v) = -log sum_h exp(-E(v, h))``.
+
+    Bernoulli visible units (``sigma is None``):
+        ``F(v) = -v . b - sum_j softplus(c_j + (v W)_j)``.
+    Gaussian visible units with standard deviations ``sigma`` (D,):
+        ``F(v) = sum_i (v_i - b_i)^2 / (2 sigma_i^2) - sum_j softplus(c_j + ((v / sigma) W)_j)``.
+
+    v : (N, D), W : (D, H), b : (D,), c : (H,).  Returns F : (N,).
+    """
+    if sigma is None:
+        return (-(v @ b) - _softplus(v @ W + c).sum(axis=1)).astype(v.dtype, copy=False)
+    quad = (((v - b) / sigma) ** 2).sum(axis=1) / 2
+    return (quad - _softplus((v / sigma) @ W + c).sum(axis=1)).astype(v.dtype, copy=False)
+
+
+# ------------------------------------------------------------------ dense / autoencoder
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax")
+
+
+def activation_forward(z, activation):
+    """Apply ``f`` elementwise (row-wise for softmax).
+
+    linear: ``z``;  sigmoid: ``1 / (1 + e^-z)``;  tanh: ``tanh z``;  relu: ``max(z, 0)``;
+    softmax: ``e^(z_i - max z) / sum_j e^(z_j - max z)`` over the last axis.
+    z : (N, D).  Returns a : (N, D).
+    """
+    if activation == "linear":
+        return z.copy()
+    if activation == "sigmoid":
+        return _sigmoid(z)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "relu":
+        return np.maximum(z, 0)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def activation_backward(a, da, activation):
+    """Multiply ``da`` by the Jacobian of ``f``, written in terms of the output ``a = f(z)``.
+
+    linear: ``da``;  sigmoid: ``da a (1 - a)``;  tanh: ``da (1 - a^2)``;
+    relu: ``da 1[a > 0]``;  softmax: ``a (da - sum_j da_j a_j)``.
+    Every Jacobian here is symmetric, so the same product serves backward (``J^T da``)
+    and forward-mode (``J v``) differentiation.
+    a, da : (N, D).  Returns dz : (N, D).
+    """
+    if activation == "linear":
+        return da.copy()
+    if activation == "sigmoid":
+        return da * a * (1 - a)
+    if activation == "tanh":
+        return da * (1 - a * a)
+    if activation == "relu":
+        return da * (a > 0)
+    return a * (da - (da * a).sum(axis=-1, keepdims=True))
+
+
+def dense_forward(x, W, b, activation):
+    """Affine map and activation: ``a = f(x W + b)``.
+
+    x : (N, D), W : (D, H), b : (H,).  Returns a : (N, H).
+    """
+    return activation_forward(x @ W + b, activation)
+
+
+def dense_backward(x, W, a, da, activation):
+    """Backward through ``a = f(x W + b)``.
+
+    ``dz = da * f'(z)`` (from ``a``, see :func:`activation_backward`),
+    ``dx = dz W^T``,  ``dW = x^T dz``,  ``db = sum_n dz``.
+
+    x : (N, D), W : (D, H), a, da : (N, H).  Returns ``(dx (N, D), dW (D, H), db (H,))``.
+    """
+    dz = activation_backward(a, da, activation)
+    return dz @ W.T, x.T @ dz, dz.sum(axis=0)
+
+
+def sparsity_grad(a, rho, beta):
+    """KL sparsity penalty on mean hidden activations and its gradient.
+
+    ``rho_hat_j = mean_n a_nj``,
+    ``penalty = beta sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))]``,
+    ``d penalty / d a_nj = (beta / N) (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j))``.
+
+    a : (N, H) activations in (0, 1).  rho in (0, 1), beta >= 0.
+    Returns ``(penalty, da)``: a 0-d array and (N, H).  ``rho_hat`` is clipped to
+    ``[eps, 1 - eps]`` (eps = 1e-7 for float32, 1e-12 for float64) to keep both finite.
+    """
+    eps = 1e-7 if a.dtype == np.float32 else 1e-12
+    n = a.shape[0]
+    rho_hat = np.clip(a.mean(axis=0), eps, 1 - eps)
+    penalty = beta * np.sum(rho * np.log(rho / rho_hat)
+                            + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    g = (beta / n) * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+    da = np.broadcast_to(g, a.shape).astype(a.dtype)
+    return np.asarray(penalty, dtype=a.dtype), da
+
+
+def mask_corrupt(x, u, p):
+    """Masking noise: ``x_tilde = x * 1[u >= p]``, each entry zeroed with probability p.
+
+    x, u : (N, D).  p in [0, 1].  Returns (N, D).
+    """
+    return x * (u >= p)
+
+
+def gaussian_corrupt(x, u1, u2, std):
+    """Additive Gaussian noise: ``x_tilde = x + std * z``, z ~ N(0, 1) by Box-Muller.
+
+    x, u1, u2 : (N, D).  std >= 0.  Returns (N, D).
+    """
+    return (x + std * _standard_normal(u1, u2)).astype(x.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------ convolution
+
+
+def _out_size(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def _im2col(x, kh, kw, sh, sw, ph, pw):
+    """Patches of x (N, C, H, W) as cols (N, C, KH, KW, OH, OW), zero padded."""
+    n, c, h, w = x.shape
+    oh, ow = _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = xp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+    return cols
+
+
+def _col2im(cols, h, w, sh, sw, ph, pw):
+    """Adjoint of _im2col: sum every patch entry back to the pixel it came from."""
+    n, c, kh, kw, oh, ow = cols.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            xp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += cols[:, :, i, j]
+    return xp[:, :, ph:ph + h, pw:pw + w]
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """2-d cross-correlation (what deep learning calls convolution), zero padding.
+
+    ``y[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] * x_pad[n, c, i*sh + p, j*sw + q]``
+    with ``OH = (H + 2 ph - KH) // sh + 1`` (likewise OW).  Computed as im2col + GEMM.
+
+    x : (N, C, H, W), w : (F, C, KH, KW), b : (F,), stride = (sh, sw),
+    padding = (ph, pw).  Returns y : (N, F, OH, OW).
+    """
+    f, c, kh, kw = w.shape
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    cols = _im2col(x, kh, kw, sh, sw, ph, pw)            # (N, C, KH, KW, OH, OW)
+    n, _, _, _, oh, ow = cols.shape
+    y = w.reshape(f, -1) @ cols.reshape(n, c * kh * kw, oh * ow)   # (N, F, OH*OW)
+    return (y + b[:, None]).reshape(n, f, oh, ow)
+
+
+def conv2d_backward_input(dy, w, in_size, stride, padding):
+    """Gradient of conv2d with respect to its input.
+
+    ``dx[n, c, h, v] = sum_{f, i, j : h = i*sh + p - ph, v = j*sw + q - pw} w[f, c, p, q] dy[n, f, i, j]``
+    (computed as ``cols = w^T dy`` followed by col2im).
+
+    dy : (N, F, OH, OW), w : (F, C, KH, KW), in_size = (H, W).  Returns dx : (N, C, H, W).
+    """
+    f, c, kh, kw = w.shape
+    n, _, oh, ow = dy.shape
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    cols = w.reshape(f, -1).T @ dy.reshape(n, f, oh * ow)    # (N, C*KH*KW, OH*OW)
+    return _col2im(cols.reshape(n, c, kh, kw, oh, ow), in_size[0], in_size[1], sh, sw, ph, pw)
+
+
+def conv2d_backward_weight(dy, x, kernel_size, stride, padding):
+    """Gradients of conv2d with respect to its weights and bias.
+
+    ``dw[f, c, p, q] = sum_{n, i, j} dy[n, f, i, j] x_pad[n, c, i*sh + p, j*sw + q]``,
+    ``db[f] = sum_{n, i, j} dy[n, f, i, j]``.
+
+    dy : (N, F, OH, OW), x : (N, C, H, W), kernel_size = (KH, KW).
+    Returns ``(dw (F, C, KH, KW), db (F,))``.
+    """
+    n, c = x.shape[:2]
+    f, oh, ow = dy.shape[1:]
+    kh, kw = kernel_size
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    cols = _im2col(x, kh, kw, sh, sw, ph, pw).reshape(n, c * kh * kw, oh * ow)
+    d = dy.reshape(n, f, oh * ow)
+    dw = np.einsum("nfo,nko->fk", d, cols).reshape(f, c, kh, kw)
+    return dw, d.sum(axis=(0, 2))
+
+
+def conv1d_forward(x, w, b, stride, padding):
+    """1-d cross-correlation, e.g. a motif scanner over one-hot DNA (N, 4, L).
+
+    ``y[n, f, i] = b[f] + sum_{c, p} w[f, c, p] x_pad[n, c, i*s + p]``,
+    ``OL = (L + 2 pad - K) // s + 1``.  Same as conv2d with a height of one.
+
+    x : (N, C, L), w : (F, C, K), b : (F,), stride, padding : int.  Returns (N, F, OL).
+    """
+    y = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, (1, stride), (0, padding))
+    return y[:, :, 0, :]
+
+
+def conv1d_backward_input(dy, w, in_size, stride, padding):
+    """Gradient of conv1d with respect to its input (conv2d's with a height of one).
+
+    dy : (N, F, OL), w : (F, C, K), in_size : L.  Returns dx : (N, C, L).
+    """
+    dx = conv2d_backward_input(dy[:, :, None, :], w[:, :, None, :], (1, in_size),
+                               (1, stride), (0, padding))
+    return dx[:, :, 0, :]
+
+
+def conv1d_backward_weight(dy, x, kernel_size, stride, padding):
+    """Gradients of conv1d with respect to its weights and bias.
+
+    ``dw[f, c, p] = sum_{n, i} dy[n, f, i] x_pad[n, c, i*s + p]``, ``db[f] = sum_{n, i} dy[n, f, i]``.
+    dy : (N, F, OL), x : (N, C, L), kernel_size : K.  Returns ``(dw (F, C, K), db (F,))``.
+    """
+    dw, db = conv2d_backward_weight(dy[:, :, None, :], x[:, :, None, :], (1, kernel_size),
+                                    (1, stride), (0, padding))
+    return dw[:, :, 0, :], db
+
+
+# ---------------------------------------------------------------------------- pooling
+
+
+def _windows2d(x, kh, kw, sh, sw):
+    """Pooling windows of x (N, C, H, W) as (N, C, OH, OW, KH*KW), no padding."""
+    n, c, h, w = x.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    win = np.empty((n, c, oh, ow, kh * kw), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            win[..., i * kw + j] = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+    return win
+
+
+def maxpool2d_forward(x, kernel, stride):
+    """Max pooling with the position of each maximum.
+
+    ``y[n, c, i, j] = max_{p < KH, q < KW} x[n, c, i*sh + p, j*sw + q]``;
+    ``argmax[n, c, i, j] = h * W + v`` of that maximum in its (H, W) plane, the first one
+    in row-major window order on ties.  No padding; ``OH = (H - KH) // sh + 1``.
+
+    x : (N, C, H, W), kernel = (KH, KW), stride = (sh, sw).
+    Returns ``(y (N, C, OH, OW), argmax (N, C, OH, OW) int64)``.
+    """
+    (kh, kw), (sh, sw) = _pair(kernel), _pair(stride)
+    win = _windows2d(x, kh, kw, sh, sw)
+    k = win.argmax(axis=-1)
+    y = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
+    oh, ow = y.shape[2:]
+    rows = np.arange(oh)[:, None] * sh + k // kw
+    cols = np.arange(ow)[None, :] * sw + k % kw
+    return y, (rows * x.shape[3] + cols).astype(np.int64)
+
+
+def maxpool2d_backward(dy, argmax, in_size):
+    """Route each output gradient to the input that won its window (summing overlaps).
+
+    ``dx[n, c, argmax[n, c, i, j]] += dy[n, c, i, j]`` over every (i, j).
+    dy, argmax : (N, C, OH, OW), in_size = (H, W).  Returns dx : (N, C, H, W).
+    """
+    n, c = dy.shape[:2]
+    h, w = in_size
+    dx = np.zeros((n * c, h * w), dtype=dy.dtype)
+    rows = np.repeat(np.arange(n * c), dy.shape[2] * dy.shape[3])
+    np.add.at(dx, (rows, argmax.reshape(-1)), dy.reshape(-1))
+    return dx.reshape(n, c, h, w)
+
+
+def avgpool2d_forward(x, kernel, stride):
+    """Average pooling: ``y[n, c, i, j] = mean_{p < KH, q < KW} x[n, c, i*sh + p, j*sw + q]``.
+
+    x : (N, C, H, W).  Returns y : (N, C, OH, OW), ``OH = (H - KH) // sh + 1``.
+    """
+    (kh, kw), (sh, sw) = _pair(kernel), _pair(stride)
+    return _windows2d(x, kh, kw, sh, sw).mean(axis=-1)
+
+
+def avgpool2d_backward(dy, in_size, kernel, stride):
+    """Spread each output gradient evenly over its window (summing overlaps).
+
+    ``dx[n, c, i*sh + p, j*sw + q] += dy[n, c, i, j] / (KH KW)``.
+    dy : (N, C, OH, OW), in_size = (H, W).  Returns dx : (N, C, H, W).
+    """
+    (kh, kw), (sh, sw) = _pair(kernel), _pair(stride)
+    n, c, oh, ow = dy.shape
+    dx = np.zeros((n, c) + tuple(in_size), dtype=dy.dtype)
+    g = dy / (kh * kw)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += g
+    return dx
+
+
+def maxpool1d_forward(x, kernel, stride):
+    """1-d max pooling: ``y[n, c, i] = max_{p < K} x[n, c, i*s + p]``, argmax the position in L.
+
+    x : (N, C, L), kernel, stride : int.  Returns ``(y (N, C, OL), argmax (N, C, OL) int64)``;
+    ``kernel = L`` gives global max pooling over the sequence.
+    """
+    y, k = maxpool2d_forward(x[:, :, None, :], (1, kernel), (1, stride))
+    return y[:, :, 0, :], k[:, :, 0, :]
+
+
+def maxpool1d_backward(dy, argmax, in_size):
+    """``dx[n, c, argmax[n, c, i]] += dy[n, c, i]``.  Returns dx : (N, C, L)."""
+    dx = maxpool2d_backward(dy[:, :, None, :], argmax[:, :, None, :], (1, in_size))
+    return dx[:, :, 0, :]
+
+
+def avgpool1d_forward(x, kernel, stride):
+    """``y[n, c, i] = mean_{p < K} x[n, c, i*s + p]``.  Returns (N, C, OL)."""
+    return avgpool2d_forward(x[:, :, None, :], (1, kernel), (1, stride))[:, :, 0, :]
+
+
+def avgpool1d_backward(dy, in_size, kernel, stride):
+    """``dx[n, c, i*s + p] += dy[n, c, i] / K``.  Returns (N, C, L)."""
+    dx = avgpool2d_backward(dy[:, :, None, :], (1, in_size), (1, kernel), (1, stride))
+    return dx[:, :, 0, :]
+
+
+# -------------------------------------------------------------------------- recurrent
+
+RNN_ACTIVATIONS = ("tanh", "relu")
+
+
+def elman_step_forward(x, h_prev, Wx, Wh, b, activation):
+    """One Elman step: ``h = f(x Wx + h_prev Wh + b)``, f = tanh or relu.
+
+    x : (N, D), h_prev : (N, H), Wx : (D, H), Wh : (H, H), b : (H,).  Returns h : (N, H).
+    """
+    return activation_forward(x @ Wx + h_prev @ Wh + b, activation)
+
+
+def elman_step_backward(dh, x, h_prev, h, Wx, Wh, activation):
+    """Backward through one Elman step, given the total gradient ``dh`` reaching ``h``.
+
+    ``dz = dh * f'(z)``;  ``dx = dz Wx^T``;  ``dh_prev = dz Wh^T``;
+    ``dWx = x^T dz``;  ``dWh = h_prev^T dz``;  ``db = sum_n dz``.
+
+    Returns ``(dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,))``.
+    """
+    dz = activation_backward(h, dh, activation)
+    return dz @ Wx.T, dz @ Wh.T, x.T @ dz, h_prev.T @ dz, dz.sum(axis=0)
+
+
+def elman_forward(x, h0, Wx, Wh, b, activation):
+    """Elman network over a time-major sequence: ``h_t = f(x_t Wx + h_{t-1} Wh + b)``.
+
+    x : (T, N, D), h0 : (N, H).  Returns hs : (T, N, H), hs[t] = h_t (t = 1..T).
+    """
+    hs = np.empty((x.shape[0],) + h0.shape, dtype=x.dtype)
+    h = h0
+    for t in range(x.shape[0]):
+        h = hs[t] = elman_step_forward(x[t], h, Wx, Wh, b, activation)
+    return hs
+
+
+def elman_backward(dhs, x, h0, hs, Wx, Wh, activation):
+    """Backpropagation through time for :func:`elman_forward`.
+
+    Walking t = T..1 with ``dh = dhs[t] + dh_next``: one :func:`elman_step_backward`,
+    ``dh_next = dh_prev``; parameter gradients are summed over time.
+
+    dhs : (T, N, H) gradient of the loss with respect to every h_t.
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx, dWh, db)``.
+    """
+    dx = np.empty_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0], x.dtype)
+    dh_next = np.zeros_like(h0)
+    for t in range(x.shape[0] - 1, -1, -1):
+        h_prev = hs[t - 1] if t > 0 else h0
+        dx[t], dh_next, gWx, gWh, gb = elman_step_backward(
+            dhs[t] + dh_next, x[t], h_prev, hs[t], Wx, Wh, activation)
+        dWx += gWx
+        dWh += gWh
+        db += gb
+    return dx, dh_next, dWx, dWh, db
+
+
+def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+    """One LSTM step (gate order i, f, g, o, as in PyTorch).
+
+    ``[zi, zf, zg, zo] = x Wx + h_prev Wh + b``;
+    ``i = sigm(zi), f = sigm(zf), g = tanh(zg), o = sigm(zo)``;
+    ``c = f * c_prev + i * g``;  ``h = o * tanh(c)``.
+
+    x : (N, D), h_prev, c_prev : (N, H), Wx : (D, 4H), Wh : (H, 4H), b : (4H,).
+    Returns ``(h (N, H), c (N, H), gates (N, 4H))`` with gates = [i, f, g, o] after
+    their non-linearities (the backward pass reads them).
+    """
+    hsz = h_prev.shape[1]
+    z = x @ Wx + h_prev @ Wh + b
+    gates = np.empty_like(z)
+    gates[:, :2 * hsz] = _sigmoid(z[:, :2 * hsz])
+    gates[:, 2 * hsz:3 * hsz] = np.tanh(z[:, 2 * hsz:3 * hsz])
+    gates[:, 3 * hsz:] = _sigmoid(z[:, 3 * hsz:])
+    i, f, g, o = np.split(gates, 4, axis=1)
+    c = f * c_prev + i * g
+    return o * np.tanh(c), c, gates
+
+
+def lstm_step_backward(dh, dc, x, h_prev, c_prev, c, gates, Wx, Wh):
+    """Backward through one LSTM step.
+
+    With ``tc = tanh(c)``:  ``do = dh tc``;  ``dc_tot = dc + dh o (1 - tc^2)``;
+    ``di = dc_tot g``;  ``df = dc_tot c_prev``;  ``dg = dc_tot i``;  ``dc_prev = dc_tot f``;
+    pre-activation gradients ``dz = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)]``;
+    ``dx = dz Wx^T``, ``dh_prev = dz Wh^T``, ``dWx = x^T dz``, ``dWh = h_prev^T dz``,
+    ``db = sum_n dz``.
+
+    dh, dc : (N, H) total gradients reaching h and c.
+    Returns ``(dx, dh_prev, dc_prev, dWx, dWh, db)``.
+    """
+    i, f, g, o = np.split(gates, 4, axis=1)
+    tc = np.tanh(c)
+    dc_tot = dc + dh * o * (1 - tc * tc)
+    dz = np.concatenate([dc_tot * g * i * (1 - i),
+                         dc_tot * c_prev * f * (1 - f),
+                         dc_tot * i * (1 - g * g),
+                         dh * tc * o * (1 - o)], axis=1)
+    return (dz @ Wx.T, dz @ Wh.T, dc_tot * f, x.T @ dz, h_prev.T @ dz, dz.sum(axis=0))
+
+
+def lstm_forward(x, h0, c0, Wx, Wh, b):
+    """LSTM over a time-major sequence by :func:`lstm_step_forward`.
+
+    x : (T, N, D), h0, c0 : (N, H).
+    Returns ``(hs (T, N, H), cs (T, N, H), gates (T, N, 4H))``.
+    """
+    t_len, (n, hsz) = x.shape[0], h0.shape
+    hs = np.empty((t_len, n, hsz), dtype=x.dtype)
+    cs = np.empty_like(hs)
+    gates = np.empty((t_len, n, 4 * hsz), dtype=x.dtype)
+    h, c = h0, c0
+    for t in range(t_len):
+        h, c, gates[t] = lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        hs[t], cs[t] = h, c
+    return hs, cs, gates
+
+
+def lstm_backward(dhs, x, h0, c0, hs, cs, gates, Wx, Wh):
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Walking t = T..1 with ``dh = dhs[t] + dh_next`` and ``dc = dc_next``: one
+    :func:`lstm_step_backward`; parameter gradients are summed over time.
+
+    dhs : (T, N, H) gradient of the loss with respect to every h_t.
+    Returns ``(dx (T, N, D), dh0 (N, H), dc0 (N, H), dWx, dWh, db)``.
+    """
+    dx = np.empty_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1], x.dtype)
+    dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)
+    for t in range(x.shape[0] - 1, -1, -1):
+        h_prev, c_prev = (hs[t - 1], cs[t - 1]) if t > 0 else (h0, c0)
+        dx[t], dh_next, dc_next, gWx, gWh, gb = lstm_step_backward(
+            dhs[t] + dh_next, dc_next, x[t], h_prev, c_prev, cs[t], gates[t], Wx, Wh)
+        dWx += gWx
+        dWh += gWh
+        db += gb
+    return dx, dh_next, dc_next, dWx, dWh, db

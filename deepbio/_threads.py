@@ -1,0 +1,27 @@
+"""One knob for CPU parallelism: OpenMP threads of the Cython kernels and BLAS threads."""
+_state = {"n": None}
+
+
+def set_num_threads(n):
+    """Use ``n`` threads in the Cython kernels (OpenMP) and in BLAS (via threadpoolctl).
+
+    Returns the previous setting (None if never set).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    previous = _state["n"]
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=n, user_api="blas")
+    from ._kernels import cpu
+    if cpu.available():
+        cpu.set_num_threads(n)
+    _state["n"] = n
+    return previous
+
+
+def get_num_threads():
+    """The thread count last set by :func:`set_num_threads`, else the OpenMP default."""
+    if _state["n"] is not None:
+        return _state["n"]
+    from ._kernels import cpu
+    return cpu.get_num_threads() if cpu.available() else 1

@@ -1,0 +1,187 @@
+"""The backend switch: which kernels run, and on which array module.
+
+A backend is an object with
+
+* ``name``: ``"numpy"``, ``"cython"``, ``"cupy"`` or ``"numba"``;
+* ``xp``: the array module (``numpy`` or ``cupy``) that layers use for array maths;
+* ``kernels``: a :class:`deepbio._kernels.Kernels` namespace holding every contract kernel;
+* ``rng(seed)``: a seeded generator whose ``random(shape, dtype)`` draws the uniforms
+  that sampling kernels take;
+* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out.
+
+Pick one with :func:`set_backend`, ``with use_backend(name):`` or the ``DEEPBIO_BACKEND``
+environment variable.  The default is ``cython`` when the compiled kernels are
+installed, else ``numpy``.  A backend that cannot run raises :class:`BackendError`
+saying what is missing; there is never a silent fall back to another backend.
+"""
+import contextlib
+import contextvars
+import os
+
+import numpy as np
+
+from . import _kernels
+
+NAMES = ("numpy", "cython", "cupy", "numba")
+
+
+class BackendError(RuntimeError):
+    """A backend name is unknown, or the backend cannot run on this machine."""
+
+
+class Backend:
+    """One backend: an array module, its kernels and its random generator."""
+
+    def __init__(self, name, xp, implementations, array_type, description):
+        self.name = name
+        self.xp = xp
+        self.kernels = _kernels.Kernels(implementations, array_type)
+        self.array_type = array_type
+        self.description = description
+
+    def rng(self, seed=None):
+        """A generator for this backend (NumPy's PCG64 on the CPU).
+
+        ``seed`` may be None, an int, or a ``numpy.random.Generator`` (returned as is).
+        """
+        if isinstance(seed, np.random.Generator):
+            return seed
+        return np.random.default_rng(seed)
+
+    def uniform(self, rng, shape, dtype):
+        """Uniforms on [0, 1) of ``shape`` and ``dtype``, drawn from ``rng``, on this backend."""
+        return self.asarray(rng.random(shape, dtype=np.dtype(dtype)))
+
+    def asarray(self, x, dtype=None):
+        """``x`` as a C-contiguous array of this backend (optionally of ``dtype``)."""
+        return self.xp.ascontiguousarray(self.xp.asarray(x, dtype=dtype))
+
+    def to_numpy(self, x):
+        """``x`` as a NumPy array on the host."""
+        return np.asarray(x)
+
+    def __repr__(self):
+        return f"<deepbio backend {self.name!r}: {self.description}>"
+
+
+# ------------------------------------------------------------------- the backends
+
+
+def _make_numpy():
+    return Backend("numpy", np, _kernels.reference_implementations(), np.ndarray,
+                   "NumPy reference kernels")
+
+
+def _make_cython():
+    from ._kernels import cpu
+    if not cpu.available():
+        raise BackendError(
+            "backend 'cython' is unavailable: deepbio's compiled kernels are not installed "
+            "(deepbio._kernels.cpu failed to import). Reinstall from source with a C "
+            "compiler: `pip install .` in the deepbio checkout.")
+    impl = _kernels.reference_implementations()
+    impl.update(cpu.load())
+    return Backend("cython", np, impl, np.ndarray,
+                   "Cython CPU kernels (OpenMP, BLAS through SciPy)")
+
+
+def _cuda_probe(package, install):
+    try:
+        mod = __import__(package)
+    except ImportError:
+        raise BackendError(f"backend {package!r} is unavailable: the package {package!r} is not "
+                           f"installed. Install it with `{install}` on a machine with an "
+                           f"NVIDIA GPU and CUDA driver.") from None
+    return mod
+
+
+def _make_cupy():
+    cupy = _cuda_probe("cupy", "pip install cupy-cuda13x")
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # no driver, no device
+        raise BackendError(f"backend 'cupy' is unavailable: CuPy is installed but no CUDA GPU "
+                           f"is usable ({e}).") from None
+    if n < 1:
+        raise BackendError("backend 'cupy' is unavailable: CuPy found no CUDA GPU.")
+    raise BackendError("backend 'cupy' is unavailable: deepbio's CUDA kernels are not part "
+                       "of this release yet; use 'cython' or 'numpy'.")
+
+
+def _make_numba():
+    _cuda_probe("numba", "pip install numba numba-cuda")
+    from numba import cuda
+    if not cuda.is_available():
+        raise BackendError("backend 'numba' is unavailable: Numba is installed but finds no "
+                           "CUDA GPU (set NUMBA_ENABLE_CUDASIM=1 only for simulator tests).")
+    raise BackendError("backend 'numba' is unavailable: deepbio's Numba CUDA kernels are not "
+                       "part of this release yet; use 'cython' or 'numpy'.")
+
+
+_FACTORIES = {"numpy": _make_numpy, "cython": _make_cython, "cupy": _make_cupy,
+              "numba": _make_numba}
+_cache = {}
+
+
+def get(name):
+    """The backend called ``name``; raises :class:`BackendError` if it cannot run."""
+    if name not in _FACTORIES:
+        raise BackendError(f"unknown backend {name!r}; choose one of {NAMES}")
+    if name not in _cache:
+        _cache[name] = _FACTORIES[name]()
+    return _cache[name]
+
+
+def backends():
+    """Names of the backends that are installed and usable here, in preference order."""
+    usable = []
+    for name in NAMES:
+        try:
+            get(name)
+        except BackendError:
+            continue
+        usable.append(name)
+    return usable
+
+
+def _default_name():
+    env = os.environ.get("DEEPBIO_BACKEND")
+    if env:
+        return env.strip().lower()
+    from ._kernels import cpu
+    return "cython" if cpu.available() else "numpy"
+
+
+_active = contextvars.ContextVar("deepbio_backend", default=None)
+_global = [None]
+
+
+def current():
+    """The active :class:`Backend` (the innermost ``use_backend``, else the global one)."""
+    b = _active.get()
+    if b is not None:
+        return b
+    if _global[0] is None:
+        _global[0] = get(_default_name())
+    return _global[0]
+
+
+def set_backend(name):
+    """Make ``name`` the global backend; returns it.  Raises :class:`BackendError`."""
+    _global[0] = get(name)
+    return _global[0]
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Run a block with another backend: ``with deepbio.use_backend("numpy"): ...``."""
+    token = _active.set(get(name))
+    try:
+        yield _active.get()
+    finally:
+        _active.reset(token)
+
+
+def get_backend():
+    """Name of the active backend."""
+    return current().name
