@@ -1,0 +1,275 @@
+"""Expression loaders (CSV / TSV / GCT, .npy / .npz) and make_expression."""
+import gzip
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deepbio.datasets import load_array, make_expression, read_expression
+
+# ---------------------------------------------------------------------------
+# writers used by the round-trip tests
+# ---------------------------------------------------------------------------
+
+
+def write_delimited(path, X, rows, cols, sep, corner="id"):
+    lines = [sep.join([corner] + list(cols))]
+    for name, row in zip(rows, X):
+        lines.append(sep.join([name] + [repr(float(v)) for v in row]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_gct(path, X_genes_by_samples, genes, samples, descriptions=None):
+    descriptions = descriptions or ["na"] * len(genes)
+    lines = ["#1.2", f"{len(genes)}\t{len(samples)}", "\t".join(["Name", "Description"] + samples)]
+    for g, d, row in zip(genes, descriptions, X_genes_by_samples):
+        lines.append("\t".join([g, d] + [repr(float(v)) for v in row]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+names = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", min_size=1, max_size=8)
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def named_matrix(draw):
+    n = draw(st.integers(1, 5))
+    g = draw(st.integers(1, 6))
+    X = np.array(draw(st.lists(st.lists(finite, min_size=g, max_size=g), min_size=n, max_size=n)))
+    rows = draw(st.lists(names, min_size=n, max_size=n, unique=True))
+    cols = draw(st.lists(names, min_size=g, max_size=g, unique=True))
+    return X, rows, cols
+
+
+@given(named_matrix(), st.sampled_from([(",", "m.csv"), ("\t", "m.tsv"), ("\t", "m.txt")]))
+def test_delimited_round_trip(tmp_path_factory, data, fmt):
+    X, rows, cols = data
+    sep, fname = fmt
+    path = tmp_path_factory.mktemp("expr") / fname
+    write_delimited(path, X, rows, cols, sep)
+    m = read_expression(path)
+    assert m.X.dtype == np.float64 and m.X.shape == X.shape
+    np.testing.assert_array_equal(m.X, X)
+    assert m.samples == rows and m.genes == cols
+
+
+@given(named_matrix())
+def test_gct_round_trip_is_transposed(tmp_path_factory, data):
+    X, samples, genes = data  # X: samples x genes
+    path = tmp_path_factory.mktemp("gct") / "m.gct"
+    write_gct(path, X.T, genes, samples, [f"desc {g}" for g in genes])
+    m = read_expression(path)
+    np.testing.assert_array_equal(m.X, X)
+    assert m.samples == samples and m.genes == genes
+    assert m.descriptions == [f"desc {g}" for g in genes]
+
+
+def test_transpose_reads_genes_by_samples(tmp_path):
+    path = tmp_path / "genes_rows.tsv"
+    path.write_text("gene\tS1\tS2\tS3\nTP53\t1\t2\t3\nMYC\t4\t5\t6\n")
+    m = read_expression(path, transpose=True)
+    assert m.X.shape == (3, 2)
+    assert m.samples == ["S1", "S2", "S3"] and m.genes == ["TP53", "MYC"]
+    np.testing.assert_array_equal(m.X, [[1, 4], [2, 5], [3, 6]])
+    assert m.X.flags.c_contiguous
+
+
+def test_sniffed_separator_gzip_crlf_quotes_and_r_header(tmp_path):
+    path = tmp_path / "m.dat.gz"
+    with gzip.open(path, "wt", newline="") as fh:
+        fh.write('"G 1"\t"G,2"\r\n"S1"\t1.5\t2\r\n\r\n"S2"\t-3e-2\t4\r\n')  # R: no corner cell
+    m = read_expression(path)
+    assert m.genes == ["G 1", "G,2"] and m.samples == ["S1", "S2"]
+    np.testing.assert_array_equal(m.X, [[1.5, 2.0], [-0.03, 4.0]])
+
+
+def test_gct_detected_by_version_line_and_gzip(tmp_path):
+    path = tmp_path / "expr.txt.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("#1.2\n2\t1\nName\tDescription\tS1\nG1\td\t1\nG2\td\t2\n")
+    m = read_expression(path)
+    assert m.X.shape == (1, 2) and m.genes == ["G1", "G2"]
+
+
+@pytest.mark.parametrize("cell", ["", "NA", "NaN", "nan", "N/A"])
+def test_missing_values_rejected_with_location_or_kept(tmp_path, cell):
+    path = tmp_path / "m.csv"
+    path.write_text(f"id,A,B\nS1,1,2\nS2,3,{cell}\n")
+    with pytest.raises(ValueError, match=r"missing value .*line 3, column 3.*'S2'.*'B'"):
+        read_expression(path)
+    m = read_expression(path, allow_missing=True)
+    assert np.isnan(m.X[1, 1]) and m.X[0, 0] == 1.0 and np.isfinite(m.X).sum() == 3
+
+
+@pytest.mark.parametrize("cell", ["abc", "1.2.3", "inf"])
+def test_bad_cells_name_row_and_column(tmp_path, cell):
+    path = tmp_path / "m.tsv"
+    path.write_text(f"id\tA\tB\nS1\t{cell}\t2\n")
+    with pytest.raises(ValueError, match=r"line 2, column 2 \(row 'S1', column 'A'\)"):
+        read_expression(path, allow_missing=True)
+
+
+def test_bad_cell_in_gct_names_gene_and_sample(tmp_path):
+    path = tmp_path / "m.gct"
+    path.write_text("#1.2\n1\t2\nName\tDescription\tS1\tS2\nG1\td\t1\tx\n")
+    with pytest.raises(ValueError, match=r"row 'G1', column 'S2'"):
+        read_expression(path)
+
+
+@pytest.mark.parametrize("content, match", [
+    ("", "empty"),
+    ("\n\n", "empty"),
+    ("id,A,B\n", "no data rows"),
+    ("id,A,B\nS1,1\n", "line 2 has 2 fields"),
+    ("id\nS1\n", "no data columns"),
+])
+def test_malformed_delimited(tmp_path, content, match):
+    path = tmp_path / "m.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        read_expression(path)
+
+
+@pytest.mark.parametrize("content, match", [
+    ("#1.3\n1\t1\t0\t0\n", "unsupported GCT version"),
+    ("#1.2\n2\t1\nName\tDescription\tS1\nG1\td\t1\n", "declares 2"),
+    ("#1.2\n1\t2\nName\tDescription\tS1\nG1\td\t1\n", "declares 2"),
+    ("#1.2\nx\ty\n", "dimensions"),
+    ("#1.2\n1\t1\nGene\tDesc\tS1\nG1\td\t1\n", "Name"),
+])
+def test_malformed_gct(tmp_path, content, match):
+    path = tmp_path / "m.gct"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        read_expression(path)
+
+
+def test_gct_refuses_transpose_and_bad_format(tmp_path):
+    path = tmp_path / "m.gct"
+    write_gct(path, np.ones((2, 2)), ["G1", "G2"], ["S1", "S2"])
+    with pytest.raises(ValueError, match="transpose"):
+        read_expression(path, transpose=True)
+    with pytest.raises(ValueError, match="format"):
+        read_expression(path, format="xlsx")
+
+
+def test_format_override(tmp_path):
+    path = tmp_path / "noext"
+    path.write_text("id;A\nS1;2\n")
+    with pytest.raises(ValueError):
+        read_expression(path, format="csv")  # ';' is not ','
+    assert read_expression(path, sep=";").X.tolist() == [[2.0]]
+
+
+# ---------------------------------------------------------------------------
+# load_array
+# ---------------------------------------------------------------------------
+
+
+def test_load_array_npy_and_npz(tmp_path):
+    a = np.arange(6.0).reshape(2, 3)
+    np.save(tmp_path / "a.npy", a)
+    np.testing.assert_array_equal(load_array(tmp_path / "a.npy"), a)
+    np.savez(tmp_path / "one.npz", a=a)
+    np.testing.assert_array_equal(load_array(tmp_path / "one.npz"), a)
+    np.savez_compressed(tmp_path / "two.npz", X=a, y=np.arange(2))
+    both = load_array(tmp_path / "two.npz")
+    assert set(both) == {"X", "y"}
+    np.testing.assert_array_equal(both["y"], [0, 1])
+    np.testing.assert_array_equal(load_array(tmp_path / "two.npz", key="X"), a)
+    with pytest.raises(ValueError, match="key"):
+        load_array(tmp_path / "two.npz", key="Z")
+    with pytest.raises(ValueError, match="single array"):
+        load_array(tmp_path / "a.npy", key="X")
+
+
+def test_load_array_never_unpickles(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        load_array(tmp_path / "obj.npy")
+
+
+# ---------------------------------------------------------------------------
+# make_expression
+# ---------------------------------------------------------------------------
+
+
+def test_make_expression_shapes_dtypes_and_balance():
+    X, y = make_expression(n_samples=61, n_genes=120, n_subtypes=4, n_markers=10, random_state=0)
+    assert X.shape == (61, 120) and X.dtype == np.float64
+    assert y.shape == (61,) and y.dtype == np.int64
+    assert sorted(np.bincount(y).tolist()) == [15, 15, 15, 16]
+    assert np.isfinite(X).all()
+
+
+def test_make_expression_reproducible_and_seed_dependent():
+    a = make_expression(n_samples=20, n_genes=50, n_markers=5, random_state=3)
+    b = make_expression(n_samples=20, n_genes=50, n_markers=5, random_state=3)
+    c = make_expression(n_samples=20, n_genes=50, n_markers=5, random_state=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.allclose(a[0], c[0])
+
+
+def test_make_expression_markers_carry_the_subtype_signal():
+    sim = make_expression(n_samples=300, n_genes=200, n_subtypes=3, n_markers=15, noise=0.5,
+                          random_state=0, return_bunch=True)
+    X, y = sim.data, sim.target
+    assert sim.markers.shape == (3, 15) and len(set(sim.markers.ravel().tolist())) == 45
+    assert len(sim.feature_names) == 200 and sim.feature_names[0] == "GENE0001"
+    for k in range(3):
+        cols = sim.markers[k]
+        diff = X[y == k][:, cols].mean(axis=0) - X[y != k][:, cols].mean(axis=0)
+        # sign and size of each marker's shift follow the planted effect
+        assert np.all(np.sign(diff) == np.sign(sim.effects[k, cols]))
+        assert np.all(np.abs(diff) > 0.5)
+    non_markers = np.setdiff1d(np.arange(200), sim.markers.ravel())
+    non = [abs(X[y == 0][:, j].mean() - X[y != 0][:, j].mean()) for j in non_markers]
+    assert np.median(non) < 0.3
+
+
+def test_make_expression_modules_are_correlated_and_library_shifts_samples():
+    sim = make_expression(n_samples=400, n_genes=100, n_subtypes=2, n_markers=5, n_modules=2,
+                          module_size=10, noise=0.3, library_sd=0.0, random_state=1,
+                          return_bunch=True)
+    assert len(sim.modules) == 2 and all(len(m) == 10 for m in sim.modules)
+    assert not set(sim.modules[0]) & set(sim.markers.ravel())
+    C = np.corrcoef(sim.data[:, sim.modules[0]].T)
+    assert C[np.triu_indices(10, 1)].min() > 0.3
+    outside = np.setdiff1d(np.arange(100), np.concatenate([*sim.modules, sim.markers.ravel()]))
+    C2 = np.corrcoef(sim.data[:, outside[:10]].T)
+    assert np.abs(C2[np.triu_indices(10, 1)]).max() < 0.3
+    np.testing.assert_array_equal(sim.library_size, 0.0)
+    sim2 = make_expression(n_samples=400, n_genes=100, library_sd=2.0, random_state=1,
+                           return_bunch=True)
+    # the per-sample offset moves every gene of a sample: row means track it
+    r = np.corrcoef(sim2.data.mean(axis=1), sim2.library_size)[0, 1]
+    assert r > 0.9
+
+
+def test_make_expression_noise_zero_is_deterministic_given_structure():
+    sim = make_expression(n_samples=10, n_genes=30, n_markers=2, noise=0.0, n_modules=0,
+                          library_sd=0.0, random_state=2, return_bunch=True)
+    # without noise, modules or library effect, samples of one subtype are identical
+    for k in range(3):
+        rows = sim.data[sim.target == k]
+        np.testing.assert_array_equal(rows, np.broadcast_to(rows[0], rows.shape))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n_samples=2, n_subtypes=3), "n_samples"),
+    (dict(n_genes=10, n_subtypes=3, n_markers=4), "n_genes"),
+    (dict(n_subtypes=0), "n_subtypes"),
+    (dict(n_markers=-1), "n_markers"),
+    (dict(noise=-1.0), "noise"),
+    (dict(noise=float("nan")), "noise"),
+    (dict(n_samples=10.5), "n_samples"),
+    (dict(n_samples=True), "n_samples"),
+    (dict(effect_size=-2), "effect_size"),
+    (dict(module_size=0), "module_size"),
+    (dict(random_state="seed"), "random_state"),
+])
+def test_make_expression_argument_errors_name_the_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        make_expression(**kwargs)
