@@ -188,7 +188,7 @@ def sparsity_grad(a, rho, beta):
     penalty = beta * np.sum(rho * np.log(rho / rho_hat)
                             + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
     g = (beta / n) * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
-    da = np.broadcast_to(g, a.shape).astype(a.dtype)
+    da = np.broadcast_to(g, a.shape).astype(a.dtype, order="C")
     return np.asarray(penalty, dtype=a.dtype), da
 
 
@@ -234,7 +234,7 @@ def _col2im(cols, h, w, sh, sw, ph, pw):
     for i in range(kh):
         for j in range(kw):
             xp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += cols[:, :, i, j]
-    return xp[:, :, ph:ph + h, pw:pw + w]
+    return np.ascontiguousarray(xp[:, :, ph:ph + h, pw:pw + w])
 
 
 def conv2d_forward(x, w, b, stride, padding):

@@ -1,0 +1,36 @@
+"""Layer 2: layers, losses and networks with forward, backward and R-op, autograd-free.
+
+::
+
+    from deepbio.nn import Network, Dense, Dropout
+    net = Network([Dense(64, "relu"), Dropout(0.2), Dense(10)], "softmax_cross_entropy")
+    net.build(input_shape=(64,), random_state=0)
+    value, grad = net.loss_and_grad(X, Y)            # Y one-hot, float
+    Gv = net.gauss_newton_product(v, X, Y)           # J^T H_L J v
+
+See ``docs/nn.md`` for the maths.  Notes for callers (differences from the first spec):
+
+* ``Network.loss`` is the METHOD ``loss(X, y, train=False)``; the loss object is
+  ``Network.loss_fn`` (one attribute cannot be both).
+* ``Network.build(input_shape, random_state=None)`` returns the network.
+* ``Layer.backward(dy, include_penalty=True)``: the keyword (default keeps the spec'd
+  behaviour) lets the Gauss-Newton product run a purely linear ``J^T`` pass.
+* ``Layer.rop`` of a parameter-free layer given ``dx=None`` returns None (zero tangent).
+* Additions: ``Layer.backward_squared`` / ``Network.squared_example_grads(X, y)`` (the
+  empirical Fisher diagonal in one pass, for HF's preconditioner), ``Layer.bind``,
+  ``Network.grad`` / ``penalty()`` / ``get_config()`` / ``from_config()``,
+  ``Dropout.mask``, the ``Flatten`` layer, ``Dense(init="he")``.
+* ``loss_and_grad`` and ``gauss_newton_product`` take ``train=True`` by default (dropout
+  active); ``loss`` takes ``train=False``.  Consecutive ``gauss_newton_product`` calls on
+  the same ``X``/``y`` objects and unchanged ``theta`` reuse one forward (one dropout
+  mask), as a CG solve needs.
+"""
+from .layers import (LAYERS, Activation, Dense, Dropout, Flatten, KLSparsity,  # noqa: F401
+                     Layer, layer_from_config)
+from .losses import (LOSSES, Loss, SigmoidCrossEntropy, SoftmaxCrossEntropy,  # noqa: F401
+                     SquaredError, get_loss)
+from .network import Network  # noqa: F401
+
+__all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten", "LAYERS",
+           "layer_from_config", "Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy",
+           "SquaredError", "LOSSES", "get_loss", "Network"]

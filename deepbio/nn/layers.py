@@ -1,0 +1,489 @@
+"""Layers: forward, backward and forward-mode (R-op) differentiation, autograd-free.
+
+The contract every layer keeps (shapes are per sample, without the batch axis):
+
+* ``build(input_shape, rng, dtype) -> output_shape`` creates the parameter arrays
+  (``params``, named by ``param_names``) and same-shaped gradient arrays (``grads``).
+  A :class:`~deepbio.nn.Network` then rebinds both to views of its flat vectors.
+* ``forward(x, train=False) -> y`` caches what ``backward`` and ``rop`` need.
+* ``backward(dy) -> dx`` returns ``dL/dx`` and **overwrites** ``grads`` (in place, so
+  the flat gradient vector behind them is filled) with ``dL/dparams``.
+* ``rop(dx, dparams) -> dy`` is the directional derivative of the output at the last
+  forward's input: ``dy = (d y / d x) dx + sum_k (d y / d params_k) dparams_k``.
+  ``dx`` may be None and ``dparams`` entries may be None (zero tangent); a layer with
+  no parameters given ``dx=None`` returns None (a zero tangent) too.
+* ``penalty() -> float``: an extra term of the training objective computed by the last
+  forward (0.0 for most layers); ``backward`` adds its gradient.
+
+Every heavy operation is a kernel of the active backend (``backend.current().kernels``);
+array bookkeeping uses its ``xp``, so one layer runs on every backend unchanged.
+"""
+import math
+import numbers
+
+from .. import backend as _backend
+
+__all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten",
+           "LAYERS", "layer_from_config"]
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax")
+INITS = ("glorot", "he", "sparse")
+SPARSE_FAN_IN = 15   # Martens (2010): 15 nonzero incoming weights per unit
+
+
+def _shape(shape):
+    """A per-sample shape as a tuple of positive ints."""
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(s) for s in shape)
+    if not shape or any(s < 1 for s in shape):
+        raise ValueError(f"input_shape must be a non-empty tuple of positive ints, got {shape}")
+    return shape
+
+
+def _size(shape):
+    return math.prod(shape)
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def _real(name, value, low, high, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    ok = (value > low if low_open else value >= low) and \
+         (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must lie in {lo}{low}, {high}{hi}, got {value}")
+    return value
+
+
+def _as_rows(x, be):
+    """``x`` of shape (N, ...) as a C-contiguous (N, D) array (a view when possible)."""
+    return be.xp.ascontiguousarray(x.reshape(x.shape[0], -1))
+
+
+def _last_axis_rows(x, be):
+    """``x`` of shape (..., K) as a C-contiguous (M, K) array: elementwise and softmax
+    activations act along the last axis."""
+    return be.xp.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+
+def _normal(be, rng, shape, dtype):
+    """Standard normal draws by Box-Muller from the backend's uniforms (on its device)."""
+    xp = be.xp
+    u1 = be.uniform(rng, shape, "float64")
+    u2 = be.uniform(rng, shape, "float64")
+    z = xp.sqrt(-2.0 * xp.log1p(-u1)) * xp.cos((2.0 * math.pi) * u2)
+    return z.astype(dtype)
+
+
+class Layer:
+    """Base class: a layer with no parameters that passes its input through."""
+
+    param_names = ()
+
+    def __init__(self):
+        self._params = []
+        self._grads = []
+        self.input_shape = None
+        self.output_shape = None
+
+    # -- parameters ---------------------------------------------------------------
+    @property
+    def params(self):
+        """Parameter arrays, in the order of ``param_names``."""
+        return list(self._params)
+
+    @property
+    def grads(self):
+        """Gradient arrays, aligned with ``params``; ``backward`` overwrites them."""
+        return list(self._grads)
+
+    @property
+    def built(self):
+        return self.output_shape is not None
+
+    def bind(self, params, grads):
+        """Store this layer's parameters and gradients in the given arrays (for example
+        views of a network's flat vectors), copying the current parameter values in."""
+        if len(params) != len(self._params) or len(grads) != len(self._params):
+            raise ValueError(f"{type(self).__name__}.bind: expected {len(self._params)} "
+                             f"parameter and gradient arrays")
+        for new, old in zip(params, self._params):
+            if tuple(new.shape) != tuple(old.shape):
+                raise ValueError(f"{type(self).__name__}.bind: shape {tuple(new.shape)} "
+                                 f"does not match parameter shape {tuple(old.shape)}")
+            new[...] = old
+        self._params = list(params)
+        self._grads = list(grads)
+
+    def _new_params(self, arrays, be):
+        self._params = list(arrays)
+        self._grads = [be.xp.zeros_like(a) for a in arrays]
+
+    # -- the contract -------------------------------------------------------------
+    def build(self, input_shape, rng, dtype):
+        """Create parameters for inputs of per-sample ``input_shape``; return the
+        per-sample output shape.  ``rng`` is the backend's generator."""
+        self.input_shape = _shape(input_shape)
+        self.output_shape = self.input_shape
+        return self.output_shape
+
+    def forward(self, x, train=False):
+        """Output for inputs ``x`` of shape (N, *input_shape)."""
+        return x
+
+    def backward(self, dy, include_penalty=True):
+        """``dL/dx`` from ``dy = dL/dy``; overwrites ``grads``.  ``include_penalty=False``
+        leaves out the gradient of :meth:`penalty` (a purely linear J^T product)."""
+        return dy
+
+    def rop(self, dx, dparams=None):
+        """Output tangent for input tangent ``dx`` and parameter tangents ``dparams``."""
+        return dx
+
+    def penalty(self):
+        """Extra objective term computed by the last forward (here 0.0)."""
+        return 0.0
+
+    def backward_squared(self, dy):
+        """Backward pass for per-example squared gradients.
+
+        ``dy`` holds per-example output gradients (row i: d l_i / d y_i).  Returns the
+        per-example input gradients and overwrites ``grads`` with ``sum_i g_i**2``, the
+        sum over examples of the squared per-example parameter gradients (penalties
+        left out).  Parameter-free layers act per example, so their linear backward
+        serves; a layer with parameters must override this (else NotImplementedError).
+        """
+        if self.param_names:
+            raise NotImplementedError(f"{type(self).__name__} has no backward_squared")
+        return self.backward(dy, include_penalty=False)
+
+    def get_config(self):
+        """Constructor arguments (JSON-able), for save/load."""
+        return {}
+
+    def _check_built(self):
+        if not self.built:
+            raise RuntimeError(f"{type(self).__name__} is not built; call build(input_shape, "
+                               f"rng, dtype) or use it inside a Network")
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = f(x W + b)``.
+
+    Inputs of any per-sample shape are flattened to (N, D); ``W`` is (D, units), ``b``
+    is (units,).
+
+    Parameters
+    ----------
+    units : int
+        Output width.
+    activation : {"linear", "sigmoid", "tanh", "relu", "softmax"}
+    init : {"glorot", "he", "sparse"}
+        ``"glorot"``: uniform on ``[-s, s]``, ``s = sqrt(6 / (D + units))`` (Glorot &
+        Bengio 2010), except for ``activation="relu"`` where it uses He's
+        ``s = sqrt(6 / D)``.  ``"he"``: He's scale whatever the activation.
+        ``"sparse"``: each unit gets ``min(15, D)`` nonzero incoming weights drawn from
+        ``N(0, s^2)``, ``s = 1`` (Martens 2010), the rest zero.  Biases start at zero.
+    weight_scale : float or None
+        Replaces ``s`` above (the uniform half-width, or the sparse weights' std).
+
+    References
+    ----------
+    Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward
+    neural networks.  He et al. (2015), Delving deep into rectifiers.  Martens (2010),
+    Deep learning via Hessian-free optimization.
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, units, activation="linear", init="glorot", weight_scale=None):
+        super().__init__()
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        self.units = units
+        self.activation = _choice("activation", activation, ACTIVATIONS)
+        self.init = _choice("init", init, INITS)
+        if weight_scale is not None:
+            weight_scale = _real("weight_scale", weight_scale, 0.0, math.inf, low_open=True,
+                                 high_open=True)
+        self.weight_scale = weight_scale
+
+    @property
+    def W(self):
+        return self._params[0]
+
+    @property
+    def b(self):
+        return self._params[1]
+
+    def build(self, input_shape, rng, dtype):
+        be = _backend.current()
+        xp = be.xp
+        self.input_shape = _shape(input_shape)
+        fan_in, fan_out = _size(self.input_shape), self.units
+        shape = (fan_in, fan_out)
+        if self.init == "sparse":
+            scale = 1.0 if self.weight_scale is None else self.weight_scale
+            k = min(SPARSE_FAN_IN, fan_in)
+            # a random subset of k inputs per unit: the k smallest of uniform keys per column
+            keys = be.uniform(rng, shape, "float64")
+            ranks = xp.argsort(xp.argsort(keys, axis=0), axis=0)
+            W = (scale * _normal(be, rng, shape, "float64")) * (ranks < k)
+        else:
+            if self.weight_scale is not None:
+                scale = self.weight_scale
+            elif self.init == "he" or self.activation == "relu":
+                scale = math.sqrt(6.0 / fan_in)
+            else:
+                scale = math.sqrt(6.0 / (fan_in + fan_out))
+            W = scale * (2.0 * be.uniform(rng, shape, "float64") - 1.0)
+        W = xp.ascontiguousarray(W.astype(dtype))
+        b = xp.zeros(fan_out, dtype=dtype)
+        self._new_params([W, b], be)
+        self.output_shape = (fan_out,)
+        return self.output_shape
+
+    def forward(self, x, train=False):
+        self._check_built()
+        be = _backend.current()
+        self._x_shape = x.shape
+        self._x = _as_rows(x, be)
+        self._a = be.kernels.dense_forward(self._x, self.W, self.b, self.activation)
+        return self._a
+
+    def backward(self, dy, include_penalty=True):
+        be = _backend.current()
+        dy = be.xp.ascontiguousarray(dy)
+        dx, dW, db = be.kernels.dense_backward(self._x, self.W, self._a, dy, self.activation)
+        self._grads[0][...] = dW
+        self._grads[1][...] = db
+        return dx.reshape(self._x_shape)
+
+    def backward_squared(self, dy):
+        """``dz_i = f'(z_i) dy_i``; ``grads = (sum_i x_i^2 dz_i^2, sum_i dz_i^2)`` (squares
+        of the per-example gradients ``x_i^T dz_i`` and ``dz_i``); returns ``dz W^T``."""
+        be = _backend.current()
+        k = be.kernels
+        dy = be.xp.ascontiguousarray(dy)
+        dz = k.activation_backward(self._a, dy, self.activation)
+        dx, _, _ = k.dense_backward(self._x, self.W, dz, dz, "linear")
+        dz2 = dz * dz
+        _, sW, sb = k.dense_backward(self._x * self._x, self.W, dz2, dz2, "linear")
+        self._grads[0][...] = sW
+        self._grads[1][...] = sb
+        return dx.reshape(self._x_shape)
+
+    def rop(self, dx, dparams=None):
+        """``dy = f'(z) (dx W + x dW + db)``, ``z = x W + b`` from the last forward."""
+        be = _backend.current()
+        xp, k = be.xp, be.kernels
+        dW, db = dparams if dparams is not None else (None, None)
+        zero_b = None
+        dz = None
+        if dW is not None or db is not None:
+            zero_b = xp.zeros(self.units, dtype=self.W.dtype)
+            dW = xp.zeros_like(self.W) if dW is None else xp.ascontiguousarray(dW)
+            db = zero_b if db is None else xp.ascontiguousarray(db)
+            dz = k.dense_forward(self._x, dW, db, "linear")
+        if dx is not None:
+            zero_b = xp.zeros(self.units, dtype=self.W.dtype) if zero_b is None else zero_b
+            t = k.dense_forward(_as_rows(dx, be), self.W, zero_b, "linear")
+            dz = t if dz is None else dz + t
+        if dz is None:
+            return xp.zeros_like(self._a)
+        # the activation Jacobian is symmetric, so the backward product is also J dz
+        return k.activation_backward(self._a, dz, self.activation)
+
+    def get_config(self):
+        return {"units": self.units, "activation": self.activation, "init": self.init,
+                "weight_scale": self.weight_scale}
+
+
+class Activation(Layer):
+    """Standalone activation ``y = f(x)`` along the last axis (softmax normalises it)."""
+
+    def __init__(self, activation):
+        super().__init__()
+        self.activation = _choice("activation", activation, ACTIVATIONS)
+
+    def forward(self, x, train=False):
+        self._check_built()
+        be = _backend.current()
+        self._a = be.kernels.activation_forward(_last_axis_rows(x, be), self.activation)
+        return self._a.reshape(x.shape)
+
+    def backward(self, dy, include_penalty=True):
+        be = _backend.current()
+        dx = be.kernels.activation_backward(self._a, _last_axis_rows(dy, be), self.activation)
+        return dx.reshape(dy.shape)
+
+    def rop(self, dx, dparams=None):
+        if dx is None:
+            return None
+        be = _backend.current()
+        dy = be.kernels.activation_backward(self._a, _last_axis_rows(dx, be), self.activation)
+        return dy.reshape(dx.shape)
+
+    def get_config(self):
+        return {"activation": self.activation}
+
+
+class Flatten(Layer):
+    """Reshape (N, *input_shape) to (N, prod(input_shape))."""
+
+    def build(self, input_shape, rng, dtype):
+        self.input_shape = _shape(input_shape)
+        self.output_shape = (_size(self.input_shape),)
+        return self.output_shape
+
+    def forward(self, x, train=False):
+        self._check_built()
+        return _as_rows(x, _backend.current())
+
+    def backward(self, dy, include_penalty=True):
+        return dy.reshape((dy.shape[0],) + self.input_shape)
+
+    def rop(self, dx, dparams=None):
+        return None if dx is None else _as_rows(dx, _backend.current())
+
+
+class Dropout(Layer):
+    """Inverted dropout: ``y = x * m / (1 - rate)`` with ``m_i ~ Bernoulli(1 - rate)``
+    at training time, ``y = x`` at prediction time, so ``E[y] = x`` in both.
+
+    The mask comes from ``kernels.mask_corrupt`` applied to uniforms drawn from the
+    layer's own generator; ``backward`` and ``rop`` reuse the mask of the last forward,
+    so the layer is a fixed linear map between two forwards.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Probability of dropping each unit.
+    random_state : int, numpy Generator or None
+        Seed of the mask generator; None takes a seed from the generator passed to
+        ``build`` (the network's).
+
+    References
+    ----------
+    Srivastava et al. (2014), Dropout: a simple way to prevent neural networks from
+    overfitting.
+    """
+
+    def __init__(self, rate, random_state=None):
+        super().__init__()
+        self.rate = _real("rate", rate, 0.0, 1.0, high_open=True)
+        self.random_state = random_state
+        self._u = None
+        self._rng = None
+
+    def build(self, input_shape, rng, dtype):
+        be = _backend.current()
+        seed = self.random_state
+        if seed is None:
+            seed = int(rng.integers(0, 2**63 - 1))
+        self._rng = be.rng(seed)
+        return super().build(input_shape, rng, dtype)
+
+    @property
+    def mask(self):
+        """The scaled mask ``m / (1 - rate)`` of the last forward (None if it was not a
+        training forward), shape (N, *input_shape)."""
+        if self._u is None:
+            return None
+        be = _backend.current()
+        ones = be.xp.ones(self._u.shape, dtype=self._u.dtype)
+        return self._apply(ones, be).reshape(self._x_shape)
+
+    def _apply(self, x2, be):
+        return be.kernels.mask_corrupt(x2, self._u, self.rate) * (1.0 / (1.0 - self.rate))
+
+    def forward(self, x, train=False):
+        self._check_built()
+        self._x_shape = x.shape
+        if not train or self.rate == 0.0:
+            self._u = None
+            return x
+        be = _backend.current()
+        x2 = _as_rows(x, be)
+        self._u = be.uniform(self._rng, x2.shape, x2.dtype)
+        return self._apply(x2, be).reshape(x.shape)
+
+    def _same_mask(self, t):
+        if self._u is None:
+            return t
+        be = _backend.current()
+        return self._apply(_as_rows(t, be), be).reshape(t.shape)
+
+    def backward(self, dy, include_penalty=True):
+        return self._same_mask(dy)
+
+    def rop(self, dx, dparams=None):
+        return None if dx is None else self._same_mask(dx)
+
+    def get_config(self):
+        rs = self.random_state
+        return {"rate": self.rate, "random_state": rs if rs is None or isinstance(rs, int)
+                else None}
+
+
+class KLSparsity(Layer):
+    """Identity layer that adds the sparse-autoencoder penalty on its input activations.
+
+    ``penalty = beta * sum_j KL(rho || rho_hat_j)``, ``rho_hat_j`` the batch mean of
+    activation j (which must lie in (0, 1): put it after a sigmoid layer).  Forward
+    returns its input unchanged; backward adds ``d penalty / d a`` (from
+    ``kernels.sparsity_grad``) to the incoming gradient; rop is the identity (the penalty
+    does not change the network output, so it has no Gauss-Newton term).
+
+    References
+    ----------
+    Ng (2011), Sparse autoencoder, CS294A lecture notes.
+    """
+
+    def __init__(self, rho=0.05, beta=3.0):
+        super().__init__()
+        self.rho = _real("rho", rho, 0.0, 1.0, low_open=True, high_open=True)
+        self.beta = _real("beta", beta, 0.0, math.inf, high_open=True)
+        self._penalty = None
+        self._da = None
+
+    def forward(self, x, train=False):
+        self._check_built()
+        be = _backend.current()
+        penalty, da = be.kernels.sparsity_grad(_as_rows(x, be), self.rho, self.beta)
+        self._penalty, self._da = penalty, da.reshape(x.shape)
+        return x
+
+    def penalty(self):
+        return 0.0 if self._penalty is None else float(self._penalty)
+
+    def backward(self, dy, include_penalty=True):
+        return dy + self._da if include_penalty else dy
+
+    def rop(self, dx, dparams=None):
+        return dx
+
+    def get_config(self):
+        return {"rho": self.rho, "beta": self.beta}
+
+
+LAYERS = {cls.__name__: cls for cls in (Dense, Dropout, KLSparsity, Activation, Flatten)}
+
+
+def layer_from_config(name, config):
+    """A new (unbuilt) layer from its class name and :meth:`Layer.get_config` dict."""
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer {name!r}; known layers: {sorted(LAYERS)}")
+    return LAYERS[name](**config)

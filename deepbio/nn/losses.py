@@ -1,0 +1,162 @@
+"""Losses paired with their output non-linearity ("matching" losses).
+
+The network's last layer is linear and produces ``z``; each loss applies its own output
+non-linearity ``y_hat = g(z)`` and measures ``y_hat`` against the targets ``y``.  With
+these pairs (softmax + cross-entropy, sigmoid + binary cross-entropy, identity + squared
+error) the loss is convex in ``z``, so
+
+* the output delta is simply ``dL/dz = (y_hat - y) / N``;
+* the Hessian of the loss with respect to ``z``, ``H_L``, is positive semi-definite, and
+  so is the Gauss-Newton matrix ``J^T H_L J`` that Hessian-free optimisation uses.
+
+Every loss is the **mean over the batch** (axis 0) of a **sum over the output units**.
+Targets are float arrays of the output's shape: one-hot rows (or probability rows that
+sum to 1) for softmax, 0/1 (or probabilities) per unit for sigmoid, real values for
+squared error.  Outputs of more than two axes (e.g. (N, T, K) sequences) are handled
+row-wise along the last axis, still averaging over N only.
+
+Methods: ``forward(z, y) -> float`` (caches ``y_hat`` and ``y``), ``output(z) -> y_hat``,
+``backward() -> dz``, ``gauss_newton(rz) -> H_L rz``.
+
+References
+----------
+Schraudolph (2002), Fast curvature matrix-vector products for second-order gradient
+descent.  Martens (2010), Deep learning via Hessian-free optimization.
+"""
+from .. import backend as _backend
+
+__all__ = ["Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy", "SquaredError",
+           "LOSSES", "get_loss"]
+
+
+def _rows(a, be):
+    return be.xp.ascontiguousarray(a.reshape(-1, a.shape[-1]))
+
+
+class Loss:
+    """Base class.  Subclasses set ``name`` and ``activation`` (the output non-linearity,
+    a kernel activation name) and implement :meth:`_value`."""
+
+    name = None
+    activation = None
+
+    def __init__(self):
+        self._p = None
+        self._y = None
+
+    def output(self, z):
+        """``y_hat = g(z)``, same shape as ``z``."""
+        be = _backend.current()
+        if self.activation == "linear":
+            return be.xp.array(z, copy=True)
+        return be.kernels.activation_forward(_rows(z, be), self.activation).reshape(z.shape)
+
+    def forward(self, z, y):
+        """Mean loss over the batch; caches ``y_hat`` and ``y`` for backward.
+
+        z : (N, ...) pre-activation outputs.  y : targets, same shape.
+        """
+        be = _backend.current()
+        if tuple(y.shape) != tuple(z.shape):
+            raise ValueError(f"{type(self).__name__}: targets y have shape {tuple(y.shape)} "
+                             f"but the network output has shape {tuple(z.shape)}; they must "
+                             f"match (one-hot encode class labels, reshape 1-d targets to "
+                             f"(N, 1))")
+        y = be.xp.asarray(y, dtype=z.dtype)
+        self._n = z.shape[0]
+        self._p = self.output(z)
+        self._y = y
+        return float(self._value(z, y, be)) / self._n
+
+    def backward(self):
+        """``dL/dz = (y_hat - y) / N`` from the last :meth:`forward`."""
+        self._check_forward()
+        return (self._p - self._y) / self._n
+
+    def gauss_newton(self, rz):
+        """``H_L rz``: the Hessian of the loss with respect to ``z`` at the last forward,
+        times ``rz`` (same shape as ``z``)."""
+        self._check_forward()
+        be = _backend.current()
+        if self.activation == "linear":
+            return rz / self._n
+        # d y_hat / d z is the activation's (symmetric) Jacobian at y_hat
+        hz = be.kernels.activation_backward(_rows(self._p, be), _rows(rz, be), self.activation)
+        return hz.reshape(rz.shape) / self._n
+
+    def _check_forward(self):
+        if self._p is None:
+            raise RuntimeError(f"{type(self).__name__}: call forward(z, y) first")
+
+    def _value(self, z, y, be):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax over the last axis + cross-entropy, for one-of-K classification.
+
+    ``p = softmax(z)``,  ``L = -(1/N) sum_n sum_k y_nk log p_nk``,
+    ``dL/dz = (p - y) / N`` (rows of ``y`` sum to 1),
+    ``H_L rz = (p * rz - p * sum_k(p * rz)) / N``  (``H_L = (diag p - p p^T) / N`` per row).
+    """
+
+    name = "softmax_cross_entropy"
+    activation = "softmax"
+
+    def _value(self, z, y, be):
+        xp = be.xp
+        z2 = _rows(z, be)
+        shifted = z2 - z2.max(axis=-1, keepdims=True)
+        log_p = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+        return -(_rows(y, be) * log_p).sum()
+
+
+class SigmoidCrossEntropy(Loss):
+    """Elementwise sigmoid + binary cross-entropy, for binary / multi-label targets.
+
+    ``p = sigmoid(z)``,
+    ``L = -(1/N) sum [y log p + (1 - y) log(1 - p)] = (1/N) sum [softplus(z) - y z]``,
+    ``dL/dz = (p - y) / N``,  ``H_L rz = p (1 - p) rz / N``.
+    """
+
+    name = "sigmoid_cross_entropy"
+    activation = "sigmoid"
+
+    def _value(self, z, y, be):
+        xp = be.xp
+        softplus = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+        return (softplus - y * z).sum()
+
+
+class SquaredError(Loss):
+    """Identity output + half squared error, for regression.
+
+    ``y_hat = z``,  ``L = (1/N) sum 0.5 (z - y)^2``,  ``dL/dz = (z - y) / N``,
+    ``H_L rz = rz / N``.
+    """
+
+    name = "squared_error"
+    activation = "linear"
+
+    def _value(self, z, y, be):
+        d = z - y
+        return 0.5 * (d * d).sum()
+
+
+LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidCrossEntropy, SquaredError)}
+
+
+def get_loss(loss):
+    """A loss object from its name (``"softmax_cross_entropy"``, ``"sigmoid_cross_entropy"``,
+    ``"squared_error"``); a :class:`Loss` instance is returned as is."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
+    return LOSSES[loss]()

@@ -1,0 +1,289 @@
+"""A network: a sequence of layers and a matching loss, over one flat parameter vector.
+
+:meth:`Network.build` creates every layer's parameters, then copies them into ONE flat
+vector ``theta`` and rebinds each layer's ``params`` to reshaped views of it (and each
+layer's ``grads`` to views of ONE flat vector ``grad``).  Optimisers therefore update
+``network.theta`` in place, and a backward pass fills ``network.grad`` as a side effect.
+
+The optimisers speak only to this interface::
+
+    loss(X, y)                    -> float            data loss + layer penalties
+    loss_and_grad(X, y)           -> (float, g)       g = d loss / d theta (a copy)
+    gauss_newton_product(v, X, y) -> G v              G = J^T H_L J
+
+where ``J = dz/dtheta`` is the Jacobian of the network's output (before the loss's
+non-linearity) and ``H_L`` the loss Hessian with respect to that output.
+"""
+from .. import backend as _backend
+from .layers import Layer, layer_from_config, _shape, _size
+from .losses import get_loss
+
+__all__ = ["Network"]
+
+DTYPES = ("float32", "float64")
+
+
+class Network:
+    """A feed-forward stack of layers trained against a matching loss.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        Applied in order.  The last layer's output is ``z``, the loss's input: keep it
+        linear (the loss applies softmax / sigmoid itself).
+    loss : str or Loss
+        ``"softmax_cross_entropy"``, ``"sigmoid_cross_entropy"`` or ``"squared_error"``.
+    dtype : {"float32", "float64"}
+
+    Attributes (after :meth:`build`)
+    ----------
+    theta : (n_params,) array
+        All parameters; each layer's ``params`` are views of it.
+    grad : (n_params,) array
+        Filled by every backward pass; each layer's ``grads`` are views of it.
+    loss_fn : Loss
+        The loss object.  (``loss`` is the method ``loss(X, y)``.)
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from deepbio.nn import Network, Dense
+    >>> net = Network([Dense(8, "tanh"), Dense(3)], "softmax_cross_entropy")
+    >>> net = net.build(4, random_state=0)
+    >>> X, y = np.ones((5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]
+    >>> value, g = net.loss_and_grad(X, y)
+    >>> g.shape == (net.n_params,)
+    True
+    """
+
+    def __init__(self, layers, loss, dtype="float32"):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("layers must be a non-empty list of Layer objects")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a deepbio.nn Layer, got "
+                                f"{type(layer).__name__}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        self.layers = layers
+        self.loss_fn = get_loss(loss)
+        self.dtype = dtype
+        self.theta = None
+        self.grad = None
+        self.input_shape = None
+        self.output_shape = None
+        self._slices = []     # per layer: list of (start, stop, shape) of its params
+        self._gn_key = None   # what the last gauss_newton_product's forward was run on
+
+    # ---------------------------------------------------------------- building
+    @property
+    def built(self):
+        return self.theta is not None
+
+    def build(self, input_shape, random_state=None):
+        """Create all parameters for per-sample ``input_shape``; return ``self``.
+
+        ``random_state`` (None, int or a generator) seeds the initialisation.
+        """
+        be = _backend.current()
+        xp = be.xp
+        rng = be.rng(random_state)
+        shape = _shape(input_shape)
+        self.input_shape = shape
+        for layer in self.layers:
+            shape = tuple(layer.build(shape, rng, self.dtype))
+        self.output_shape = shape
+
+        sizes = [[_size(p.shape) for p in layer.params] for layer in self.layers]
+        n = sum(sum(s) for s in sizes)
+        self.theta = xp.zeros(n, dtype=self.dtype)
+        self.grad = xp.zeros(n, dtype=self.dtype)
+        self._slices, start = [], 0
+        for layer, layer_sizes in zip(self.layers, sizes):
+            spans = []
+            for p, size in zip(layer.params, layer_sizes):
+                spans.append((start, start + size, tuple(p.shape)))
+                start += size
+            self._slices.append(spans)
+            layer.bind(self._views(self.theta, spans), self._views(self.grad, spans))
+        self._gn_key = None
+        return self
+
+    @staticmethod
+    def _views(flat, spans):
+        return [flat[a:b].reshape(shape) for a, b, shape in spans]
+
+    def _check_built(self):
+        if not self.built:
+            raise RuntimeError("the network is not built; call build(input_shape, "
+                               "random_state) first")
+
+    @property
+    def n_params(self):
+        self._check_built()
+        return int(self.theta.shape[0])
+
+    def get_flat(self):
+        """A copy of the flat parameter vector."""
+        self._check_built()
+        return self.theta.copy()
+
+    def set_flat(self, theta):
+        """Copy ``theta`` (n_params,) into the parameters (in place: views stay valid)."""
+        self._check_built()
+        theta = _backend.current().asarray(theta, self.dtype)
+        if theta.shape != self.theta.shape:
+            raise ValueError(f"theta must have shape {tuple(self.theta.shape)}, got "
+                             f"{tuple(theta.shape)}")
+        self.theta[...] = theta
+
+    # ------------------------------------------------------------ evaluation
+    def _inputs(self, X):
+        X = _backend.current().asarray(X, self.dtype)
+        if tuple(X.shape[1:]) != self.input_shape or X.shape[0] < 1:
+            raise ValueError(f"X must have shape (N, {', '.join(map(str, self.input_shape))})"
+                             f" with N >= 1, got {tuple(X.shape)}")
+        return X
+
+    def _targets(self, y, n):
+        y = _backend.current().asarray(y, self.dtype)
+        want = (n,) + self.output_shape
+        if tuple(y.shape) != want:
+            raise ValueError(f"y must have shape {want} (the network's output shape), got "
+                             f"{tuple(y.shape)}; one-hot encode class labels and reshape "
+                             f"1-d targets to (N, 1)")
+        return y
+
+    def forward(self, X, train=False):
+        """The pre-loss output ``z`` (N, *output_shape); caches every layer's state."""
+        self._check_built()
+        self._gn_key = None
+        a = self._inputs(X)
+        for layer in self.layers:
+            a = layer.forward(a, train=train)
+        return a
+
+    def predict(self, X):
+        """``y_hat = g(z)``: class probabilities, or the regression output."""
+        return self.loss_fn.output(self.forward(X, train=False))
+
+    def penalty(self):
+        """Sum of the layers' penalties from the last forward."""
+        return float(sum(layer.penalty() for layer in self.layers))
+
+    def loss(self, X, y, train=False):
+        """Mean data loss + layer penalties at the current parameters."""
+        z = self.forward(X, train=train)
+        return self.loss_fn.forward(z, self._targets(y, z.shape[0])) + self.penalty()
+
+    def _backward(self, dz, include_penalty):
+        for layer in reversed(self.layers):
+            dz = layer.backward(dz, include_penalty=include_penalty)
+        return dz
+
+    def loss_and_grad(self, X, y, train=True):
+        """``(loss, d loss / d theta)``; the gradient is a copy of ``self.grad``."""
+        z = self.forward(X, train=train)
+        value = self.loss_fn.forward(z, self._targets(y, z.shape[0])) + self.penalty()
+        self._backward(self.loss_fn.backward(), include_penalty=True)
+        return value, self.grad.copy()
+
+    def squared_example_grads(self, X, y, train=True):
+        """``(1/N) sum_i g_i**2``: the mean of the squared per-example gradients ``g_i`` of
+        the data loss (the empirical Fisher diagonal, for preconditioning), shape
+        (n_params,).  One forward and one backward pass when every layer implements
+        ``backward_squared``; else one ``loss_and_grad`` per example.  Layer penalties
+        are left out.  ``self.grad`` is overwritten.
+        """
+        z = self.forward(X, train=train)
+        n = z.shape[0]
+        xp = _backend.current().xp
+        self.loss_fn.forward(z, self._targets(y, n))
+        delta = self.loss_fn.backward() * n        # row i: d l_i / d z_i
+        try:
+            for layer in reversed(self.layers):
+                delta = layer.backward_squared(delta)
+            return self.grad / n
+        except NotImplementedError:
+            pass
+        X = self._inputs(X)
+        y = self._targets(y, n)
+        total = xp.zeros_like(self.theta)
+        for i in range(n):
+            z = self.forward(X[i:i + 1], train=train)
+            self.loss_fn.forward(z, y[i:i + 1])
+            self._backward(self.loss_fn.backward(), include_penalty=False)
+            total += self.grad * self.grad
+        return total / n
+
+    # --------------------------------------------------------- curvature
+    def _forward_for_gn(self, X, y, train):
+        """Run (or reuse) the forward that Gauss-Newton products linearise around.
+
+        Consecutive products on the same ``X`` object, ``train`` flag and unchanged
+        ``theta`` reuse one forward (and so one dropout mask), as a CG solve needs.
+        Any other forward, or a change of ``theta``, invalidates it.
+        """
+        key = self._gn_key
+        if key is not None and key[0] is X and key[1] is y and key[2] == train \
+                and bool((key[3] == self.theta).all()):
+            return
+        z = self.forward(X, train=train)
+        self.loss_fn.forward(z, self._targets(y, z.shape[0]))
+        self._gn_key = (X, y, train, self.theta.copy())
+
+    def gauss_newton_product(self, v, X, y, train=True):
+        """``G v = J^T H_L J v`` at the current parameters on the batch ``(X, y)``.
+
+        One forward (reused across consecutive calls on the same batch and parameters),
+        one R-op pass giving ``J v`` (each layer's ``rop`` with its parameter tangents as
+        views of ``v``), ``H_L (J v)`` from the loss, and one linear backward pass giving
+        ``J^T (H_L J v)`` (layer penalties are left out of the curvature).  Returns a new
+        (n_params,) array; ``self.grad`` is overwritten.
+        """
+        self._check_built()
+        be = _backend.current()
+        v = be.asarray(v, self.dtype)
+        if v.shape != self.theta.shape:
+            raise ValueError(f"v must have shape {tuple(self.theta.shape)}, got "
+                             f"{tuple(v.shape)}")
+        self._forward_for_gn(X, y, train)
+        t = None
+        for layer, spans in zip(self.layers, self._slices):
+            t = layer.rop(t, self._views(v, spans) if spans else None)
+        if t is None:   # no parameter before the output: J = 0
+            return be.xp.zeros_like(self.theta)
+        self._backward(self.loss_fn.gauss_newton(t), include_penalty=False)
+        return self.grad.copy()
+
+    # ------------------------------------------------------------ describing
+    def describe(self):
+        """A text table: each layer, its output shape and parameter count."""
+        rows = [("layer", "output shape", "params")]
+        for layer in self.layers:
+            n = sum(_size(p.shape) for p in layer.params) if layer.built else "?"
+            rows.append((repr(layer), str(layer.output_shape), str(n)))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        total = self.n_params if self.built else "?"
+        lines.append(f"loss: {self.loss_fn.name}   input shape: {self.input_shape}   "
+                     f"parameters: {total}   dtype: {self.dtype}")
+        return "\n".join(lines)
+
+    def get_config(self):
+        """JSON-able description: layers (name + config), loss name and dtype."""
+        return {"layers": [{"name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers],
+                "loss": self.loss_fn.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        """An unbuilt network from :meth:`get_config`'s dict."""
+        layers = [layer_from_config(d["name"], d["config"]) for d in config["layers"]]
+        return cls(layers, config["loss"], dtype=config.get("dtype", "float32"))
+
+    def __repr__(self):
+        return (f"Network({len(self.layers)} layers, loss={self.loss_fn.name!r}, "
+                f"dtype={self.dtype!r}, n_params="
+                f"{self.n_params if self.built else None})")

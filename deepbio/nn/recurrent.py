@@ -1,0 +1,712 @@
+"""Recurrent layers (Elman, LSTM), sequence masks, and per-position dense outputs.
+
+Layouts.  The public sequence layout is ``(N, T, D)`` (sample, time, feature); the
+recurrent kernels are time-major ``(T, N, D)``, so :class:`Elman` and :class:`LSTM`
+transpose at their boundary.  Output: the last hidden state ``(N, H)``, or with
+``return_sequences=True`` every hidden state ``(N, T, H)``; with ``bidirectional=True`` a
+second set of parameters reads the sequence backwards and its states are concatenated
+after the forward ones (``2H`` features; the backward direction's "last" state is the one
+after reading position 0).
+
+Variable lengths (masks).  A network whose first layer is :class:`SequenceMask` takes
+inputs ``(N, T, D + 1)`` whose last channel is the mask (1 on real positions, 0 on
+padding).  ``SequenceMask`` strips that channel and hands the mask, before every forward,
+to the layers after it through their ``set_mask(mask) -> out_mask`` methods; the mask
+rides inside ``X``, so every minibatch or curvature batch an optimiser slices out of
+``X`` carries its own rows of the mask.  A recurrent layer given a mask
+
+* keeps its state on padded steps: ``h_t = m_t h~_t + (1 - m_t) h_{t-1}`` (and likewise
+  ``c_t`` for the LSTM), with ``h~_t`` the cell's update; so the "last" state is the
+  state after the last real step, and padded steps get zero gradient;
+* emits zeros at padded positions when ``return_sequences=True``.
+
+Masks may have holes for these layers (any 0/1 pattern); convolution and 1-d pooling
+need end padding.  Without a mask (or an all-ones mask) the whole-sequence kernels
+``elman_forward`` / ``lstm_forward`` and their backward twins do the work; with one, the
+step kernels run in a loop over time.
+
+Truncated BPTT.  ``bptt_steps = k`` cuts the backward pass into windows of ``k`` steps
+aligned at ``t = 0, k, 2k, ...``: the gradient reaching a state never flows back past the
+start of its window (the forward pass is unchanged).  ``None`` (default) is full BPTT.
+
+R-op.  ``rop(dx, dparams)`` runs a forward-mode pass over time with the cached states:
+for Elman ``R{h_t} = f'(z_t) (R{x_t} Wx + x_t R{Wx} + R{h_{t-1}} Wh + h_{t-1} R{Wh}
++ R{b})``, and for the LSTM the same through the gates (see :meth:`LSTM.rop`).
+
+Structural damping (Martens & Sutskever 2011).  Hessian-free sets the attribute
+``structural_damping = s`` (``s = mu * lambda``; default 0.0).  Then the Gauss-Newton
+backward pass (``backward(dy, include_penalty=False)``) that follows a ``rop`` adds
+``s * m_t * R{h_t}`` to the gradient reaching every hidden state ``h_t``, with ``R{h_t}``
+from that ``rop``: the network's product becomes ``(G + s J_h^T J_h) v``, the curvature of
+the penalty ``s/2 sum_t ||h_t(theta + v) - h_t(theta)||^2`` that keeps the hidden states
+from moving too far.  The LSTM damps its hidden states ``h_t`` (not the cells).
+
+References
+----------
+Elman (1990), Finding structure in time.  Hochreiter & Schmidhuber (1997), Long
+short-term memory.  Williams & Peng (1990), An efficient gradient-based algorithm for
+on-line training of recurrent network trajectories (truncated BPTT).  Martens &
+Sutskever (2011), Learning recurrent neural networks with Hessian-free optimization.
+"""
+import math
+
+import numpy as np
+
+from .. import backend as _backend
+from .conv import _contig, _pos_int
+from .layers import (LAYERS, Activation, Dense, Dropout, Layer, _as_rows, _choice,
+                     _shape)
+from .losses import SoftmaxCrossEntropy
+
+__all__ = ["Elman", "LSTM", "SequenceMask", "TimeDistributedDense",
+           "MaskedSoftmaxCrossEntropy"]
+
+RNN_ACTIVATIONS = ("tanh", "relu")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _orthogonal(be, rng, n, dtype):
+    """A random (n, n) orthogonal matrix: Q of the QR factorisation of a Gaussian matrix,
+    with the signs fixed so that it is uniformly distributed (Saxe et al. 2014)."""
+    u1 = be.to_numpy(be.uniform(rng, (n, n), "float64"))
+    u2 = be.to_numpy(be.uniform(rng, (n, n), "float64"))
+    a = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))[None, :]
+    return be.asarray(q.astype(dtype))
+
+
+def _uniform(be, rng, shape, scale, dtype):
+    return be.xp.ascontiguousarray((scale * (2.0 * be.uniform(rng, shape, "float64") - 1.0))
+                                   .astype(dtype))
+
+
+def _time_major(x):
+    return _contig(x.transpose(1, 0, 2))
+
+
+def _mask_time_major(mask, x):
+    """The mask as (T, N, 1) of x's dtype, or None when there is none or it is all ones."""
+    if mask is None:
+        return None
+    if bool((mask > 0).all()):
+        return None
+    return _contig(mask.T.astype(x.dtype))[:, :, None]
+
+
+# --------------------------------------------------------------------------- the base
+
+
+class _Recurrent(Layer):
+    """Bookkeeping shared by Elman and LSTM: directions, masks, truncation, damping.
+
+    A subclass provides ``G`` (gate blocks: 1 or 4), ``_init_bias``, and per direction
+    ``_forward_dir(x, m, P) -> cache``, ``_backward_dir(dhs, cache, P, extra) ->
+    (dx, grads)`` and ``_rop_dir(rx, cache, P, dP) -> Rh`` on time-major arrays.
+    """
+
+    G = 1
+
+    def __init__(self, units, return_sequences=False, bidirectional=False, bptt_steps=None):
+        super().__init__()
+        self.units = _pos_int("units", units)
+        if not isinstance(return_sequences, (bool, np.bool_)):
+            raise ValueError(f"return_sequences must be a bool, got {return_sequences!r}")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional must be a bool, got {bidirectional!r}")
+        self.return_sequences = bool(return_sequences)
+        self.bidirectional = bool(bidirectional)
+        self.bptt_steps = None if bptt_steps is None else _pos_int("bptt_steps", bptt_steps)
+        self.structural_damping = 0.0
+        self._mask = None
+        self._rop_states = None
+
+    @property
+    def param_names(self):
+        names = ("Wx", "Wh", "b")
+        return names + tuple(n + "_rev" for n in names) if self.bidirectional else names
+
+    def _dir_params(self, d, arrays=None):
+        arrays = self._params if arrays is None else arrays
+        return arrays[3 * d:3 * d + 3]
+
+    @property
+    def n_dirs(self):
+        return 2 if self.bidirectional else 1
+
+    def build(self, input_shape, rng, dtype):
+        be = _backend.current()
+        shape = _shape(input_shape)
+        name = type(self).__name__
+        if len(shape) != 2:
+            raise ValueError(f"{name}: input_shape must be (T, D) (time, features), got {shape}")
+        t_len, d = shape
+        h, g = self.units, self.G
+        params = []
+        for _ in range(self.n_dirs):
+            # input weights: Glorot uniform per gate block; recurrent: orthogonal per block
+            wx = _uniform(be, rng, (d, g * h), math.sqrt(6.0 / (d + h)), dtype)
+            wh = be.xp.concatenate([_orthogonal(be, rng, h, dtype) for _ in range(g)], axis=1)
+            params += [wx, _contig(wh), self._init_bias(be, dtype)]
+        self._new_params(params, be)
+        self.input_shape = shape
+        width = h * self.n_dirs
+        self.output_shape = (t_len, width) if self.return_sequences else (width,)
+        return self.output_shape
+
+    def _init_bias(self, be, dtype):
+        return be.xp.zeros(self.G * self.units, dtype=dtype)
+
+    # ----------------------------------------------------------------- masks
+    def set_mask(self, mask):
+        """Use ``mask`` (N, T) in the next forward; return the output's mask (the same
+        mask with ``return_sequences``, else None: the output has no time axis)."""
+        self._mask = mask
+        return mask if self.return_sequences else None
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, x, train=False):
+        self._check_built()
+        be = _backend.current()
+        xp = be.xp
+        d = self.input_shape[1]
+        if x.ndim != 3 or x.shape[2] != d or x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"{type(self).__name__}: expected sequences of shape (N, T, {d}), "
+                             f"got {tuple(x.shape)}")
+        if self._mask is not None and tuple(self._mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(f"{type(self).__name__}: mask of shape {tuple(self._mask.shape)} "
+                             f"does not match sequences of shape {tuple(x.shape)}")
+        self._rop_states = None
+        xt = _time_major(x)
+        m = _mask_time_major(self._mask, xt)
+        self._m = m
+        self._caches = []
+        outs = []
+        for k in range(self.n_dirs):
+            xd, md = (xt, m) if k == 0 else (_contig(xt[::-1]), None if m is None
+                                                  else _contig(m[::-1]))
+            cache = self._forward_dir(xd, md, self._dir_params(k), be)
+            cache["x"], cache["m"] = xd, md
+            self._caches.append(cache)
+            hs = cache["hs"]
+            if self.return_sequences:
+                seq = hs if md is None else hs * md
+                outs.append(seq if k == 0 else seq[::-1])
+            else:
+                outs.append(hs[-1])
+        if self.return_sequences:
+            y = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=2)
+            return _time_major(y)
+        return outs[0] if len(outs) == 1 else _contig(xp.concatenate(outs, axis=1))
+
+    # ---------------------------------------------------------------- backward
+    def _split_dy(self, dy):
+        """Per direction, the time-major gradient reaching every state (T, N, H)."""
+        be = _backend.current()
+        xp = be.xp
+        h = self.units
+        t_len, n = self._caches[0]["hs"].shape[:2]
+        out = []
+        for k in range(self.n_dirs):
+            part = dy[..., k * h:(k + 1) * h]
+            if self.return_sequences:
+                dhs = _time_major(part)
+                if k == 1:
+                    dhs = dhs[::-1]
+                md = self._caches[k]["m"]
+                dhs = _contig(dhs if md is None else dhs * md)
+            else:
+                dhs = xp.zeros((t_len, n, h), dtype=dy.dtype)
+                dhs[-1] = part
+            out.append(dhs)
+        return out
+
+    def backward(self, dy, include_penalty=True):
+        be = _backend.current()
+        damping = None
+        if not include_penalty and self.structural_damping and self._rop_states is not None:
+            damping = self._rop_states
+        self._rop_states = None
+        dx = None
+        for k, dhs in enumerate(self._split_dy(be.xp.ascontiguousarray(dy))):
+            cache = self._caches[k]
+            if damping is not None:
+                md = cache["m"]
+                rh = damping[k] if md is None else damping[k] * md
+                dhs = dhs + self.structural_damping * rh
+            dxk, grads = self._backward_dir(_contig(dhs), cache, self._dir_params(k), be)
+            for g_out, g in zip(self._dir_params(k, self._grads), grads):
+                g_out[...] = g
+            dxk = dxk if k == 0 else dxk[::-1]
+            dx = dxk if dx is None else dx + dxk
+        return _time_major(dx)
+
+    def _windows(self, t_len):
+        """Truncated-BPTT windows [start, stop), last first."""
+        k = self.bptt_steps or t_len
+        return [(s, min(s + k, t_len)) for s in range(0, t_len, k)][::-1]
+
+    # --------------------------------------------------------------------- rop
+    def rop(self, dx, dparams=None):
+        be = _backend.current()
+        xp = be.xp
+        dparams = list(dparams) if dparams is not None else [None] * len(self._params)
+        if dx is None and all(p is None for p in dparams):
+            self._rop_states = None
+            return None
+        rxt = None if dx is None else _time_major(dx)
+        outs, states = [], []
+        for k in range(self.n_dirs):
+            cache = self._caches[k]
+            rx = rxt if (k == 0 or rxt is None) else _contig(rxt[::-1])
+            rh = self._rop_dir(rx, cache, self._dir_params(k), self._dir_params(k, dparams), be)
+            states.append(rh)
+            md = cache["m"]
+            if self.return_sequences:
+                seq = rh if md is None else rh * md
+                outs.append(seq if k == 0 else seq[::-1])
+            else:
+                outs.append(rh[-1])
+        self._rop_states = states
+        if self.return_sequences:
+            y = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=2)
+            return _time_major(y)
+        return outs[0] if len(outs) == 1 else _contig(xp.concatenate(outs, axis=1))
+
+    def _input_tangent(self, rx, cache, P, dP, be):
+        """``A_t = R{x_t} Wx + x_t R{Wx} + h_{t-1} R{Wh} + R{b}`` for every t, (T, N, G H):
+        the part of ``R{z_t}`` that does not depend on ``R{h_{t-1}}``."""
+        xp = be.xp
+        x, hprev = cache["x"], cache["hprev"]
+        t_len, n = x.shape[:2]
+        a = xp.zeros((t_len * n, self.G * self.units), dtype=x.dtype)
+        wx, _, _ = P
+        rwx, rwh, rb = dP
+        if rx is not None:
+            a += rx.reshape(t_len * n, -1) @ wx
+        if rwx is not None:
+            a += x.reshape(t_len * n, -1) @ rwx
+        if rwh is not None:
+            a += hprev.reshape(t_len * n, -1) @ rwh
+        if rb is not None:
+            a += rb
+        return a.reshape(t_len, n, -1)
+
+    def get_config(self):
+        return {"units": self.units, "return_sequences": self.return_sequences,
+                "bidirectional": self.bidirectional, "bptt_steps": self.bptt_steps}
+
+
+def _hprev(hs, h0):
+    """(T, N, H) stack of the states each step starts from: h0, h_1, ..., h_{T-1}."""
+    xp = _backend.current().xp
+    return _contig(xp.concatenate([h0[None], hs[:-1]], axis=0))
+
+
+# ----------------------------------------------------------------------------- Elman
+
+
+class Elman(_Recurrent):
+    """Elman (simple) recurrent layer: ``h_t = f(x_t Wx + h_{t-1} Wh + b)``, ``h_0 = 0``.
+
+    Parameters
+    ----------
+    units : int
+        Hidden size H.
+    activation : {"tanh", "relu"}
+    return_sequences : bool, default False
+        Output every state (N, T, H) instead of the last one (N, H).
+    bidirectional : bool, default False
+        Add a second layer reading the sequence backwards (outputs concatenated, 2H).
+    bptt_steps : int or None
+        Truncated BPTT window (see the module docstring); None: full BPTT.
+
+    Parameters of the layer: ``Wx`` (D, H), Glorot uniform; ``Wh`` (H, H), a random
+    orthogonal matrix (its eigenvalues lie on the unit circle, so gradients neither
+    explode nor vanish at the start of training; Saxe et al. 2014); ``b`` (H,) zero.
+    ``Wx_rev``, ``Wh_rev``, ``b_rev`` likewise for the backward direction.
+
+    Attributes
+    ----------
+    structural_damping : float
+        Weight ``s`` of the structural damping term (module docstring); set by
+        Hessian-free, 0.0 otherwise.
+
+    References
+    ----------
+    Elman (1990), Finding structure in time.
+    """
+
+    G = 1
+
+    def __init__(self, units, activation="tanh", return_sequences=False, bidirectional=False,
+                 bptt_steps=None):
+        super().__init__(units, return_sequences, bidirectional, bptt_steps)
+        self.activation = _choice("activation", activation, RNN_ACTIVATIONS)
+
+    def _forward_dir(self, x, m, P, be):
+        wx, wh, b = P
+        t_len, n = x.shape[:2]
+        h0 = be.xp.zeros((n, self.units), dtype=x.dtype)
+        if m is None:
+            hs = be.kernels.elman_forward(x, h0, wx, wh, b, self.activation)
+            return {"hs": hs, "hnew": hs, "hprev": _hprev(hs, h0), "h0": h0}
+        step = be.kernels.raw["elman_step_forward"]
+        hs = be.xp.empty((t_len, n, self.units), dtype=x.dtype)
+        hnew = be.xp.empty_like(hs)
+        h = h0
+        for t in range(t_len):
+            hnew[t] = step(x[t], h, wx, wh, b, self.activation)
+            h = hs[t] = m[t] * hnew[t] + (1 - m[t]) * h
+        return {"hs": hs, "hnew": hnew, "hprev": _hprev(hs, h0), "h0": h0}
+
+    def _backward_dir(self, dhs, cache, P, be):
+        wx, wh, _ = P
+        x, hs, m = cache["x"], cache["hs"], cache["m"]
+        if m is None:
+            dx = be.xp.empty_like(x)
+            total = None
+            for s, e in self._windows(x.shape[0]):
+                h0 = cache["h0"] if s == 0 else hs[s - 1]
+                dx[s:e], _, gwx, gwh, gb = be.kernels.elman_backward(
+                    dhs[s:e], x[s:e], h0, hs[s:e], wx, wh, self.activation)
+                total = [gwx, gwh, gb] if total is None else \
+                    [a + g for a, g in zip(total, (gwx, gwh, gb))]
+            return dx, total
+        step = be.kernels.raw["elman_step_backward"]
+        xp = be.xp
+        dx = xp.empty_like(x)
+        gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(self.units, x.dtype)
+        hprev, hnew = cache["hprev"], cache["hnew"]
+        k = self.bptt_steps
+        carry = xp.zeros_like(cache["h0"])
+        for t in range(x.shape[0] - 1, -1, -1):
+            dh = dhs[t] + carry
+            dx[t], dprev, a, b_, c = step(_contig(m[t] * dh), x[t], hprev[t], hnew[t], wx, wh,
+                                          self.activation)
+            gwx += a
+            gwh += b_
+            gb += c
+            carry = dprev + (1 - m[t]) * dh
+            if k is not None and t % k == 0:
+                carry = xp.zeros_like(carry)
+        return dx, [gwx, gwh, gb]
+
+    def _rop_dir(self, rx, cache, P, dP, be):
+        """``R{h_t} = m_t f'(z_t) (A_t + R{h_{t-1}} Wh) + (1 - m_t) R{h_{t-1}}``."""
+        xp = be.xp
+        _, wh, _ = P
+        a = self._input_tangent(rx, cache, P, dP, be)
+        act = be.kernels.raw["activation_backward"]
+        hnew, m = cache["hnew"], cache["m"]
+        rh = xp.empty_like(cache["hs"])
+        r = xp.zeros_like(cache["h0"])
+        for t in range(a.shape[0]):
+            new = act(hnew[t], _contig(a[t] + r @ wh), self.activation)
+            r = rh[t] = new if m is None else m[t] * new + (1 - m[t]) * r
+        return rh
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["activation"] = self.activation
+        return cfg
+
+
+# ------------------------------------------------------------------------------ LSTM
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory layer (gate order i, f, g, o, as in PyTorch).
+
+    ``[z_i, z_f, z_g, z_o] = x_t Wx + h_{t-1} Wh + b``;  ``i, f, o = sigm(z_i, z_f, z_o)``,
+    ``g = tanh(z_g)``;  ``c_t = f c_{t-1} + i g``;  ``h_t = o tanh(c_t)``;
+    ``h_0 = c_0 = 0``.
+
+    Parameters
+    ----------
+    units : int
+        Hidden size H.
+    return_sequences, bidirectional, bptt_steps
+        As for :class:`Elman`.
+    forget_bias : float, default 1.0
+        Initial bias of the forget gate (Gers et al. 2000; Jozefowicz et al. 2015): with
+        ``f = sigm(forget_bias)`` near 1 the cell keeps its content from the start.
+
+    Parameters of the layer: ``Wx`` (D, 4H) Glorot uniform per gate; ``Wh`` (H, 4H), an
+    orthogonal (H, H) block per gate; ``b`` (4H,) zero except the forget block.
+
+    Attributes
+    ----------
+    structural_damping : float
+        See :class:`Elman`; it damps the hidden states ``h_t``.
+
+    References
+    ----------
+    Hochreiter & Schmidhuber (1997), Long short-term memory.  Gers, Schmidhuber &
+    Cummins (2000), Learning to forget.
+    """
+
+    G = 4
+
+    def __init__(self, units, return_sequences=False, bidirectional=False, bptt_steps=None,
+                 forget_bias=1.0):
+        super().__init__(units, return_sequences, bidirectional, bptt_steps)
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)) \
+                or not math.isfinite(forget_bias):
+            raise ValueError(f"forget_bias must be a finite real number, got {forget_bias!r}")
+        self.forget_bias = float(forget_bias)
+
+    def _init_bias(self, be, dtype):
+        b = be.xp.zeros(4 * self.units, dtype=dtype)
+        b[self.units:2 * self.units] = self.forget_bias
+        return b
+
+    def _forward_dir(self, x, m, P, be):
+        wx, wh, b = P
+        t_len, n = x.shape[:2]
+        h = self.units
+        h0 = be.xp.zeros((n, h), dtype=x.dtype)
+        c0 = be.xp.zeros((n, h), dtype=x.dtype)
+        if m is None:
+            hs, cs, gates = be.kernels.lstm_forward(x, h0, c0, wx, wh, b)
+            return {"hs": hs, "cs": cs, "gates": gates, "cnew": cs, "h0": h0, "c0": c0,
+                    "hprev": _hprev(hs, h0), "cprev": _hprev(cs, c0)}
+        step = be.kernels.raw["lstm_step_forward"]
+        xp = be.xp
+        hs, cs, cnew = (xp.empty((t_len, n, h), dtype=x.dtype) for _ in range(3))
+        gates = xp.empty((t_len, n, 4 * h), dtype=x.dtype)
+        hh, cc = h0, c0
+        for t in range(t_len):
+            hn, cn, gates[t] = step(x[t], hh, cc, wx, wh, b)
+            cnew[t] = cn
+            hh = hs[t] = m[t] * hn + (1 - m[t]) * hh
+            cc = cs[t] = m[t] * cn + (1 - m[t]) * cc
+        return {"hs": hs, "cs": cs, "gates": gates, "cnew": cnew, "h0": h0, "c0": c0,
+                "hprev": _hprev(hs, h0), "cprev": _hprev(cs, c0)}
+
+    def _backward_dir(self, dhs, cache, P, be):
+        wx, wh, _ = P
+        x, hs, cs, gates, m = cache["x"], cache["hs"], cache["cs"], cache["gates"], cache["m"]
+        if m is None:
+            dx = be.xp.empty_like(x)
+            total = None
+            for s, e in self._windows(x.shape[0]):
+                h0, c0 = (cache["h0"], cache["c0"]) if s == 0 else (hs[s - 1], cs[s - 1])
+                dx[s:e], _, _, gwx, gwh, gb = be.kernels.lstm_backward(
+                    dhs[s:e], x[s:e], h0, c0, hs[s:e], cs[s:e], gates[s:e], wx, wh)
+                total = [gwx, gwh, gb] if total is None else \
+                    [a + g for a, g in zip(total, (gwx, gwh, gb))]
+            return dx, total
+        step = be.kernels.raw["lstm_step_backward"]
+        xp = be.xp
+        dx = xp.empty_like(x)
+        gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(4 * self.units, x.dtype)
+        hprev, cprev, cnew = cache["hprev"], cache["cprev"], cache["cnew"]
+        k = self.bptt_steps
+        dh_carry = xp.zeros_like(cache["h0"])
+        dc_carry = xp.zeros_like(cache["c0"])
+        for t in range(x.shape[0] - 1, -1, -1):
+            dh = dhs[t] + dh_carry
+            dc = dc_carry
+            dx[t], dhp, dcp, a, b_, c = step(_contig(m[t] * dh), _contig(m[t] * dc), x[t],
+                                             hprev[t], cprev[t], cnew[t], gates[t], wx, wh)
+            gwx += a
+            gwh += b_
+            gb += c
+            dh_carry = dhp + (1 - m[t]) * dh
+            dc_carry = dcp + (1 - m[t]) * dc
+            if k is not None and t % k == 0:
+                dh_carry = xp.zeros_like(dh_carry)
+                dc_carry = xp.zeros_like(dc_carry)
+        return dx, [gwx, gwh, gb]
+
+    def _rop_dir(self, rx, cache, P, dP, be):
+        """Forward-mode pass through the gates with ``R{z_t} = A_t + R{h_{t-1}} Wh``:
+
+        ``R{i} = i(1-i) R{z_i}``, ``R{f} = f(1-f) R{z_f}``, ``R{g} = (1-g^2) R{z_g}``,
+        ``R{o} = o(1-o) R{z_o}``;  ``R{c~_t} = R{f} c_{t-1} + f R{c_{t-1}} + R{i} g + i R{g}``;
+        ``R{h~_t} = R{o} tanh(c~_t) + o (1 - tanh^2 c~_t) R{c~_t}``; masked steps keep
+        ``R{h}``, ``R{c}`` as for the states themselves.
+        """
+        xp = be.xp
+        _, wh, _ = P
+        hsz = self.units
+        a = self._input_tangent(rx, cache, P, dP, be)
+        gates, cprev, cnew, m = cache["gates"], cache["cprev"], cache["cnew"], cache["m"]
+        rh_all = xp.empty_like(cache["hs"])
+        rh = xp.zeros_like(cache["h0"])
+        rc = xp.zeros_like(cache["c0"])
+        for t in range(a.shape[0]):
+            rz = a[t] + rh @ wh
+            gt = gates[t]
+            i, f, g, o = (gt[:, k * hsz:(k + 1) * hsz] for k in range(4))
+            ri = i * (1 - i) * rz[:, :hsz]
+            rf = f * (1 - f) * rz[:, hsz:2 * hsz]
+            rg = (1 - g * g) * rz[:, 2 * hsz:3 * hsz]
+            ro = o * (1 - o) * rz[:, 3 * hsz:]
+            rc_new = rf * cprev[t] + f * rc + ri * g + i * rg
+            tc = xp.tanh(cnew[t])
+            rh_new = ro * tc + o * (1 - tc * tc) * rc_new
+            if m is None:
+                rh, rc = rh_new, rc_new
+            else:
+                rh = m[t] * rh_new + (1 - m[t]) * rh
+                rc = m[t] * rc_new + (1 - m[t]) * rc
+            rh_all[t] = rh
+        return rh_all
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["forget_bias"] = self.forget_bias
+        return cfg
+
+
+# ------------------------------------------------------------------------ SequenceMask
+
+
+class SequenceMask(Layer):
+    """First layer of a network on variable-length sequences: splits off the mask.
+
+    Input ``(N, T, D + 1)``: ``D`` features and, last, the mask (1.0 on real positions,
+    0.0 on padding; any other value is an error).  Output ``(N, T, D)``.  Before passing
+    the features on, ``forward`` hands the mask to the following layers in
+    ``downstream`` (set by :meth:`connect`, usually with the rest of the network): each
+    layer with a ``set_mask`` method receives it and returns the mask of its own output
+    (None ends the chain); :class:`~deepbio.nn.Dropout` and
+    :class:`~deepbio.nn.Activation` pass it on unchanged; any other layer ends it.
+
+    A sequence with no real position raises ``ValueError`` (an empty sequence).
+    """
+
+    _PASS = (Dropout, Activation)
+
+    def __init__(self):
+        super().__init__()
+        self.downstream = []
+
+    def connect(self, layers):
+        """Hand masks to ``layers`` (the layers after this one, in order); returns self."""
+        self.downstream = list(layers)
+        return self
+
+    def build(self, input_shape, rng, dtype):
+        shape = _shape(input_shape)
+        if len(shape) != 2 or shape[1] < 2:
+            raise ValueError(f"SequenceMask: input_shape must be (T, D + 1) with D >= 1 "
+                             f"features and the mask last, got {shape}")
+        self.input_shape = shape
+        self.output_shape = (shape[0], shape[1] - 1)
+        return self.output_shape
+
+    def forward(self, x, train=False):
+        self._check_built()
+        xp = _backend.current().xp
+        if x.ndim != 3 or x.shape[2] != self.input_shape[1] or 0 in x.shape:
+            raise ValueError(f"SequenceMask: expected (N, T, {self.input_shape[1]}) = features "
+                             f"+ a mask channel, got {tuple(x.shape)}")
+        mask = _contig(x[:, :, -1])
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("SequenceMask: the mask channel must hold only 0 (padding) and 1 "
+                             "(real position)")
+        empty = ~(mask > 0).any(axis=1)
+        if bool(empty.any()):
+            raise ValueError(f"SequenceMask: sequence {int(xp.argmax(empty))} is empty (no real "
+                             f"position); every sequence needs at least one")
+        m = mask
+        for layer in self.downstream:
+            if m is None:
+                break
+            if hasattr(layer, "set_mask"):
+                m = layer.set_mask(m)
+            elif not isinstance(layer, self._PASS):
+                break
+        self._n_features = x.shape[2] - 1
+        return _contig(x[:, :, :-1])
+
+    def backward(self, dy, include_penalty=True):
+        xp = _backend.current().xp
+        zero = xp.zeros(dy.shape[:2] + (1,), dtype=dy.dtype)
+        return _contig(xp.concatenate([dy, zero], axis=2))
+
+    def rop(self, dx, dparams=None):
+        return None if dx is None else _contig(dx[:, :, :-1])
+
+
+# ----------------------------------------------------------------- TimeDistributedDense
+
+
+class TimeDistributedDense(Dense):
+    """A :class:`~deepbio.nn.Dense` layer applied at every position of (N, T, D).
+
+    ``y[n, t] = f(x[n, t] W + b)``, one ``W`` (D, units) shared over time; output
+    (N, T, units).  For per-position outputs (sequence tagging).  Same parameters and
+    initialisation as ``Dense``; ``softmax`` normalises each position.
+    """
+
+    def build(self, input_shape, rng, dtype):
+        shape = _shape(input_shape)
+        if len(shape) != 2:
+            raise ValueError(f"TimeDistributedDense: input_shape must be (T, D), got {shape}")
+        super().build((shape[1],), rng, dtype)
+        self.input_shape = shape
+        self.output_shape = (shape[0], self.units)
+        return self.output_shape
+
+    def _rows(self, x):
+        d = self.input_shape[1]
+        if x.ndim != 3 or x.shape[2] != d:
+            raise ValueError(f"TimeDistributedDense: expected sequences of shape (N, T, {d}), "
+                             f"got {tuple(x.shape)}")
+        return _contig(x).reshape(-1, d)
+
+    def forward(self, x, train=False):
+        self._nt = x.shape[:2]
+        y = super().forward(self._rows(x), train)
+        return y.reshape(self._nt + (self.units,))
+
+    def backward(self, dy, include_penalty=True):
+        be = _backend.current()
+        dx = super().backward(_as_rows(dy.reshape(-1, self.units), be), include_penalty)
+        return dx.reshape(self._nt + (self.input_shape[1],))
+
+    def rop(self, dx, dparams=None):
+        rows = None if dx is None else self._rows(dx)
+        y = super().rop(rows, dparams)
+        return y.reshape(self._nt + (self.units,))
+
+
+# --------------------------------------------------------------------- the tagger loss
+
+
+class MaskedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
+    """Softmax cross-entropy per position, averaged over the REAL positions only.
+
+    ``z`` and the targets ``y`` are (N, T, K); a position whose target row is all zeros
+    is padding.  With ``m_nt = 1[sum_k y_ntk > 0]`` and ``M = sum m``:
+    ``L = -(1/M) sum_{n,t} m_nt sum_k y_ntk log p_ntk``, ``dL/dz = m (p - y) / M``,
+    ``H_L rz = m (diag p - p p^T) rz / M``.  Padded positions add nothing to the loss,
+    the gradient or the curvature, so padding a batch changes none of them.
+    """
+
+    name = "masked_softmax_cross_entropy"
+
+    def forward(self, z, y):
+        value = super().forward(z, y)          # (sum of the real positions' losses) / N
+        self._m = (self._y.sum(axis=-1, keepdims=True) > 0).astype(z.dtype)
+        real = float(self._m.sum())
+        if real == 0:
+            raise ValueError("MaskedSoftmaxCrossEntropy: the batch has no real position")
+        n, self._n = self._n, real             # backward and gauss_newton divide by _n
+        return value * n / real
+
+    def backward(self):
+        return super().backward() * self._m
+
+    def gauss_newton(self, rz):
+        return super().gauss_newton(rz) * self._m
+
+
+LAYERS.update({cls.__name__: cls for cls in (Elman, LSTM, SequenceMask,
+                                             TimeDistributedDense)})

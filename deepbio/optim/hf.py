@@ -1,0 +1,453 @@
+"""Hessian-free optimisation (Martens 2010; Martens & Sutskever 2011).
+
+Each iteration minimises a damped quadratic model of the loss around the current
+parameters ``theta``,
+
+    q(p) = f(theta) + g^T p + 1/2 p^T (G + lambda I + wd I) p,
+
+by preconditioned conjugate gradient, where ``g`` is the gradient on a (large)
+gradient minibatch and ``G`` the Gauss-Newton matrix on a (smaller) curvature minibatch.
+``G`` is never formed: CG only needs products ``G v``, which the network computes with
+one R-op (forward-mode) pass and one backward pass (``Network.gauss_newton_product``).
+
+The ingredients, each switchable:
+
+* **CG warm start**: CG starts from ``zeta`` times the previous solution (zeta = 0.95).
+* **Martens' stopping rule**: stop at iteration i > k = max(10, 0.1 i) once the
+  quadratic has stalled, ``(phi_i - phi_{i-k}) / phi_i < k * eps`` (eps = 5e-4).
+* **CG-iterate backtracking**: iterates saved at i = ceil(1.3^j) are tried from the
+  last backwards; the first whose predecessor is worse on the loss wins.
+* **Levenberg-Marquardt damping**: from the reduction ratio
+  ``rho = (f(theta + p) - f(theta)) / (q(p) - q(0))``: lambda *= 3/2 if rho < 1/4,
+  lambda *= 2/3 if rho > 3/4.
+* **Armijo line search** on the chosen step: ``alpha`` shrinks by 0.8 until
+  ``f(theta + alpha p) <= f(theta) + c alpha g^T p``.
+* **Diagonal preconditioner** ``M = (diag(F) + lambda + wd)^0.75``, with ``F`` the mean
+  of squared per-example gradients (the empirical Fisher diagonal).
+* **Structural damping** (recurrent layers): the curvature product gains
+  ``mu lambda J_h^T J_h v``, penalising changes of the hidden states; layers that have a
+  ``structural_damping`` attribute receive ``mu * lambda`` before each CG run.
+
+Cost is counted, not timed: :class:`CountingNetwork` tallies every pass in units of
+one gradient evaluation per example (forward = 1/3, backward = 2/3, R-op = 2/3), so HF
+and SGD can be compared at an equal counted budget.
+"""
+import math
+import time
+
+import numpy as np
+
+from .. import backend as _backend
+
+_FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
+
+
+class CountingNetwork:
+    """Wrap a network and count its work in gradient-evaluation equivalents per example.
+
+    ``cost`` grows by ``n * units`` for a call on ``n`` examples, where a forward pass
+    is 1/3 of a unit, a backward pass 2/3 and an R-op pass 2/3; so ``loss`` costs 1/3,
+    ``loss_and_grad`` 1 and ``gauss_newton_product`` 5/3 per example.
+    Every other attribute is the wrapped network's.
+    """
+
+    def __init__(self, network):
+        object.__setattr__(self, "network", network)
+        object.__setattr__(self, "cost", 0.0)
+        object.__setattr__(self, "calls", {"loss": 0, "loss_and_grad": 0,
+                                           "gauss_newton_product": 0})
+
+    def __getattr__(self, name):
+        return getattr(self.network, name)
+
+    def __setattr__(self, name, value):
+        if name in ("cost", "calls"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.network, name, value)
+
+    def _count(self, what, n, units):
+        self.calls[what] += 1
+        self.cost += n * units
+
+    def loss(self, X, y, *args, **kwargs):
+        self._count("loss", len(X), _FORWARD)
+        return self.network.loss(X, y, *args, **kwargs)
+
+    def loss_and_grad(self, X, y, *args, **kwargs):
+        self._count("loss_and_grad", len(X), _FORWARD + _BACKWARD)
+        return self.network.loss_and_grad(X, y, *args, **kwargs)
+
+    def gauss_newton_product(self, v, X, y, *args, **kwargs):
+        self._count("gauss_newton_product", len(X), _FORWARD + _ROP + _BACKWARD)
+        return self.network.gauss_newton_product(v, X, y, *args, **kwargs)
+
+
+def _dot(a, b):
+    return float((a * b).sum())
+
+
+def conjugate_gradient(A, b, x0, M=None, max_iter=250, min_iter=1, tol=5e-4,
+                       save_gamma=1.3):
+    """Preconditioned CG on ``phi(x) = 1/2 x^T A x - b^T x`` with Martens' stopping rule.
+
+    Parameters
+    ----------
+    A : callable, v -> A v, for a symmetric positive definite A.
+    b : array (P,).
+    x0 : array (P,), the starting point (warm start).
+    M : array (P,) or None, a diagonal preconditioner (solves ``M z = r`` elementwise).
+    max_iter : int, at most this many iterations.
+    min_iter : int, at least this many iterations before the stopping rule applies.
+    tol : float, eps in Martens' rule: stop at i > k = max(10, 0.1 i) once
+        ``phi_i < 0`` and ``(phi_i - phi_{i-k}) / phi_i < k * eps``.
+    save_gamma : float, iterates at i = ceil(save_gamma^j) (and the last) are kept.
+
+    Returns
+    -------
+    iterates : list of (i, x_i, phi_i), in increasing i; the last is the final iterate.
+    n_iter : int, iterations run.
+    """
+    x = x0.copy()
+    r = A(x) - b                     # residual = gradient of phi at x
+    z = r / M if M is not None else r
+    p = -z
+    rz = _dot(r, z)
+    phis = [0.5 * _dot(x, r - b)]
+    saves, next_save, j = [], 1, 0
+    i = 0
+    for i in range(1, max_iter + 1):
+        Ap = A(p)
+        pAp = _dot(p, Ap)
+        if pAp <= 0 or not math.isfinite(pAp):   # not positive definite along p: stop
+            i -= 1
+            break
+        alpha = rz / pAp
+        x += alpha * p
+        r += alpha * Ap
+        z = r / M if M is not None else r
+        rz_new = _dot(r, z)
+        p = -z + (rz_new / rz) * p if rz > 0 else -z
+        rz = rz_new
+        phi = 0.5 * _dot(x, r - b)
+        phis.append(phi)
+        if i >= next_save:
+            saves.append((i, x.copy(), phi))
+            while next_save <= i:
+                j += 1
+                next_save = math.ceil(save_gamma ** j)
+        k = max(10, int(0.1 * i))
+        if i > max(k, min_iter - 1) and phi < 0 and (phi - phis[i - k]) / phi < k * tol:
+            break
+        if rz == 0.0:
+            break
+    if not saves or saves[-1][0] != i:
+        saves.append((i, x.copy(), phis[i]))
+    return saves, i
+
+
+class HessianFree:
+    """Hessian-free (truncated Newton with Gauss-Newton curvature) optimiser.
+
+    Parameters
+    ----------
+    max_iter : int, default=50
+        HF iterations (each one CG run and one parameter update).
+    initial_damping : float, default=1.0
+        Starting Tikhonov damping lambda.
+    damping_adjust : bool, default=True
+        Levenberg-Marquardt adjustment of lambda from the reduction ratio rho.
+    cg_max_iter : int, default=250
+    cg_min_iter : int, default=1
+    cg_tol : float, default=5e-4
+        eps of Martens' CG stopping rule.
+    cg_decay : float, default=0.95
+        Warm start: CG starts from ``cg_decay`` times the previous CG solution.
+    preconditioner : bool, default=True
+        Diagonal preconditioner ``(mean squared per-example gradient + lambda + wd)^power``.
+    precond_power : float, default=0.75
+    gradient_batch_size : int or None, default=None
+        Examples used for the gradient (None: all of X).
+    curvature_batch_size : int or float, default=0.1
+        Examples for Gauss-Newton products: a count, or a fraction of the gradient batch.
+    structural_damping : float, default=0.0
+        mu: recurrent layers' hidden-state penalty is weighted mu * lambda.
+    backtracking : bool, default=True
+        CG-iterate backtracking.
+    line_search : bool, default=True
+        Armijo backtracking line search on the chosen step.
+    armijo_c : float, default=1e-2
+    armijo_shrink : float, default=0.8
+    max_line_search : int, default=20
+    weight_decay : float, default=0.0
+        L2 penalty ``wd/2 ||theta||^2`` added to the objective.
+    max_cost : float or None, default=None
+        Stop once the counted cost (gradient-evaluation equivalents per example, see
+        :class:`CountingNetwork`) exceeds this.
+    tol : float, default=0.0
+        Stop when an iteration lowers the loss by less than ``tol`` (relative).
+    verbose : int, default=0
+        1: progress bar (on a terminal) showing lambda, rho and CG iterations.
+    random_state : int, Generator or None
+        Seeds the choice of minibatches.
+
+    Notes
+    -----
+    ``minimize`` logs one ``history`` entry per HF iteration with ``loss``, ``damping``
+    (lambda used), ``rho``, ``cg_iters``, ``cg_iterate`` (the backtracked iterate chosen),
+    ``step_size`` (Armijo alpha), ``cost`` and, with validation data, ``val_loss``.
+
+    References
+    ----------
+    J. Martens. Deep learning via Hessian-free optimization. ICML 2010.
+    J. Martens and I. Sutskever. Learning recurrent neural networks with Hessian-free
+    optimization. ICML 2011.
+    """
+
+    def __init__(self, max_iter=50, initial_damping=1.0, damping_adjust=True,
+                 cg_max_iter=250, cg_min_iter=1, cg_tol=5e-4, cg_decay=0.95,
+                 preconditioner=True, precond_power=0.75, gradient_batch_size=None,
+                 curvature_batch_size=0.1, structural_damping=0.0, backtracking=True,
+                 line_search=True, armijo_c=1e-2, armijo_shrink=0.8, max_line_search=20,
+                 weight_decay=0.0, max_cost=None, tol=0.0, verbose=0, random_state=None):
+        self.max_iter = max_iter
+        self.initial_damping = initial_damping
+        self.damping_adjust = damping_adjust
+        self.cg_max_iter = cg_max_iter
+        self.cg_min_iter = cg_min_iter
+        self.cg_tol = cg_tol
+        self.cg_decay = cg_decay
+        self.preconditioner = preconditioner
+        self.precond_power = precond_power
+        self.gradient_batch_size = gradient_batch_size
+        self.curvature_batch_size = curvature_batch_size
+        self.structural_damping = structural_damping
+        self.backtracking = backtracking
+        self.line_search = line_search
+        self.armijo_c = armijo_c
+        self.armijo_shrink = armijo_shrink
+        self.max_line_search = max_line_search
+        self.weight_decay = weight_decay
+        self.max_cost = max_cost
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.reset()
+
+    # -------------------------------------------------------------------- set-up
+
+    def get_params(self, deep=True):
+        import inspect
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {k: getattr(self, k) for k in names}
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"invalid parameter {k!r} for HessianFree; valid: {sorted(valid)}")
+            setattr(self, k, v)
+        return self
+
+    def reset(self):
+        """Forget the damping, the warm start and the random state."""
+        self.damping_ = None
+        self._direction = None
+        self._rng = None
+
+    def _validate(self):
+        def need(cond, name, what):
+            if not cond:
+                raise ValueError(f"HessianFree: {name} must be {what}, got {getattr(self, name)!r}")
+
+        def is_int(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+        need(is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "an int >= 1")
+        need(self.initial_damping > 0, "initial_damping", "> 0")
+        need(is_int(self.cg_max_iter) and self.cg_max_iter >= 1, "cg_max_iter", "an int >= 1")
+        need(is_int(self.cg_min_iter) and 1 <= self.cg_min_iter <= self.cg_max_iter,
+             "cg_min_iter", "an int in [1, cg_max_iter]")
+        need(self.cg_tol > 0, "cg_tol", "> 0")
+        need(0 <= self.cg_decay <= 1, "cg_decay", "in [0, 1]")
+        need(0 < self.precond_power <= 1, "precond_power", "in (0, 1]")
+        need(self.gradient_batch_size is None
+             or (is_int(self.gradient_batch_size) and self.gradient_batch_size >= 1),
+             "gradient_batch_size", "None or an int >= 1")
+        cb = self.curvature_batch_size
+        need((is_int(cb) and cb >= 1) or (isinstance(cb, float) and 0 < cb <= 1),
+             "curvature_batch_size", "an int >= 1 or a float in (0, 1]")
+        need(self.structural_damping >= 0, "structural_damping", ">= 0")
+        need(0 < self.armijo_c < 1, "armijo_c", "in (0, 1)")
+        need(0 < self.armijo_shrink < 1, "armijo_shrink", "in (0, 1)")
+        need(is_int(self.max_line_search) and self.max_line_search >= 0, "max_line_search",
+             "an int >= 0")
+        need(self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(self.max_cost is None or self.max_cost > 0, "max_cost", "None or > 0")
+        need(self.tol >= 0, "tol", ">= 0")
+
+    # -------------------------------------------------------------------- pieces
+
+    def _objective(self, net, X, y):
+        f = net.loss(X, y)
+        if self.weight_decay:
+            f += 0.5 * self.weight_decay * _dot(net.theta, net.theta)
+        return f
+
+    def _set_structural(self, net, value):
+        for layer in getattr(net, "layers", ()):
+            if hasattr(layer, "structural_damping"):
+                layer.structural_damping = value
+
+    def _fisher_diagonal(self, net, X, y):
+        """Mean over examples of squared per-example gradients, (1/n) sum_i g_i**2."""
+        if hasattr(net, "squared_example_grads"):
+            return net.squared_example_grads(X, y)
+        xp = _backend.current().xp
+        total = xp.zeros_like(net.theta)
+        for i in range(len(X)):
+            _, g = net.loss_and_grad(X[i:i + 1], y[i:i + 1])
+            total += g * g
+        return total / len(X)
+
+    def _batches(self, n):
+        rng = self._rng
+        gb = n if self.gradient_batch_size is None else min(self.gradient_batch_size, n)
+        g_idx = np.sort(rng.choice(n, gb, replace=False)) if gb < n else None
+        cb = self.curvature_batch_size
+        cn = max(1, int(round(cb * gb))) if isinstance(cb, float) else min(cb, gb)
+        c_idx = np.sort(rng.choice(gb, cn, replace=False)) if cn < gb else None
+        return g_idx, c_idx
+
+    def step(self, network, X, y, Xc=None, yc=None):
+        """One HF iteration on gradient batch (X, y) and curvature batch (Xc, yc).
+
+        Updates ``network.theta`` in place and returns a dict of what happened
+        (the ``history`` entry without bookkeeping fields).
+        """
+        xp = _backend.current().xp
+        if self.damping_ is None:
+            self.damping_ = float(self.initial_damping)
+        if Xc is None:
+            Xc, yc = X, y
+        lam, wd = self.damping_, self.weight_decay
+        theta0 = network.get_flat()
+        f0, g = network.loss_and_grad(X, y)
+        if wd:
+            f0 += 0.5 * wd * _dot(theta0, theta0)
+            g = g + wd * theta0
+        self._set_structural(network, self.structural_damping * lam)
+
+        def A(v):
+            return network.gauss_newton_product(v, Xc, yc) + (lam + wd) * v
+
+        M = None
+        if self.preconditioner:
+            M = (self._fisher_diagonal(network, X, y) + lam + wd) ** self.precond_power
+        if self._direction is None or self._direction.shape != g.shape:
+            x0 = xp.zeros_like(g)
+        else:
+            x0 = self.cg_decay * self._direction
+        iterates, n_cg = conjugate_gradient(A, -g, x0, M, self.cg_max_iter,
+                                            self.cg_min_iter, self.cg_tol)
+        self._set_structural(network, 0.0)
+        self._direction = iterates[-1][1]
+
+        # CG-iterate backtracking: walk back while the earlier iterate is better.
+        def f_at(p):
+            network.set_flat(theta0 + p)
+            return self._objective(network, X, y)
+
+        k = len(iterates) - 1
+        f_best = f_at(iterates[k][1])
+        while self.backtracking and k > 0:
+            f_prev = f_at(iterates[k - 1][1])
+            if not (f_prev < f_best):
+                break
+            k, f_best = k - 1, f_prev
+        i_chosen, p, q = iterates[k]
+
+        # Levenberg-Marquardt: compare the actual reduction with the model's.
+        rho = (f_best - f0) / q if q < 0 else -math.inf
+        if not math.isfinite(f_best):
+            rho = -math.inf
+        if self.damping_adjust:
+            if rho < 0.25:
+                self.damping_ = lam * 1.5
+            elif rho > 0.75:
+                self.damping_ = lam * (2.0 / 3.0)
+
+        # Armijo line search along p.
+        gp = _dot(g, p)
+        alpha, f_new = 1.0, f_best
+        if self.line_search:
+            tries = 0
+            while not (f_new <= f0 + self.armijo_c * alpha * gp):
+                tries += 1
+                if tries > self.max_line_search:
+                    alpha, f_new = 0.0, f0
+                    break
+                alpha *= self.armijo_shrink
+                f_new = f_at(alpha * p)
+        elif not f_new <= f0:
+            alpha, f_new = 0.0, f0
+        network.set_flat(theta0 + alpha * p)
+        return {"loss": f_new, "loss_before": f0, "damping": lam, "rho": rho,
+                "cg_iters": n_cg, "cg_iterate": i_chosen, "step_size": alpha}
+
+    # ------------------------------------------------------------------ the loop
+
+    def minimize(self, network, X, y, X_val=None, y_val=None, callback=None, metric=None):
+        """Run HF iterations on (X, y); returns the history, one dict per iteration.
+
+        ``network`` needs ``theta``, ``get_flat``, ``set_flat``, ``loss``,
+        ``loss_and_grad`` and ``gauss_newton_product`` (see ``deepbio.nn.Network``).
+        ``callback(entry)`` returning True stops early.  ``metric(network, X_val, y_val)``
+        adds ``val_metric`` to each entry.
+        """
+        self._validate()
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.random_state)
+        net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
+        n = len(X)
+        history = []
+        bar = _progress(self.max_iter, self.verbose)
+        start = time.perf_counter()
+        try:
+            for it in range(1, self.max_iter + 1):
+                g_idx, c_idx = self._batches(n)
+                Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])
+                Xc, yc = (Xg, yg) if c_idx is None else (Xg[c_idx], yg[c_idx])
+                entry = self.step(net, Xg, yg, Xc, yc)
+                entry.update(iteration=it, cost=net.cost, time=time.perf_counter() - start)
+                if X_val is not None:
+                    entry["val_loss"] = float(network.loss(X_val, y_val))
+                    if metric is not None:
+                        entry["val_metric"] = float(metric(network, X_val, y_val))
+                history.append(entry)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{entry['loss']:.4g}", lam=f"{entry['damping']:.3g}",
+                                    rho=f"{entry['rho']:.2f}", cg=entry["cg_iters"])
+                    bar.update(1)
+                if callback is not None and callback(entry):
+                    break
+                if not math.isfinite(entry["loss"]):
+                    raise FloatingPointError(f"HessianFree: loss became {entry['loss']} at "
+                                             f"iteration {it}")
+                if self.max_cost is not None and net.cost >= self.max_cost:
+                    break
+                before = entry["loss_before"]
+                if self.tol and abs(before - entry["loss"]) <= self.tol * max(abs(before), 1e-12):
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        return history
+
+
+def _progress(total, verbose):
+    if not verbose:
+        return None
+    import sys
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc="HF", disable=not sys.stderr.isatty(), leave=False)

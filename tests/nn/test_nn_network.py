@@ -1,0 +1,352 @@
+"""Network: flat parameter views, loss_and_grad against central differences, and the
+Gauss-Newton product against an explicitly formed J^T H_L J (float64, tiny networks)."""
+import math
+
+import numpy as np
+import pytest
+
+import deepbio
+from deepbio.nn import Activation, Dense, Dropout, Flatten, KLSparsity, Network
+from deepbio.testing import assert_close, check_gradient
+
+ACTS = ["linear", "sigmoid", "tanh", "relu", "softmax"]
+LOSSES = ["softmax_cross_entropy", "sigmoid_cross_entropy", "squared_error"]
+
+
+def _np(a):
+    return deepbio.backend.current().to_numpy(a)
+
+
+def _data(loss, n=6, d=4, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if loss == "softmax_cross_entropy":
+        y = np.eye(k)[rng.integers(0, k, size=n)]
+    elif loss == "sigmoid_cross_entropy":
+        y = rng.integers(0, 2, size=(n, k)).astype(float)
+    else:
+        y = rng.normal(size=(n, k))
+    return X, y
+
+
+def _net(layers, loss, d=4, seed=0, bias_seed=1):
+    net = Network(layers, loss, dtype="float64").build((d,), random_state=seed)
+    # random biases: every parameter takes part in every derivative
+    rng = np.random.default_rng(bias_seed)
+    for layer in net.layers:
+        if isinstance(layer, Dense):
+            layer.b[...] = deepbio.backend.current().asarray(rng.normal(scale=0.5,
+                                                                        size=layer.units))
+    return net
+
+
+def _loss_hessian(loss, z):
+    """H_L (N K, N K) written out from the formulas."""
+    n, k = z.shape
+    H = np.zeros((n * k, n * k))
+    for i, row in enumerate(z):
+        if loss == "softmax_cross_entropy":
+            p = np.exp(row - row.max())
+            p /= p.sum()
+            b = np.diag(p) - np.outer(p, p)
+        elif loss == "sigmoid_cross_entropy":
+            p = 1 / (1 + np.exp(-row))
+            b = np.diag(p * (1 - p))
+        else:
+            b = np.eye(k)
+        H[i * k:(i + 1) * k, i * k:(i + 1) * k] = b
+    return H / n
+
+
+def _jacobian_fd(f, theta, eps=1e-6):
+    """dz/dtheta (N K, P) by central differences of a function of theta."""
+    cols = []
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = eps
+        cols.append((f(theta + e) - f(theta - e)).ravel() / (2 * eps))
+    return np.stack(cols, axis=1)
+
+
+def _explicit_gn(net, X, y, forward=None):
+    theta0 = _np(net.get_flat()).copy()
+
+    def z_of(theta):
+        net.set_flat(theta)
+        return _np(net.forward(X)).copy()
+
+    f = forward or z_of
+    J = _jacobian_fd(f, theta0)
+    z = f(theta0)
+    net.set_flat(theta0)
+    return J.T @ _loss_hessian(net.loss_fn.name, z) @ J, J
+
+
+def _gn_matrix(net, X, y, train=True):
+    P = net.n_params
+    cols = []
+    for j in range(P):
+        e = np.zeros(P)
+        e[j] = 1.0
+        cols.append(_np(net.gauss_newton_product(e, X, y, train=train)))
+    return np.stack(cols, axis=1)
+
+
+# ----------------------------------------------------------------- flat params
+
+
+def test_params_and_grads_are_views_of_the_flat_vectors(be):
+    net = _net([Dense(5, "tanh"), Dropout(0.1), Dense(3)], "squared_error")
+    assert net.n_params == 4 * 5 + 5 + 5 * 3 + 3
+    layer = net.layers[2]
+    net.theta[:] = 0
+    layer.W[...] = 7.0
+    assert float(net.theta[25:40].sum()) == 7.0 * 15
+    net.theta[40:43] = 2.0
+    assert np.all(_np(layer.b) == 2.0)
+    X, y = _data("squared_error")
+    _, g = net.loss_and_grad(X, y)
+    assert_close(_np(net.grad), _np(g), 0)
+    assert_close(_np(layer.grads[0]).ravel(), _np(g)[25:40], 0)
+    g[:] = 123.0                       # the returned gradient is a copy
+    assert float(net.grad[0]) != 123.0
+
+
+def test_get_set_flat(be):
+    net = _net([Dense(3, "relu"), Dense(2)], "squared_error")
+    t = net.get_flat()
+    theta_id = id(net.theta)
+    t[:] = np.arange(net.n_params)
+    assert float(net.theta[1]) != 1.0  # a copy
+    net.set_flat(t)
+    assert id(net.theta) == theta_id and float(net.layers[0].W[0, 1]) == 1.0
+    with pytest.raises(ValueError, match="theta must have shape"):
+        net.set_flat(np.zeros(3))
+
+
+# ------------------------------------------------------------- the gradient
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("hidden", [("tanh", "sigmoid"), ("relu", "softmax"),
+                                    ("linear", "tanh")])
+def test_loss_and_grad_two_hidden_layers(be, loss, hidden):
+    net = _net([Dense(5, hidden[0]), Dense(4, hidden[1]), Dense(3)], loss)
+    X, y = _data(loss)
+    value, g = net.loss_and_grad(X, y)
+    assert math.isclose(value, net.loss(X, y), rel_tol=1e-14)
+    theta0 = _np(net.get_flat()).copy()
+
+    def f(theta):
+        net.set_flat(theta)
+        return net.loss(X, y)
+
+    check_gradient(f, {"theta": theta0}, {"theta": _np(g)})
+
+
+def test_loss_and_grad_with_penalties_and_shapes(be):
+    """KL sparsity penalty, a standalone activation and a flatten in one network."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(7, 2, 3))
+    y = np.eye(2)[rng.integers(0, 2, size=7)]
+    net = Network([Flatten(), Dense(5), Activation("sigmoid"), KLSparsity(0.2, 0.7),
+                   Dense(2)], "softmax_cross_entropy", dtype="float64").build((2, 3), 4)
+    value, g = net.loss_and_grad(X, y)
+    assert net.penalty() > 0
+    theta0 = _np(net.get_flat()).copy()
+
+    def f(theta):
+        net.set_flat(theta)
+        return net.loss(X, y)
+
+    check_gradient(f, {"theta": theta0}, {"theta": _np(g)})
+
+
+# ------------------------------------------------------- Gauss-Newton products
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("act", ACTS)
+def test_gauss_newton_product_equals_explicit_JtHJ(be, loss, act):
+    net = _net([Dense(4, act), Dense(3, "tanh"), Dense(3)], loss, d=3)
+    X, y = _data(loss, n=5, d=3)
+    G, _ = _explicit_gn(net, X, y)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        v = rng.normal(size=net.n_params)
+        assert_close(_np(net.gauss_newton_product(v, X, y)), G @ v, 1e-6)
+    assert_close(_gn_matrix(net, X, y), G, 1e-6)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_gauss_newton_matrix_is_symmetric_psd(be, loss):
+    net = _net([Dense(6, "tanh"), Dense(5, "relu"), Dense(3)], loss)
+    X, y = _data(loss, n=8)
+    G = _gn_matrix(net, X, y)
+    assert_close(G, G.T, 1e-10)
+    eig = np.linalg.eigvalsh((G + G.T) / 2)
+    assert eig.min() >= -1e-10 * eig.max()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        v = rng.normal(size=net.n_params)
+        assert float(v @ _np(net.gauss_newton_product(v, X, y))) >= 0
+
+
+def test_rop_and_backward_are_transposes(be):
+    """<J v, w> == <v, J^T w> through the layers' rop and backward passes."""
+    net = _net([Dense(5, "sigmoid"), Dropout(0.3), Dense(4, "softmax"), Dense(3)],
+               "squared_error")
+    X, _ = _data("squared_error")
+    rng = np.random.default_rng(0)
+    xp = deepbio.backend.current()
+    net.forward(X, train=True)
+    v = xp.asarray(rng.normal(size=net.n_params))
+    w = rng.normal(size=(6, 3))
+    t = None
+    for layer, spans in zip(net.layers, net._slices):
+        t = layer.rop(t, net._views(v, spans) if spans else None)
+    dy = xp.asarray(w)
+    for layer in reversed(net.layers):
+        dy = layer.backward(dy)
+    assert math.isclose(float(np.sum(_np(t) * w)), float(_np(v) @ _np(net.grad)),
+                        rel_tol=1e-12)
+
+
+def test_gauss_newton_with_a_fixed_dropout_mask(be):
+    """Consecutive products reuse one forward, hence one mask; the result equals
+    J^T H_L J of the network with that mask, built by an independent implementation."""
+    loss = "softmax_cross_entropy"
+    net = _net([Dense(5, "tanh"), Dropout(0.4, random_state=2), Dense(3)], loss)
+    X, y = _data(loss)
+    xb = deepbio.backend.current().asarray(X, "float64")
+    yb = deepbio.backend.current().asarray(y, "float64")
+    v1, v2 = np.random.default_rng(0).normal(size=(2, net.n_params))
+    g1 = _np(net.gauss_newton_product(v1, xb, yb))
+    mask = _np(net.layers[1].mask).copy()
+    assert (mask == 0).any() and (mask != 0).any()
+    g2 = _np(net.gauss_newton_product(v2, xb, yb))
+    g12 = _np(net.gauss_newton_product(2 * v1 - v2, xb, yb))
+    assert np.array_equal(_np(net.layers[1].mask), mask)      # same mask throughout
+    assert_close(g12, 2 * g1 - g2, 1e-10)                      # one linear map
+
+    def z_masked(theta):                 # the network written out, mask fixed
+        W1, b1 = theta[:20].reshape(4, 5), theta[20:25]
+        W2, b2 = theta[25:40].reshape(5, 3), theta[40:43]
+        return (np.tanh(X @ W1 + b1) * mask) @ W2 + b2
+
+    theta = _np(net.theta).copy()
+    hidden = np.tanh(X @ theta[:20].reshape(4, 5) + theta[20:25])
+    z_train = _np(net.forward(X, train=True))              # a training forward: new mask
+    assert_close(z_train, (hidden * _np(net.layers[1].mask)) @ theta[25:40].reshape(5, 3)
+                 + theta[40:43], 1e-12)
+    unmasked = hidden @ theta[25:40].reshape(5, 3) + theta[40:43]
+    assert_close(_np(net.forward(X, train=False)), unmasked, 1e-12)   # identity at predict
+    G, _ = _explicit_gn(net, X, y, forward=z_masked)
+    assert_close(g1, G @ v1, 1e-6)
+    assert_close(g2, G @ v2, 1e-6)
+    # another forward in between invalidates the cache: a new mask is drawn
+    net.loss_and_grad(xb, yb)
+    net.gauss_newton_product(v1, xb, yb)
+    assert not np.array_equal(_np(net.layers[1].mask), mask)
+
+
+def test_gauss_newton_cache_follows_theta(be):
+    loss = "sigmoid_cross_entropy"
+    net = _net([Dense(4, "tanh"), Dense(3)], loss)
+    X, y = _data(loss)
+    xb = deepbio.backend.current().asarray(X, "float64")
+    yb = deepbio.backend.current().asarray(y, "float64")
+    v = np.random.default_rng(1).normal(size=net.n_params)
+    net.gauss_newton_product(v, xb, yb)
+    net.theta *= 1.5                     # in-place change: the cached forward is stale
+    G, _ = _explicit_gn(net, X, y)
+    assert_close(_np(net.gauss_newton_product(v, xb, yb)), G @ v, 1e-6)
+
+
+def test_gauss_newton_leaves_out_penalties_and_matches_hessian_for_linear_model(be):
+    """For a linear model with squared error the GN matrix IS the Hessian."""
+    net = _net([Dense(2)], "squared_error", d=3)
+    X, y = _data("squared_error", k=2, d=3)
+    _, g0 = net.loss_and_grad(X, y)
+    theta0 = _np(net.get_flat()).copy()
+    eps = 1e-5
+    H = np.empty((net.n_params, net.n_params))
+    for j in range(net.n_params):
+        e = np.zeros(net.n_params)
+        e[j] = eps
+        net.set_flat(theta0 + e)
+        gp = _np(net.loss_and_grad(X, y)[1])
+        net.set_flat(theta0 - e)
+        gm = _np(net.loss_and_grad(X, y)[1])
+        H[:, j] = (gp - gm) / (2 * eps)
+    net.set_flat(theta0)
+    assert_close(_gn_matrix(net, X, y), H, 1e-7)
+
+
+# ---------------------------------------------------------------- the rest
+
+
+def test_predict_and_float32(be):
+    X, y = _data("softmax_cross_entropy")
+    net64 = _net([Dense(5, "relu"), Dense(3)], "softmax_cross_entropy")
+    net32 = Network([Dense(5, "relu"), Dense(3)], "softmax_cross_entropy").build(4, 0)
+    net32.set_flat(net64.get_flat())
+    p64, p32 = _np(net64.predict(X)), _np(net32.predict(X))
+    assert p32.dtype == np.float32 and p64.dtype == np.float64
+    assert_close(p64.sum(axis=1), np.ones(6), 1e-12)
+    assert_close(p32.astype(np.float64), p64, 1e-5)
+    v32, g32 = net32.loss_and_grad(X, y)
+    v64, g64 = net64.loss_and_grad(X, y)
+    assert math.isclose(v32, v64, rel_tol=1e-5)
+    assert g32.dtype == np.float32
+    assert_close(_np(g32).astype(np.float64), _np(g64), 1e-4)
+
+
+def test_build_is_reproducible_and_config_round_trips(be):
+    layers = [Dense(6, "relu", init="sparse"), Dropout(0.2), KLSparsity(0.1, 1.0),
+              Dense(2, "linear")]
+    net = Network(layers, "sigmoid_cross_entropy", dtype="float64").build(20, 3)
+    clone = Network.from_config(net.get_config()).build(20, 3)
+    assert clone.get_config() == net.get_config()
+    assert np.array_equal(_np(clone.theta), _np(net.theta))
+    other = Network.from_config(net.get_config()).build(20, 4)
+    assert not np.array_equal(_np(other.theta), _np(net.theta))
+    text = net.describe()
+    for word in ("Dense", "Dropout", "KLSparsity", "sigmoid_cross_entropy", str(net.n_params)):
+        assert word in text
+
+
+def test_errors_name_the_problem(be):
+    with pytest.raises(ValueError, match="non-empty"):
+        Network([], "squared_error")
+    with pytest.raises(TypeError, match="layers\\[1\\]"):
+        Network([Dense(2), "relu"], "squared_error")
+    with pytest.raises(ValueError, match="dtype"):
+        Network([Dense(2)], "squared_error", dtype="float16")
+    net = Network([Dense(2)], "squared_error")
+    with pytest.raises(RuntimeError, match="not built"):
+        net.forward(np.ones((1, 3)))
+    net.build(3)
+    with pytest.raises(ValueError, match="X must have shape \\(N, 3\\)"):
+        net.forward(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="y must have shape \\(4, 2\\)"):
+        net.loss_and_grad(np.ones((4, 3)), np.ones(4))
+    with pytest.raises(ValueError, match="v must have shape"):
+        net.gauss_newton_product(np.ones(3), np.ones((4, 3)), np.ones((4, 2)))
+
+
+class _DenseWithoutSquared(Dense):
+    def backward_squared(self, dy):
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_squared_example_grads_is_the_mean_of_squared_per_example_gradients(be, loss):
+    X, y = _data(loss, n=7)
+    net = _net([Dense(5, "tanh"), Dense(4, "softmax"), Dense(3)], loss)
+    want = np.mean([_np(net.loss_and_grad(X[i:i + 1], y[i:i + 1])[1]) ** 2
+                    for i in range(7)], axis=0)
+    assert_close(_np(net.squared_example_grads(X, y)), want, 1e-12)
+    # a layer without backward_squared: the per-example loop gives the same
+    slow = _net([Dense(5, "tanh"), _DenseWithoutSquared(4, "softmax"), Dense(3)], loss)
+    assert_close(_np(slow.squared_example_grads(X, y)), want, 1e-12)
