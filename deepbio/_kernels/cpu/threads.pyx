@@ -1,0 +1,49 @@
+"""OpenMP thread control and build facts for the Cython kernels.
+
+When the extensions were compiled without OpenMP, ``get_num_threads()`` returns 1
+and ``set_num_threads`` does nothing.  Like ``omp_set_num_threads`` itself (and
+threadpoolctl), the setting applies to parallel regions started from the calling
+thread.
+"""
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define deepbio_have_openmp 1
+    #define deepbio_set_threads(n) omp_set_num_threads(n)
+    #define deepbio_max_threads() omp_get_max_threads()
+    #else
+    #define deepbio_have_openmp 0
+    #define deepbio_set_threads(n) ((void)(n))
+    #define deepbio_max_threads() 1
+    #endif
+    #ifdef DEEPBIO_DEBUG_BUILD
+    #define deepbio_debug_build 1
+    #else
+    #define deepbio_debug_build 0
+    #endif
+    """
+    const bint deepbio_have_openmp
+    const bint deepbio_debug_build
+    void deepbio_set_threads(int n) noexcept nogil
+    int deepbio_max_threads() noexcept nogil
+
+__all__ = ("set_num_threads", "get_num_threads", "build_info")
+
+
+def set_num_threads(int n):
+    """Use ``n`` OpenMP threads (``n >= 1``) in later kernel calls from this thread."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    deepbio_set_threads(n)
+
+
+def get_num_threads():
+    """The number of OpenMP threads a kernel called from this thread would use."""
+    return deepbio_max_threads()
+
+
+def build_info():
+    """How the extensions were built: ``{"openmp": bool, "debug": bool}``."""
+    return {"openmp": bool(deepbio_have_openmp), "debug": bool(deepbio_debug_build)}
