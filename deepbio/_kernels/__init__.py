@@ -332,7 +332,10 @@ def validated(spec, impl, array_type):
             a[k] = check(f"{spec.name}: {k}", a[k])
         dims = _check_arrays(spec, a, array_type)
         if spec.check is not None:
-            spec.check(a, dims)
+            try:
+                spec.check(a, dims)
+            except ValueError as e:
+                raise ValueError(f"{spec.name}: {e}") from None
         return impl(**a)
 
     kernel.__name__ = kernel.__qualname__ = spec.name

@@ -1,0 +1,376 @@
+"""Test utilities: gradient and forward-mode checkers, and a tolerant comparison.
+
+deepbio has no autograd, so every hand-written derivative is checked numerically.  These
+helpers are what deepbio's own test-suite runs on every kernel and layer, on every backend;
+they are public so that a user writing a new layer can check it the same way::
+
+    from deepbio.testing import check_gradient, random_projection_loss
+
+    loss, (R,) = random_projection_loss(layer_forward(x))      # L = sum(y * R)
+    check_gradient(lambda x: loss(layer_forward(x)), {"x": x}, {"x": layer_backward(R)})
+
+The tolerance rule, borrowed from Caffe's gradient checker, is relative with a floor:
+an analytic value ``a`` and a numerical one ``n`` agree when
+
+    |a - n| <= rtol * max(|a|, |n|, floor)
+
+so large gradients are compared relatively and tiny ones absolutely (to ``rtol * floor``).
+Central differences of a float64 function are accurate to about ``1e-9`` here, so the
+default ``rtol = 1e-5`` leaves a wide margin while still catching any real error.
+
+Entries that sit on a kink of the function (ReLU at 0, a tie in max pooling) have no
+derivative; the checkers skip them.  The caller can name them (``skip`` mask or ``kink``
+predicate), and they are also found automatically: at a kink the one-sided differences
+``(f(x + h) - f(x)) / h`` and ``(f(x) - f(x - h)) / h`` disagree by far more than the
+curvature of a smooth function allows.  That test looks at ``f`` only, never at the
+analytic gradient, so a wrong gradient can never be skipped as a kink; and a check in which
+most entries are skipped fails, so a function that is non-smooth everywhere cannot pass.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["CheckResult", "check_gradient", "check_rop", "numerical_gradient",
+           "random_projection_loss", "assert_close"]
+
+
+class CheckResult(NamedTuple):
+    """What a check compared: entries checked, entries skipped as kinks, worst error.
+
+    ``max_error`` is the largest ``|a - n| / max(|a|, |n|, floor)`` over checked entries.
+    """
+    checked: int
+    skipped: int
+    max_error: float
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _host(a):
+    """A NumPy view/copy of a NumPy or CuPy array (anything with ``.get()``)."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "get"):
+        return np.asarray(a.get())
+    return np.asarray(a)
+
+
+def _require_float64(what, name, a):
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or np.dtype(dtype) != np.float64:
+        raise TypeError(f"{what}: {name} must be a float64 array (finite differences in lower "
+                        f"precision are meaningless), got {type(a).__name__} of dtype {dtype}")
+
+
+def _scalar(what, value):
+    """``value`` as a Python float; f must return a scalar (0-d array or number)."""
+    v = _host(value) if not isinstance(value, (int, float)) else value
+    if np.ndim(v) != 0:
+        raise ValueError(f"{what}: f must return a scalar, got an array of shape {np.shape(v)}")
+    return float(v)
+
+
+def _fmt_index(name, idx):
+    return f"{name}[{', '.join(map(str, idx))}]" if idx else name
+
+
+def _entries(shape, max_entries, rng):
+    """Every index of ``shape``, or a random sample of ``max_entries`` of them."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if max_entries is None or max_entries >= size:
+        return list(np.ndindex(*shape))
+    flat = np.sort(rng.choice(size, size=max_entries, replace=False))
+    return [tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
+
+
+_U = np.finfo(np.float64).eps
+
+
+def _is_kink(fwd, bwd, kink_tol, floor, noise):
+    """True when the one-sided slopes disagree: f is not differentiable within [x-h, x+h].
+
+    ``noise`` bounds the rounding error of the slopes (``~ u |f| / h``), so that a flat,
+    large ``f`` is not mistaken for a kinked one.
+    """
+    return abs(fwd - bwd) > kink_tol * max(abs(fwd), abs(bwd), floor) + noise
+
+
+def _fail(what, failures, checked, rtol, floor):
+    lines = [f"{what}: {len(failures)} of {checked} checked entries disagree "
+             f"(|analytic - numeric| > rtol * max(|analytic|, |numeric|, floor), "
+             f"rtol={rtol:g}, floor={floor:g}); worst first:"]
+    failures.sort(key=lambda t: -t[4])
+    for label, a, n, diff, err in failures[:12]:
+        lines.append(f"  {label}: analytic {a:.10g}, numeric {n:.10g}, |diff| {diff:.3g} "
+                     f"(relative error {err:.3g})")
+    if len(failures) > 12:
+        lines.append(f"  ... and {len(failures) - 12} more")
+    raise AssertionError("\n".join(lines))
+
+
+def _too_many_skipped(what, skipped, total, max_skip_fraction):
+    if total == 0:
+        raise AssertionError(f"{what}: nothing to check (no entries)")
+    if skipped > max_skip_fraction * total or skipped == total:
+        raise AssertionError(
+            f"{what}: {skipped} of {total} entries were skipped as kinks (more than "
+            f"max_skip_fraction={max_skip_fraction:g}); the function looks non-smooth almost "
+            f"everywhere, so the check would prove nothing. Move the inputs away from the kinks "
+            f"(e.g. distinct values for max pooling, no exact zeros for ReLU).")
+
+
+# ------------------------------------------------------------------ gradient checks
+
+
+def numerical_gradient(f, inputs, name, eps=1e-6):
+    """Central-difference gradient of the scalar ``f(**inputs)`` with respect to ``inputs[name]``.
+
+    ``g[i] = (f(x + h e_i) - f(x - h e_i)) / 2h``.  ``inputs`` is not modified.
+    Returns a float64 NumPy array shaped like ``inputs[name]``.
+    """
+    arrays = {k: v.copy() for k, v in inputs.items()}
+    _require_float64("numerical_gradient", name, arrays[name])
+    x = arrays[name]
+    g = np.empty(x.shape)
+    for idx in np.ndindex(*x.shape):
+        x0 = float(x[idx])
+        x[idx] = x0 + eps
+        fp = _scalar("numerical_gradient", f(**arrays))
+        x[idx] = x0 - eps
+        fm = _scalar("numerical_gradient", f(**arrays))
+        x[idx] = x0
+        g[idx] = (fp - fm) / (2 * eps)
+    return g
+
+
+def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_tol=1e-3,
+                   skip=None, kink=None, max_entries=None, max_skip_fraction=0.5, seed=0):
+    """Check analytic gradients of a scalar function against central differences.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(**inputs)`` returns a scalar (a Python number or a 0-d array).
+    inputs : dict of str -> float64 array
+        The point at which to differentiate.  Copies are perturbed, never the originals.
+    analytic : dict of str -> array
+        ``dL/d inputs[name]`` for each name to check (a subset of ``inputs``), each shaped
+        like its input.
+    eps : float
+        Step ``h`` of the differences.
+    rtol, floor : float
+        Entries agree when ``|a - n| <= rtol * max(|a|, |n|, floor)``.
+    kink_tol : float
+        An entry is a kink, and skipped, when its one-sided slopes differ by more than
+        ``kink_tol * max(|fwd|, |bwd|, floor)``.  A smooth ``f`` keeps that difference near
+        ``eps * |f''|``.
+    skip : dict of str -> bool array, optional
+        Entries known to be kinks (True = skip), per name.
+    kink : callable, optional
+        ``kink(name, index) -> bool``: True skips that entry.
+    max_entries : int, optional
+        Check only this many entries per input, chosen at random (by ``seed``).
+    max_skip_fraction : float
+        Fail if more than this fraction of the entries is skipped.
+
+    Returns
+    -------
+    CheckResult
+        ``(checked, skipped, max_error)``.
+
+    Raises
+    ------
+    AssertionError
+        Listing, for the worst entries, ``name[index]``, the analytic and numerical values.
+    """
+    what = "check_gradient"
+    if not analytic:
+        raise ValueError(f"{what}: analytic is empty, nothing to check")
+    unknown = sorted(set(analytic) - set(inputs))
+    if unknown:
+        raise ValueError(f"{what}: analytic names {unknown} are not among the inputs "
+                         f"{sorted(inputs)}")
+    arrays = {}
+    for k, v in inputs.items():
+        _require_float64(what, k, v)
+        arrays[k] = v.copy()
+    rng = np.random.default_rng(seed)
+    f0 = _scalar(what, f(**arrays))
+    failures, checked, skipped, total, worst = [], 0, 0, 0, 0.0
+    for name, grad in analytic.items():
+        grad = _host(grad)
+        x = arrays[name]
+        if tuple(grad.shape) != tuple(x.shape):
+            raise ValueError(f"{what}: analytic[{name!r}] has shape {tuple(grad.shape)}, but "
+                             f"input {name!r} has shape {tuple(x.shape)}")
+        mask = None if skip is None or name not in skip else _host(skip[name])
+        for idx in _entries(x.shape, max_entries, rng):
+            total += 1
+            if (mask is not None and mask[idx]) or (kink is not None and kink(name, idx)):
+                skipped += 1
+                continue
+            x0 = float(x[idx])
+            xp, xm = x0 + eps, x0 - eps
+            x[idx] = xp
+            fp = _scalar(what, f(**arrays))
+            x[idx] = xm
+            fm = _scalar(what, f(**arrays))
+            x[idx] = x0
+            fwd, bwd = (fp - f0) / (xp - x0), (f0 - fm) / (x0 - xm)
+            noise = 8 * _U * (abs(f0) + abs(fp) + abs(fm)) / eps
+            if _is_kink(fwd, bwd, kink_tol, floor, noise):
+                skipped += 1
+                continue
+            checked += 1
+            a, n = float(grad[idx]), (fp - fm) / (xp - xm)
+            diff = abs(a - n)
+            err = diff / max(abs(a), abs(n), floor)
+            worst = max(worst, err) if np.isfinite(err) else np.inf
+            if not err <= rtol:          # also catches NaN
+                failures.append((_fmt_index(name, idx), a, n, diff, err))
+    _too_many_skipped(what, skipped, total, max_skip_fraction)
+    if failures:
+        _fail(what, failures, checked, rtol, floor)
+    return CheckResult(checked, skipped, worst)
+
+
+def check_rop(f, x, v, jvp, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_tol=1e-3,
+              max_skip_fraction=0.5):
+    """Check a forward-mode directional derivative ``J v`` against central differences.
+
+    ``numeric = (f(x + eps v) - f(x - eps v)) / 2 eps``, compared entry by entry with
+    ``jvp`` by the same rule as :func:`check_gradient`; output entries at which ``f`` is
+    not differentiable along ``v`` (one-sided differences disagree) are skipped.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` for an array ``x``, or ``f(**x)`` for a dict; returns an array or a tuple
+        of arrays.
+    x, v : float64 array, or dict of str -> float64 array
+        The point and the direction (same structure and shapes).
+    jvp : array, or tuple of arrays
+        The analytic directional derivative, structured like ``f``'s output.
+
+    Returns
+    -------
+    CheckResult
+    """
+    what = "check_rop"
+    is_dict = isinstance(x, dict)
+    xs, vs = (x, v) if is_dict else ({"x": x}, {"x": v})
+    if set(xs) != set(vs):
+        raise ValueError(f"{what}: x and v must name the same arrays, got {sorted(xs)} and "
+                         f"{sorted(vs)}")
+    for k in xs:
+        _require_float64(what, f"x[{k!r}]" if is_dict else "x", xs[k])
+        _require_float64(what, f"v[{k!r}]" if is_dict else "v", vs[k])
+        if tuple(xs[k].shape) != tuple(vs[k].shape):
+            raise ValueError(f"{what}: v{'[' + repr(k) + ']' if is_dict else ''} has shape "
+                             f"{tuple(vs[k].shape)}, x has {tuple(xs[k].shape)}")
+
+    def call(t):
+        moved = {k: xs[k] + t * vs[k] for k in xs}
+        out = f(**moved) if is_dict else f(moved["x"])
+        single = not isinstance(out, (tuple, list))
+        return [_host(o).astype(np.float64) for o in ([out] if single else out)], single
+
+    (y0, single), (yp, _), (ym, _) = call(0.0), call(eps), call(-eps)
+    jv = [_host(j) for j in ([jvp] if single else jvp)]
+    if len(jv) != len(y0):
+        raise ValueError(f"{what}: f returns {len(y0)} outputs but jvp holds {len(jv)}")
+    failures, checked, skipped, total, worst = [], 0, 0, 0, 0.0
+    for k, (a0, ap, am, j) in enumerate(zip(y0, yp, ym, jv)):
+        if tuple(j.shape) != tuple(a0.shape):
+            raise ValueError(f"{what}: jvp[{k}] has shape {tuple(j.shape)}, f's output {k} "
+                             f"has shape {tuple(a0.shape)}")
+        num = (ap - am) / (2 * eps)
+        fwd, bwd = (ap - a0) / eps, (a0 - am) / eps
+        noise = 8 * _U * (np.abs(a0) + np.abs(ap) + np.abs(am)) / eps
+        kinks = np.abs(fwd - bwd) > kink_tol * np.maximum(np.maximum(np.abs(fwd), np.abs(bwd)),
+                                                          floor) + noise
+        diff = np.abs(j - num)
+        err = diff / np.maximum(np.maximum(np.abs(j), np.abs(num)), floor)
+        total += j.size
+        skipped += int(kinks.sum())
+        checked += int((~kinks).sum())
+        ok = kinks | (err <= rtol)
+        if (~kinks).any():
+            worst = max(worst, float(np.max(np.where(kinks, 0.0, err))))
+        label = "output" if single else f"output {k}"
+        for idx in zip(*np.nonzero(~ok)):
+            idx = tuple(int(i) for i in idx)
+            failures.append((_fmt_index(label, idx), float(j[idx]), float(num[idx]),
+                             float(diff[idx]), float(err[idx])))
+    _too_many_skipped(what, skipped, total, max_skip_fraction)
+    if failures:
+        _fail(what, failures, checked, rtol, floor)
+    return CheckResult(checked, skipped, worst)
+
+
+def random_projection_loss(*outputs, seed=0):
+    """A scalar loss that sees every entry of some outputs: ``L = sum_k sum(out_k * R_k)``.
+
+    The ``R_k`` are fixed standard normal arrays (float64, drawn from ``seed``) shaped like
+    the given outputs, so ``dL/d out_k = R_k``: feed them to a backward kernel as the
+    upstream gradient, and check the result against :func:`check_gradient` of
+    ``loss(forward(...))``.
+
+    Returns ``(loss, R)``: ``loss(*outs) -> float`` and the tuple of the ``R_k``.
+    """
+    rng = np.random.default_rng(seed)
+    weights = tuple(rng.standard_normal(tuple(o.shape)) for o in outputs)
+
+    def loss(*outs):
+        if len(outs) != len(weights):
+            raise ValueError(f"random_projection_loss: expected {len(weights)} outputs, "
+                             f"got {len(outs)}")
+        total = 0.0
+        for o, r in zip(outs, weights):
+            if tuple(o.shape) != r.shape:
+                raise ValueError(f"random_projection_loss: output of shape {tuple(o.shape)}, "
+                                 f"expected {r.shape}")
+            total += float(np.sum(_host(o).astype(np.float64) * r))
+        return total
+
+    return loss, weights
+
+
+# ------------------------------------------------------------------------ comparison
+
+
+def assert_close(actual, expected, rtol, floor=None, name="array"):
+    """Assert ``|actual - expected| <= rtol * max(|expected|, floor)`` entry by entry.
+
+    ``floor`` defaults to ``max |expected|`` over the whole array: the natural scale when
+    entries are sums whose terms cancel (matrix products, convolutions), where a small
+    entry carries the absolute rounding error of its large terms.  Shapes and dtypes must
+    match; NaN must sit in the same places in both.
+    """
+    a, e = _host(actual), _host(expected)
+    if tuple(a.shape) != tuple(e.shape):
+        raise AssertionError(f"{name}: shape {tuple(a.shape)}, expected {tuple(e.shape)}")
+    if a.dtype != e.dtype:
+        raise AssertionError(f"{name}: dtype {a.dtype}, expected {e.dtype}")
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    nan_a, nan_e = np.isnan(a64), np.isnan(e64)
+    if (nan_a != nan_e).any():
+        idx = tuple(int(i) for i in np.argwhere(nan_a != nan_e)[0])
+        raise AssertionError(f"{name}: NaN mismatch at {idx}: {a64[idx]} vs expected {e64[idx]}")
+    finite = ~nan_e
+    if floor is None:
+        floor = float(np.max(np.abs(e64[finite]), initial=0.0))
+    same_inf = np.isinf(e64) & (a64 == e64)
+    with np.errstate(invalid="ignore"):        # inf - inf where both are the same inf
+        diff = np.where(finite & ~same_inf, np.abs(a64 - e64), 0.0)
+    tol = rtol * np.maximum(np.abs(np.where(finite & ~same_inf, e64, 0.0)), floor)
+    bad = diff > tol
+    if bad.any():
+        ratio = np.where(bad, diff / np.maximum(tol, np.finfo(np.float64).tiny), 0.0)
+        idx = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), a.shape))
+        raise AssertionError(
+            f"{name}: {int(bad.sum())} of {a.size} entries differ by more than "
+            f"rtol * max(|expected|, floor) (rtol={rtol:g}, floor={floor:.3g}); worst at "
+            f"{idx}: actual {a64[idx]:.17g}, expected {e64[idx]:.17g}, "
+            f"|diff| {diff[idx]:.3g} > {tol[idx]:.3g}")

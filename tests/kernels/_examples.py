@@ -1,0 +1,341 @@
+"""Valid arguments for every contract kernel, fixed or hypothesis-drawn, and their outputs.
+
+One builder, :func:`make_args`, turns a table of sizes (``dims``) into a valid call of any
+kernel in :data:`deepbio._kernels.CONTRACT`; :func:`example_args` uses small fixed sizes
+(with stride > 1 and padding), :func:`kernel_args` draws the sizes with hypothesis (edges
+included: batch 1, kernel as large as the input, stride larger than the kernel, sequence
+length 1), and :data:`EDGE_DIMS` names the edge cases explicitly.  The bad-input tests, the
+equivalence tests and the coverage meta-test all start from these.
+
+Arguments are built on the host (NumPy); :func:`to_backend` moves them to a backend.
+"""
+import re
+
+import numpy as np
+from hypothesis import strategies as st
+
+import deepbio.backend
+from deepbio._kernels import ACTIVATIONS, CONTRACT, RNN_ACTIVATIONS
+
+REF = deepbio.backend.get("numpy").kernels
+
+DEFAULT_DIMS = {
+    # dense / rbm / recurrent
+    "N": 3, "D": 4, "H": 5, "T": 3,
+    # images: C channels, F filters, height x width, kernel, stride, padding
+    "C": 2, "F": 3, "IH": 6, "IW": 5, "KH": 3, "KW": 2, "SH": 2, "SW": 1, "PH": 1, "PW": 0,
+    # sequences for conv1d / pool1d: length, kernel, stride, padding
+    "L": 7, "K": 3, "S": 2, "P": 1,
+    # options
+    "activation": "tanh", "rnn_activation": "tanh", "gaussian": False,
+}
+
+
+def _out(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def distinct(rng, shape, dtype):
+    """Values that are pairwise distinct (by at least 1/size), so max pooling has no ties."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size).reshape(shape) / max(size, 1) * 4 - 2).astype(dtype)
+
+
+def make_args(name, dtype, rng, dims=None):
+    """Valid keyword arguments for kernel ``name`` (host NumPy arrays of ``dtype``).
+
+    ``dims`` overrides :data:`DEFAULT_DIMS`.  Arrays that must be consistent with others
+    (``a`` for ``dense_backward``, ``gates`` for ``lstm_step_backward``, ``argmax``...) are
+    computed with the reference kernels.
+    """
+    d = dict(DEFAULT_DIMS, **(dims or {}))
+    dtype = np.dtype(dtype)
+    N, D, H, T, C, F = d["N"], d["D"], d["H"], d["T"], d["C"], d["F"]
+    IH, IW, KH, KW = d["IH"], d["IW"], d["KH"], d["KW"]
+    stride2, pad2 = (d["SH"], d["SW"]), (d["PH"], d["PW"])
+    L, K, S, P = d["L"], d["K"], d["S"], d["P"]
+    act, ract = d["activation"], d["rnn_activation"]
+
+    def nrm(*shape, scale=1.0):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    def uni(*shape, low=0.0, high=1.0):
+        return (low + (high - low) * rng.random(shape)).astype(dtype)
+
+    def unif01(*shape):
+        return rng.random(shape, dtype=dtype)
+
+    if name == "sigmoid_bernoulli":
+        return {"x": nrm(N, D, scale=3.0), "u": unif01(N, D)}
+    if name == "gaussian_sample":
+        return {"mean": nrm(N, D), "sigma": uni(D, low=0.5, high=1.5),
+                "u1": unif01(N, D), "u2": unif01(N, D)}
+    if name == "cd_statistics":
+        return {"v0": uni(N, D), "h0": uni(N, H), "vk": uni(N, D), "hk": uni(N, H)}
+    if name == "free_energy":
+        sigma = uni(D, low=0.5, high=1.5) if d["gaussian"] else None
+        return {"v": uni(N, D), "W": nrm(D, H, scale=0.5), "b": nrm(D, scale=0.5),
+                "c": nrm(H, scale=0.5), "sigma": sigma}
+    if name == "activation_forward":
+        return {"z": nrm(N, D, scale=2.0), "activation": act}
+    if name == "activation_backward":
+        return {"a": REF.activation_forward(nrm(N, D, scale=2.0), act), "da": nrm(N, D),
+                "activation": act}
+    if name == "dense_forward":
+        return {"x": nrm(N, D), "W": nrm(D, H, scale=0.5), "b": nrm(H, scale=0.5),
+                "activation": act}
+    if name == "dense_backward":
+        x, W, b = nrm(N, D), nrm(D, H, scale=0.5), nrm(H, scale=0.5)
+        return {"x": x, "W": W, "a": REF.dense_forward(x, W, b, act), "da": nrm(N, H),
+                "activation": act}
+    if name == "sparsity_grad":
+        return {"a": uni(N, H, low=0.02, high=0.98), "rho": 0.1, "beta": 3.0}
+    if name == "mask_corrupt":
+        return {"x": nrm(N, D), "u": unif01(N, D), "p": 0.3}
+    if name == "gaussian_corrupt":
+        return {"x": nrm(N, D), "u1": unif01(N, D), "u2": unif01(N, D), "std": 0.5}
+
+    oh, ow = _out(IH, KH, stride2[0], pad2[0]), _out(IW, KW, stride2[1], pad2[1])
+    ol = _out(L, K, S, P)
+    if name == "conv2d_forward":
+        return {"x": nrm(N, C, IH, IW), "w": nrm(F, C, KH, KW, scale=0.5), "b": nrm(F),
+                "stride": stride2, "padding": pad2}
+    if name == "conv2d_backward_input":
+        return {"dy": nrm(N, F, oh, ow), "w": nrm(F, C, KH, KW), "in_size": (IH, IW),
+                "stride": stride2, "padding": pad2}
+    if name == "conv2d_backward_weight":
+        return {"dy": nrm(N, F, oh, ow), "x": nrm(N, C, IH, IW), "kernel_size": (KH, KW),
+                "stride": stride2, "padding": pad2}
+    if name == "conv1d_forward":
+        return {"x": nrm(N, C, L), "w": nrm(F, C, K, scale=0.5), "b": nrm(F),
+                "stride": S, "padding": P}
+    if name == "conv1d_backward_input":
+        return {"dy": nrm(N, F, ol), "w": nrm(F, C, K), "in_size": L, "stride": S, "padding": P}
+    if name == "conv1d_backward_weight":
+        return {"dy": nrm(N, F, ol), "x": nrm(N, C, L), "kernel_size": K, "stride": S,
+                "padding": P}
+
+    # pooling: no padding, kernel within the input
+    ph_, pw_ = _out(IH, KH, stride2[0], 0), _out(IW, KW, stride2[1], 0)
+    pl = _out(L, K, S, 0)
+    if name in ("maxpool2d_forward", "avgpool2d_forward"):
+        x = distinct(rng, (N, C, IH, IW), dtype)
+        return {"x": x, "kernel": (KH, KW), "stride": stride2}
+    if name == "maxpool2d_backward":
+        _, argmax = REF.maxpool2d_forward(distinct(rng, (N, C, IH, IW), dtype), (KH, KW), stride2)
+        return {"dy": nrm(N, C, ph_, pw_), "argmax": argmax, "in_size": (IH, IW)}
+    if name == "avgpool2d_backward":
+        return {"dy": nrm(N, C, ph_, pw_), "in_size": (IH, IW), "kernel": (KH, KW),
+                "stride": stride2}
+    if name in ("maxpool1d_forward", "avgpool1d_forward"):
+        return {"x": distinct(rng, (N, C, L), dtype), "kernel": K, "stride": S}
+    if name == "maxpool1d_backward":
+        _, argmax = REF.maxpool1d_forward(distinct(rng, (N, C, L), dtype), K, S)
+        return {"dy": nrm(N, C, pl), "argmax": argmax, "in_size": L}
+    if name == "avgpool1d_backward":
+        return {"dy": nrm(N, C, pl), "in_size": L, "kernel": K, "stride": S}
+
+    # recurrent
+    if name == "elman_step_forward":
+        return {"x": nrm(N, D), "h_prev": nrm(N, H, scale=0.5), "Wx": nrm(D, H, scale=0.5),
+                "Wh": nrm(H, H, scale=0.5), "b": nrm(H, scale=0.5), "activation": ract}
+    if name == "elman_step_backward":
+        x, hp, Wx, Wh, b = (nrm(N, D), nrm(N, H, scale=0.5), nrm(D, H, scale=0.5),
+                            nrm(H, H, scale=0.5), nrm(H, scale=0.5))
+        return {"dh": nrm(N, H), "x": x, "h_prev": hp,
+                "h": REF.elman_step_forward(x, hp, Wx, Wh, b, ract), "Wx": Wx, "Wh": Wh,
+                "activation": ract}
+    if name == "elman_forward":
+        return {"x": nrm(T, N, D), "h0": nrm(N, H, scale=0.5), "Wx": nrm(D, H, scale=0.5),
+                "Wh": nrm(H, H, scale=0.5), "b": nrm(H, scale=0.5), "activation": ract}
+    if name == "elman_backward":
+        x, h0, Wx, Wh, b = (nrm(T, N, D), nrm(N, H, scale=0.5), nrm(D, H, scale=0.5),
+                            nrm(H, H, scale=0.5), nrm(H, scale=0.5))
+        return {"dhs": nrm(T, N, H), "x": x, "h0": h0,
+                "hs": REF.elman_forward(x, h0, Wx, Wh, b, ract), "Wx": Wx, "Wh": Wh,
+                "activation": ract}
+    if name == "lstm_step_forward":
+        return {"x": nrm(N, D), "h_prev": nrm(N, H, scale=0.5), "c_prev": nrm(N, H),
+                "Wx": nrm(D, 4 * H, scale=0.5), "Wh": nrm(H, 4 * H, scale=0.5),
+                "b": nrm(4 * H, scale=0.5)}
+    if name == "lstm_step_backward":
+        x, hp, cp = nrm(N, D), nrm(N, H, scale=0.5), nrm(N, H)
+        Wx, Wh, b = nrm(D, 4 * H, scale=0.5), nrm(H, 4 * H, scale=0.5), nrm(4 * H, scale=0.5)
+        _, c, gates = REF.lstm_step_forward(x, hp, cp, Wx, Wh, b)
+        return {"dh": nrm(N, H), "dc": nrm(N, H), "x": x, "h_prev": hp, "c_prev": cp, "c": c,
+                "gates": gates, "Wx": Wx, "Wh": Wh}
+    if name == "lstm_forward":
+        return {"x": nrm(T, N, D), "h0": nrm(N, H, scale=0.5), "c0": nrm(N, H),
+                "Wx": nrm(D, 4 * H, scale=0.5), "Wh": nrm(H, 4 * H, scale=0.5),
+                "b": nrm(4 * H, scale=0.5)}
+    if name == "lstm_backward":
+        x, h0, c0 = nrm(T, N, D), nrm(N, H, scale=0.5), nrm(N, H)
+        Wx, Wh, b = nrm(D, 4 * H, scale=0.5), nrm(H, 4 * H, scale=0.5), nrm(4 * H, scale=0.5)
+        hs, cs, gates = REF.lstm_forward(x, h0, c0, Wx, Wh, b)
+        return {"dhs": nrm(T, N, H), "x": x, "h0": h0, "c0": c0, "hs": hs, "cs": cs,
+                "gates": gates, "Wx": Wx, "Wh": Wh}
+    raise KeyError(f"no example arguments for kernel {name!r}: add it to make_args")
+
+
+def example_args(name, dtype, rng):
+    """Valid arguments for ``name`` at the small fixed sizes of :data:`DEFAULT_DIMS`."""
+    return make_args(name, dtype, rng)
+
+
+def to_backend(args, backend):
+    """Move every array of ``args`` onto ``backend`` (other values unchanged)."""
+    return {k: backend.asarray(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
+
+
+# ----------------------------------------------------------------- hypothesis sizes
+
+
+@st.composite
+def _dims_dense(draw):
+    return {"N": draw(st.integers(1, 6)), "D": draw(st.integers(1, 7)),
+            "H": draw(st.integers(1, 6)), "gaussian": draw(st.booleans())}
+
+
+@st.composite
+def _dims_conv2d(draw, pool=False):
+    ih, iw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    ph, pw = (0, 0) if pool else (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    # the kernel ranges up to the whole (padded) input
+    kh, kw = draw(st.integers(1, ih + 2 * ph)), draw(st.integers(1, iw + 2 * pw))
+    return {"N": draw(st.integers(1, 3)), "C": draw(st.integers(1, 3)),
+            "F": draw(st.integers(1, 3)), "IH": ih, "IW": iw, "KH": kh, "KW": kw,
+            "SH": draw(st.integers(1, 4)), "SW": draw(st.integers(1, 4)), "PH": ph, "PW": pw}
+
+
+@st.composite
+def _dims_conv1d(draw, pool=False):
+    n_len = draw(st.integers(1, 12))
+    p = 0 if pool else draw(st.integers(0, 3))
+    return {"N": draw(st.integers(1, 3)), "C": draw(st.integers(1, 4)),
+            "F": draw(st.integers(1, 3)), "L": n_len, "K": draw(st.integers(1, n_len + 2 * p)),
+            "S": draw(st.integers(1, 4)), "P": p}
+
+
+@st.composite
+def _dims_recurrent(draw):
+    return {"T": draw(st.integers(1, 4)), "N": draw(st.integers(1, 4)),
+            "D": draw(st.integers(1, 5)), "H": draw(st.integers(1, 5))}
+
+
+def dims_strategy(name):
+    """A hypothesis strategy for the sizes (and options) of a call of ``name``."""
+    family = CONTRACT[name].family
+    if family in ("rbm", "dense"):
+        base = _dims_dense()
+    elif family == "conv":
+        base = _dims_conv2d() if "2d" in name else _dims_conv1d()
+    elif family == "pool":
+        base = _dims_conv2d(pool=True) if "2d" in name else _dims_conv1d(pool=True)
+    else:
+        base = _dims_recurrent()
+    opts = {}
+    if "activation" in CONTRACT[name].options:
+        key = "rnn_activation" if CONTRACT[name].family == "recurrent" else "activation"
+        allowed = RNN_ACTIVATIONS if key == "rnn_activation" else ACTIVATIONS
+        opts[key] = st.sampled_from(allowed)
+    return st.tuples(base, st.fixed_dictionaries(opts)).map(lambda t: {**t[0], **t[1]})
+
+
+@st.composite
+def kernel_args(draw, name, dtype):
+    """Hypothesis strategy: ``(dims, args)`` for a valid call of ``name`` in ``dtype``."""
+    dims = draw(dims_strategy(name))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return dims, make_args(name, dtype, np.random.default_rng(seed), dims)
+
+
+#: Named edge cases for each family (merged over DEFAULT_DIMS).
+EDGE_DIMS = {
+    "batch 1": {"N": 1},
+    "all sizes 1": {"N": 1, "D": 1, "H": 1, "T": 1, "C": 1, "F": 1, "IH": 1, "IW": 1,
+                    "KH": 1, "KW": 1, "SH": 1, "SW": 1, "PH": 0, "PW": 0,
+                    "L": 1, "K": 1, "S": 1, "P": 0},
+    "kernel as large as input": {"KH": 6, "KW": 5, "PH": 0, "PW": 0, "K": 7, "P": 0},
+    "kernel as large as padded input": {"KH": 8, "KW": 7, "PH": 1, "PW": 1, "K": 9, "P": 1},
+    "stride larger than kernel": {"KH": 2, "KW": 1, "SH": 3, "SW": 4, "K": 2, "S": 3},
+    "stride larger than input": {"SH": 9, "SW": 9, "S": 9},
+    "wide padding": {"KH": 2, "KW": 2, "PH": 2, "PW": 2, "K": 2, "P": 3},
+    "sequence length 1": {"T": 1},
+}
+
+
+def edge_cases(name):
+    """``[(label, dims)]`` of :data:`EDGE_DIMS` that make a valid call of ``name``."""
+    cases = []
+    for label, dims in EDGE_DIMS.items():
+        d = dict(DEFAULT_DIMS, **dims)
+        if CONTRACT[name].family == "pool" and (d["KH"] > d["IH"] or d["KW"] > d["IW"]
+                                                or d["K"] > d["L"]):
+            continue            # pooling has no padding: the kernel must fit the input
+        cases.append((label, dims))
+    return cases
+
+
+# --------------------------------------------------------------------- output shapes
+
+_RETURN = re.compile(r"(\w+) (int64 )?\(([^()]*)\)")
+
+
+def returns_of(name):
+    """``[(output name, is_int64, shape symbols)]`` parsed from the contract's ``returns``."""
+    out = []
+    for oname, is_int, shape in _RETURN.findall(CONTRACT[name].returns):
+        syms = tuple(s.strip() for s in shape.split(",") if s.strip())
+        out.append((oname, bool(is_int), syms))
+    return out
+
+
+def _pair(v):
+    return (int(v), int(v)) if not isinstance(v, (tuple, list)) else tuple(int(x) for x in v)
+
+
+def symbol_sizes(name, args):
+    """Sizes of every shape symbol of one call: from the arrays, then from the options."""
+    spec = CONTRACT[name]
+    dims = {}
+    for arg, shape in spec.arrays.items():
+        a = args[arg]
+        if a is None:
+            continue
+        for sym, size in zip(shape.lstrip("?").removeprefix("i:").split(","), a.shape):
+            dims[sym] = int(size)
+    if spec.family in ("conv", "pool"):
+        two = "2d" in name
+        names = (("H", "W"), ("KH", "KW"), ("OH", "OW")) if two else (("L",), ("K",), ("OL",))
+        pick = _pair if two else (lambda v: (int(v),))
+        for opt, syms in (("in_size", names[0]), ("kernel_size", names[1]),
+                          ("kernel", names[1])):
+            if opt in args:
+                dims.update(zip(syms, pick(args[opt])))
+        if names[2][0] not in dims:
+            stride = pick(args.get("stride", 1))
+            pad = pick(args.get("padding", 0))
+            for i, o in enumerate(names[2]):
+                dims[o] = _out(dims[names[0][i]], dims[names[1][i]], stride[i], pad[i])
+    return dims
+
+
+def expected_outputs(name, args):
+    """``[(output name, shape, dtype)]`` the contract promises for this call."""
+    dims = symbol_sizes(name, args)
+    float_dtype = next(a.dtype for k, a in args.items()
+                       if k in CONTRACT[name].arrays and a is not None
+                       and not CONTRACT[name].arrays[k].startswith("i:"))
+    out = []
+    for oname, is_int, syms in returns_of(name):
+        shape = []
+        for s in syms:
+            m = re.fullmatch(r"(\d*)(\w+)", s)
+            shape.append(int(m.group(1) or 1) * dims[m.group(2)])
+        out.append((oname, tuple(shape), np.dtype(np.int64) if is_int else float_dtype))
+    return out
+
+
+def as_tuple(result):
+    """A kernel's result as a tuple of outputs (single-output kernels return one array)."""
+    return tuple(result) if isinstance(result, tuple) else (result,)

@@ -1,0 +1,279 @@
+"""Every forward kernel against its definition, written out independently in the test.
+
+The gradient tests tie each backward kernel to its forward; these tie the forwards to the
+formulas of the contract, written the slow, obvious way (explicit loops over outputs, no
+im2col, enumeration of hidden states for the free energy) so they share no code with any
+implementation.  They need no third-party reference, so they also run without torch.
+"""
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from deepbio._kernels import ACTIVATIONS, RNN_ACTIVATIONS
+from deepbio.testing import assert_close
+
+from ._examples import distinct
+
+#: Kernels whose outputs this module checks against a definition (read by test_coverage).
+DEFINITION_COVERED = {
+    "sigmoid_bernoulli", "gaussian_sample", "free_energy", "activation_forward",
+    "dense_forward", "sparsity_grad", "mask_corrupt", "gaussian_corrupt", "conv2d_forward",
+    "conv1d_forward", "maxpool2d_forward", "avgpool2d_forward", "maxpool1d_forward",
+    "avgpool1d_forward", "elman_step_forward", "elman_forward", "lstm_step_forward",
+    "lstm_forward",
+}
+
+
+class Run:
+    """Host arrays in, host arrays out, through one backend's kernels."""
+
+    def __init__(self, backend):
+        self.b = backend
+
+    def __getattr__(self, name):
+        fn = getattr(self.b.kernels, name)
+
+        def call(*args):
+            out = fn(*(self.b.asarray(a) if isinstance(a, np.ndarray) else a for a in args))
+            return tuple(map(self.b.to_numpy, out)) if isinstance(out, tuple) \
+                else self.b.to_numpy(out)
+        return call
+
+
+def close(actual, expected, name="", rtol=1e-12):
+    expected = np.asarray(expected, dtype=np.float64)
+    assert_close(np.asarray(actual, dtype=np.float64), expected, rtol,
+                 floor=max(1.0, float(np.abs(expected).max(initial=0))), name=name)
+
+
+def _sigm(z):
+    return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+
+
+# -------------------------------------------------------------------- RBM, dense
+
+
+def test_sigmoid_bernoulli(backend):
+    k, rng = Run(backend), np.random.default_rng(0)
+    x, u = 4 * rng.standard_normal((5, 6)), rng.random((5, 6))
+    p, s = k.sigmoid_bernoulli(x, u)
+    want_p = np.vectorize(_sigm)(x)
+    close(p, want_p, "p")
+    np.testing.assert_array_equal(s, (u < want_p).astype(float))
+
+
+def test_gaussian_sample_and_corrupt(backend):
+    k, rng = Run(backend), np.random.default_rng(1)
+    mean, sigma = rng.standard_normal((4, 3)), rng.uniform(0.5, 2, 3)
+    u1, u2 = rng.random((4, 3)), rng.random((4, 3))
+    z = np.vectorize(lambda a, b: math.sqrt(-2 * math.log(1 - a)) * math.cos(2 * math.pi * b))(
+        u1, u2)
+    close(k.gaussian_sample(mean, sigma, u1, u2), mean + sigma * z, "gaussian_sample")
+    close(k.gaussian_corrupt(mean, u1, u2, 0.3), mean + 0.3 * z, "gaussian_corrupt")
+
+
+def test_mask_corrupt(backend):
+    k, rng = Run(backend), np.random.default_rng(2)
+    x, u = rng.standard_normal((6, 5)), rng.random((6, 5))
+    u[0, :2] = 0.25                              # u == p keeps the entry (u >= p)
+    want = np.array([[x[i, j] if u[i, j] >= 0.25 else 0.0 for j in range(5)] for i in range(6)])
+    np.testing.assert_array_equal(k.mask_corrupt(x, u, 0.25), want)
+
+
+@pytest.mark.parametrize("gaussian", [False, True], ids=["bernoulli", "gaussian"])
+def test_free_energy_is_minus_log_partition_over_hidden_states(backend, gaussian):
+    """F(v) = -log sum_h exp(-E(v, h)), summing over all 2^H binary hidden vectors."""
+    k, rng = Run(backend), np.random.default_rng(3)
+    n, d, h = 4, 3, 4
+    v, W = rng.random((n, d)), rng.standard_normal((d, h))
+    b, c = rng.standard_normal(d), rng.standard_normal(h)
+    sigma = rng.uniform(0.5, 1.5, d) if gaussian else None
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=h)))     # (2^H, H)
+    want = []
+    for row in v:
+        if gaussian:
+            quad = (((row - b) / sigma) ** 2).sum() / 2
+            energy = quad - states @ c - (row / sigma) @ W @ states.T
+        else:
+            energy = -row @ b - states @ c - row @ W @ states.T
+        want.append(-logsumexp(-energy))
+    close(k.free_energy(v, W, b, c, sigma), want, "F")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_forward(backend, activation):
+    k, rng = Run(backend), np.random.default_rng(4)
+    z = 3 * rng.standard_normal((4, 5))
+    z[0] = [-700.0, -30.0, 0.0, 30.0, 700.0]
+    f = {"linear": lambda t: t, "sigmoid": _sigm, "tanh": math.tanh,
+         "relu": lambda t: t if t > 0 else 0.0}
+    if activation == "softmax":
+        want = []
+        for row in z:
+            m = max(row)
+            e = [math.exp(t - m) for t in row]
+            want.append([t / sum(e) for t in e])
+    else:
+        want = np.vectorize(f[activation])(z)
+    close(k.activation_forward(z, activation), want, activation)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_forward(backend, activation):
+    k, rng = Run(backend), np.random.default_rng(5)
+    x, W, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)
+    z = np.array([[sum(x[n, i] * W[i, j] for i in range(4)) + b[j] for j in range(2)]
+                  for n in range(3)])
+    close(k.dense_forward(x, W, b, activation), k.activation_forward(z, activation))
+
+
+def test_sparsity_penalty(backend):
+    k, rng = Run(backend), np.random.default_rng(6)
+    a, rho, beta = rng.uniform(0.05, 0.95, (5, 3)), 0.2, 2.5
+    penalty, da = k.sparsity_grad(a, rho, beta)
+    want, grad = 0.0, np.empty(3)
+    for j in range(3):
+        r = a[:, j].mean()
+        want += beta * (rho * math.log(rho / r) + (1 - rho) * math.log((1 - rho) / (1 - r)))
+        grad[j] = beta / 5 * (-rho / r + (1 - rho) / (1 - r))
+    assert penalty.shape == ()
+    close(penalty, want, "penalty")
+    close(da, np.tile(grad, (5, 1)), "da")
+
+
+# -------------------------------------------------------------- conv and pooling
+
+
+def conv2d_by_definition(x, w, b, stride, padding):
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    y = np.zeros((n, f, oh, ow))
+    for s, o, i, j in itertools.product(range(n), range(f), range(oh), range(ow)):
+        acc = b[o]
+        for ch, p, q in itertools.product(range(c), range(kh), range(kw)):
+            r, col = i * sh + p - ph, j * sw + q - pw
+            if 0 <= r < h and 0 <= col < wd:          # outside: zero padding
+                acc += w[o, ch, p, q] * x[s, ch, r, col]
+        y[s, o, i, j] = acc
+    return y
+
+
+CONV2D = [((2, 2, 5, 4), (3, 2, 3, 2), (1, 1), (0, 0)),
+          ((1, 3, 6, 7), (2, 3, 3, 3), (2, 3), (1, 2)),
+          ((2, 1, 3, 3), (2, 1, 5, 5), (1, 1), (1, 1)),     # kernel = padded input
+          ((1, 2, 4, 4), (1, 2, 1, 1), (3, 3), (0, 0))]
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding", CONV2D)
+def test_conv2d_forward(backend, xs, ws, stride, padding):
+    k, rng = Run(backend), np.random.default_rng(7)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    close(k.conv2d_forward(x, w, b, stride, padding),
+          conv2d_by_definition(x, w, b, stride, padding))
+
+
+@pytest.mark.parametrize("L,K,stride,padding", [(9, 3, 1, 0), (8, 4, 3, 2), (3, 5, 1, 1),
+                                                (5, 5, 2, 0)])
+def test_conv1d_forward(backend, L, K, stride, padding):
+    k, rng = Run(backend), np.random.default_rng(8)
+    x, w = rng.standard_normal((2, 4, L)), rng.standard_normal((3, 4, K))
+    b = rng.standard_normal(3)
+    want = np.zeros((2, 3, (L + 2 * padding - K) // stride + 1))
+    for s, o, i in itertools.product(*map(range, want.shape)):
+        want[s, o, i] = b[o] + sum(w[o, c, p] * x[s, c, i * stride + p - padding]
+                                   for c in range(4) for p in range(K)
+                                   if 0 <= i * stride + p - padding < L)
+    close(k.conv1d_forward(x, w, b, stride, padding), want)
+
+
+POOL2D = [((2, 2, 4, 6), (2, 2), (2, 2)), ((1, 3, 5, 5), (3, 2), (1, 2)),
+          ((1, 1, 7, 6), (2, 3), (3, 1)), ((2, 1, 3, 4), (3, 4), (1, 1))]
+
+
+@pytest.mark.parametrize("shape,kernel,stride", POOL2D)
+def test_pool2d_forward(backend, shape, kernel, stride):
+    k, rng = Run(backend), np.random.default_rng(9)
+    x = distinct(rng, shape, np.float64)
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (shape[2] - kh) // sh + 1, (shape[3] - kw) // sw + 1
+    ymax, yavg = np.zeros(shape[:2] + (oh, ow)), np.zeros(shape[:2] + (oh, ow))
+    amax = np.zeros(ymax.shape, dtype=np.int64)
+    for s, c, i, j in itertools.product(range(shape[0]), range(shape[1]), range(oh), range(ow)):
+        cells = [(i * sh + p, j * sw + q) for p in range(kh) for q in range(kw)]
+        vals = [x[s, c, r, q] for r, q in cells]
+        best = cells[vals.index(max(vals))]
+        ymax[s, c, i, j], amax[s, c, i, j] = max(vals), best[0] * shape[3] + best[1]
+        yavg[s, c, i, j] = sum(vals) / len(vals)
+    y, argmax = k.maxpool2d_forward(x, kernel, stride)
+    np.testing.assert_array_equal(y, ymax)
+    np.testing.assert_array_equal(argmax, amax)
+    close(k.avgpool2d_forward(x, kernel, stride), yavg)
+
+
+@pytest.mark.parametrize("L,K,stride", [(8, 2, 2), (9, 3, 1), (11, 2, 3), (6, 6, 1)])
+def test_pool1d_forward(backend, L, K, stride):
+    k, rng = Run(backend), np.random.default_rng(10)
+    x = distinct(rng, (2, 3, L), np.float64)
+    ol = (L - K) // stride + 1
+    win = np.array([[[x[s, c, i * stride:i * stride + K] for i in range(ol)] for c in range(3)]
+                    for s in range(2)])
+    y, argmax = k.maxpool1d_forward(x, K, stride)
+    np.testing.assert_array_equal(y, win.max(-1))
+    np.testing.assert_array_equal(argmax, win.argmax(-1) + np.arange(ol) * stride)
+    close(k.avgpool1d_forward(x, K, stride), win.mean(-1))
+
+
+def test_maxpool_ties_pick_the_first_in_window_order(backend):
+    k = Run(backend)
+    x = np.zeros((1, 1, 2, 2))
+    _, argmax = k.maxpool2d_forward(x, (2, 2), (1, 1))
+    assert argmax.ravel().tolist() == [0]
+    _, argmax = k.maxpool1d_forward(np.array([[[1.0, 3.0, 3.0, 0.0]]]), 3, 1)
+    assert argmax.ravel().tolist() == [1, 1]
+
+
+# -------------------------------------------------------------------- recurrent
+
+
+@pytest.mark.parametrize("activation", RNN_ACTIVATIONS)
+def test_elman_forward(backend, activation):
+    k, rng = Run(backend), np.random.default_rng(11)
+    T, N, D, H = 4, 2, 3, 5
+    x, h0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H))
+    Wx, Wh = rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H))
+    b = rng.standard_normal(H)
+    act = np.tanh if activation == "tanh" else (lambda z: np.maximum(z, 0))
+    h, want = h0, []
+    for t in range(T):
+        h = act(np.einsum("nd,dh->nh", x[t], Wx) + np.einsum("nk,kh->nh", h, Wh) + b)
+        want.append(h)
+        close(k.elman_step_forward(x[t], want[-2] if t else h0, Wx, Wh, b, activation), h)
+    close(k.elman_forward(x, h0, Wx, Wh, b, activation), np.array(want))
+
+
+def test_lstm_forward(backend):
+    k, rng = Run(backend), np.random.default_rng(12)
+    T, N, D, H = 3, 2, 3, 2
+    x, h0, c0 = (rng.standard_normal(s) for s in ((T, N, D), (N, H), (N, H)))
+    Wx, Wh, b = (rng.standard_normal(s) for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
+    sig = np.vectorize(_sigm)
+    h, c, hs, cs, gs = h0, c0, [], [], []
+    for t in range(T):
+        z = np.einsum("nd,dg->ng", x[t], Wx) + np.einsum("nk,kg->ng", h, Wh) + b
+        i, f = sig(z[:, :H]), sig(z[:, H:2 * H])
+        g, o = np.tanh(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
+        h_step, c_step, g_step = k.lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        close(h_step, h, "h")
+        close(c_step, c, "c")
+        close(g_step, np.concatenate([i, f, g, o], axis=1), "gates")
+        hs.append(h), cs.append(c), gs.append(np.concatenate([i, f, g, o], axis=1))
+    got = k.lstm_forward(x, h0, c0, Wx, Wh, b)
+    for a, w, name in zip(got, (hs, cs, gs), ("hs", "cs", "gates")):
+        close(a, np.array(w), name)

@@ -1,0 +1,223 @@
+"""The backend switch: listing, choosing, nesting, the environment variable, clear errors."""
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deepbio
+import deepbio.backend
+from deepbio._kernels import CONTRACT
+
+ROOT = str(Path(deepbio.__file__).resolve().parents[1])    # the tree that holds `deepbio`
+
+
+def _cython_compiled():
+    from deepbio._kernels import cpu
+    return cpu.available()
+
+
+@pytest.fixture
+def restore_global():
+    """Put the global backend back after a test that calls set_backend."""
+    before = deepbio.get_backend()
+    yield
+    deepbio.set_backend(before)
+
+
+# ------------------------------------------------------------------------ listing
+
+
+def test_backends_lists_numpy_first_and_only_known_names():
+    names = deepbio.backends()
+    assert names[0] == "numpy"
+    assert set(names) <= set(deepbio.backend.NAMES)
+    assert names == [n for n in deepbio.backend.NAMES if n in names]     # preference order
+
+
+def test_backends_lists_cython_when_compiled():
+    if not _cython_compiled():
+        pytest.skip("deepbio._kernels.cpu is not compiled here")
+    assert "cython" in deepbio.backends()
+
+
+def test_cython_backend_overrides_reference_with_compiled_kernels():
+    if not _cython_compiled():
+        pytest.skip("deepbio._kernels.cpu is not compiled here")
+    from deepbio._kernels import cpu, reference
+    compiled = cpu.load()
+    assert compiled, "the build compiles at least one kernel"
+    raw = deepbio.backend.get("cython").kernels.raw
+    for name in CONTRACT:
+        want = compiled.get(name, getattr(reference, name))
+        assert raw[name] is want, name
+
+
+# ------------------------------------------------------------------ backend object
+
+
+@pytest.mark.parametrize("name", deepbio.backends())
+def test_backend_object(name):
+    b = deepbio.backend.get(name)
+    assert b.name == name and name in repr(b)
+    assert b.xp is not None and hasattr(b.xp, "asarray")
+    assert set(b.kernels) == set(CONTRACT) == set(b.kernels.raw)
+    for kname in CONTRACT:
+        fn = getattr(b.kernels, kname)
+        assert callable(fn) and fn.__name__ == kname
+        assert fn.__doc__                      # the reference docstring: the formula
+    # rng: seeded, reproducible, and a generator passes through
+    assert np.array_equal(b.rng(5).random(4), b.rng(5).random(4))
+    g = np.random.default_rng(1)
+    assert b.rng(g) is g
+    u = b.uniform(b.rng(2), (3, 4), np.float32)
+    assert u.dtype == np.float32 and u.shape == (3, 4)
+    un = b.to_numpy(u)
+    assert isinstance(un, np.ndarray) and un.min() >= 0 and un.max() < 1
+    # asarray: C-contiguous, of the dtype asked; to_numpy back to the host
+    x = np.arange(12.0).reshape(3, 4).T
+    a = b.asarray(x, np.float32)
+    assert isinstance(a, b.array_type) and a.dtype == np.float32 and a.flags.c_contiguous
+    np.testing.assert_array_equal(b.to_numpy(a), x.astype(np.float32))
+    assert b.asarray([[1, 2]], np.float64).dtype == np.float64
+
+
+def test_get_returns_one_object_per_name():
+    assert deepbio.backend.get("numpy") is deepbio.backend.get("numpy")
+
+
+# ---------------------------------------------------------------------- choosing
+
+
+def test_set_backend(restore_global):
+    b = deepbio.set_backend("numpy")
+    assert b.name == "numpy" and deepbio.get_backend() == "numpy"
+    assert deepbio.backend.current() is b
+    for name in deepbio.backends():
+        assert deepbio.set_backend(name).name == name
+        assert deepbio.get_backend() == name
+
+
+def test_use_backend_nests_and_restores(restore_global):
+    deepbio.set_backend("numpy")
+    other = "cython" if "cython" in deepbio.backends() else "numpy"
+    with deepbio.use_backend(other) as b1:
+        assert b1.name == other and deepbio.get_backend() == other
+        with deepbio.use_backend("numpy") as b2:
+            assert b2.name == "numpy" and deepbio.get_backend() == "numpy"
+        assert deepbio.get_backend() == other
+    assert deepbio.get_backend() == "numpy"
+
+
+def test_use_backend_restores_after_an_exception(restore_global):
+    deepbio.set_backend("numpy")
+    other = "cython" if "cython" in deepbio.backends() else "numpy"
+    with pytest.raises(KeyError):
+        with deepbio.use_backend(other):
+            with deepbio.use_backend("numpy"):
+                raise KeyError("boom")
+    assert deepbio.get_backend() == "numpy"
+    with pytest.raises(deepbio.BackendError):
+        with deepbio.use_backend("nope"):
+            pass
+    assert deepbio.get_backend() == "numpy"
+
+
+def _run(code, **env):
+    full = {k: v for k, v in os.environ.items() if k != "DEEPBIO_BACKEND"}
+    full["PYTHONPATH"] = ROOT + os.pathsep + full.get("PYTHONPATH", "")
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_environment_variable_picks_the_backend():
+    r = _run("import deepbio; print(deepbio.get_backend())", DEEPBIO_BACKEND="numpy")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "numpy"
+    r = _run("import deepbio; print(deepbio.get_backend())", DEEPBIO_BACKEND=" NumPy ")
+    assert r.stdout.strip() == "numpy", r.stderr
+
+
+def test_default_backend_without_the_variable():
+    r = _run("import deepbio; print(deepbio.get_backend())")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("cython" if _cython_compiled() else "numpy")
+
+
+def test_bad_environment_variable_fails_loudly():
+    r = _run("import deepbio; deepbio.get_backend()", DEEPBIO_BACKEND="fortran")
+    assert r.returncode != 0
+    assert "BackendError" in r.stderr and "'fortran'" in r.stderr and "numpy" in r.stderr
+
+
+# ------------------------------------------------------------------------ errors
+
+
+def test_unknown_name_names_the_choices():
+    with pytest.raises(deepbio.BackendError) as e:
+        deepbio.set_backend("tensorflow")
+    msg = str(e.value)
+    assert "'tensorflow'" in msg
+    for name in deepbio.backend.NAMES:
+        assert name in msg
+
+
+def _forget(monkeypatch, name):
+    monkeypatch.delitem(deepbio.backend._cache, name, raising=False)
+
+
+@pytest.mark.parametrize("name,package,install", [
+    ("cupy", "cupy", "pip install cupy"), ("numba", "numba", "pip install numba")])
+def test_missing_gpu_package_says_what_to_install(monkeypatch, name, package, install):
+    _forget(monkeypatch, name)
+    monkeypatch.setitem(sys.modules, package, None)       # `import package` now fails
+    with pytest.raises(deepbio.BackendError) as e:
+        deepbio.set_backend(name)
+    msg = str(e.value)
+    assert f"'{package}'" in msg and "not installed" in msg and install in msg
+    assert "GPU" in msg
+    assert name not in deepbio.backends()
+
+
+def test_cupy_without_a_gpu(monkeypatch):
+    _forget(monkeypatch, "cupy")
+
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(deepbio.BackendError, match="no CUDA GPU.*no CUDA-capable device"):
+        deepbio.set_backend("cupy")
+
+
+def test_numba_without_a_gpu(monkeypatch):
+    _forget(monkeypatch, "numba")
+    fake = types.ModuleType("numba")
+    fake.cuda = types.SimpleNamespace(is_available=lambda: False)
+    monkeypatch.setitem(sys.modules, "numba", fake)
+    with pytest.raises(deepbio.BackendError, match="no CUDA GPU"):
+        deepbio.set_backend("numba")
+
+
+def test_cython_not_compiled_is_an_error_not_a_fallback(monkeypatch):
+    from deepbio._kernels import cpu
+    _forget(monkeypatch, "cython")
+    monkeypatch.setattr(cpu, "available", lambda: False)
+    with pytest.raises(deepbio.BackendError) as e:
+        deepbio.set_backend("cython")
+    assert "pip install" in str(e.value) and "compiled" in str(e.value)
+    assert "cython" not in deepbio.backends()
+
+
+def test_failed_set_backend_keeps_the_previous_one(restore_global, monkeypatch):
+    deepbio.set_backend("numpy")
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    _forget(monkeypatch, "cupy")
+    with pytest.raises(deepbio.BackendError):
+        deepbio.set_backend("cupy")
+    assert deepbio.get_backend() == "numpy"
