@@ -14,3 +14,10 @@ from .backend import (BackendError, backends, get_backend, set_backend,  # noqa:
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
 
 __version__ = "0.1.0"
+
+# Layers 4 and 5: models (scikit-learn estimators), model files and data sets.
+from . import datasets  # noqa: E402,F401
+from .io import load, save  # noqa: E402,F401
+from .models import (DBN, RBM, AutoEncoder, DBNClassifier, DBNRegressor,  # noqa: E402,F401
+                     MLPClassifier, MLPRegressor, StackedAutoEncoder,
+                     StackedAutoEncoderClassifier, StackedAutoEncoderRegressor)

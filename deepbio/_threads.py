@@ -10,6 +10,9 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     previous = _state["n"]
+    # Load every BLAS deepbio calls before limiting: threadpoolctl only reaches
+    # libraries already loaded (NumPy's, and SciPy's behind scipy.linalg.cython_blas).
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
     threadpool_limits(limits=n, user_api="blas")
     from ._kernels import cpu

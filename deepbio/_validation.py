@@ -1,0 +1,313 @@
+"""Checks at the public boundary: arrays and hyper-parameters going into an estimator.
+
+Every check raises ``ValueError`` (``TypeError`` only for a wrong *kind* of
+hyper-parameter) with a message that names the argument and the problem, e.g.
+``"X contains NaN (first at row 3, column 7)"`` or
+``"The 'learning_rate' parameter of RBM must be a float in the range (0, inf); got -1."``.
+These functions work on NumPy arrays on the host: they run once per public call,
+before any data reaches a backend.
+
+Contents
+
+* :func:`check_array`, :func:`check_X_y`, :func:`check_classification_targets`,
+  :func:`check_n_features`, :func:`check_is_fitted`, :func:`check_random_state`;
+* hyper-parameter constraints :class:`Interval`, :class:`Options`, :class:`IntSequence`
+  and :func:`validate_parameters`, which reads an estimator's ``_parameter_constraints``.
+"""
+import numbers
+
+import numpy as np
+
+__all__ = ["NotFittedError", "check_array", "check_X_y", "check_classification_targets",
+           "check_n_features", "check_is_fitted", "check_random_state", "Interval",
+           "Options", "IntSequence", "validate_parameters"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator was used before ``fit`` (a ValueError and an AttributeError, as in sklearn)."""
+
+
+# ------------------------------------------------------------------------------- arrays
+
+
+def _first_bad(mask):
+    """``(row, column)`` of the first True in a boolean array, as a short string."""
+    idx = np.argwhere(mask)[0]
+    if idx.size == 1:
+        return f"at index {int(idx[0])}"
+    return f"first at row {int(idx[0])}, column {int(idx[1])}"
+
+
+def _to_numeric(a, name, dtype):
+    """``a`` as a NumPy array of ``dtype``; ValueError naming ``name`` if non-numeric."""
+    if hasattr(a, "__cuda_array_interface__") and hasattr(a, "get"):
+        a = a.get()                      # a CuPy array: validate on the host
+    try:
+        arr = np.asarray(a)
+    except Exception as e:               # ragged lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {e}") from None
+    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
+        what = "complex" if arr.dtype.kind == "c" else "non-numeric"
+        if what == "non-numeric":
+            try:
+                return np.asarray(arr, dtype=dtype)
+            except (TypeError, ValueError):
+                pass
+        raise ValueError(f"{name} must contain real numbers, got {what} data "
+                         f"(dtype {arr.dtype}); encode categorical columns as numbers first")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr
+
+
+def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_samples=1,
+                min_features=1):
+    """Validate ``X`` and return it as a C-contiguous NumPy array of ``dtype``.
+
+    Parameters
+    ----------
+    X : array-like
+        Data, of ``ndim`` dimensions (``(n_samples, n_features)`` when ``ndim=2``).
+    name : str
+        How the argument is called in error messages.
+    dtype : NumPy dtype or None
+        Target dtype; None keeps a numeric dtype as it is.
+    ndim : int or tuple of int
+        Accepted numbers of dimensions.
+    ensure_finite : bool
+        Reject NaN and infinity.
+    min_samples, min_features : int
+        Smallest accepted ``X.shape[0]`` and (for ``ndim >= 2``) ``X.shape[1]``.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is non-numeric, has the wrong number of dimensions, is empty, or holds
+        NaN / infinity; the message names ``name`` and the problem.
+    """
+    arr = _to_numeric(X, name, dtype)
+    ndims = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
+    if arr.ndim not in ndims:
+        hint = ""
+        if 2 in ndims and arr.ndim == 1:
+            hint = ("; reshape with X.reshape(-1, 1) for a single feature or "
+                    "X.reshape(1, -1) for a single sample")
+        want = " or ".join(f"{d}-d" for d in ndims)
+        raise ValueError(f"{name} must be a {want} array, got a {arr.ndim}-d array of shape "
+                         f"{arr.shape}{hint}")
+    if arr.shape[0] < min_samples:
+        raise ValueError(f"{name} is empty: found {arr.shape[0]} sample(s) (shape {arr.shape}), "
+                         f"but at least {min_samples} are required")
+    if arr.ndim >= 2 and arr.shape[1] < min_features:
+        raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape {arr.shape}), but at "
+                         f"least {min_features} are required")
+    if ensure_finite and arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            nan = np.isnan(arr)
+            if nan.any():
+                raise ValueError(f"{name} contains NaN ({_first_bad(nan)}); remove or impute "
+                                 f"missing values first")
+            raise ValueError(f"{name} contains infinity ({_first_bad(~finite)})")
+    return np.ascontiguousarray(arr)
+
+
+def check_X_y(X, y, dtype=np.float64, y_numeric=False, multi_output=False):
+    """Validate a pair of data and targets; return ``(X, y)`` as NumPy arrays.
+
+    ``X`` goes through :func:`check_array`.  ``y`` must be 1-d (or 2-d when
+    ``multi_output``), have one entry per row of ``X``, and, when ``y_numeric``, be
+    finite real numbers (converted to ``dtype``).  Labels for classification may be of any
+    type (strings included) and are returned unconverted.
+    """
+    X = check_array(X, "X", dtype=dtype)
+    if y is None:
+        raise ValueError("y is required: this estimator is supervised; got y=None")
+    if y_numeric:
+        y = check_array(y, "y", dtype=dtype, ndim=(1, 2) if multi_output else 1,
+                        min_samples=0)
+    else:
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"y must be a 1-d array of labels, got shape {y.shape}")
+        if y.dtype.kind == "f":
+            bad = ~np.isfinite(y)
+            if bad.any():
+                kind = "NaN" if np.isnan(y).any() else "infinity"
+                raise ValueError(f"y contains {kind} ({_first_bad(bad)})")
+        if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and v != v)
+                                       for v in y):
+            raise ValueError("y contains missing labels (None or NaN)")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has the wrong length: X has {X.shape[0]} samples but y has "
+                         f"{y.shape[0]}")
+    return X, y
+
+
+def check_classification_targets(y):
+    """Return ``(classes, y_encoded)`` for labels ``y``; ValueError if fewer than 2 classes.
+
+    ``classes`` is ``np.unique(y)`` (sorted); ``y_encoded[i]`` is the index of ``y[i]`` in
+    ``classes`` (int64).
+    """
+    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+        raise ValueError("y must hold class labels for a classifier, got continuous values "
+                         f"such as {y[y != np.round(y)][0]!r}; use a regressor instead")
+    try:
+        classes, encoded = np.unique(y, return_inverse=True)
+    except TypeError:
+        raise ValueError("y holds labels of mixed types that cannot be sorted") from None
+    if classes.shape[0] < 2:
+        raise ValueError(f"y contains a single class ({classes[0]!r}); a classifier needs "
+                         f"samples of at least 2 classes")
+    return classes, encoded.reshape(-1).astype(np.int64)
+
+
+def check_n_features(estimator, X):
+    """ValueError if ``X`` has not the number of columns ``estimator`` was fitted with."""
+    n = X.shape[1]
+    if n != estimator.n_features_in_:
+        raise ValueError(f"X has {n} features, but {type(estimator).__name__} was fitted "
+                         f"with {estimator.n_features_in_} features")
+
+
+def check_is_fitted(estimator, attribute="n_features_in_"):
+    """:class:`NotFittedError` unless ``estimator`` has ``attribute`` (set by ``fit``)."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; "
+                             f"call fit (or partial_fit) before using it")
+
+
+def check_random_state(random_state):
+    """Resolve ``random_state`` into a :class:`numpy.random.Generator`.
+
+    None: fresh OS entropy; an int: a new seeded generator; a Generator: used as is.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
+                     f"{random_state!r}")
+
+
+# ------------------------------------------------------------------- hyper-parameters
+
+
+class Interval:
+    """Numbers of ``kind`` (``"int"`` or ``"real"``) between ``low`` and ``high``.
+
+    ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``; None for a bound
+    means unbounded.  ``Interval("real", 0, None, closed="neither")`` is (0, inf).
+    """
+
+    def __init__(self, kind, low, high, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def accepts(self, v):
+        if isinstance(v, (bool, np.bool_)):
+            return False
+        if self.kind == "int" and not isinstance(v, numbers.Integral):
+            return False
+        if not isinstance(v, numbers.Real) or v != v:
+            return False
+        lo_ok = self.low is None or (v >= self.low if self.closed in ("both", "left")
+                                     else v > self.low)
+        hi_ok = self.high is None or (v <= self.high if self.closed in ("both", "right")
+                                      else v < self.high)
+        return lo_ok and hi_ok
+
+    def __str__(self):
+        lo = "-inf" if self.low is None else self.low
+        hi = "inf" if self.high is None else self.high
+        lb = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        rb = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        what = "an int" if self.kind == "int" else "a float"
+        return f"{what} in the range {lb}{lo}, {hi}{rb}"
+
+
+class Options:
+    """One of a fixed set of values (strings, usually)."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def accepts(self, v):
+        return any(v is o or (type(v) is type(o) and v == o) for o in self.values)
+
+    def __str__(self):
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+class IntSequence:
+    """A non-empty list or tuple of ints >= ``low`` (e.g. ``hidden_layer_sizes``)."""
+
+    def __init__(self, low=1, allow_empty=False):
+        self.low, self.allow_empty = low, allow_empty
+
+    def accepts(self, v):
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            v = (v,)
+        if not isinstance(v, (list, tuple)) or (not v and not self.allow_empty):
+            return False
+        return all(isinstance(x, numbers.Integral) and not isinstance(x, bool)
+                   and x >= self.low for x in v)
+
+    def __str__(self):
+        empty = "possibly empty " if self.allow_empty else "non-empty "
+        return f"an int >= {self.low} or a {empty}list/tuple of ints >= {self.low}"
+
+
+class _Kind:
+    def __init__(self, name, test):
+        self.name, self.test = name, test
+
+    def accepts(self, v):
+        return self.test(v)
+
+    def __str__(self):
+        return self.name
+
+
+_NAMED = {
+    None: _Kind("None", lambda v: v is None),
+    "boolean": _Kind("a bool", lambda v: isinstance(v, (bool, np.bool_))),
+    "random_state": _Kind("None, an int or a numpy.random.Generator",
+                          lambda v: v is None or isinstance(v, np.random.Generator)
+                          or (isinstance(v, numbers.Integral) and not isinstance(v, bool))),
+    "verbose": _Kind("an int >= 0 or a bool",
+                     lambda v: isinstance(v, (bool, np.bool_))
+                     or (isinstance(v, numbers.Integral) and v >= 0)),
+    "dtype": _Kind("'float32' or 'float64'",
+                   lambda v: v in ("float32", "float64", np.float32, np.float64)),
+}
+
+
+def validate_parameters(estimator):
+    """Check every hyper-parameter of ``estimator`` against its ``_parameter_constraints``.
+
+    ``_parameter_constraints`` maps a parameter name to a list of accepted constraints
+    (:class:`Interval`, :class:`Options`, :class:`IntSequence`, or one of the names
+    ``None``, ``"boolean"``, ``"random_state"``, ``"verbose"``, ``"dtype"``).  The value
+    is accepted if any constraint accepts it.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the allowed values and the value received.
+    """
+    constraints = getattr(type(estimator), "_parameter_constraints", {})
+    params = estimator.get_params(deep=False)
+    for name, allowed in constraints.items():
+        if name not in params:
+            continue
+        value = params[name]
+        checks = [_NAMED[c] if (c is None or isinstance(c, str)) else c for c in allowed]
+        if not any(c.accepts(value) for c in checks):
+            options = " or ".join(str(c) for c in checks)
+            raise ValueError(f"The {name!r} parameter of {type(estimator).__name__} must be "
+                             f"{options}; got {value!r}.")

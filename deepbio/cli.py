@@ -1,0 +1,527 @@
+"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``bench``.
+
+::
+
+    deepbio demo                                   # DBN on the bundled breast cancer data
+    deepbio train --model DBNClassifier --data train.csv --target diagnosis \\
+                  --scale minmax --param hidden_layer_sizes=[64,32] --out model.safetensors
+    deepbio predict --model model.safetensors --data new.csv --out predictions.csv
+    deepbio evaluate --model model.safetensors --data test.csv --target diagnosis
+    deepbio bench                                  # runs bench/models.py from a checkout
+
+Data files: CSV / TSV (optionally gzipped; a header row is detected when its cells are
+not numbers), ``.npy`` (2-d) or ``.npz`` (arrays ``X`` and optionally ``y``).  The
+target is a column (``--target NAME`` or index; default: a column named ``target``,
+``label``, ``class`` or ``y``) or a separate file (``--labels``).
+
+Scaling (``--scale standard|minmax|none``) is learnt on the training data and stored in
+the model file's metadata, so ``predict`` and ``evaluate`` apply the same scaling.
+
+Exit status: 0 on success, 1 on an error in the data, the model file or the backend
+(the message says which), 2 on a usage error.
+"""
+import argparse
+import csv
+import gzip
+import io as _stdio
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+_TARGET_NAMES = ("target", "label", "labels", "class", "y")
+
+
+class CLIError(Exception):
+    """An error to report in one line, with exit status 1."""
+
+
+# ----------------------------------------------------------------------- metrics
+
+
+def _average_ranks(a):
+    """Ranks 1..n of ``a``, ties sharing their average rank."""
+    order = np.argsort(a, kind="mergesort")
+    sorted_a = a[order]
+    ranks = np.empty(len(a), dtype=np.float64)
+    i = 0
+    while i < len(a):
+        j = i
+        while j + 1 < len(a) and sorted_a[j + 1] == sorted_a[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
+def roc_auc(y_true, score):
+    """Area under the ROC curve by the rank (Mann-Whitney) formula.
+
+    ``AUC = (sum of the positives' ranks - n_pos (n_pos + 1) / 2) / (n_pos n_neg)``, with
+    tied scores given their average rank.  ``y_true`` holds 0 / 1 (or booleans).
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    score = np.asarray(score, dtype=np.float64)
+    n_pos = int(y_true.sum())
+    n_neg = len(y_true) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC AUC needs both classes among the samples")
+    ranks = _average_ranks(score)
+    return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _classification_report(model, X, y):
+    proba = model.predict_proba(X)
+    pred = model.classes_[np.argmax(proba, axis=1)]
+    out = {"accuracy": float(np.mean(pred == y))}
+    present = [k for k, c in enumerate(model.classes_) if np.any(y == c)]
+    if len(model.classes_) == 2 and len(present) == 2:
+        out["roc_auc"] = roc_auc(y == model.classes_[1], proba[:, 1])
+    elif len(present) > 2:       # macro average of one-vs-rest AUCs
+        out["roc_auc_ovr"] = float(np.mean([roc_auc(y == model.classes_[k], proba[:, k])
+                                            for k in present]))
+    return out
+
+
+def _regression_report(model, X, y):
+    pred = model.predict(X).reshape(y.shape)
+    return {"r2": model.score(X, y), "mse": float(np.mean((pred - y) ** 2))}
+
+
+# -------------------------------------------------------------------------- data
+
+
+def _open_text(path):
+    if path.endswith(".gz"):
+        return _stdio.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def read_table(path):
+    """``(cells, header)``: a 2-d array of strings (or floats for NumPy files) and the
+    column names (None without a header row)."""
+    if not os.path.exists(path):
+        raise CLIError(f"data file not found: {path}")
+    if path.endswith(".npy"):
+        arr = np.load(path, allow_pickle=False)
+        return np.atleast_2d(arr) if arr.ndim == 1 else arr, None
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            if "X" not in z:
+                raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
+                               f"(and optionally 'y'); found {sorted(z.files)}")
+            if "y" in z:
+                return np.column_stack([z["X"], z["y"]]), None
+            return z["X"], None
+    name = path[:-3] if path.endswith(".gz") else path
+    delimiter = "\t" if name.endswith((".tsv", ".tab", ".txt")) else ","
+    with _open_text(path) as fh:
+        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+    if not rows:
+        raise CLIError(f"{path} is empty")
+    header = None
+    if not all(_is_number(c) for c in rows[0]):
+        header, rows = [c.strip() for c in rows[0]], rows[1:]
+    width = len(header) if header else len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise CLIError(f"{path}: row {i + 1 + (header is not None)} has {len(row)} "
+                           f"fields, expected {width}")
+    if not rows:
+        raise CLIError(f"{path} has a header but no data rows")
+    return np.array(rows, dtype=str), header
+
+
+def _column_index(spec, header, width):
+    if spec is None:
+        if header:
+            for i, h in enumerate(header):
+                if h.lower() in _TARGET_NAMES:
+                    return i
+        return None
+    if header and spec in header:
+        return header.index(spec)
+    try:
+        i = int(spec)
+    except ValueError:
+        raise CLIError(f"--target {spec!r} is not a column of the data "
+                       f"(columns: {header})") from None
+    if not -width <= i < width:
+        raise CLIError(f"--target {i} is out of range for {width} columns")
+    return i % width
+
+
+def _to_float(cells, path, names=None):
+    try:
+        return np.asarray(cells, dtype=np.float64)
+    except ValueError:
+        for j in range(cells.shape[1]):
+            for i in range(cells.shape[0]):
+                if not _is_number(cells[i, j]):
+                    col = names[j] if names else j
+                    raise CLIError(f"{path}: feature column {col!r} holds a non-numeric "
+                                   f"value {str(cells[i, j])!r} (data row {i + 1})") from None
+        raise
+
+
+def load_xy(path, target=None, labels=None, need_target=False):
+    """Features ``X`` (float), target ``y`` (or None) and feature names from data files."""
+    cells, header = read_table(path)
+    width = cells.shape[1]
+    t = _column_index(target, header, width)
+    y = None
+    if labels is not None:
+        ycells, _ = read_table(labels)
+        if ycells.shape[1] != 1:
+            raise CLIError(f"{labels} must hold one column of labels")
+        y = ycells[:, 0]
+        if len(y) != len(cells):
+            raise CLIError(f"{labels} has {len(y)} labels but {path} has {len(cells)} rows")
+    elif t is not None:
+        y = cells[:, t]
+        cells = np.delete(cells, t, axis=1)
+        if header:
+            header = header[:t] + header[t + 1:]
+    elif need_target:
+        if cells.dtype.kind == "f" and width > 1:       # NumPy files: last column
+            y, cells = cells[:, -1], cells[:, :-1]
+        else:
+            raise CLIError("no target column: name it with --target (column name or index) "
+                           "or give --labels FILE")
+    X = _to_float(cells, path, header)
+    return X, y, header
+
+
+def _as_targets(y, classifier):
+    if y is None:
+        return None
+    if classifier:
+        if y.dtype.kind in "US" and all(_is_number(v) for v in y):
+            f = y.astype(np.float64)
+            return f.astype(np.int64) if np.all(f == np.round(f)) else f
+        return y
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except ValueError:
+        raise CLIError("the target of a regressor must be numeric") from None
+
+
+# ----------------------------------------------------------------------- scaling
+
+
+def fit_scaling(X, kind):
+    if kind == "none":
+        return {"kind": "none"}
+    if kind == "standard":
+        mean, std = X.mean(axis=0), X.std(axis=0)
+        return {"kind": kind, "offset": mean.tolist(),
+                "scale": np.where(std > 0, std, 1.0).tolist()}
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    return {"kind": kind, "offset": lo.tolist(),
+            "scale": np.where(hi > lo, hi - lo, 1.0).tolist(), "clip": True}
+
+
+def apply_scaling(X, scaling):
+    if not scaling or scaling.get("kind") == "none":
+        return X
+    offset, scale = np.asarray(scaling["offset"]), np.asarray(scaling["scale"])
+    if X.shape[1] != len(offset):
+        raise CLIError(f"the data has {X.shape[1]} feature columns, but the model was "
+                       f"trained on {len(offset)}")
+    Z = (X - offset) / scale
+    return np.clip(Z, 0.0, 1.0) if scaling.get("clip") else Z
+
+
+# ----------------------------------------------------------------------- commands
+
+
+def _backend_name(name):
+    import deepbio
+    if name:
+        deepbio.set_backend(name)
+    return deepbio.get_backend()
+
+
+def cmd_demo(args, out):
+    """Train a DBN classifier on the bundled breast cancer data; print held-out metrics."""
+    from . import DBNClassifier
+    from .datasets import load_breast_cancer, train_test_split
+    backend = _backend_name(args.backend)
+    t0 = time.perf_counter()
+    X, y = load_breast_cancer(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, stratify=y,
+                                          random_state=args.seed)
+    scaling = fit_scaling(Xtr, "minmax")        # Bernoulli visible units want [0, 1]
+    Xtr, Xte = apply_scaling(Xtr, scaling), apply_scaling(Xte, scaling)
+    clf = DBNClassifier(hidden_layer_sizes=(64, 32), visible="bernoulli", pretrain_epochs=20,
+                        max_epochs=50, random_state=args.seed, verbose=args.verbose)
+    clf.fit(Xtr, ytr)
+    report = _classification_report(clf, Xte, yte)
+    elapsed = time.perf_counter() - t0
+    print("deepbio demo: DBN classifier on the Wisconsin breast cancer data", file=out)
+    print(f"  backend            {backend}", file=out)
+    print(f"  data               {len(X)} samples x {X.shape[1]} features; stratified "
+          f"held-out split: {len(ytr)} train / {len(yte)} test (seed {args.seed})", file=out)
+    print(f"  model              min-max scaling -> RBM 30-64 -> RBM 64-32 (pre-trained "
+          f"20 epochs each) -> softmax, fine-tuned 50 epochs", file=out)
+    print(f"  held-out accuracy  {report['accuracy']:.4f}", file=out)
+    print(f"  held-out ROC AUC   {report['roc_auc']:.4f}", file=out)
+    print(f"  time               {elapsed:.2f} s", file=out)
+    return 0
+
+
+def _parse_params(items):
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--param expects NAME=VALUE, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def cmd_train(args, out):
+    from . import io, models
+    _backend_name(args.backend)
+    if args.model not in models.REGISTRY:
+        raise CLIError(f"unknown model {args.model!r}; choose one of "
+                       f"{sorted(models.REGISTRY)}")
+    cls = models.REGISTRY[args.model]
+    kind = getattr(cls, "_estimator_type", None)
+    supervised = kind in ("classifier", "regressor")
+    X, y, names = load_xy(args.data, args.target, args.labels, need_target=supervised)
+    y = _as_targets(y, kind == "classifier") if supervised else None
+    params = _parse_params(args.param)
+    if "random_state" in cls._param_names() and "random_state" not in params:
+        params["random_state"] = args.seed
+    try:
+        model = cls(**params)
+    except TypeError as e:
+        raise CLIError(f"bad --param for {args.model}: {e}") from None
+    X_test = y_test = None
+    if args.test_size and supervised:
+        from .datasets import train_test_split
+        strat = y if kind == "classifier" else None
+        X, X_test, y, y_test = train_test_split(X, y, test_size=args.test_size,
+                                                stratify=strat, random_state=args.seed)
+    scaling = fit_scaling(X, args.scale)
+    X = apply_scaling(X, scaling)
+    t0 = time.perf_counter()
+    model.fit(X, y) if supervised else model.fit(X)
+    elapsed = time.perf_counter() - t0
+    meta = {"scaling": scaling, "feature_names": names, "target": args.target,
+            "trained_on": os.path.basename(args.data)}
+    io.save(model, args.out, metadata=meta)
+    print(f"trained {args.model} on {X.shape[0]} samples x {X.shape[1]} features in "
+          f"{elapsed:.2f} s; saved to {args.out}", file=out)
+    if X_test is not None:
+        report = _report(model, apply_scaling(X_test, scaling), y_test, kind)
+        print("held-out " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()), file=out)
+    return 0
+
+
+def _report(model, X, y, kind):
+    if kind == "classifier":
+        return _classification_report(model, X, y)
+    return _regression_report(model, X, y)
+
+
+def _load_model(path):
+    from . import io
+    if not os.path.exists(path):
+        raise CLIError(f"model file not found: {path}")
+    model, meta = io.load(path, return_metadata=True)
+    return model, meta or {}
+
+
+def _features_for(model, path, meta, target, drop_target):
+    cells, header = read_table(path)
+    n = model.n_features_in_ if hasattr(model, "n_features_in_") else None
+    t = None
+    if drop_target or (n is not None and cells.shape[1] == n + 1):
+        t = _column_index(target if target is not None else meta.get("target"), header,
+                          cells.shape[1])
+    y = None
+    if t is not None:
+        y = cells[:, t]
+        cells = np.delete(cells, t, axis=1)
+        if header:
+            header = header[:t] + header[t + 1:]
+    X = apply_scaling(_to_float(cells, path, header), meta.get("scaling"))
+    return X, y
+
+
+def cmd_predict(args, out):
+    _backend_name(args.backend)
+    model, meta = _load_model(args.model)
+    X, _ = _features_for(model, args.data, meta, args.target, drop_target=False)
+    kind = getattr(model, "_estimator_type", None)
+    if args.proba:
+        if not hasattr(model, "predict_proba"):
+            raise CLIError(f"{type(model).__name__} has no class probabilities")
+        values, header = model.predict_proba(X), [str(c) for c in model.classes_]
+    elif kind in ("classifier", "regressor"):
+        values = model.predict(X)
+        header = ["prediction"] if values.ndim == 1 else \
+            [f"output_{i}" for i in range(values.shape[1])]
+    else:
+        values = model.transform(X)
+        header = [f"feature_{i}" for i in range(values.shape[1])]
+    values = np.asarray(values)
+    if values.ndim == 1:
+        values = values[:, None]
+    dest = open(args.out, "w", newline="", encoding="utf-8") if args.out else out
+    try:
+        writer = csv.writer(dest)
+        writer.writerow(header)
+        for row in values:
+            writer.writerow([f"{v:.8g}" if isinstance(v, (float, np.floating)) else v
+                             for v in row])
+    finally:
+        if args.out:
+            dest.close()
+    if args.out:
+        print(f"wrote {len(values)} predictions to {args.out}", file=out)
+    return 0
+
+
+def cmd_evaluate(args, out):
+    _backend_name(args.backend)
+    model, meta = _load_model(args.model)
+    kind = getattr(model, "_estimator_type", None)
+    if kind not in ("classifier", "regressor"):
+        raise CLIError(f"{type(model).__name__} is not a classifier or regressor")
+    if args.labels:
+        X, _ = _features_for(model, args.data, meta, None, drop_target=False)
+        y, _, _ = load_xy(args.labels)
+        y = y[:, 0] if y.ndim == 2 else y
+    else:
+        X, y = _features_for(model, args.data, meta, args.target, drop_target=True)
+        if y is None:
+            raise CLIError("no target column found: give --target or --labels")
+    y = _as_targets(np.asarray(y).astype(str) if kind == "classifier" else y,
+                    kind == "classifier")
+    report = _report(model, X, y, kind)
+    print(f"{type(model).__name__} on {len(X)} samples: " +
+          ", ".join(f"{k} {v:.4f}" for k, v in report.items()), file=out)
+    return 0
+
+
+def _find_bench():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for root in (os.getcwd(), here):
+        path = os.path.join(root, "bench", "models.py")
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def cmd_bench(args, out):
+    path = _find_bench()
+    if path is None:
+        raise CLIError("bench/models.py was not found: the benchmarks live in the deepbio "
+                       "source checkout (run `deepbio bench` from its root, or "
+                       "`python bench/models.py`)")
+    import runpy
+    argv = sys.argv
+    sys.argv = [path] + list(args.bench_args or [])
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        sys.argv = argv
+    return 0
+
+
+# ----------------------------------------------------------------------- parser
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="deepbio", description="Classic deep models for "
+                                "biomedical data: demo, train, predict, evaluate, bench.")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"deepbio {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(sp):
+        sp.add_argument("--backend", help="backend to use (default: DEEPBIO_BACKEND or the "
+                                          "fastest installed)")
+        sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    d = sub.add_parser("demo", help="train a DBN on bundled breast cancer data")
+    common(d)
+    d.add_argument("--verbose", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a model on a CSV / NPY file and save it")
+    common(t)
+    t.add_argument("--model", required=True, help="class name, e.g. DBNClassifier")
+    t.add_argument("--data", required=True, help="CSV / TSV / NPY / NPZ file")
+    t.add_argument("--target", help="target column (name or index)")
+    t.add_argument("--labels", help="file with the targets, one per row")
+    t.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    t.add_argument("--scale", choices=("standard", "minmax", "none"), default="standard",
+                   help="feature scaling learnt on the training data (default standard)")
+    t.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="hyper-parameter (JSON value), repeatable")
+    t.add_argument("--test-size", type=float, default=0.0,
+                   help="fraction held out to report metrics (default 0: none)")
+    t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("predict", help="predict with a saved model")
+    common(pr)
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--data", required=True)
+    pr.add_argument("--target", help="target column to drop if present")
+    pr.add_argument("--out", help="CSV file to write (default: standard output)")
+    pr.add_argument("--proba", action="store_true", help="class probabilities")
+    pr.set_defaults(func=cmd_predict)
+
+    e = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
+    common(e)
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--target", help="target column (default: as at training)")
+    e.add_argument("--labels", help="file with the targets, one per row")
+    e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("bench", help="run bench/models.py (from a source checkout); "
+                                     "further arguments go to it (--quick, --repeats N, ...)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None, out=None):
+    """Entry point of the ``deepbio`` console script; returns the exit status."""
+    from .backend import BackendError
+    out = out or sys.stdout
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.func(args, out)
+    except (CLIError, ValueError, OSError, BackendError) as e:
+        print(f"deepbio {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":     # pragma: no cover
+    sys.exit(main())

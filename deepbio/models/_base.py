@@ -1,0 +1,306 @@
+"""Estimator base class and mixins: the scikit-learn API without a scikit-learn dependency.
+
+* :class:`BaseEstimator`: ``get_params`` / ``set_params`` read from the ``__init__``
+  signature (``deep=True`` reaches nested estimators as ``outer__inner``), ``__repr__``
+  shows the parameters that differ from their defaults, hyper-parameters are checked on
+  entering ``fit`` against the class's ``_parameter_constraints`` table, and
+  ``save(path)`` / ``load(path)`` go through :mod:`deepbio.io`.
+* :class:`ClassifierMixin` (labels of any type encoded through ``classes_``; ``score`` is
+  accuracy), :class:`RegressorMixin` (``score`` is R^2), :class:`TransformerMixin`
+  (``fit_transform``, optional concatenation of the raw input to the features).
+
+scikit-learn duck-types all of this; ``__sklearn_tags__`` is provided (built lazily,
+only when scikit-learn asks) so ``Pipeline``, ``GridSearchCV`` and ``clone`` work.
+"""
+import inspect
+import sys
+
+import numpy as np
+
+from .. import backend as _backend
+from .._validation import (check_array, check_classification_targets, check_is_fitted,
+                           check_n_features, check_random_state, check_X_y,
+                           validate_parameters)
+
+
+class BaseEstimator:
+    """Base class of every deepbio estimator.
+
+    ``__init__`` of a subclass only stores its arguments under the same names; learnt
+    attributes end in ``_`` and are set by ``fit``.
+    """
+
+    _parameter_constraints = {}
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        names = []
+        for p in sig.parameters.values():
+            if p.name == "self":
+                continue
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise RuntimeError(f"{cls.__name__}.__init__ must not take *args/**kwargs")
+            names.append(p.name)
+        return sorted(names)
+
+    def get_params(self, deep=True):
+        """Hyper-parameters of this estimator as a dict ``{name: value}``.
+
+        With ``deep=True`` the parameters of nested estimators are included too, as
+        ``"<name>__<inner name>"``.
+        """
+        out = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            out[name] = value
+        return out
+
+    def set_params(self, **params):
+        """Set hyper-parameters by name (``inner__name`` for nested estimators); returns self."""
+        if not params:
+            return self
+        valid = self.get_params(deep=True)
+        nested = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator "
+                                 f"{type(self).__name__}. Valid parameters are: "
+                                 f"{sorted(self._param_names())}.")
+            if sep:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+                valid[name] = value
+        for name, sub in nested.items():
+            valid[name].set_params(**sub)
+        return self
+
+    def _validate_params(self):
+        """Check hyper-parameters against ``_parameter_constraints`` (called by ``fit``)."""
+        validate_parameters(self)
+
+    def __repr__(self):
+        defaults = {p.name: p.default
+                    for p in inspect.signature(type(self).__init__).parameters.values()}
+        shown = []
+        for name in self._param_names():
+            value = getattr(self, name, None)
+            default = defaults.get(name, inspect.Parameter.empty)
+            try:
+                same = value is default or (type(value) is type(default) and value == default)
+                same = bool(same)
+            except Exception:
+                same = False
+            if not same:
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    # ------------------------------------------------------------------ files
+    def save(self, path):
+        """Save this estimator to ``path`` (safetensors + JSON); see :func:`deepbio.io.save`."""
+        from .. import io
+        io.save(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator saved by :meth:`save`; it must be an instance of ``cls``."""
+        from .. import io
+        model = io.load(path)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path!s} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    # ------------------------------------------------------------------ scikit-learn
+    _estimator_type = None
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import (ClassifierTags, RegressorTags, Tags, TargetTags,
+                                   TransformerTags)
+        kind = self._estimator_type
+        tags = Tags(estimator_type=kind, target_tags=TargetTags(required=kind is not None),
+                    transformer_tags=TransformerTags() if hasattr(self, "transform") else None,
+                    classifier_tags=ClassifierTags() if kind == "classifier" else None,
+                    regressor_tags=RegressorTags() if kind == "regressor" else None)
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------------ helpers
+    def _check_fitted(self):
+        check_is_fitted(self, "n_features_in_")
+
+    def _check_X(self, X, reset=False, name="X"):
+        """Validate ``X`` (2-d, finite, numeric, non-empty) and convert it once to the
+        estimator's ``dtype`` (float64 if it has none); at predict time check features."""
+        dtype = getattr(self, "dtype", "float64")
+        if dtype not in ("float32", "float64", np.float32, np.float64):
+            dtype = "float64"          # an invalid dtype is reported by _validate_params
+        X = check_array(X, name, dtype=np.dtype(dtype))
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        else:
+            self._check_fitted()
+            check_n_features(self, X)
+        return X
+
+
+class ClassifierMixin:
+    """Classifier API: ``classes_`` from any labels, ``predict`` from ``predict_proba``.
+
+    Subclasses implement ``predict_proba(X) -> (N, n_classes)``.
+    """
+
+    _estimator_type = "classifier"
+
+    def _encode_labels(self, X, y):
+        X, y = check_X_y(X, y)
+        self.classes_, y_enc = check_classification_targets(y)
+        return X, y_enc
+
+    def _encode_known_labels(self, y):
+        """Indices of ``y`` in ``classes_`` (for partial_fit); ValueError on an unknown label."""
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        bad = self.classes_[idx] != y
+        if np.any(bad):
+            raise ValueError(f"y contains label {y[bad][0]!r} not seen in the first call to fit "
+                             f"/ partial_fit (classes_ = {self.classes_.tolist()})")
+        return idx.astype(np.int64)
+
+    def predict(self, X):
+        """Most probable class of every sample: array of shape (n_samples,) of ``classes_``."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        return np.log(np.clip(self.predict_proba(X), 1e-300, None))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against ``y``."""
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        pred = self.predict(X)
+        if pred.shape[0] != y.shape[0]:
+            raise ValueError(f"y has the wrong length: X has {pred.shape[0]} samples but y "
+                             f"has {y.shape[0]}")
+        return float(np.average(pred == y, weights=sample_weight))
+
+
+class RegressorMixin:
+    """Regressor API: ``score`` is the coefficient of determination R^2."""
+
+    _estimator_type = "regressor"
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 = 1 - sum (y - y_hat)^2 / sum (y - mean y)^2 (averaged over outputs)."""
+        y = check_array(y, "y", ndim=(1, 2))
+        pred = self.predict(X).reshape(y.shape)
+        return r2_score(y, pred, sample_weight)
+
+
+class TransformerMixin:
+    """Transformer API: ``fit_transform``; ``include_input`` appends raw X to the features."""
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X, y)`` then ``transform(X)``."""
+        if y is None:
+            return self.fit(X, **fit_params).transform(X)
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def _with_input(self, features, X):
+        """``[features, X]`` side by side when the estimator's ``include_input`` is True."""
+        if getattr(self, "include_input", False):
+            return np.hstack([features, np.asarray(X, dtype=features.dtype)])
+        return features
+
+
+def r2_score(y, pred, sample_weight=None):
+    """Coefficient of determination, averaged uniformly over outputs (as scikit-learn)."""
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if y.ndim == 1:
+        y, pred = y[:, None], pred[:, None]
+    w = np.ones(y.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    mean = np.average(y, axis=0, weights=w)
+    ss_res = (w[:, None] * (y - pred) ** 2).sum(axis=0)
+    ss_tot = (w[:, None] * (y - mean) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                      np.where(ss_res > 0, 0.0, 1.0))
+    return float(r2.mean())
+
+
+# ---------------------------------------------------------------------- backend glue
+
+
+def to_backend(be, a, dtype=None):
+    """Array ``a`` (NumPy or another backend's) as an array of backend ``be``."""
+    if a is None:
+        return None
+    if not isinstance(a, be.array_type):
+        a = to_host(a)
+    return be.asarray(a, dtype=dtype)
+
+
+def to_host(a):
+    """Array ``a`` of any backend as a NumPy array."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "get"):          # CuPy
+        return a.get()
+    return np.asarray(a)
+
+
+def current_backend():
+    """The active backend (models look it up once per public call)."""
+    return _backend.current()
+
+
+def resolve_rng(random_state):
+    """``random_state`` (None, int or Generator) as a ``numpy.random.Generator``."""
+    return check_random_state(random_state)
+
+
+def minibatches(n, batch_size, rng=None):
+    """Index arrays of the minibatches of one epoch over ``n`` samples (shuffled if ``rng``)."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    bs = min(int(batch_size), n)
+    return [order[i:i + bs] for i in range(0, n, bs)]
+
+
+class Progress:
+    """Per-epoch progress on standard error: nothing with ``verbose=0``; otherwise a tqdm
+    bar on a terminal and one line per epoch elsewhere (``verbose>=2`` always prints
+    lines).  Use as a context manager."""
+
+    def __init__(self, total, verbose, desc):
+        self.verbose, self.desc, self.bar = int(verbose), desc, None
+        if self.verbose == 1 and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=desc, leave=False, file=sys.stderr,
+                            dynamic_ncols=True)
+
+    def update(self, record):
+        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in record.items()
+                 if k != "epoch" and v is not None}
+        if self.bar is not None:
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+        elif self.verbose:
+            parts = " ".join(f"{k}={v}" for k, v in shown.items())
+            print(f"[{self.desc}] epoch {record.get('epoch')}: {parts}", file=sys.stderr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False

@@ -1,0 +1,425 @@
+"""What the network-based estimators share: two extra layers and the fine-tuning base class.
+
+* :class:`Corruption`: train-time input corruption of a denoising autoencoder (masking
+  noise or additive Gaussian noise, drawn fresh for every minibatch by the kernels
+  ``mask_corrupt`` / ``gaussian_corrupt``); the identity at prediction time.
+* :class:`TiedAutoEncoder`: encoder ``a = f(x W + c)`` and tied decoder
+  ``z = a W^T + b`` in one layer, so the two uses of ``W`` add their gradients.
+* :class:`FeedForwardEstimator`: a stack of dense layers plus an output layer, trained
+  end to end by :class:`deepbio.optim.SGD`; MLPs, DBN and stacked-autoencoder
+  classifiers / regressors derive from it and differ only in how they initialise the
+  hidden layers (randomly, from RBMs, from autoencoders).
+
+After ``fit`` the weights live in ``coefs_`` (list of (D_in, D_out) arrays) and
+``intercepts_`` (list of (D_out,) arrays); prediction runs the ``dense_forward`` kernel
+layer by layer on them, so a model loaded from a file needs no ``Network`` to predict.
+"""
+import math
+
+import numpy as np
+
+from .. import backend as _backend
+from .._validation import Interval, IntSequence, Options, check_X_y
+from ..nn import Dense, Dropout, Network
+from ..nn.layers import Layer, _as_rows, _shape, _size
+from ..optim import SGD
+from ..optim.schedules import SCHEDULES
+from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
+                    resolve_rng, to_backend, to_host)
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+
+
+def child_seed(rng):
+    """A fresh integer seed drawn from ``rng`` (to seed a sub-component reproducibly)."""
+    return int(rng.integers(0, 2**63 - 1))
+
+
+# --------------------------------------------------------------------------- layers
+
+
+class Corruption(Layer):
+    """Denoising-autoencoder input corruption, active only when ``train=True``.
+
+    ``kind="mask"``: ``x_tilde = x * 1[u >= level]`` (each input zeroed with probability
+    ``level``); ``kind="gaussian"``: ``x_tilde = x + level * z``, ``z ~ N(0, 1)``.
+    Fresh uniforms are drawn from the layer's generator at every training forward.
+    Backward and rop apply the Jacobian of the last corruption (the same mask; the
+    identity for additive noise).
+
+    References
+    ----------
+    P. Vincent, H. Larochelle, Y. Bengio, P.-A. Manzagol. Extracting and composing robust
+    features with denoising autoencoders. ICML 2008.
+    """
+
+    def __init__(self, kind="mask", level=0.3, random_state=None):
+        super().__init__()
+        if kind not in ("mask", "gaussian"):
+            raise ValueError(f"kind must be 'mask' or 'gaussian', got {kind!r}")
+        if not (isinstance(level, (int, float)) and 0 <= level and
+                (level <= 1 or kind == "gaussian") and math.isfinite(level)):
+            raise ValueError(f"level must be in [0, 1] for masking, >= 0 for Gaussian noise; "
+                             f"got {level!r}")
+        self.kind, self.level, self.random_state = kind, float(level), random_state
+        self._u = None
+        self._rng = None
+
+    def build(self, input_shape, rng, dtype):
+        seed = self.random_state if self.random_state is not None else child_seed(rng)
+        self._rng = _backend.current().rng(seed)
+        return super().build(input_shape, rng, dtype)
+
+    def forward(self, x, train=False):
+        self._check_built()
+        self._u = None
+        if not train or self.level == 0.0:
+            return x
+        be = _backend.current()
+        x2 = _as_rows(x, be)
+        if self.kind == "mask":
+            self._u = be.uniform(self._rng, x2.shape, x2.dtype)
+            out = be.kernels.mask_corrupt(x2, self._u, self.level)
+        else:
+            u1 = be.uniform(self._rng, x2.shape, x2.dtype)
+            u2 = be.uniform(self._rng, x2.shape, x2.dtype)
+            out = be.kernels.gaussian_corrupt(x2, u1, u2, self.level)
+        return out.reshape(x.shape)
+
+    def _jacobian(self, t):
+        if self._u is None:
+            return t
+        be = _backend.current()
+        return be.kernels.mask_corrupt(_as_rows(t, be), self._u, self.level).reshape(t.shape)
+
+    def backward(self, dy, include_penalty=True):
+        return self._jacobian(dy)
+
+    def rop(self, dx, dparams=None):
+        return None if dx is None else self._jacobian(dx)
+
+    def get_config(self):
+        rs = self.random_state
+        return {"kind": self.kind, "level": self.level,
+                "random_state": rs if rs is None or isinstance(rs, int) else None}
+
+
+class TiedAutoEncoder(Layer):
+    """An autoencoder whose decoder uses the transposed encoder weights.
+
+    ``a = f(x W + c)`` (encoder, ``W`` (D, H)), ``z = a W^T + b`` (decoder output before
+    the loss's non-linearity).  With ``rho`` set, the sparse-autoencoder penalty
+    ``beta sum_j KL(rho || mean_n a_nj)`` (kernel ``sparsity_grad``) is added.
+
+    Backward, for ``dz = dL/dz``::
+
+        da  = dz W + d penalty / da          dW_dec = dz^T a  (D, H)
+        dx, dW_enc, dc = backward of the encoder with da
+        dW  = dW_enc + dW_dec                db = sum_n dz
+
+    Parameters: ``W`` (D, H), ``b_hidden`` = c (H,), ``b_visible`` = b (D,).
+    """
+
+    param_names = ("W", "b_hidden", "b_visible")
+
+    def __init__(self, units, activation="sigmoid", rho=None, beta=0.0):
+        super().__init__()
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.units, self.activation, self.rho, self.beta = units, activation, rho, float(beta)
+        self._penalty = None
+
+    def build(self, input_shape, rng, dtype):
+        be = _backend.current()
+        self.input_shape = _shape(input_shape)
+        d, h = _size(self.input_shape), self.units
+        scale = math.sqrt(6.0 / (d + h))                     # Glorot & Bengio (2010)
+        W = scale * (2.0 * be.uniform(rng, (d, h), "float64") - 1.0)
+        self._new_params([be.xp.ascontiguousarray(W.astype(dtype)),
+                          be.xp.zeros(h, dtype=dtype), be.xp.zeros(d, dtype=dtype)], be)
+        self.output_shape = (d,)
+        return self.output_shape
+
+    def forward(self, x, train=False):
+        self._check_built()
+        be = _backend.current()
+        K = be.kernels
+        W, c, b = self._params
+        self._x = _as_rows(x, be)
+        self._a = K.dense_forward(self._x, W, c, self.activation)
+        if self.rho is not None:
+            penalty, self._da_sparse = K.sparsity_grad(self._a, self.rho, self.beta)
+            self._penalty = float(penalty)
+        self._WT = be.xp.ascontiguousarray(W.T)
+        self._z = K.dense_forward(self._a, self._WT, b, "linear")
+        return self._z
+
+    def penalty(self):
+        return 0.0 if self._penalty is None else self._penalty
+
+    def backward(self, dy, include_penalty=True):
+        be = _backend.current()
+        K = be.kernels
+        dz = be.xp.ascontiguousarray(dy)
+        da, dWT, db = K.dense_backward(self._a, self._WT, self._z, dz, "linear")
+        if self.rho is not None and include_penalty:
+            da = da + self._da_sparse
+        dx, dW, dc = K.dense_backward(self._x, self._params[0], self._a, da, self.activation)
+        self._grads[0][...] = dW + dWT.T
+        self._grads[1][...] = dc
+        self._grads[2][...] = db
+        return dx
+
+    def rop(self, dx, dparams=None):
+        """``ra = f'(.) (dx W + x dW + dc)``;  ``rz = ra W^T + a dW^T + db``."""
+        be = _backend.current()
+        xp = be.xp
+        W = self._params[0]
+        dW, dc, db = dparams if dparams is not None else (None, None, None)
+        dW = xp.zeros_like(W) if dW is None else dW
+        t = self._x @ dW
+        if dc is not None:
+            t = t + dc
+        if dx is not None:
+            t = t + _as_rows(dx, be) @ W
+        ra = be.kernels.activation_backward(self._a, xp.ascontiguousarray(t), self.activation)
+        rz = ra @ self._WT + self._a @ dW.T
+        return rz + db if db is not None else rz
+
+    def get_config(self):
+        return {"units": self.units, "activation": self.activation, "rho": self.rho,
+                "beta": self.beta}
+
+
+# ------------------------------------------------------- fine-tuned feed-forward nets
+
+#: Hyper-parameters of the SGD fine-tuning, shared by every FeedForwardEstimator.
+SGD_CONSTRAINTS = {
+    "learning_rate": [Interval("real", 0, None, closed="neither")],
+    "momentum": [Interval("real", 0, 1, closed="left")],
+    "nesterov": ["boolean"],
+    "weight_decay": [Interval("real", 0, None)],
+    "schedule": [Options(*SCHEDULES)],
+    "clip_norm": [None, Interval("real", 0, None, closed="neither")],
+    "batch_size": [Interval("int", 1, None)],
+    "max_epochs": [Interval("int", 1, None)],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+    "patience": [Interval("int", 1, None)],
+    "tol": [Interval("real", 0, None)],
+    "dropout": [Interval("real", 0, 1, closed="left")],
+    "dtype": ["dtype"],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+def sgd_from(est, seed, **overrides):
+    """An :class:`SGD` configured from an estimator's fine-tuning hyper-parameters."""
+    names = ("learning_rate", "momentum", "nesterov", "weight_decay", "schedule", "clip_norm",
+             "batch_size", "max_epochs", "early_stopping", "validation_fraction", "patience",
+             "tol", "verbose")
+    kwargs = {n: getattr(est, n) for n in names}
+    kwargs.update(overrides)
+    return SGD(random_state=seed, **kwargs)
+
+
+def hidden_sizes(sizes):
+    """``hidden_layer_sizes`` (int or sequence) as a tuple of ints."""
+    if isinstance(sizes, (int, np.integer)):
+        return (int(sizes),)
+    return tuple(int(s) for s in sizes)
+
+
+class FeedForwardEstimator(BaseEstimator):
+    """Dense hidden layers + a linear output layer + a matching loss, fine-tuned by SGD.
+
+    Subclasses provide ``_hidden_activation()`` and may override ``_pretrain(X, rng)``
+    to return initial ``(W, b)`` for every hidden layer.  ``_output`` (class attribute)
+    is the loss: ``"softmax_cross_entropy"`` or ``"squared_error"``.
+    """
+
+    _parameter_constraints = dict(SGD_CONSTRAINTS,
+                                  hidden_layer_sizes=[IntSequence(1, allow_empty=True)])
+    _loss = None
+
+    def _hidden_activation(self):
+        return self.activation
+
+    def _pretrain(self, X, rng):
+        """Initial ``[(W, b), ...]`` for the hidden layers, or None for random ones."""
+        return None
+
+    # ------------------------------------------------------------------ the network
+    def _build_network(self, n_in, n_out, seed, init=None):
+        """A built Network; hidden layers set from ``init`` ([(W, b)]) when given."""
+        layers = []
+        act = self._hidden_activation()
+        for units in hidden_sizes(self.hidden_layer_sizes):
+            layers.append(Dense(units, act))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+        layers.append(Dense(n_out, "linear"))
+        net = Network(layers, self._loss, dtype=str(np.dtype(self.dtype))).build(n_in, seed)
+        if init is not None:
+            dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+            be = current_backend()
+            for layer, (W, b) in zip(dense, init):
+                layer.W[...] = to_backend(be, W, net.dtype)
+                layer.b[...] = to_backend(be, b, net.dtype)
+        return net
+
+    def _store(self, net):
+        dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+        self.coefs_ = [layer.W for layer in dense]
+        self.intercepts_ = [layer.b for layer in dense]
+        self._network = net
+
+    def _network_for_update(self, n_in, n_out):
+        """The training network: the cached one, or one rebuilt from ``coefs_``."""
+        net = getattr(self, "_network", None)
+        if net is None or net.theta.__class__ is not current_backend().array_type:
+            net = self._build_network(n_in, n_out, 0,
+                                      list(zip(self.coefs_[:-1], self.intercepts_[:-1])))
+            dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+            be = current_backend()
+            dense[-1].W[...] = to_backend(be, self.coefs_[-1], net.dtype)
+            dense[-1].b[...] = to_backend(be, self.intercepts_[-1], net.dtype)
+            self._store(net)
+        return net
+
+    def _train(self, X, T, n_out, rng, metric=None):
+        """Pre-train (subclass hook), build, then fine-tune on targets ``T`` (N, n_out)."""
+        init = self._pretrain(X, rng)
+        net = self._build_network(X.shape[1], n_out, child_seed(rng), init)
+        be = current_backend()
+        sgd = sgd_from(self, child_seed(rng))
+        self.history_ = sgd.minimize(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
+                                     metric=metric)
+        self.n_iter_ = len(self.history_)
+        self._store(net)
+        self._optimizer = sgd
+
+    def _partial_train(self, X, T, n_out, first):
+        """One SGD epoch over ``(X, T)``, continuing from the current weights."""
+        be = current_backend()
+        if first:
+            rng = resolve_rng(self.random_state)
+            net = self._build_network(X.shape[1], n_out, child_seed(rng), None)
+            self._store(net)
+            self._optimizer = sgd_from(self, child_seed(rng), max_epochs=1,
+                                       early_stopping=False)
+            self.history_ = []
+            self.n_iter_ = 0
+        net = self._network_for_update(X.shape[1], n_out)
+        opt = getattr(self, "_optimizer", None)
+        if opt is None:
+            opt = self._optimizer = sgd_from(self, child_seed(resolve_rng(self.random_state)),
+                                             max_epochs=1, early_stopping=False)
+        opt._validate_params()
+        entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
+                               self.n_iter_)
+        entry["epoch"] = self.n_iter_
+        self.history_.append(entry)
+        self.n_iter_ += 1
+
+    # ------------------------------------------------------------------ prediction
+    def _forward(self, X, upto=None):
+        """Outputs of the output layer (``upto=None``) or of hidden layer ``upto``."""
+        be = current_backend()
+        K = be.kernels
+        a = be.asarray(X, self.dtype)
+        n_layers = len(self.coefs_)
+        acts = [self._hidden_activation()] * (n_layers - 1) + ["linear"]
+        stop = n_layers if upto is None else upto + 1
+        for W, b, act in list(zip(self.coefs_, self.intercepts_, acts))[:stop]:
+            a = K.dense_forward(a, to_backend(be, W, self.dtype),
+                                to_backend(be, b, self.dtype), act)
+        return a
+
+    def transform(self, X):
+        """Activations of the last hidden layer after fine-tuning, (n_samples, units)."""
+        X = self._check_X(X)
+        if len(self.coefs_) < 2:
+            raise ValueError(f"{type(self).__name__} has no hidden layer to transform with")
+        return to_host(self._forward(X, upto=len(self.coefs_) - 2))
+
+
+def _accuracy_metric(network, X, Y):
+    """Validation accuracy of a softmax network on one-hot targets (for ``history_``)."""
+    xp = _backend.current().xp
+    z = network.forward(X, train=False)
+    return float(xp.mean(xp.argmax(z, axis=1) == xp.argmax(Y, axis=1)))
+
+
+class FeedForwardClassifier(ClassifierMixin, FeedForwardEstimator):
+    """Softmax output (two units for binary problems) + cross-entropy."""
+
+    _loss = "softmax_cross_entropy"
+
+    def _one_hot(self, y_enc):
+        T = np.zeros((y_enc.shape[0], len(self.classes_)), dtype=self.dtype)
+        T[np.arange(y_enc.shape[0]), y_enc] = 1
+        return T
+
+    def fit(self, X, y):
+        """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,) of any type.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y_enc = self._encode_labels(X, y)
+        self.n_features_in_ = X.shape[1]
+        rng = resolve_rng(self.random_state)
+        self._train(X, self._one_hot(y_enc), len(self.classes_), rng,
+                    metric=_accuracy_metric)
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        X = self._check_X(X)
+        be = current_backend()
+        return to_host(be.kernels.activation_forward(self._forward(X), "softmax"))
+
+
+class FeedForwardRegressor(RegressorMixin, FeedForwardEstimator):
+    """Linear output + squared error.  Targets are standardised internally
+    (``y_mean_``, ``y_scale_``) and predictions mapped back."""
+
+    _loss = "squared_error"
+
+    def fit(self, X, y):
+        """Fit on ``X`` (n_samples, n_features) and real targets ``y`` (n_samples,) or
+        (n_samples, n_outputs).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
+        self.n_features_in_ = X.shape[1]
+        Y = self._fit_target_scaling(y)
+        rng = resolve_rng(self.random_state)
+        self._train(X, (Y - self.y_mean_) / self.y_scale_, Y.shape[1], rng)
+        return self
+
+    def _fit_target_scaling(self, y):
+        """Learn ``y_mean_`` / ``y_scale_`` from ``y``; return it as (n_samples, n_outputs)."""
+        Y = y.reshape(len(y), -1)
+        self.target_ndim_ = y.ndim
+        self.n_outputs_ = Y.shape[1]
+        self.y_mean_ = Y.mean(axis=0)
+        std = Y.std(axis=0)
+        self.y_scale_ = np.where(std > 0, std, 1.0)
+        return Y
+
+    def predict(self, X):
+        """Predicted targets, shape (n_samples,) (or (n_samples, n_outputs))."""
+        X = self._check_X(X)
+        out = to_host(self._forward(X)).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return out[:, 0] if self.target_ndim_ == 1 else out

@@ -1,0 +1,466 @@
+"""Restricted Boltzmann machine (Bernoulli-Bernoulli and Gaussian-Bernoulli), trained by CD-k / PCD.
+
+The maths is in ``docs/models/rbm.md``.  The training loop is a loop over one private
+minibatch step, :meth:`RBM._cd_step`, which calls the backend's kernels
+(``sigmoid_bernoulli``, ``gaussian_sample``, ``cd_statistics``, ``free_energy``) and
+does its matrix products with the backend's array module ``xp``.
+"""
+import time
+
+import numpy as np
+
+from .._validation import Interval, Options
+from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, minibatches,
+                    resolve_rng, to_backend, to_host)
+
+#: Samples used each epoch to estimate the pseudo-likelihood in ``history_``.
+MONITOR_SIZE = 256
+
+
+def _affine(a, M, bias):
+    """``a @ M + bias`` with the bias added in place (one temporary fewer)."""
+    z = a @ M
+    z += bias
+    return z
+
+
+class _RawKernels:
+    """The backend's kernels without the validation layer, as attributes (hot loops)."""
+
+    def __init__(self, be):
+        self.__dict__.update(be.kernels.raw)
+
+
+class RBM(TransformerMixin, BaseEstimator):
+    """Restricted Boltzmann machine with binary hidden units.
+
+    Energy, for visible ``v`` (D,) and hidden ``h`` in {0, 1}^H:
+
+    * ``visible="bernoulli"`` (v in {0, 1}^D, or probabilities in [0, 1]):
+      ``E(v, h) = -b.v - c.h - v W h``;
+    * ``visible="gaussian"`` (real v, unit variance):
+      ``E(v, h) = |v - b|^2 / 2 - c.h - v W h``.
+
+    Trained by contrastive divergence (CD-k) or persistent CD, with momentum, L2 weight
+    decay and an optional sparsity target on the hidden units.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units H.
+    visible : {"bernoulli", "gaussian"}, default="bernoulli"
+        Type of the visible units.  Bernoulli units expect X in [0, 1] (min-max scale
+        first; values in between are read as probabilities).  Gaussian units expect each
+        feature standardised to mean 0 and variance 1: their standard deviation is fixed
+        to 1 and not learnt.
+    k : int, default=1
+        Gibbs steps in the negative phase (CD-k).
+    persistent : bool, default=False
+        Persistent CD (Tieleman 2008): the negative chain continues from one minibatch
+        to the next instead of restarting at the data.
+    learning_rate : float or "auto", default="auto"
+        Step size; "auto" is 0.1 for Bernoulli and 0.01 for Gaussian visible units.
+    momentum : float in [0, 1), default=0.5
+        Momentum of the parameter updates.
+    weight_decay : float >= 0, default=1e-4
+        L2 penalty on ``W`` (``dW -= weight_decay * W``).
+    sparsity_target : float in (0, 1) or None, default=None
+        Target mean activation of each hidden unit (Hinton 2010, sec. 11); None disables.
+    sparsity_cost : float >= 0, default=0.1
+        Weight of the sparsity term, applied to the hidden biases.
+    batch_size : int, default=100
+        Minibatch size.
+    n_iter : int, default=10
+        Epochs (passes over the data) of :meth:`fit`.
+    include_input : bool, default=False
+        If True, :meth:`transform` returns ``[features, X]`` side by side.
+    dtype : {"float32", "float64"}, default="float32"
+        Floating type of the parameters and of the computation.
+    random_state : None, int or numpy.random.Generator, default=None
+        Seeds initialisation, shuffling and sampling.
+    verbose : int, default=0
+        0: silent; 1: a progress bar; 2: one line per epoch.
+
+    Attributes
+    ----------
+    W_ : array of shape (n_features, n_components)
+        Weights, ``W_[i, j]`` couples visible unit i and hidden unit j (an array of the
+        backend active at fit: NumPy on the CPU backends).
+    components_ : array of shape (n_components, n_features)
+        ``W_.T`` (a view), under scikit-learn's name.
+    intercept_visible_ : array of shape (n_features,)
+        Visible biases b.
+    intercept_hidden_ : array of shape (n_components,)
+        Hidden biases c.
+    n_features_in_ : int
+        Number of visible units D.
+    n_iter_ : int
+        Epochs run by the last :meth:`fit`.
+    history_ : list of dict
+        One dict per epoch: ``epoch``, ``reconstruction_error`` (mean squared error of
+        the mean-field reconstruction ``E[v | h = p(h | v)]``) and ``pseudo_likelihood``
+        (mean per sample; None for Gaussian units), both measured at the end of the
+        epoch on a fixed random subset of up to 256 training samples, and ``time``
+        (seconds).  Each :meth:`partial_fit` call appends one dict with ``epoch`` None
+        and the reconstruction error of its minibatch.
+
+    References
+    ----------
+    G. E. Hinton. Training products of experts by minimizing contrastive divergence.
+    Neural Computation 14(8), 2002.
+    G. E. Hinton. A practical guide to training restricted Boltzmann machines.
+    UTML TR 2010-003, 2010.
+    T. Tieleman. Training restricted Boltzmann machines using approximations to the
+    likelihood gradient. ICML 2008.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepbio import RBM
+    >>> X = (np.random.default_rng(0).random((200, 16)) < 0.3).astype(float)
+    >>> rbm = RBM(n_components=8, n_iter=3, random_state=0).fit(X)
+    >>> rbm.transform(X).shape
+    (200, 8)
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval("int", 1, None)],
+        "visible": [Options("bernoulli", "gaussian")],
+        "k": [Interval("int", 1, None)],
+        "persistent": ["boolean"],
+        "learning_rate": [Interval("real", 0, None, closed="neither"), Options("auto")],
+        "momentum": [Interval("real", 0, 1, closed="left")],
+        "weight_decay": [Interval("real", 0, None)],
+        "sparsity_target": [Interval("real", 0, 1, closed="neither"), None],
+        "sparsity_cost": [Interval("real", 0, None)],
+        "batch_size": [Interval("int", 1, None)],
+        "n_iter": [Interval("int", 0, None)],
+        "include_input": ["boolean"],
+        "dtype": ["dtype"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, n_components=256, visible="bernoulli", k=1, persistent=False,
+                 learning_rate="auto", momentum=0.5, weight_decay=1e-4,
+                 sparsity_target=None, sparsity_cost=0.1, batch_size=100, n_iter=10,
+                 include_input=False, dtype="float32", random_state=None, verbose=0):
+        self.n_components = n_components
+        self.visible = visible
+        self.k = k
+        self.persistent = persistent
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.include_input = include_input
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def components_(self):
+        """Weights as (n_components, n_features): a transposed view of ``W_``."""
+        return self.W_.T
+
+    def _lr(self):
+        if self.learning_rate == "auto":
+            return 0.1 if self.visible == "bernoulli" else 0.01
+        return float(self.learning_rate)
+
+    # ------------------------------------------------------------------ fitting
+    def _check_data(self, X, reset):
+        X = self._check_X(X, reset=reset)
+        if self.visible == "bernoulli":
+            lo, hi = X.min(), X.max()
+            # rounding in a min-max scaler may overshoot [0, 1] by a few ulps: tolerate it
+            if lo < -1e-6 or hi > 1 + 1e-6:
+                raise ValueError(
+                    f"X must lie in [0, 1] for visible='bernoulli' (got values in "
+                    f"[{lo:.4g}, {hi:.4g}]); min-max scale it, or use "
+                    f"visible='gaussian' for standardised real-valued data")
+            if lo < 0 or hi > 1:
+                X = np.clip(X, 0.0, 1.0)
+        return X
+
+    def _initialize(self, be, X, rng):
+        """Small random weights; visible biases from the data (Hinton 2010, sec. 8)."""
+        d, h = X.shape[1], self.n_components
+        dt = np.dtype(self.dtype)
+        mean = X.mean(axis=0)
+        if self.visible == "bernoulli":
+            p = np.clip(mean, 1e-3, 1 - 1e-3)
+            b = np.log(p / (1 - p))
+        else:
+            b = mean
+        self.W_ = to_backend(be, 0.01 * rng.standard_normal((d, h)), dt)
+        self.intercept_visible_ = to_backend(be, b, dt)
+        self.intercept_hidden_ = to_backend(be, np.zeros(h), dt)
+        xp = be.xp
+        self._velocity = [xp.zeros_like(self.W_), xp.zeros_like(self.intercept_visible_),
+                          xp.zeros_like(self.intercept_hidden_)]
+        self._chain = None
+        self._hidden_mean = None
+        self._rng = rng
+        self.history_ = []
+
+    def _ensure_on(self, be):
+        """Move the learnt parameters (and training state) onto backend ``be``."""
+        for name in ("W_", "intercept_visible_", "intercept_hidden_"):
+            setattr(self, name, to_backend(be, getattr(self, name)))
+        if getattr(self, "_velocity", None) is None:
+            self._velocity = [be.xp.zeros_like(p) for p in
+                              (self.W_, self.intercept_visible_, self.intercept_hidden_)]
+        else:
+            self._velocity = [to_backend(be, v) for v in self._velocity]
+        if getattr(self, "_rng", None) is None:
+            self._rng = resolve_rng(self.random_state)
+        chain = getattr(self, "_chain", None)
+        self._chain = None if chain is None else to_backend(be, chain)
+        if not hasattr(self, "_hidden_mean"):
+            self._hidden_mean = None
+
+    def fit(self, X, y=None):
+        """Fit the RBM to ``X`` of shape (n_samples, n_features) for ``n_iter`` epochs.
+
+        Returns
+        -------
+        self : RBM
+        """
+        self._validate_params()
+        X = self._check_data(X, reset=True)
+        be = current_backend()
+        rng = resolve_rng(self.random_state)
+        self._initialize(be, X, rng)
+        Xb = be.asarray(X, dtype=self.dtype)
+        n = X.shape[0]
+        monitor = Xb[be.asarray(np.sort(rng.permutation(n)[:MONITOR_SIZE]))]
+        self.n_iter_ = 0
+        with Progress(self.n_iter, self.verbose, "RBM") as bar:
+            for epoch in range(self.n_iter):
+                t0 = time.perf_counter()
+                for idx in minibatches(n, self.batch_size, rng):
+                    self._cd_step(be, Xb[be.asarray(idx)], rng)
+                record = {"epoch": epoch + 1,
+                          "reconstruction_error": self._reconstruction_error(be, monitor),
+                          "pseudo_likelihood": self._mean_pseudo_likelihood(be, monitor, rng),
+                          "time": time.perf_counter() - t0}
+                self.history_.append(record)
+                self.n_iter_ = epoch + 1
+                bar.update(record)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One CD step on ``X`` (n_samples, n_features) used as a single minibatch.
+
+        The first call initialises the model (from this ``X``); later calls continue.
+
+        Returns
+        -------
+        self : RBM
+        """
+        first = not hasattr(self, "W_")
+        if first:
+            self._validate_params()
+        X = self._check_data(X, reset=first)
+        be = current_backend()
+        if first:
+            self._initialize(be, X, resolve_rng(self.random_state))
+            self.n_iter_ = 0
+        else:
+            self._ensure_on(be)
+        v = be.asarray(X, dtype=self.dtype)
+        self._cd_step(be, v, self._rng)
+        self.history_ = getattr(self, "history_", [])
+        self.history_.append({"epoch": None,
+                              "reconstruction_error": self._reconstruction_error(be, v),
+                              "pseudo_likelihood": None, "time": None})
+        return self
+
+    # ------------------------------------------------------------------ the CD step
+    def _sample_visible(self, K, be, pre, rng):
+        """``(mean, sample)`` of p(v | h) from the pre-activation ``pre = h W^T + b``."""
+        n, d = pre.shape
+        if self.visible == "bernoulli":
+            return K.sigmoid_bernoulli(pre, be.uniform(rng, (n, d), pre.dtype))
+        sigma = be.xp.ones(d, dtype=pre.dtype)
+        u1, u2 = be.uniform(rng, (n, d), pre.dtype), be.uniform(rng, (n, d), pre.dtype)
+        return pre, K.gaussian_sample(pre, sigma, u1, u2)
+
+    def _visible_mean(self, K, pre):
+        if self.visible == "bernoulli":
+            return K.activation_forward(pre, "sigmoid")
+        return pre
+
+    def _cd_step(self, be, v0, rng):
+        """One CD-k (or PCD-k) update of the parameters from the minibatch ``v0`` (n, D).
+
+        Positive phase ``h0 = p(h | v0)``.  Negative phase: k Gibbs steps, from a sample
+        of ``h0`` (CD) or from the persistent chain's hidden state (PCD), ending in
+        ``vk`` (the mean-field reconstruction for CD, a sample for PCD) and
+        ``hk = p(h | vk)``.  Then ``dW, db, dc = cd_statistics(v0, h0, vk, hk)`` and a
+        momentum update.  The arrays are built here with matching shapes and dtype, so
+        the kernels are called unvalidated (``kernels.raw``).
+        """
+        K = _RawKernels(be)
+        W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
+        n, h = v0.shape[0], W.shape[1]
+        dt = v0.dtype
+
+        if self.persistent:
+            # positive phase: h0 = p(h | v0) = sigmoid(v0 W + c)
+            h0 = K.dense_forward(v0, W, c, "sigmoid")
+            if self._chain is None or self._chain.shape[0] < n:
+                # the chains start at a sample of the data's hidden units
+                _, self._chain = K.sigmoid_bernoulli(_affine(v0, W, c),
+                                                     be.uniform(rng, (n, h), dt))
+            hs = self._chain[:n]
+            for _ in range(self.k):
+                _, v = self._sample_visible(K, be, _affine(hs, W.T, b), rng)
+                hk, hs = K.sigmoid_bernoulli(_affine(v, W, c), be.uniform(rng, (n, h), dt))
+            self._chain[:n] = hs
+            vk = v
+        else:
+            # positive phase: h0 = p(h | v0) = sigmoid(v0 W + c), and a sample of it
+            h0, hs = K.sigmoid_bernoulli(_affine(v0, W, c), be.uniform(rng, (n, h), dt))
+            for step in range(self.k):
+                pre = _affine(hs, W.T, b)
+                if step < self.k - 1:
+                    _, v = self._sample_visible(K, be, pre, rng)
+                    _, hs = K.sigmoid_bernoulli(_affine(v, W, c), be.uniform(rng, (n, h), dt))
+                else:
+                    vk = self._visible_mean(K, pre)          # mean-field reconstruction
+            hk = K.dense_forward(vk, W, c, "sigmoid")
+
+        dW, db, dc = K.cd_statistics(v0, h0, vk, hk)
+        if self.sparsity_target is not None:
+            # running mean activation q of each hidden unit; push it towards the target
+            q = h0.mean(axis=0)
+            self._hidden_mean = q if self._hidden_mean is None else \
+                0.9 * self._hidden_mean + 0.1 * q
+            dc = dc + self.sparsity_cost * (self.sparsity_target - self._hidden_mean)
+        if self.weight_decay:
+            dW -= self.weight_decay * W
+
+        # momentum update, in place: v = mom v + lr grad;  param += v
+        lr, mom = self._lr(), self.momentum
+        for param, vel, grad in zip((W, b, c), self._velocity, (dW, db, dc)):
+            grad *= lr
+            if mom:
+                vel *= mom
+                vel += grad
+                param += vel
+            else:
+                param += grad
+
+    def _reconstruction_error(self, be, v):
+        """Mean squared error of the mean-field reconstruction E[v | h = p(h | v)]."""
+        K = be.kernels
+        W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
+        recon = self._visible_mean(K, K.dense_forward(v, W, c, "sigmoid") @ W.T + b)
+        diff = v - recon
+        return float(be.xp.mean(diff * diff))
+
+    # ------------------------------------------------------------------ inference
+    def _host_X(self, X):
+        return self._check_X(X)
+
+    def transform(self, X):
+        """Hidden probabilities ``p(h = 1 | X) = sigmoid(X W + c)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+            (n_samples, n_components + n_features) with ``include_input=True``.
+        """
+        X = self._host_X(X)
+        return self._with_input(self._hidden_probabilities(X), X)
+
+    def _hidden_probabilities(self, X):
+        be = current_backend()
+        Xb = be.asarray(X, dtype=self.dtype)
+        W, c = to_backend(be, self.W_), to_backend(be, self.intercept_hidden_)
+        return to_host(be.kernels.dense_forward(Xb, W, c, "sigmoid"))
+
+    def gibbs(self, v, steps=1):
+        """Run ``steps`` full Gibbs steps v -> h -> v from ``v`` (n_samples, n_features).
+
+        Returns the visible sample after the last step, shape (n_samples, n_features):
+        binary for Bernoulli units, real for Gaussian units.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        v = self._host_X(v, )
+        be = current_backend()
+        self._ensure_on(be)
+        K, rng = be.kernels, self._rng
+        W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
+        v = be.asarray(v, dtype=self.dtype)
+        n, h = v.shape[0], W.shape[1]
+        for _ in range(int(steps)):
+            _, hs = K.sigmoid_bernoulli(v @ W + c, be.uniform(rng, (n, h), v.dtype))
+            _, v = self._sample_visible(K, be, hs @ W.T + b, rng)
+        return to_host(v)
+
+    def free_energy(self, X):
+        """Free energy ``F(v) = -log sum_h exp(-E(v, h))`` of every row, shape (n_samples,)."""
+        X = self._host_X(X)
+        be = current_backend()
+        return to_host(self._free_energy(be, be.asarray(X, dtype=self.dtype)))
+
+    def _free_energy(self, be, v):
+        sigma = None if self.visible == "bernoulli" else be.xp.ones(v.shape[1], dtype=v.dtype)
+        return be.kernels.free_energy(v, to_backend(be, self.W_),
+                                      to_backend(be, self.intercept_visible_),
+                                      to_backend(be, self.intercept_hidden_), sigma)
+
+    def _pseudo_likelihood(self, be, v, rng):
+        """Stochastic pseudo-likelihood per row (Bernoulli): flip one random bit i per row,
+        ``PL(v) ~= D log sigmoid(F(v_flipped) - F(v))``."""
+        xp = be.xp
+        n, d = v.shape
+        i = xp.minimum((be.uniform(rng, (n,), "float64") * d).astype(xp.int64), d - 1)
+        rows = xp.arange(n)
+        flipped = v.copy()
+        flipped[rows, i] = 1 - flipped[rows, i]
+        gap = self._free_energy(be, flipped) - self._free_energy(be, v)
+        # log sigmoid(x) = -softplus(-x), computed without overflow
+        log_sig = xp.minimum(gap, 0) - xp.log1p(xp.exp(-xp.abs(gap)))
+        return d * log_sig
+
+    def _mean_pseudo_likelihood(self, be, v, rng):
+        if self.visible != "bernoulli":
+            return None
+        return float(be.xp.mean(self._pseudo_likelihood(be, v, rng)))
+
+    def score_samples(self, X):
+        """Log-likelihood proxy per sample, shape (n_samples,).
+
+        Bernoulli units: the stochastic pseudo-likelihood (one random bit flipped per
+        sample, as scikit-learn's ``BernoulliRBM``).  Gaussian units: ``-F(v)``, the
+        unnormalised log-density.
+        """
+        X = self._host_X(X)
+        be = current_backend()
+        v = be.asarray(X, dtype=self.dtype)
+        if self.visible == "bernoulli":
+            if getattr(self, "_rng", None) is None:
+                self._rng = resolve_rng(self.random_state)
+            return to_host(self._pseudo_likelihood(be, v, self._rng))
+        return -to_host(self._free_energy(be, v))
+
+    def reconstruct(self, X):
+        """Mean-field reconstruction ``E[v | h = p(h | X)]``, shape (n_samples, n_features)."""
+        X = self._host_X(X)
+        be = current_backend()
+        H = be.asarray(self._hidden_probabilities(X), dtype=self.dtype)
+        W, b = to_backend(be, self.W_), to_backend(be, self.intercept_visible_)
+        return to_host(self._visible_mean(be.kernels, H @ W.T + b))

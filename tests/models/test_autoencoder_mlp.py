@@ -1,0 +1,124 @@
+"""AutoEncoder / StackedAutoEncoder / MLP specifics: tying, decoding, partial_fit."""
+import numpy as np
+import pytest
+
+from deepbio import (AutoEncoder, MLPClassifier, MLPRegressor, StackedAutoEncoder,
+                     StackedAutoEncoderClassifier)
+
+
+@pytest.fixture(scope="module")
+def unit_data():
+    rng = np.random.default_rng(0)
+    Z = rng.random((200, 3))
+    A = rng.random((3, 12))
+    return 1 / (1 + np.exp(-(4 * Z @ A - 3)))      # (200, 12) in (0, 1), rank-3 structure
+
+
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+@pytest.mark.parametrize("loss", ["squared_error", "cross_entropy"])
+def test_autoencoder_reconstructs(on_backend, unit_data, tied, loss):
+    ae = AutoEncoder(4, loss=loss, tied=tied, learning_rate=0.05, max_epochs=60,
+                     random_state=0).fit(unit_data)
+    err = np.mean((ae.reconstruct(unit_data) - unit_data) ** 2)
+    baseline = np.mean((unit_data - unit_data.mean(axis=0)) ** 2)
+    assert err < 0.5 * baseline, (err, baseline)
+    assert ae.history_[-1]["loss"] < ae.history_[0]["loss"]
+    W_enc, W_dec = (np.asarray(w) for w in ae.coefs_)
+    assert W_enc.shape == (12, 4) and W_dec.shape == (4, 12)
+    if tied:
+        np.testing.assert_array_equal(W_dec, W_enc.T)
+    else:
+        assert not np.allclose(W_dec, W_enc.T)
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(unit_data)),
+                               ae.reconstruct(unit_data), rtol=1e-5)
+    assert ae.score(unit_data) == pytest.approx(
+        -np.mean(((ae.reconstruct(unit_data) - unit_data) ** 2).sum(axis=1)), rel=1e-6)
+
+
+def test_autoencoder_options_are_checked(unit_data):
+    with pytest.raises(ValueError, match=r"loss='cross_entropy' needs X in \[0, 1\]"):
+        AutoEncoder(loss="cross_entropy").fit(unit_data - 0.5)
+    with pytest.raises(ValueError, match="corruption_level is a probability"):
+        AutoEncoder(corruption="mask", corruption_level=1.5).fit(unit_data)
+    with pytest.raises(ValueError, match="'corruption' parameter of AutoEncoder"):
+        AutoEncoder(corruption="salt").fit(unit_data)
+    ae = AutoEncoder(4, max_epochs=1).fit(unit_data)
+    with pytest.raises(ValueError, match="H has 3 columns"):
+        ae.inverse_transform(np.ones((2, 3)))
+
+
+def test_autoencoder_partial_fit(on_backend, unit_data):
+    ae = AutoEncoder(4, random_state=0)
+    for _ in range(3):
+        assert ae.partial_fit(unit_data) is ae
+    assert ae.n_iter_ == 3 and len(ae.history_) == 3
+    assert ae.history_[2]["loss"] < ae.history_[0]["loss"]
+
+
+def test_stacked_autoencoder_codes(on_backend, unit_data):
+    sae = StackedAutoEncoder((8, 3), max_epochs=5, random_state=0).fit(unit_data)
+    assert [ae.n_components for ae in sae.autoencoders_] == [8, 3]
+    assert sae.autoencoders_[0].loss == "squared_error"
+    assert sae.autoencoders_[1].loss == "cross_entropy"      # sigmoid codes
+    H = sae.transform(unit_data)
+    np.testing.assert_allclose(
+        H, sae.autoencoders_[1].transform(sae.autoencoders_[0].transform(unit_data)),
+        rtol=1e-5)
+
+
+def test_stacked_classifier_pretraining(on_backend, unit_data):
+    y = (unit_data[:, 0] > np.median(unit_data[:, 0])).astype(int)
+    clf = StackedAutoEncoderClassifier((6,), pretrain_epochs=5, max_epochs=1,
+                                       random_state=0).fit(unit_data, y)
+    assert len(clf.pretrain_history_) == 1 and len(clf.pretrain_history_[0]) == 5
+    hist = clf.pretrain_history_[0]
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    no_pre = StackedAutoEncoderClassifier((6,), pretrain_epochs=0, max_epochs=1,
+                                          random_state=0).fit(unit_data, y)
+    assert no_pre.pretrain_history_ == []
+    assert np.asarray(clf.coefs_[0]).shape == (12, 6)
+    assert not np.allclose(np.asarray(clf.coefs_[0]), np.asarray(no_pre.coefs_[0]))
+
+
+def test_mlp_partial_fit(on_backend):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "a", "b")
+    clf = MLPClassifier((8,), random_state=0)
+    with pytest.raises(ValueError, match="single class"):
+        MLPClassifier().partial_fit(X[y == "a"], y[y == "a"])
+    clf.partial_fit(X[:100], y[:100], classes=["a", "b"])
+    for _ in range(10):
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 11 and clf.score(X, y) > 0.9
+    with pytest.raises(ValueError, match="not seen"):
+        clf.partial_fit(X[:3], np.array(["a", "b", "c"]))
+    reg = MLPRegressor((8,), random_state=0)
+    target = X @ [1.0, -1.0, 0.5, 0.0]
+    for _ in range(15):
+        reg.partial_fit(X, target)
+    assert reg.score(X, target) > 0.9
+
+
+def test_mlp_without_hidden_layer_is_linear(on_backend):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [2.0, -1.0, 0.5] + 1
+    reg = MLPRegressor((), max_epochs=50, random_state=0).fit(X, y)
+    assert len(reg.coefs_) == 1 and reg.score(X, y) > 0.999
+    with pytest.raises(ValueError, match="no hidden layer"):
+        reg.transform(X)
+
+
+def test_dropout_and_early_stopping(on_backend):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = (X[:, 0] > 0).astype(int)
+    clf = MLPClassifier((16,), dropout=0.3, early_stopping=True, patience=3,
+                        max_epochs=200, random_state=0).fit(X, y)
+    assert clf.n_iter_ < 200
+    assert clf.history_[-1]["val_loss"] is not None
+    assert clf.history_[-1]["val_metric"] is not None
+    # dropout is off at prediction time: predictions are deterministic
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+    assert clf.score(X, y) > 0.9

@@ -1,0 +1,297 @@
+"""The estimator contract, for every model class: parameters, validation of
+hyper-parameters and of data at the public boundary, determinism, history, backends."""
+import inspect
+
+import numpy as np
+import pytest
+
+import deepbio
+from deepbio import (DBN, RBM, AutoEncoder, DBNClassifier, DBNRegressor, MLPClassifier,
+                     MLPRegressor, StackedAutoEncoder, StackedAutoEncoderClassifier,
+                     StackedAutoEncoderRegressor)
+from deepbio._validation import NotFittedError
+
+# small, fast configurations of every estimator
+FAST = {
+    RBM: dict(n_components=6, n_iter=2, batch_size=16),
+    DBN: dict(hidden_layer_sizes=(8, 4), n_iter=2, batch_size=16),
+    AutoEncoder: dict(n_components=4, max_epochs=2),
+    StackedAutoEncoder: dict(hidden_layer_sizes=(6, 3), max_epochs=2),
+    DBNClassifier: dict(hidden_layer_sizes=(8,), pretrain_epochs=2, max_epochs=3),
+    DBNRegressor: dict(hidden_layer_sizes=(8,), pretrain_epochs=2, max_epochs=3),
+    StackedAutoEncoderClassifier: dict(hidden_layer_sizes=(8,), pretrain_epochs=2,
+                                       max_epochs=3),
+    StackedAutoEncoderRegressor: dict(hidden_layer_sizes=(8,), pretrain_epochs=2,
+                                      max_epochs=3),
+    MLPClassifier: dict(hidden_layer_sizes=(8,), max_epochs=3),
+    MLPRegressor: dict(hidden_layer_sizes=(8,), max_epochs=3),
+}
+CLASSIFIERS = [DBNClassifier, StackedAutoEncoderClassifier, MLPClassifier]
+REGRESSORS = [DBNRegressor, StackedAutoEncoderRegressor, MLPRegressor]
+SUPERVISED = CLASSIFIERS + REGRESSORS
+TRANSFORMERS = [RBM, DBN, AutoEncoder, StackedAutoEncoder]
+ALL = TRANSFORMERS + SUPERVISED
+ids = [c.__name__ for c in ALL]
+
+
+def make(cls, **kw):
+    return cls(**{**FAST[cls], "random_state": 0, **kw})
+
+
+def fit(est, X, y):
+    return est.fit(X, y) if type(est) in SUPERVISED else est.fit(X)
+
+
+def targets(cls, y):
+    return y.astype(float) if cls in REGRESSORS else y
+
+
+# ------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_get_set_params_and_repr(cls):
+    est = cls()
+    params = est.get_params()
+    sig = inspect.signature(cls.__init__)
+    assert set(params) == set(sig.parameters) - {"self"}
+    for name, p in sig.parameters.items():
+        if name != "self":
+            assert params[name] == p.default
+    assert repr(est) == f"{cls.__name__}()"
+    assert est.set_params(random_state=3) is est
+    assert est.get_params()["random_state"] == 3
+    assert "random_state=3" in repr(est)
+    with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
+        est.set_params(bogus=1)
+
+
+def test_get_params_deep_reaches_nested_estimators():
+    from deepbio.models._base import BaseEstimator
+
+    class Wrapper(BaseEstimator):
+        def __init__(self, inner=None, alpha=1.0):
+            self.inner = inner
+            self.alpha = alpha
+
+    w = Wrapper(inner=RBM(n_components=3))
+    deep = w.get_params(deep=True)
+    assert deep["inner__n_components"] == 3 and deep["alpha"] == 1.0
+    assert "inner__n_components" not in w.get_params(deep=False)
+    w.set_params(inner__n_components=7, alpha=2.0)
+    assert w.inner.n_components == 7 and w.alpha == 2.0
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_hyper_parameters_are_validated_on_fit(cls, small_binary):
+    X, y = small_binary
+    bad = {"random_state": "seed", "verbose": -1, "dtype": "int8"}
+    if "batch_size" in cls().get_params():
+        bad["batch_size"] = 0
+    if "learning_rate" in cls().get_params():
+        bad["learning_rate"] = -0.5
+    for name, value in bad.items():
+        est = make(cls, **{name: value})
+        with pytest.raises(ValueError, match=f"'{name}' parameter of {cls.__name__} must be"):
+            fit(est, X, targets(cls, y))
+    # the constructor itself never validates
+    cls(**{k: v for k, v in bad.items()})
+
+
+def test_constraint_messages_name_the_range(small_binary):
+    X, _ = small_binary
+    with pytest.raises(ValueError, match=r"'momentum' parameter of RBM must be a float in "
+                                         r"the range \[0, 1\); got 1\.5"):
+        RBM(momentum=1.5).fit(X)
+    with pytest.raises(ValueError, match=r"'visible' parameter of RBM must be one of "
+                                         r"'bernoulli', 'gaussian'"):
+        RBM(visible="poisson").fit(X)
+    with pytest.raises(ValueError, match="'hidden_layer_sizes' parameter of DBN"):
+        DBN(hidden_layer_sizes=(4, 0)).fit(X)
+    with pytest.raises(ValueError, match="sparsity_target needs activation='sigmoid'"):
+        AutoEncoder(sparsity_target=0.1, activation="relu").fit(X)
+
+
+# ------------------------------------------------------------------- bad data
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_bad_X_is_rejected_with_a_clear_message(cls, small_binary):
+    X, y = small_binary
+    y = targets(cls, y)
+    X_nan = X.copy()
+    X_nan[3, 2] = np.nan
+    X_inf = X.copy()
+    X_inf[5, 1] = np.inf
+    cases = [
+        (X_nan, "X contains NaN"),
+        (X_inf, "X contains infinity"),
+        (np.empty((0, 10)), "X is empty"),
+        (np.array([["a", "b"], ["c", "d"]]), "X must contain real numbers"),
+        (X[:, 0], "X must be a 2-d array"),
+        (np.ones((2, 3, 4)), "X must be a 2-d array"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            fit(make(cls), bad, y[:len(bad)] if len(bad) else y[:0])
+    # numbers given as strings are numeric data
+    est = fit(make(cls), X.astype(str), y)
+    assert est.n_features_in_ == 10
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_prediction_checks_fitted_and_n_features(cls, small_binary):
+    X, y = small_binary
+    est = make(cls)
+    method = "predict" if cls in SUPERVISED else "transform"
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        getattr(est, method)(X)
+    fit(est, X, targets(cls, y))
+    with pytest.raises(ValueError, match=f"X has 9 features, but {cls.__name__} was fitted "
+                                         f"with 10 features"):
+        getattr(est, method)(X[:, :9])
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        getattr(est, method)(X_nan)
+
+
+@pytest.mark.parametrize("cls", SUPERVISED, ids=[c.__name__ for c in SUPERVISED])
+def test_bad_y_is_rejected(cls, small_binary):
+    X, y = small_binary
+    y = targets(cls, y)
+    with pytest.raises(ValueError, match="y has the wrong length: X has 120 samples but y "
+                                         "has 119"):
+        make(cls).fit(X, y[:-1])
+    y_nan = y.astype(float)
+    y_nan[4] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        make(cls).fit(X, y_nan)
+    y_inf = y.astype(float)
+    y_inf[4] = np.inf
+    with pytest.raises(ValueError, match="y contains infinity"):
+        make(cls).fit(X, y_inf)
+    with pytest.raises(ValueError, match="y is required"):
+        make(cls).fit(X, None)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=[c.__name__ for c in CLASSIFIERS])
+def test_classifier_labels(cls, small_binary):
+    X, y = small_binary
+    with pytest.raises(ValueError, match="y contains a single class"):
+        make(cls).fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="continuous values"):
+        make(cls).fit(X, np.linspace(0, 1, len(X)))
+    labels = np.array(["benign", "malignant"])[y]
+    clf = make(cls).fit(X, labels)
+    assert clf.classes_.tolist() == ["benign", "malignant"]
+    pred = clf.predict(X)
+    assert pred.dtype == labels.dtype and set(pred) <= {"benign", "malignant"}
+    proba = clf.predict_proba(X)
+    assert proba.shape == (120, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert clf.score(X, labels) == np.mean(pred == labels)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-5)
+    # three classes, integer labels not starting at 0
+    y3 = np.array([5, 7, 9])[np.arange(len(X)) % 3]
+    clf3 = make(cls).fit(X, y3)
+    assert clf3.classes_.tolist() == [5, 7, 9]
+    assert clf3.predict_proba(X).shape == (120, 3)
+
+
+@pytest.mark.parametrize("cls", REGRESSORS, ids=[c.__name__ for c in REGRESSORS])
+def test_regressor_outputs_and_score(cls):
+    rng = np.random.default_rng(0)
+    X = rng.random((150, 5))
+    y = 3 * X[:, 0] - 2 * X[:, 1] + 10
+    reg = cls(**{**FAST[cls], "max_epochs": 60, "random_state": 0}).fit(X, y)
+    pred = reg.predict(X)
+    assert pred.shape == (150,)
+    assert reg.score(X, y) > 0.8
+    Y2 = np.column_stack([y, -y])
+    reg2 = make(cls).fit(X, Y2)
+    assert reg2.predict(X).shape == (150, 2)
+    assert reg2.n_outputs_ == 2
+
+
+# ------------------------------------------------------------------- behaviour
+
+
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_fit_returns_self_history_and_determinism(cls, small_binary):
+    X, y = small_binary
+    y = targets(cls, y)
+    a = make(cls)
+    assert fit(a, X, y) is a
+    out_a = a.predict(X) if cls in SUPERVISED else a.transform(X)
+    b = fit(make(cls), X, y)
+    out_b = b.predict(X) if cls in SUPERVISED else b.transform(X)
+    np.testing.assert_array_equal(out_a, out_b)
+    c = fit(make(cls, random_state=1), X, y)
+    out_c = c.predict_proba(X) if cls in CLASSIFIERS else (
+        c.predict(X) if cls in SUPERVISED else c.transform(X))
+    out_a2 = a.predict_proba(X) if cls in CLASSIFIERS else out_a
+    assert not np.array_equal(out_a2, out_c)
+    history = getattr(a, "history_", None)
+    if history is None:                     # stacks keep the histories of their layers
+        layers = getattr(a, "rbms_", None) or a.autoencoders_
+        history = layers[0].history_
+    assert isinstance(history, list) and history and isinstance(history[0], dict)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS, ids=[c.__name__ for c in TRANSFORMERS])
+def test_transform_include_input(cls, small_binary):
+    X, _ = small_binary
+    est = fit(make(cls), X, None)
+    F = est.transform(X)
+    est.set_params(include_input=True)
+    G = est.transform(X)
+    assert G.shape == (len(X), F.shape[1] + X.shape[1])
+    np.testing.assert_array_equal(G[:, :F.shape[1]], F)
+    np.testing.assert_allclose(G[:, F.shape[1]:], X)
+    np.testing.assert_allclose(make(cls, include_input=True).fit_transform(X), G)
+
+
+@pytest.mark.parametrize("cls", SUPERVISED, ids=[c.__name__ for c in SUPERVISED])
+def test_supervised_transform_gives_top_hidden_layer(cls, small_binary):
+    X, y = small_binary
+    est = make(cls).fit(X, targets(cls, y))
+    assert est.transform(X).shape == (len(X), 8)
+    assert len(est.coefs_) == 2 and est.coefs_[0].shape == (10, 8)
+
+
+def test_float64_and_progress_output(small_binary, capsys):
+    X, y = small_binary
+    clf = make(MLPClassifier, dtype="float64", verbose=2).fit(X, y)
+    assert clf.coefs_[0].dtype == np.float64
+    assert clf.predict_proba(X).dtype == np.float64
+    rbm = make(RBM, verbose=2).fit(X)
+    err = capsys.readouterr().err
+    assert "epoch" in err and "RBM" in err
+    make(RBM, verbose=0).fit(X)
+    make(MLPClassifier, verbose=0).fit(X, y)
+    assert capsys.readouterr().err == ""
+    assert rbm.W_.dtype == np.float32
+
+
+@pytest.mark.skipif(len(deepbio.backends()) < 2, reason="needs two backends")
+@pytest.mark.parametrize("cls", [RBM, MLPClassifier, AutoEncoder, DBNClassifier],
+                         ids=lambda c: c.__name__)
+def test_backends_agree(cls, small_binary):
+    """Same seed, float64: every backend learns the same model as the NumPy reference."""
+    X, y = small_binary
+    outs = []
+    for name in deepbio.backends():
+        with deepbio.use_backend(name):
+            est = fit(make(cls, dtype="float64"), X, y)
+            outs.append(est.predict_proba(X) if cls in CLASSIFIERS else est.transform(X))
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], rtol=1e-6, atol=1e-9)
+
+
+def test_public_names_importable():
+    for name in ("RBM", "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder",
+                 "StackedAutoEncoder", "StackedAutoEncoderClassifier",
+                 "StackedAutoEncoderRegressor", "MLPClassifier", "MLPRegressor", "save",
+                 "load"):
+        assert hasattr(deepbio, name), name
