@@ -11,6 +11,13 @@ If the extensions were not compiled, :func:`load` (and ``COMPILED``,
 raising.  Nothing here falls back to the NumPy reference.
 """
 import importlib
+import os
+
+# Idle OpenMP threads should sleep, not spin: on a 2-core machine a spinning team
+# steals the core that BLAS (or the other backend's BLAS) needs next, and every
+# short parallel region then waits a scheduler slice.  Must be set before libgomp
+# initialises, i.e. before the first compiled module loads; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: Compiled modules holding contract kernels (each defines ``__all__``).
 _MODULES = ("rbm", "conv", "pool", "dense", "recurrent")

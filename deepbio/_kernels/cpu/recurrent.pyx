@@ -1,0 +1,520 @@
+"""Cython kernels of the recurrent family (twins of ``deepbio._kernels.reference``).
+
+Callers go through ``deepbio._kernels``, which has already checked every shape and dtype:
+these functions assume C-contiguous arrays of one float dtype with agreeing shapes, every
+dimension at least 1 (bounds checks are off in release builds; ``DEEPBIO_DEBUG_BUILD=1``
+turns them on).  Sequences are time-major ``(T, N, D)``.  Every output is a new array.
+
+One implementation per cell, for whole sequences; a step kernel is the sequence kernel
+with ``T = 1``.  The time loop runs here, in C, and only the work that is truly sequential
+stays inside it:
+
+forward   ``Z = X Wx`` for all T steps at once (one GEMM of (T N, D) by (D, H)), then per
+          step ``z_t += h_{t-1} Wh`` (GEMM with beta = 1) and one fused element-wise pass
+          (bias, non-linearities, cell update);
+backward  per step one fused element-wise pass giving ``dz_t`` (stored for all steps) and
+          ``dh_{t-1} = dz_t Wh^T`` (GEMM); after the loop, single big GEMMs
+          ``dx = dZ Wx^T``, ``dWx = X^T dZ``, ``dWh = H_prev^T dZ`` over all T N rows.
+
+``exp`` and ``tanh`` are NumPy's own vector loops and element-wise operations follow the
+reference's order, so results differ from the reference only by BLAS rounding.
+"""
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+from deepbio._kernels.cpu.blas cimport (VecMath, col_sums, gemm, load_vecmath, omp_threads,
+                                        vmap, vsigmoid)
+
+__all__ = ("elman_step_forward", "elman_step_backward", "elman_forward", "elman_backward",
+           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward")
+
+cdef VecMath VM
+load_vecmath(&VM)
+
+cdef enum:
+    TANH = 0
+    RELU = 1
+
+_ACT = {"tanh": TANH, "relu": RELU}
+
+# Per-step element-wise work below this many entries per thread stays on one thread:
+# inside the time loop a parallel region costs more than it saves on small steps.
+cdef Py_ssize_t STEP_GRAIN = 32768
+
+
+def _set_step_grain(Py_ssize_t grain):
+    """Tuning hook (private): set the per-step grain above; returns the previous value."""
+    global STEP_GRAIN
+    if grain < 1:
+        raise ValueError("grain must be >= 1")
+    old, STEP_GRAIN = STEP_GRAIN, grain
+    return old
+
+
+cdef inline int _nt(Py_ssize_t work) noexcept nogil:
+    return omp_threads(work, STEP_GRAIN)
+
+
+# -------------------------------------------------------------------------- Elman
+
+
+cdef inline void elman_act_rows(int act, floating* z, const floating* b, floating* buf,
+                                Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one step, in place: ``h = f(z + b)``; ``buf``: H per row."""
+    cdef Py_ssize_t n, j
+    cdef floating* zr
+    cdef floating* br
+    cdef floating zero = 0
+    for n in range(r0, r1):
+        zr = z + n * H
+        br = buf + n * H
+        for j in range(H):
+            br[j] = zr[j] + b[j]                 # z = x Wx + h_prev Wh + b
+        if act == TANH:
+            vmap(&VM.tanh, br, zr, H)            # h = tanh z
+        else:
+            for j in range(H):                   # h = max(z, 0)
+                zr[j] = zero if br[j] < 0 else br[j]
+
+
+cdef void elman_forward_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                             const floating* x, const floating* h0, const floating* Wx,
+                             const floating* Wh, const floating* b, floating* hs,
+                             floating* buf) noexcept nogil:
+    """``h_t = f(x_t Wx + h_{t-1} Wh + b)`` for t = 1..T into hs (T, N, H); buf: N H."""
+    cdef Py_ssize_t t, c, nt = _nt(N * H), per
+    cdef const floating* h_prev
+    cdef floating* z
+    # Z = X Wx, every step at once: (T N, D) @ (D, H)
+    gemm(c'N', c'N', T * N, H, D, <floating>1, x, D, Wx, H, <floating>0, hs, H)
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        h_prev = h0 if t == 0 else hs + (t - 1) * N * H
+        z = hs + t * N * H
+        # z_t += h_{t-1} Wh
+        gemm(c'N', c'N', N, H, H, <floating>1, h_prev, H, Wh, H, <floating>1, z, H)
+        # h_t = f(z_t + b)
+        if nt == 1:
+            elman_act_rows(act, z, b, buf, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                elman_act_rows(act, z, b, buf, c * per, min((c + 1) * per, N), H)
+
+
+cdef void step_col_sums(const floating* dZ, Py_ssize_t T, Py_ssize_t N, Py_ssize_t M,
+                        floating* db, floating* tmp) noexcept nogil:
+    """``db = sum over t = T-1..0 of (sum_n dZ[t, n, :])``, in the reference's order
+    (per-step column sums, accumulated backwards in time); ``tmp``: M entries."""
+    cdef Py_ssize_t t, j
+    memset(db, 0, M * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        col_sums(dZ + t * N * M, <floating*>NULL, N, M, 0, M, tmp)
+        for j in range(M):
+            db[j] = db[j] + tmp[j]
+
+
+cdef void weight_grads(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H, Py_ssize_t M,
+                       const floating* dZ, const floating* x, const floating* h0,
+                       const floating* hs, const floating* Wx, floating* dx, floating* dWx,
+                       floating* dWh, floating* db, floating* tmp) noexcept nogil:
+    """The products of BPTT that need no time loop, given dZ (T, N, M) for all steps:
+
+    ``dx = dZ Wx^T``;  ``dWx = X^T dZ``;  ``dWh = h_0^T dz_1 + [h_1..h_{T-1}]^T [dz_2..dz_T]``;
+    ``db = sum dZ`` (M = H for Elman, 4H for LSTM).
+    """
+    # dx (T N, D) = dZ (T N, M) Wx^T
+    gemm(c'N', c'T', T * N, D, M, <floating>1, dZ, M, Wx, M, <floating>0, dx, D)
+    # dWx (D, M) = X^T (D, T N) dZ (T N, M)
+    gemm(c'T', c'N', D, M, T * N, <floating>1, x, D, dZ, M, <floating>0, dWx, M)
+    # dWh (H, M) = h0^T dz_1 + hs[:-1]^T dZ[1:]
+    gemm(c'T', c'N', H, M, N, <floating>1, h0, H, dZ, M, <floating>0, dWh, M)
+    if T > 1:
+        gemm(c'T', c'N', H, M, (T - 1) * N, <floating>1, hs, H, dZ + N * M, M,
+             <floating>1, dWh, M)
+    step_col_sums(dZ, T, N, M, db, tmp)
+
+
+cdef inline void elman_dz_rows(int act, const floating* dhs_t, const floating* dh_next,
+                               const floating* h, floating* dz, Py_ssize_t k0,
+                               Py_ssize_t k1) noexcept nogil:
+    """Entries k0 <= k < k1 of one step: ``dz = (dhs_t + dh_next) f'(h)``."""
+    cdef Py_ssize_t k
+    cdef floating dh, m, one = 1, zero = 0
+    if act == TANH:
+        for k in range(k0, k1):
+            dz[k] = (dhs_t[k] + dh_next[k]) * (one - h[k] * h[k])    # tanh' = 1 - h^2
+    else:
+        for k in range(k0, k1):
+            m = zero
+            if h[k] > 0:
+                m = one
+            dz[k] = (dhs_t[k] + dh_next[k]) * m                        # relu' = 1[h > 0]
+
+
+cdef void elman_backward_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                              const floating* dhs, const floating* x, const floating* h0,
+                              const floating* hs, const floating* Wx, const floating* Wh,
+                              floating* dx, floating* dh0, floating* dWx, floating* dWh,
+                              floating* db, floating* dZ, floating* tmp) noexcept nogil:
+    """BPTT for :func:`elman_forward_impl`.  dh0 doubles as ``dh_next``; dZ: T N H; tmp: H."""
+    cdef Py_ssize_t t, c, NH = N * H, nt = _nt(N * H), per
+    per = (NH + nt - 1) // nt
+    memset(dh0, 0, NH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        # dz_t = (dhs_t + dh_next) f'(h_t)
+        if nt == 1:
+            elman_dz_rows(act, dhs + t * NH, dh0, hs + t * NH, dZ + t * NH, 0, NH)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                elman_dz_rows(act, dhs + t * NH, dh0, hs + t * NH, dZ + t * NH, c * per,
+                              min((c + 1) * per, NH))
+        # dh_next = dz_t Wh^T
+        gemm(c'N', c'T', N, H, H, <floating>1, dZ + t * NH, H, Wh, H, <floating>0, dh0, H)
+    weight_grads(T, N, D, H, H, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
+
+
+def elman_forward(const floating[:, :, ::1] x, const floating[:, ::1] h0,
+                  const floating[:, ::1] Wx, const floating[:, ::1] Wh,
+                  const floating[::1] b, activation):
+    """``h_t = f(x_t Wx + h_{t-1} Wh + b)``.  x : (T, N, D), h0 : (N, H).
+    Returns hs : (T, N, H)."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    hs_arr = np.empty((T, N, H), dtype=dtype)
+    cdef floating[:, :, ::1] hs = hs_arr
+    cdef floating[:, ::1] buf = np.empty((N, H), dtype=dtype)
+    with nogil:
+        elman_forward_impl(act, T, N, D, H, &x[0, 0, 0], &h0[0, 0], &Wx[0, 0], &Wh[0, 0],
+                           &b[0], &hs[0, 0, 0], &buf[0, 0])
+    return hs_arr
+
+
+def elman_step_forward(const floating[:, ::1] x, const floating[:, ::1] h_prev,
+                       const floating[:, ::1] Wx, const floating[:, ::1] Wh,
+                       const floating[::1] b, activation):
+    """One Elman step ``h = f(x Wx + h_prev Wh + b)``.  Returns h : (N, H)."""
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], H = h_prev.shape[1]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    h_arr = np.empty((N, H), dtype=dtype)
+    cdef floating[:, ::1] h = h_arr
+    cdef floating[:, ::1] buf = np.empty((N, H), dtype=dtype)
+    with nogil:
+        elman_forward_impl(act, 1, N, D, H, &x[0, 0], &h_prev[0, 0], &Wx[0, 0], &Wh[0, 0],
+                           &b[0], &h[0, 0], &buf[0, 0])
+    return h_arr
+
+
+def elman_backward(const floating[:, :, ::1] dhs, const floating[:, :, ::1] x,
+                   const floating[:, ::1] h0, const floating[:, :, ::1] hs,
+                   const floating[:, ::1] Wx, const floating[:, ::1] Wh, activation):
+    """BPTT for :func:`elman_forward`.  Returns ``(dx (T, N, D), dh0 (N, H), dWx, dWh, db)``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    dx_arr = np.empty((T, N, D), dtype=dtype)
+    dh0_arr = np.empty((N, H), dtype=dtype)
+    dWx_arr = np.empty((D, H), dtype=dtype)
+    dWh_arr = np.empty((H, H), dtype=dtype)
+    db_arr = np.empty(H, dtype=dtype)
+    cdef floating[:, :, ::1] dx = dx_arr
+    cdef floating[:, ::1] dh0 = dh0_arr
+    cdef floating[:, ::1] dWx = dWx_arr
+    cdef floating[:, ::1] dWh = dWh_arr
+    cdef floating[::1] db = db_arr
+    cdef floating[:, :, ::1] dZ = np.empty((T, N, H), dtype=dtype)
+    cdef floating[::1] tmp = np.empty(H, dtype=dtype)
+    with nogil:
+        elman_backward_impl(act, T, N, D, H, &dhs[0, 0, 0], &x[0, 0, 0], &h0[0, 0],
+                            &hs[0, 0, 0], &Wx[0, 0], &Wh[0, 0], &dx[0, 0, 0], &dh0[0, 0],
+                            &dWx[0, 0], &dWh[0, 0], &db[0], &dZ[0, 0, 0], &tmp[0])
+    return dx_arr, dh0_arr, dWx_arr, dWh_arr, db_arr
+
+
+def elman_step_backward(const floating[:, ::1] dh, const floating[:, ::1] x,
+                        const floating[:, ::1] h_prev, const floating[:, ::1] h,
+                        const floating[:, ::1] Wx, const floating[:, ::1] Wh, activation):
+    """Backward through one Elman step (``dz = dh f'(h)``, then the products).
+    Returns ``(dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,))``."""
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], H = h_prev.shape[1]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    dx_arr = np.empty((N, D), dtype=dtype)
+    dhp_arr = np.empty((N, H), dtype=dtype)
+    dWx_arr = np.empty((D, H), dtype=dtype)
+    dWh_arr = np.empty((H, H), dtype=dtype)
+    db_arr = np.empty(H, dtype=dtype)
+    cdef floating[:, ::1] dx = dx_arr
+    cdef floating[:, ::1] dhp = dhp_arr
+    cdef floating[:, ::1] dWx = dWx_arr
+    cdef floating[:, ::1] dWh = dWh_arr
+    cdef floating[::1] db = db_arr
+    cdef floating[:, ::1] dZ = np.empty((N, H), dtype=dtype)
+    cdef floating[::1] tmp = np.empty(H, dtype=dtype)
+    with nogil:
+        elman_backward_impl(act, 1, N, D, H, &dh[0, 0], &x[0, 0], &h_prev[0, 0], &h[0, 0],
+                            &Wx[0, 0], &Wh[0, 0], &dx[0, 0], &dhp[0, 0], &dWx[0, 0],
+                            &dWh[0, 0], &db[0], &dZ[0, 0], &tmp[0])
+    return dx_arr, dhp_arr, dWx_arr, dWh_arr, db_arr
+
+
+# --------------------------------------------------------------------------- LSTM
+
+
+cdef inline void lstm_cell_rows(floating* g, const floating* b, const floating* c_prev,
+                                floating* c, floating* h, floating* zb, floating* tmp,
+                                Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one LSTM step (gate order i, f, g, o).
+
+    On entry ``g`` holds ``x Wx + h_prev Wh`` (N, 4H); on exit the gates after their
+    non-linearities.  ``zb``: 4H, ``tmp``: 4H scratch per row (indexed by row).
+    """
+    cdef Py_ssize_t n, j, G = 4 * H, m = (r1 - r0) * G
+    cdef floating* gr
+    cdef floating* zr
+    cdef floating* cr
+    cdef floating* tc
+    if m <= 0:
+        return
+    # z = x Wx + h_prev Wh + b
+    for n in range(r0, r1):
+        gr = g + n * G
+        zr = zb + n * G
+        for j in range(G):
+            zr[j] = gr[j] + b[j]
+    # i, f, o = sigm(z_i), sigm(z_f), sigm(z_o)   (computed on every column, then ...)
+    vsigmoid(&VM, zb + r0 * G, g + r0 * G, tmp + r0 * G, m)
+    for n in range(r0, r1):
+        gr = g + n * G
+        zr = zb + n * G
+        cr = c + n * H
+        tc = tmp + n * G
+        # ... g = tanh(z_g) overwrites its columns
+        vmap(&VM.tanh, zr + 2 * H, gr + 2 * H, H)
+        # c = f * c_prev + i * g
+        for j in range(H):
+            cr[j] = gr[H + j] * c_prev[n * H + j] + gr[j] * gr[2 * H + j]
+        # h = o * tanh(c)
+        vmap(&VM.tanh, cr, tc, H)
+        for j in range(H):
+            h[n * H + j] = gr[3 * H + j] * tc[j]
+
+
+cdef void lstm_forward_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                            const floating* x, const floating* h0, const floating* c0,
+                            const floating* Wx, const floating* Wh, const floating* b,
+                            floating* hs, floating* cs, floating* gates, floating* zb,
+                            floating* tmp) noexcept nogil:
+    """LSTM over T steps into hs, cs (T, N, H) and gates (T, N, 4H); zb, tmp: N 4H each."""
+    cdef Py_ssize_t t, c, G = 4 * H, nt = _nt(N * G), per
+    cdef const floating* h_prev
+    cdef const floating* c_prev
+    cdef floating* g
+    # Z = X Wx, every step at once: (T N, D) @ (D, 4H)
+    gemm(c'N', c'N', T * N, G, D, <floating>1, x, D, Wx, G, <floating>0, gates, G)
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        h_prev = h0 if t == 0 else hs + (t - 1) * N * H
+        c_prev = c0 if t == 0 else cs + (t - 1) * N * H
+        g = gates + t * N * G
+        # z_t += h_{t-1} Wh
+        gemm(c'N', c'N', N, G, H, <floating>1, h_prev, H, Wh, G, <floating>1, g, G)
+        if nt == 1:
+            lstm_cell_rows(g, b, c_prev, cs + t * N * H, hs + t * N * H, zb, tmp, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                lstm_cell_rows(g, b, c_prev, cs + t * N * H, hs + t * N * H, zb, tmp,
+                               c * per, min((c + 1) * per, N), H)
+
+
+cdef inline void lstm_dz_rows(const floating* dhs_t, floating* dh_next, floating* dc_next,
+                              const floating* c_prev, const floating* gates, floating* dz,
+                              const floating* tc, floating* work, Py_ssize_t r0,
+                              Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one LSTM backward step (``tc = tanh(c)`` given):
+
+    ``dh = dhs_t + dh_next``;  ``dc_tot = dc_next + dh o (1 - tc^2)``;
+    ``dz = [dc_tot g i (1-i), dc_tot c_prev f (1-f), dc_tot i (1-g^2), dh tc o (1-o)]``;
+    ``dc_next = dc_tot f``.  ``work``: 2 H entries per row (indexed by row).
+
+    One short loop per quantity (few pointers each, so gcc vectorizes them all).
+    """
+    cdef Py_ssize_t n, j, G = 4 * H
+    cdef floating one = 1
+    cdef const floating* i
+    cdef const floating* f
+    cdef const floating* g
+    cdef const floating* o
+    cdef const floating* t
+    cdef const floating* cp
+    cdef floating* dh
+    cdef floating* dct
+    cdef floating* dzr
+    cdef floating* dcn
+    for n in range(r0, r1):
+        i = gates + n * G
+        f = i + H
+        g = i + 2 * H
+        o = i + 3 * H
+        t = tc + n * H
+        cp = c_prev + n * H
+        dcn = dc_next + n * H
+        dh = work + n * 2 * H
+        dct = dh + H
+        dzr = dz + n * G
+        for j in range(H):
+            dh[j] = dhs_t[n * H + j] + dh_next[n * H + j]
+        for j in range(H):
+            dct[j] = dcn[j] + dh[j] * o[j] * (one - t[j] * t[j])
+        for j in range(H):
+            dzr[j] = dct[j] * g[j] * i[j] * (one - i[j])
+        for j in range(H):
+            dzr[H + j] = dct[j] * cp[j] * f[j] * (one - f[j])
+        for j in range(H):
+            dzr[2 * H + j] = dct[j] * i[j] * (one - g[j] * g[j])
+        for j in range(H):
+            dzr[3 * H + j] = dh[j] * t[j] * o[j] * (one - o[j])
+        for j in range(H):
+            dcn[j] = dct[j] * f[j]
+
+
+cdef void lstm_backward_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                             const floating* dhs, const floating* dc_last,
+                             const floating* x, const floating* h0, const floating* c0,
+                             const floating* hs, const floating* cs, const floating* gates,
+                             const floating* Wx, const floating* Wh, floating* dx,
+                             floating* dh0, floating* dc0, floating* dWx, floating* dWh,
+                             floating* db, floating* dZ, floating* tc, floating* work,
+                             floating* tmp) noexcept nogil:
+    """BPTT for :func:`lstm_forward_impl`.  ``dc_last``: gradient reaching c_T (NULL: 0).
+
+    dh0, dc0 double as ``dh_next``, ``dc_next``; dZ: T N 4H; tc: N H; work: N 2H; tmp: 4H.
+    """
+    cdef Py_ssize_t t, c, G = 4 * H, NH = N * H, nt = _nt(N * G), per
+    cdef const floating* c_prev
+    per = (N + nt - 1) // nt
+    memset(dh0, 0, NH * sizeof(floating))
+    if dc_last == NULL:
+        memset(dc0, 0, NH * sizeof(floating))
+    else:
+        memcpy(dc0, dc_last, NH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        c_prev = c0 if t == 0 else cs + (t - 1) * NH
+        # tc = tanh(c_t)
+        vmap(&VM.tanh, cs + t * NH, tc, NH)
+        if nt == 1:
+            lstm_dz_rows(dhs + t * NH, dh0, dc0, c_prev, gates + t * N * G, dZ + t * N * G,
+                         tc, work, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                lstm_dz_rows(dhs + t * NH, dh0, dc0, c_prev, gates + t * N * G,
+                             dZ + t * N * G, tc, work, c * per, min((c + 1) * per, N), H)
+        # dh_next = dz_t Wh^T
+        gemm(c'N', c'T', N, H, G, <floating>1, dZ + t * N * G, G, Wh, G, <floating>0, dh0, H)
+    weight_grads(T, N, D, H, G, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
+
+
+def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] h0,
+                 const floating[:, ::1] c0, const floating[:, ::1] Wx,
+                 const floating[:, ::1] Wh, const floating[::1] b):
+    """LSTM over a time-major sequence.  x : (T, N, D), h0, c0 : (N, H).
+    Returns ``(hs (T, N, H), cs (T, N, H), gates (T, N, 4H))``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    hs_arr = np.empty((T, N, H), dtype=dtype)
+    cs_arr = np.empty((T, N, H), dtype=dtype)
+    g_arr = np.empty((T, N, 4 * H), dtype=dtype)
+    cdef floating[:, :, ::1] hs = hs_arr
+    cdef floating[:, :, ::1] cs = cs_arr
+    cdef floating[:, :, ::1] g = g_arr
+    cdef floating[:, :, ::1] w = np.empty((2, N, 4 * H), dtype=dtype)
+    with nogil:
+        lstm_forward_impl(T, N, D, H, &x[0, 0, 0], &h0[0, 0], &c0[0, 0], &Wx[0, 0],
+                          &Wh[0, 0], &b[0], &hs[0, 0, 0], &cs[0, 0, 0], &g[0, 0, 0],
+                          &w[0, 0, 0], &w[1, 0, 0])
+    return hs_arr, cs_arr, g_arr
+
+
+def lstm_step_forward(const floating[:, ::1] x, const floating[:, ::1] h_prev,
+                      const floating[:, ::1] c_prev, const floating[:, ::1] Wx,
+                      const floating[:, ::1] Wh, const floating[::1] b):
+    """One LSTM step.  Returns ``(h (N, H), c (N, H), gates (N, 4H))``."""
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], H = h_prev.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    h_arr = np.empty((N, H), dtype=dtype)
+    c_arr = np.empty((N, H), dtype=dtype)
+    g_arr = np.empty((N, 4 * H), dtype=dtype)
+    cdef floating[:, ::1] h = h_arr
+    cdef floating[:, ::1] c = c_arr
+    cdef floating[:, ::1] g = g_arr
+    cdef floating[:, :, ::1] w = np.empty((2, N, 4 * H), dtype=dtype)
+    with nogil:
+        lstm_forward_impl(1, N, D, H, &x[0, 0], &h_prev[0, 0], &c_prev[0, 0], &Wx[0, 0],
+                          &Wh[0, 0], &b[0], &h[0, 0], &c[0, 0], &g[0, 0],
+                          &w[0, 0, 0], &w[1, 0, 0])
+    return h_arr, c_arr, g_arr
+
+
+def lstm_backward(const floating[:, :, ::1] dhs, const floating[:, :, ::1] x,
+                  const floating[:, ::1] h0, const floating[:, ::1] c0,
+                  const floating[:, :, ::1] hs, const floating[:, :, ::1] cs,
+                  const floating[:, :, ::1] gates, const floating[:, ::1] Wx,
+                  const floating[:, ::1] Wh):
+    """BPTT for :func:`lstm_forward`.
+    Returns ``(dx (T, N, D), dh0 (N, H), dc0 (N, H), dWx, dWh, db)``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    out = (np.empty((T, N, D), dtype=dtype), np.empty((N, H), dtype=dtype),
+           np.empty((N, H), dtype=dtype), np.empty((D, 4 * H), dtype=dtype),
+           np.empty((H, 4 * H), dtype=dtype), np.empty(4 * H, dtype=dtype))
+    cdef floating[:, :, ::1] dx = out[0]
+    cdef floating[:, ::1] dh0 = out[1]
+    cdef floating[:, ::1] dc0 = out[2]
+    cdef floating[:, ::1] dWx = out[3]
+    cdef floating[:, ::1] dWh = out[4]
+    cdef floating[::1] db = out[5]
+    cdef floating[:, :, ::1] dZ = np.empty((T, N, 4 * H), dtype=dtype)
+    cdef floating[:, ::1] tc = np.empty((N, H), dtype=dtype)
+    cdef floating[:, ::1] work = np.empty((N, 2 * H), dtype=dtype)
+    cdef floating[::1] tmp = np.empty(4 * H, dtype=dtype)
+    with nogil:
+        lstm_backward_impl(T, N, D, H, &dhs[0, 0, 0], <floating*>NULL, &x[0, 0, 0],
+                           &h0[0, 0], &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0],
+                           &gates[0, 0, 0], &Wx[0, 0], &Wh[0, 0], &dx[0, 0, 0], &dh0[0, 0],
+                           &dc0[0, 0], &dWx[0, 0], &dWh[0, 0], &db[0], &dZ[0, 0, 0],
+                           &tc[0, 0], &work[0, 0], &tmp[0])
+    return out
+
+
+def lstm_step_backward(const floating[:, ::1] dh, const floating[:, ::1] dc,
+                       const floating[:, ::1] x, const floating[:, ::1] h_prev,
+                       const floating[:, ::1] c_prev, const floating[:, ::1] c,
+                       const floating[:, ::1] gates, const floating[:, ::1] Wx,
+                       const floating[:, ::1] Wh):
+    """Backward through one LSTM step.
+    Returns ``(dx, dh_prev, dc_prev, dWx (D, 4H), dWh (H, 4H), db (4H,))``."""
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1], H = h_prev.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    out = (np.empty((N, D), dtype=dtype), np.empty((N, H), dtype=dtype),
+           np.empty((N, H), dtype=dtype), np.empty((D, 4 * H), dtype=dtype),
+           np.empty((H, 4 * H), dtype=dtype), np.empty(4 * H, dtype=dtype))
+    cdef floating[:, ::1] dx = out[0]
+    cdef floating[:, ::1] dhp = out[1]
+    cdef floating[:, ::1] dcp = out[2]
+    cdef floating[:, ::1] dWx = out[3]
+    cdef floating[:, ::1] dWh = out[4]
+    cdef floating[::1] db = out[5]
+    cdef floating[:, ::1] dZ = np.empty((N, 4 * H), dtype=dtype)
+    cdef floating[:, ::1] tc = np.empty((N, H), dtype=dtype)
+    cdef floating[:, ::1] work = np.empty((N, 2 * H), dtype=dtype)
+    cdef floating[::1] tmp = np.empty(4 * H, dtype=dtype)
+    with nogil:
+        lstm_backward_impl(1, N, D, H, &dh[0, 0], &dc[0, 0], &x[0, 0], &h_prev[0, 0],
+                           &c_prev[0, 0], &h_prev[0, 0], &c[0, 0], &gates[0, 0], &Wx[0, 0],
+                           &Wh[0, 0], &dx[0, 0], &dhp[0, 0], &dcp[0, 0], &dWx[0, 0],
+                           &dWh[0, 0], &db[0], &dZ[0, 0], &tc[0, 0], &work[0, 0], &tmp[0])
+    return out
