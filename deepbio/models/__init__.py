@@ -14,6 +14,8 @@ Inputs and outputs of public methods are NumPy arrays; training and prediction r
 the backend active when they are called (:func:`deepbio.use_backend`).
 """
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+from .cnn import CNNClassifier, CNNRegressor
+from .rnn import RNNClassifier, RNNTagger
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
 from .dbn import DBN, DBNClassifier, DBNRegressor
@@ -23,7 +25,7 @@ from .rbm import RBM
 __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin", "RBM",
            "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder", "StackedAutoEncoder",
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
-           "MLPRegressor"]
+           "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNTagger"]
 
 #: Estimator classes that :func:`deepbio.io.load` may construct, by class name.
 REGISTRY = {name: globals()[name] for name in __all__

@@ -30,7 +30,13 @@ from .layers import (LAYERS, Activation, Dense, Dropout, Flatten, KLSparsity,  #
 from .losses import (LOSSES, Loss, SigmoidCrossEntropy, SoftmaxCrossEntropy,  # noqa: F401
                      SquaredError, get_loss)
 from .network import Network  # noqa: F401
+from .conv import ChannelsFirst, Conv1D, Conv2D  # noqa: F401,E402
+from .pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D  # noqa: F401
+from .recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,  # noqa: F401
+                        TimeDistributedDense)
 
 __all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten", "LAYERS",
            "layer_from_config", "Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy",
-           "SquaredError", "LOSSES", "get_loss", "Network"]
+           "SquaredError", "LOSSES", "get_loss", "Network", "ChannelsFirst", "Conv1D", "Conv2D",
+           "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "MaxPool1D", "MaxPool2D", "LSTM",
+           "Elman", "MaskedSoftmaxCrossEntropy", "SequenceMask", "TimeDistributedDense"]

@@ -58,7 +58,8 @@ def _out_size(n, k, s, p):
 
 
 def _glorot(be, rng, shape, fan_in, fan_out, dtype, relu):
-    """Uniform on [-s, s]: s = sqrt(6 / (fan_in + fan_out)) (Glorot), sqrt(6 / fan_in) for relu (He)."""
+    """Uniform on [-s, s]: s = sqrt(6 / (fan_in + fan_out)) (Glorot), or
+    s = sqrt(6 / fan_in) for relu (He)."""
     scale = math.sqrt(6.0 / fan_in) if relu else math.sqrt(6.0 / (fan_in + fan_out))
     w = scale * (2.0 * be.uniform(rng, shape, "float64") - 1.0)
     return be.xp.ascontiguousarray(w.astype(dtype))

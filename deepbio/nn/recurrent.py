@@ -279,7 +279,7 @@ class _Recurrent(Layer):
         """``A_t = R{x_t} Wx + x_t R{Wx} + h_{t-1} R{Wh} + R{b}`` for every t, (T, N, G H):
         the part of ``R{z_t}`` that does not depend on ``R{h_{t-1}}``."""
         xp = be.xp
-        x, hprev = cache["x"], cache["hprev"]
+        x = cache["x"]
         t_len, n = x.shape[:2]
         a = xp.zeros((t_len * n, self.G * self.units), dtype=x.dtype)
         wx, _, _ = P
@@ -289,7 +289,7 @@ class _Recurrent(Layer):
         if rwx is not None:
             a += x.reshape(t_len * n, -1) @ rwx
         if rwh is not None:
-            a += hprev.reshape(t_len * n, -1) @ rwh
+            a += _hprev(cache["hs"], cache["h0"]).reshape(t_len * n, -1) @ rwh
         if rb is not None:
             a += rb
         return a.reshape(t_len, n, -1)
@@ -352,7 +352,7 @@ class Elman(_Recurrent):
         h0 = be.xp.zeros((n, self.units), dtype=x.dtype)
         if m is None:
             hs = be.kernels.elman_forward(x, h0, wx, wh, b, self.activation)
-            return {"hs": hs, "hnew": hs, "hprev": _hprev(hs, h0), "h0": h0}
+            return {"hs": hs, "hnew": hs, "h0": h0}
         step = be.kernels.raw["elman_step_forward"]
         hs = be.xp.empty((t_len, n, self.units), dtype=x.dtype)
         hnew = be.xp.empty_like(hs)
@@ -360,7 +360,7 @@ class Elman(_Recurrent):
         for t in range(t_len):
             hnew[t] = step(x[t], h, wx, wh, b, self.activation)
             h = hs[t] = m[t] * hnew[t] + (1 - m[t]) * h
-        return {"hs": hs, "hnew": hnew, "hprev": _hprev(hs, h0), "h0": h0}
+        return {"hs": hs, "hnew": hnew, "h0": h0}
 
     def _backward_dir(self, dhs, cache, P, be):
         wx, wh, _ = P
@@ -379,13 +379,13 @@ class Elman(_Recurrent):
         xp = be.xp
         dx = xp.empty_like(x)
         gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(self.units, x.dtype)
-        hprev, hnew = cache["hprev"], cache["hnew"]
+        hnew, h0 = cache["hnew"], cache["h0"]
         k = self.bptt_steps
-        carry = xp.zeros_like(cache["h0"])
+        carry = xp.zeros_like(h0)
         for t in range(x.shape[0] - 1, -1, -1):
             dh = dhs[t] + carry
-            dx[t], dprev, a, b_, c = step(_contig(m[t] * dh), x[t], hprev[t], hnew[t], wx, wh,
-                                          self.activation)
+            dx[t], dprev, a, b_, c = step(_contig(m[t] * dh), x[t], hs[t - 1] if t else h0,
+                                          hnew[t], wx, wh, self.activation)
             gwx += a
             gwh += b_
             gb += c
@@ -471,8 +471,7 @@ class LSTM(_Recurrent):
         c0 = be.xp.zeros((n, h), dtype=x.dtype)
         if m is None:
             hs, cs, gates = be.kernels.lstm_forward(x, h0, c0, wx, wh, b)
-            return {"hs": hs, "cs": cs, "gates": gates, "cnew": cs, "h0": h0, "c0": c0,
-                    "hprev": _hprev(hs, h0), "cprev": _hprev(cs, c0)}
+            return {"hs": hs, "cs": cs, "gates": gates, "cnew": cs, "h0": h0, "c0": c0}
         step = be.kernels.raw["lstm_step_forward"]
         xp = be.xp
         hs, cs, cnew = (xp.empty((t_len, n, h), dtype=x.dtype) for _ in range(3))
@@ -483,8 +482,7 @@ class LSTM(_Recurrent):
             cnew[t] = cn
             hh = hs[t] = m[t] * hn + (1 - m[t]) * hh
             cc = cs[t] = m[t] * cn + (1 - m[t]) * cc
-        return {"hs": hs, "cs": cs, "gates": gates, "cnew": cnew, "h0": h0, "c0": c0,
-                "hprev": _hprev(hs, h0), "cprev": _hprev(cs, c0)}
+        return {"hs": hs, "cs": cs, "gates": gates, "cnew": cnew, "h0": h0, "c0": c0}
 
     def _backward_dir(self, dhs, cache, P, be):
         wx, wh, _ = P
@@ -503,15 +501,16 @@ class LSTM(_Recurrent):
         xp = be.xp
         dx = xp.empty_like(x)
         gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(4 * self.units, x.dtype)
-        hprev, cprev, cnew = cache["hprev"], cache["cprev"], cache["cnew"]
+        cnew, h0, c0 = cache["cnew"], cache["h0"], cache["c0"]
         k = self.bptt_steps
-        dh_carry = xp.zeros_like(cache["h0"])
-        dc_carry = xp.zeros_like(cache["c0"])
+        dh_carry = xp.zeros_like(h0)
+        dc_carry = xp.zeros_like(c0)
         for t in range(x.shape[0] - 1, -1, -1):
             dh = dhs[t] + dh_carry
             dc = dc_carry
+            hp, cp = (hs[t - 1], cs[t - 1]) if t else (h0, c0)
             dx[t], dhp, dcp, a, b_, c = step(_contig(m[t] * dh), _contig(m[t] * dc), x[t],
-                                             hprev[t], cprev[t], cnew[t], gates[t], wx, wh)
+                                             hp, cp, cnew[t], gates[t], wx, wh)
             gwx += a
             gwh += b_
             gb += c
@@ -534,7 +533,7 @@ class LSTM(_Recurrent):
         _, wh, _ = P
         hsz = self.units
         a = self._input_tangent(rx, cache, P, dP, be)
-        gates, cprev, cnew, m = cache["gates"], cache["cprev"], cache["cnew"], cache["m"]
+        gates, cs, cnew, m = cache["gates"], cache["cs"], cache["cnew"], cache["m"]
         rh_all = xp.empty_like(cache["hs"])
         rh = xp.zeros_like(cache["h0"])
         rc = xp.zeros_like(cache["c0"])
@@ -546,7 +545,7 @@ class LSTM(_Recurrent):
             rf = f * (1 - f) * rz[:, hsz:2 * hsz]
             rg = (1 - g * g) * rz[:, 2 * hsz:3 * hsz]
             ro = o * (1 - o) * rz[:, 3 * hsz:]
-            rc_new = rf * cprev[t] + f * rc + ri * g + i * rg
+            rc_new = rf * (cs[t - 1] if t else cache["c0"]) + f * rc + ri * g + i * rg
             tc = xp.tanh(cnew[t])
             rh_new = ro * tc + o * (1 - tc * tc) * rc_new
             if m is None:

@@ -1,0 +1,358 @@
+"""Recurrent networks for sequences: one label per sequence, or one per position.
+
+Maths in ``docs/models/rnn.md``.  Inputs are sequence-major ``(N, T, D)`` arrays (e.g.
+one-hot DNA or protein from :func:`deepbio.datasets.one_hot`, or real-valued features),
+with an optional boolean ``mask`` (N, T), True on real positions, for variable-length
+sequences padded to a common ``T``.  The network is
+
+``SequenceMask -> [Elman | LSTM] * len(units) (-> Dropout) -> Dense * hidden -> output``
+
+where :class:`~deepbio.nn.recurrent.SequenceMask` carries the mask into the recurrent
+layers (padded steps keep the state and get zero gradient), and the output is a dense
+softmax layer on the last state (:class:`RNNClassifier`) or on every state
+(:class:`RNNTagger`, whose loss averages over real positions only).  Training is
+minibatch SGD with gradient clipping (``clip_norm``, on by default) and optionally
+truncated back-propagation through time (``bptt_steps``).
+"""
+import numpy as np
+
+from .._validation import Interval, IntSequence, Options, check_classification_targets
+from ..nn import Dense, Dropout
+from ..nn.recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+                            TimeDistributedDense)
+from ._base import ClassifierMixin, current_backend, resolve_rng
+from ._network import SGD_CONSTRAINTS, _accuracy_metric
+from .cnn import (LayeredEstimator, _ints, check_labels, check_sequences, one_hot_labels,
+                  with_mask_channel)
+
+__all__ = ["RNNClassifier", "RNNTagger"]
+
+_RNN_CONSTRAINTS = dict(
+    SGD_CONSTRAINTS,
+    cell=[Options("elman", "lstm")],
+    units=[IntSequence(1)],
+    activation=[Options("tanh", "relu")],
+    bidirectional=["boolean"],
+    bptt_steps=[None, Interval("int", 1, None)],
+    forget_bias=[Interval("real", None, None)],
+    hidden_layer_sizes=[IntSequence(1, allow_empty=True)],
+)
+
+_RNN_DOC_PARAMS = """
+    cell : {"elman", "lstm"}, default="lstm"
+    units : int or tuple of int, default=64
+        Hidden units of each recurrent layer (a tuple stacks layers; all but the last
+        pass their whole sequence of states to the next).
+    activation : {"tanh", "relu"}, default="tanh"
+        Non-linearity of Elman cells (the LSTM's are fixed).
+    bidirectional : bool, default=False
+        Add a backward-reading twin to every recurrent layer.
+    bptt_steps : int or None, default=None
+        Truncated back-propagation through time: the gradient flows back through at most
+        the current window of ``bptt_steps`` steps (windows start at t = 0).  None: full
+        BPTT.
+    forget_bias : float, default=1.0
+        Initial LSTM forget-gate bias.
+    hidden_layer_sizes : tuple of int, default=()
+        Dense layers (tanh) between the recurrent layers and the output.
+    dropout : float in [0, 1), default=0.0
+        Dropout after every recurrent and hidden layer.
+    learning_rate : float > 0, default=0.05
+    momentum : float in [0, 1), default=0.9
+    nesterov : bool, default=False
+    weight_decay : float >= 0, default=0.0
+    schedule : {"constant", "inverse_scaling", "step", "cosine"}, default="constant"
+    clip_norm : float > 0 or None, default=1.0
+        Gradient clipping to this global L2 norm (exploding gradients).
+    batch_size : int, default=32
+    max_epochs : int, default=20
+    early_stopping : bool, default=False
+    validation_fraction : float in (0, 1), default=0.1
+    patience : int, default=10
+    tol : float >= 0, default=1e-4
+    dtype : {"float32", "float64"}, default="float32"
+    random_state : None, int or numpy.random.Generator, default=None
+    verbose : int, default=0
+"""
+
+_RNN_DOC_ATTRS = """
+    n_features_in_ : int
+        Features per position D.
+    layers_, params_, input_shape_
+        The fitted network (see :class:`deepbio.models.cnn.CNNClassifier`).
+    history_ : list of dict
+        Per epoch: ``epoch``, ``loss``, ``val_loss``, ``val_metric``, ``lr``, ``time``.
+    n_iter_ : int
+"""
+
+
+class _RNNBase(LayeredEstimator):
+    _parameter_constraints = _RNN_CONSTRAINTS
+    _per_position = False
+
+    def __init__(self, cell="lstm", units=64, activation="tanh", bidirectional=False,
+                 bptt_steps=None, forget_bias=1.0, hidden_layer_sizes=(), dropout=0.0,
+                 learning_rate=0.05, momentum=0.9, nesterov=False, weight_decay=0.0,
+                 schedule="constant", clip_norm=1.0, batch_size=32, max_epochs=20,
+                 early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
+                 dtype="float32", random_state=None, verbose=0):
+        self.cell = cell
+        self.units = units
+        self.activation = activation
+        self.bidirectional = bidirectional
+        self.bptt_steps = bptt_steps
+        self.forget_bias = forget_bias
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.clip_norm = clip_norm
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _inputs(self, X, mask, fitting):
+        """``[X, mask]`` (N, T, D + 1) for the network, validated; also the mask."""
+        if not fitting:
+            self._check_fitted()
+        X, m = check_sequences(X, mask, None if fitting else self.n_features_in_,
+                               who=type(self).__name__)
+        if fitting:
+            self.n_features_in_ = int(X.shape[2])
+        return with_mask_channel(X, m), m
+
+    def _make_layers(self, input_shape, n_out):
+        layers = [SequenceMask()]
+        sizes = _ints(self.units)
+        for i, units in enumerate(sizes):
+            seq = self._per_position or i < len(sizes) - 1
+            if self.cell == "elman":
+                layers.append(Elman(units, self.activation, seq, self.bidirectional,
+                                    self.bptt_steps))
+            else:
+                layers.append(LSTM(units, seq, self.bidirectional, self.bptt_steps,
+                                   self.forget_bias))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+        dense = TimeDistributedDense if self._per_position else Dense
+        for units in _ints(self.hidden_layer_sizes):
+            layers.append(dense(units, "tanh"))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+        layers.append(dense(n_out, "linear"))
+        return layers
+
+
+class RNNClassifier(ClassifierMixin, _RNNBase):
+    __doc__ = """Recurrent network classifier: one label per sequence.
+
+    The last state of the (last) recurrent layer, after the last real position of each
+    sequence, feeds a softmax layer; loss the mean cross-entropy.
+
+    Parameters
+    ----------""" + _RNN_DOC_PARAMS + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)""" + _RNN_DOC_ATTRS + """
+    References
+    ----------
+    J. L. Elman. Finding structure in time. Cognitive Science 14, 1990.
+    S. Hochreiter, J. Schmidhuber. Long short-term memory. Neural Computation 9, 1997.
+
+    Examples
+    --------
+    >>> from deepbio.models.rnn import RNNClassifier
+    >>> from deepbio.datasets import make_long_range_sequences
+    >>> X, y = make_long_range_sequences(n=300, length=10, random_state=0)
+    >>> clf = RNNClassifier(cell="elman", units=16, max_epochs=10, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _loss = "softmax_cross_entropy"
+
+    def fit(self, X, y, mask=None):
+        """Fit on sequences ``X`` (N, T, D), optional ``mask`` (N, T) and labels ``y`` (N,).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        Xin, _ = self._inputs(X, mask, fitting=True)
+        y = check_labels(y, Xin.shape[0])
+        self.classes_, y_enc = check_classification_targets(y)
+        self._train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
+                    resolve_rng(self.random_state), len(self.classes_),
+                    metric=_accuracy_metric)
+        return self
+
+    def partial_fit(self, X, y, classes=None, mask=None):
+        """One SGD epoch over ``(X, y)``; the first call builds the network.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "layers_")
+        if first:
+            self._validate_params()
+        Xin, _ = self._inputs(X, mask, fitting=first)
+        y = check_labels(y, Xin.shape[0])
+        if first:
+            if classes is not None:
+                self.classes_ = np.unique(np.asarray(classes))
+                if len(self.classes_) < 2:
+                    raise ValueError("classes must hold at least 2 labels")
+                y_enc = self._encode_known_labels(y)
+            else:
+                self.classes_, y_enc = check_classification_targets(y)
+        else:
+            y_enc = self._encode_known_labels(y)
+        self._partial_train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
+                            len(self.classes_), first)
+        return self
+
+    def predict_proba(self, X, mask=None):
+        """Class probabilities (N, n_classes)."""
+        Xin, _ = self._inputs(X, mask, fitting=False)
+        return self._output(Xin).astype(np.float64)
+
+    def predict(self, X, mask=None):
+        """Most probable class of every sequence, shape (N,)."""
+        proba = self.predict_proba(X, mask)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, mask=None, sample_weight=None):
+        """Mean accuracy over sequences."""
+        pred = self.predict(X, mask)
+        y = check_labels(y, pred.shape[0])
+        return float(np.average(pred == y, weights=sample_weight))
+
+
+def _masked_accuracy(network, X, Y):
+    """Accuracy over real positions (target rows that are not all zero)."""
+    xp = current_backend().xp
+    z = network.forward(X, train=False)
+    real = Y.sum(axis=-1) > 0
+    hit = (xp.argmax(z, axis=-1) == xp.argmax(Y, axis=-1)) & real
+    return float(hit.sum() / xp.maximum(real.sum(), 1))
+
+
+class RNNTagger(ClassifierMixin, _RNNBase):
+    __doc__ = """Recurrent sequence tagger: one label per position (e.g. per-residue
+    secondary structure).
+
+    Every state of the recurrent layers feeds a softmax over the classes at that
+    position (:class:`~deepbio.nn.recurrent.TimeDistributedDense`); the loss is the
+    cross-entropy averaged over the real positions of the batch
+    (:class:`~deepbio.nn.recurrent.MaskedSoftmaxCrossEntropy`), so padding never changes
+    the loss, the gradient or the predictions at real positions.  Use
+    ``bidirectional=True`` when a position's label depends on what follows it.
+
+    ``y`` is (N, T): labels of any type; entries at padded positions (mask False) are
+    ignored (fill them with anything).  ``predict`` returns (N, T); its entries at
+    padded positions are ``classes_[0]`` and mean nothing.
+
+    Parameters
+    ----------""" + _RNN_DOC_PARAMS + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen at real positions.""" + _RNN_DOC_ATTRS + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepbio.models.rnn import RNNTagger
+    >>> X = np.eye(4)[np.random.default_rng(0).integers(0, 4, (100, 12))]
+    >>> y = X.argmax(axis=2) % 2                # tag = parity of the symbol
+    >>> tagger = RNNTagger(cell="elman", units=8, max_epochs=10, random_state=0).fit(X, y)
+    >>> tagger.predict(X).shape
+    (100, 12)
+    """
+
+    _loss = MaskedSoftmaxCrossEntropy.name
+    _per_position = True
+
+    def _targets(self, y, m, known):
+        """One-hot targets (N, T, K), zero rows at padded positions."""
+        y = np.asarray(y)
+        if y.dtype == object and y.ndim == 1:
+            raise ValueError("y is ragged: pad the per-position labels to (n_sequences, "
+                             "length) like X (the entries at padded positions are ignored)")
+        if y.shape != m.shape:
+            raise ValueError(f"y must hold one label per position, shape (n_sequences, length)"
+                             f" = {m.shape}, got {y.shape}")
+        real = m > 0
+        if known:
+            idx = self._encode_known_labels(y[real])
+        else:
+            self.classes_, idx = check_classification_targets(y[real])
+        T = np.zeros(m.shape + (len(self.classes_),), dtype=self.dtype)
+        n_i, t_i = np.nonzero(real)
+        T[n_i, t_i, idx] = 1
+        return T
+
+    def fit(self, X, y, mask=None):
+        """Fit on sequences ``X`` (N, T, D), optional ``mask`` (N, T) and per-position
+        labels ``y`` (N, T).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        Xin, m = self._inputs(X, mask, fitting=True)
+        T = self._targets(y, m, known=False)
+        self._train(Xin, T, resolve_rng(self.random_state), len(self.classes_),
+                    metric=_masked_accuracy)
+        return self
+
+    def partial_fit(self, X, y, classes=None, mask=None):
+        """One SGD epoch over ``(X, y)``; the first call builds the network.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "layers_")
+        if first:
+            self._validate_params()
+        Xin, m = self._inputs(X, mask, fitting=first)
+        if first and classes is not None:
+            self.classes_ = np.unique(np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError("classes must hold at least 2 labels")
+        T = self._targets(y, m, known=not first or classes is not None)
+        self._partial_train(Xin, T, len(self.classes_), first)
+        return self
+
+    def predict_proba(self, X, mask=None):
+        """Per-position class probabilities (N, T, n_classes); zeros at padded positions."""
+        Xin, m = self._inputs(X, mask, fitting=False)
+        return self._output(Xin).astype(np.float64) * m[:, :, None]
+
+    def predict(self, X, mask=None):
+        """Most probable class at every position, shape (N, T) (``classes_[0]`` on
+        padding)."""
+        proba = self.predict_proba(X, mask)
+        return self.classes_[np.argmax(proba, axis=2)]
+
+    def score(self, X, y, mask=None):
+        """Accuracy over the real positions."""
+        _, m = self._inputs(X, mask, fitting=False)
+        pred = self.predict(X, mask)
+        y = np.asarray(y)
+        if y.shape != pred.shape:
+            raise ValueError(f"y must have shape {pred.shape}, got {y.shape}")
+        real = m > 0
+        return float(np.mean(pred[real] == y[real]))

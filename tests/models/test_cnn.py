@@ -1,0 +1,248 @@
+"""CNNClassifier / CNNRegressor: the quality bar of issue 5 (digits, motif finding), padding
+invariance, save/load, the estimator API and bad input.
+
+The two accuracy tests train for tens of epochs, so they run once, on the fastest usable
+backend (``cython`` when compiled, else ``numpy``): the NumPy reference builds every
+im2col in Python and is several times slower, and each backend's layers are already
+checked against central differences in tests/nn.  Everything else runs on every backend.
+"""
+import numpy as np
+import pytest
+
+import deepbio
+from deepbio.datasets import load_digits, make_motif_sequences, one_hot, train_test_split
+from deepbio.models import REGISTRY
+from deepbio.models.cnn import CNNClassifier, CNNRegressor
+from deepbio.testing import assert_close
+
+FAST = "cython" if "cython" in deepbio.backends() else "numpy"
+
+
+@pytest.fixture
+def fast_backend():
+    with deepbio.use_backend(FAST):
+        yield FAST
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """deepbio.io loads only classes in deepbio.models.REGISTRY: make sure ours are."""
+    for cls in (CNNClassifier, CNNRegressor):
+        if cls.__name__ not in REGISTRY:
+            monkeypatch.setitem(REGISTRY, cls.__name__, cls)
+
+
+def roc_auc(y, score):
+    """Area under the ROC curve (Mann-Whitney U; ties count one half)."""
+    y, score = np.asarray(y), np.asarray(score, dtype=np.float64)
+    pos, neg = score[y == 1], score[y == 0]
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return greater / (pos.size * neg.size)
+
+
+@pytest.fixture(scope="module")
+def digit_images():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).reshape(-1, 1, 8, 8)
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def motif_data():
+    """AP-1 motif (TGACTCA) planted in half of random 100-bp sequences, 3% of the
+    planted letters mutated; separate draws for training and testing."""
+    s, y = make_motif_sequences(n=600, length=100, mutation_rate=0.03, random_state=0)
+    st, yt = make_motif_sequences(n=300, length=100, mutation_rate=0.03, random_state=1)
+    X, m = one_hot(s)
+    Xt, mt = one_hot(st)
+    return X, m, y, Xt, mt, yt
+
+
+# ------------------------------------------------------------------ quality bar
+
+
+def test_lenet5_digits_accuracy(fast_backend, digit_images):
+    """LeNet-5 (the default architecture; "same" padding for 8x8 inputs) reaches >= 0.98
+    held-out accuracy on the bundled digits."""
+    Xtr, Xte, ytr, yte = digit_images
+    clf = CNNClassifier(dropout=0.25, learning_rate=0.02, schedule="cosine", max_epochs=40,
+                        random_state=0).fit(Xtr, ytr)
+    assert [d["name"] for d in clf.layers_] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "Dense",
+        "Dropout", "Dense", "Dropout", "Dense"]
+    acc = clf.score(Xte, yte)
+    assert acc >= 0.98, acc
+    assert len(clf.history_) == 40 and clf.history_[-1]["loss"] < clf.history_[0]["loss"]
+
+
+def _filter_scores(X, w, b):
+    """Best score of every filter over every window of X (N, L, 4): (N, F)."""
+    k = w.shape[2]
+    windows = np.stack([X[:, i:i + k] for i in range(X.shape[1] - k + 1)], axis=1)
+    return (np.einsum("nwka,fak->nfw", windows, w) + b[None, :, None]).max(axis=2)
+
+
+def test_motif_finding(fast_backend, motif_data):
+    """conv1d -> global max pool -> dense finds the planted motif: held-out ROC AUC >= 0.95,
+    and the filter that alone best separates the classes spells TGACTCA (the argmax
+    letter at each of 7 consecutive positions) and correlates with its PWM > 0.8."""
+    X, m, y, Xt, mt, yt = motif_data
+    clf = CNNClassifier(max_epochs=15, random_state=0).fit(X, y, mask=m)
+    assert [d["name"] for d in clf.layers_][:4] == ["SequenceMask", "ChannelsFirst", "Conv1D",
+                                                    "GlobalMaxPool1D"]
+    auc = roc_auc(yt, clf.predict_proba(Xt, mask=mt)[:, 1])
+    assert auc >= 0.95, auc
+
+    w, b = clf.first_layer_filters()                     # (16, 4, 11), (16,)
+    assert w.shape == (16, 4, 11)
+    scores = _filter_scores(X, w.astype(np.float64), b.astype(np.float64))
+    best = int(np.argmax([roc_auc(y, scores[:, f]) for f in range(w.shape[0])]))
+    letters = "".join(np.array(list("ACGT"))[w[best].argmax(axis=0)])
+    motif = "TGACTCA"
+    pwm = one_hot([motif])[0][0].T                       # (4, 7)
+    corr = max(np.corrcoef(w[best][:, o:o + 7].ravel(), pwm.ravel())[0, 1]
+               for o in range(w.shape[2] - 6))
+    assert motif in letters, (letters, corr)
+    assert corr > 0.8, (letters, corr)
+
+
+# -------------------------------------------------------------------- padding
+
+
+def test_sequence_padding_never_changes_predictions(on_backend):
+    """Variable-length one-hot sequences: each one's prediction in an end-padded batch
+    equals its prediction alone, whatever the padding."""
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in (30, 12, 21, 8)]
+    y = [0, 1, 0, 1]
+    X, m = one_hot(seqs)
+    clf = CNNClassifier(filters=(4, 3), kernel_size=(5, 3), max_epochs=2, dtype="float64",
+                        random_state=0).fit(X, y, mask=m)
+    batch = clf.predict_proba(X, mask=m)
+    X2, m2 = one_hot(seqs, length=40)
+    assert_close(clf.predict_proba(X2, mask=m2), batch, 1e-12)
+    for i, s in enumerate(seqs):
+        Xi, mi = one_hot([s])
+        assert_close(clf.predict_proba(Xi, mask=mi), batch[i:i + 1], 1e-12, name=s)
+
+
+# ------------------------------------------------------------------ API, files
+
+
+def test_image_regressor_and_api(on_backend):
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 2, 6, 6))
+    y = X[:, 0, :3].mean(axis=(1, 2)) - X[:, 1].mean(axis=(1, 2))
+    reg = CNNRegressor(filters=(4,), kernel_size=3, hidden_layer_sizes=(8,), max_epochs=60,
+                       learning_rate=0.02, random_state=0).fit(X, y)
+    assert reg.predict(X).shape == (40,)
+    assert reg.score(X, y) > 0.5
+    assert reg.input_type_ == "image" and reg.image_shape_ == (2, 6, 6)
+    assert reg.n_features_in_ == 72
+    params = reg.get_params()
+    assert params["filters"] == (4,) and params["pooling"] == "max"
+
+
+def test_save_load_round_trip(on_backend, tmp_path, registered, motif_data):
+    X, m, y, Xt, mt, _ = motif_data
+    seq = CNNClassifier(filters=(4,), kernel_size=7, max_epochs=1, random_state=0)
+    seq.fit(X[:60], y[:60], mask=m[:60])
+    img = CNNClassifier(filters=(2, 3), kernel_size=3, hidden_layer_sizes=(5,), dropout=0.1,
+                        max_epochs=1, random_state=0)
+    Xi = np.random.default_rng(0).random((20, 1, 8, 8))
+    img.fit(Xi, np.arange(20) % 3)
+    for model, args in ((seq, (Xt[:10],), ), (img, (Xi,))):
+        kw = {"mask": mt[:10]} if model is seq else {}
+        path = tmp_path / f"{model.input_type_}.safetensors"
+        model.save(path)
+        loaded = CNNClassifier.load(path)
+        assert loaded.layers_ == model.layers_
+        assert_close(loaded.predict_proba(*args, **kw), model.predict_proba(*args, **kw), 0)
+        assert list(loaded.classes_) == list(model.classes_)
+
+
+def test_partial_fit(on_backend):
+    X = np.random.default_rng(0).random((30, 1, 6, 6))
+    y = np.arange(30) % 2
+    clf = CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), random_state=0)
+    clf.partial_fit(X[:15], y[:15], classes=[0, 1]).partial_fit(X[15:], y[15:])
+    assert clf.n_iter_ == 2 and len(clf.history_) == 2
+    assert clf.predict(X).shape == (30,)
+
+
+def test_sklearn_clone_and_pipeline_params():
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    clf = CNNClassifier(filters=(3,), kernel_size=5, max_epochs=2)
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params()
+    assert sklearn is not None
+
+
+# -------------------------------------------------------------------- bad input
+
+
+@pytest.fixture(scope="module")
+def tiny_image_model():
+    X = np.random.default_rng(0).random((12, 1, 8, 8))
+    with deepbio.use_backend("numpy"):
+        return CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), max_epochs=1,
+                             random_state=0).fit(X, np.arange(12) % 2)
+
+
+def test_images_of_wrong_rank(tiny_image_model):
+    with pytest.raises(ValueError, match=r"4-d array of images.*add a channel axis"):
+        tiny_image_model.predict(np.zeros((3, 8, 8)))
+    with pytest.raises(ValueError, match="images .* or sequences"):
+        CNNClassifier().fit(np.zeros((4, 64)), [0, 1, 0, 1])
+
+
+def test_images_with_wrong_channels_or_size(tiny_image_model):
+    with pytest.raises(ValueError, match=r"X has 3 channel\(s\), but the CNNClassifier was "
+                                         r"fitted on images with 1 channel"):
+        tiny_image_model.predict(np.zeros((2, 3, 8, 8)))
+    with pytest.raises(ValueError, match="X has images of 9x8 pixels"):
+        tiny_image_model.predict(np.zeros((2, 1, 9, 8)))
+
+
+def test_sequence_bad_input():
+    X, m = one_hot(["ACGTACGT", "ACG"])
+    clf = CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), max_epochs=1,
+                        random_state=0)
+    with pytest.raises(ValueError, match="ragged"):
+        clf.fit([np.zeros((5, 4)), np.zeros((3, 4))], [0, 1])
+    with pytest.raises(ValueError, match="empty sequences"):
+        clf.fit(np.zeros((2, 0, 4)), [0, 1])
+    with pytest.raises(ValueError, match="sequence 1 is empty"):
+        clf.fit(X, [0, 1], mask=np.array([[1] * 8, [0] * 8], bool))
+    with pytest.raises(ValueError, match="prefix"):
+        clf.fit(X, [0, 1], mask=np.array([[1] * 8, [0] + [1] * 7], bool))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        clf.fit(X, [0, 1], mask=m[:, :5])
+    with pytest.raises(ValueError, match="mask is only for sequences"):
+        CNNClassifier().fit(np.zeros((2, 1, 8, 8)), [0, 1], mask=m)
+    clf.fit(X, [0, 1], mask=m)
+    with pytest.raises(ValueError, match="20 features per position, but the CNNClassifier "
+                                         "was fitted with 4"):
+        clf.predict(one_hot(["ACDE"], alphabet="protein")[0])
+
+
+def test_letters_outside_the_alphabet():
+    """one_hot (the way letters reach the models) names the bad letter; strict mode also
+    rejects ambiguity codes such as N."""
+    with pytest.raises(ValueError, match="Z"):
+        one_hot(["ACGZ"])
+    with pytest.raises(ValueError, match="N"):
+        one_hot(["ACGN"], strict=True)
+    X, _ = one_hot(["ACGN"])                           # non-strict: N is uniform
+    assert np.allclose(X[0, 3], 0.25)
+    with pytest.raises(ValueError, match="empty"):
+        one_hot(["ACG", ""])
+
+
+@pytest.mark.parametrize("bad", [dict(pooling="min"), dict(filters=(0,)),
+                                 dict(padding="full"), dict(input_type="volume"),
+                                 dict(activation="softmax")])
+def test_bad_hyper_parameters(bad):
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        CNNClassifier(**bad).fit(np.zeros((4, 1, 8, 8)), [0, 1, 0, 1])
