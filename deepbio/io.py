@@ -85,6 +85,9 @@ class _Encoder:
             return v if math.isfinite(v) else {"__float__": repr(v)}
         if isinstance(v, BaseEstimator):
             return {"__estimator__": self.estimator(v, name + "/")}
+        if type(v).__name__ in _optimizers() and isinstance(v, _optimizers()[type(v).__name__]):
+            params = {k: self.value(x, f"{name}.{k}") for k, x in v.get_params().items()}
+            return {"__optimizer__": {"class": type(v).__name__, "params": params}}
         if isinstance(v, tuple):
             return {"__tuple__": [self.value(x, f"{name}.{i}") for i, x in enumerate(v)]}
         if isinstance(v, list):
@@ -115,6 +118,12 @@ class _Encoder:
             if k.endswith("_") and not k.startswith("_"):
                 attributes[k] = self.value(v, prefix + k)
         return {"class": type(est).__name__, "params": params, "attributes": attributes}
+
+
+def _optimizers():
+    """Optimiser classes a model file may name as its ``optimizer`` parameter."""
+    from .optim import SGD, HessianFree
+    return {"SGD": SGD, "HessianFree": HessianFree}
 
 
 def _registry():
@@ -151,6 +160,19 @@ class _Decoder:
             return float(v["__float__"])
         if "__estimator__" in v:
             return self.estimator(v["__estimator__"])
+        if "__optimizer__" in v:
+            spec = v["__optimizer__"]
+            known = _optimizers()
+            if not isinstance(spec, dict) or spec.get("class") not in known \
+                    or not isinstance(spec.get("params"), dict):
+                raise ValueError(f"corrupt deepbio model file: unknown optimiser entry "
+                                 f"{spec!r:.80} (known: {sorted(known)})")
+            params = {str(k): self.value(x) for k, x in spec["params"].items()}
+            try:
+                return known[spec["class"]](**params)
+            except TypeError as e:
+                raise ValueError(f"corrupt deepbio model file: bad optimiser parameters "
+                                 f"({e})") from None
         raise ValueError(f"corrupt deepbio model file: unknown tag in {v!r:.80}")
 
     def estimator(self, tree):

@@ -22,7 +22,7 @@ from .. import backend as _backend
 from .._validation import Interval, IntSequence, Options, check_X_y
 from ..nn import Dense, Dropout, Network
 from ..nn.layers import Layer, _as_rows, _shape, _size
-from ..optim import SGD
+from ..optim import SGD, HessianFree
 from ..optim.schedules import SCHEDULES
 from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
                     resolve_rng, to_backend, to_host)
@@ -216,6 +216,19 @@ SGD_CONSTRAINTS = {
 }
 
 
+class OptimizerChoice:
+    """Constraint for ``optimizer``: "sgd", "hf", or an SGD / HessianFree object."""
+
+    def accepts(self, v):
+        return (isinstance(v, str) and v in ("sgd", "hf")) or isinstance(v, (SGD, HessianFree))
+
+    def __str__(self):
+        return "'sgd', 'hf', or a deepbio.optim.SGD / deepbio.optim.HessianFree instance"
+
+
+SGD_CONSTRAINTS["optimizer"] = [OptimizerChoice()]
+
+
 def sgd_from(est, seed, **overrides):
     """An :class:`SGD` configured from an estimator's fine-tuning hyper-parameters."""
     names = ("learning_rate", "momentum", "nesterov", "weight_decay", "schedule", "clip_norm",
@@ -224,6 +237,31 @@ def sgd_from(est, seed, **overrides):
     kwargs = {n: getattr(est, n) for n in names}
     kwargs.update(overrides)
     return SGD(random_state=seed, **kwargs)
+
+
+def make_optimizer(est, seed, **overrides):
+    """The optimiser an estimator trains with, chosen by its ``optimizer`` parameter.
+
+    * ``"sgd"`` (default): :class:`SGD` from the estimator's own hyper-parameters;
+    * ``"hf"``: :class:`HessianFree` with ``max_iter = max_epochs`` HF iterations and the
+      estimator's ``weight_decay`` and ``verbose``, other settings at their defaults;
+    * an ``SGD`` or ``HessianFree`` object: a fresh copy of it (the user's object is
+      never mutated), seeded from ``random_state`` when it has none; for SGD,
+      ``overrides`` (e.g. ``max_epochs=1`` in ``partial_fit``) still apply.
+    """
+    choice = getattr(est, "optimizer", "sgd")
+    if isinstance(choice, str) and choice == "sgd":
+        return sgd_from(est, seed, **overrides)
+    if isinstance(choice, str) and choice == "hf":
+        return HessianFree(max_iter=overrides.get("max_epochs", est.max_epochs),
+                           weight_decay=est.weight_decay, verbose=est.verbose,
+                           random_state=seed)
+    params = choice.get_params()
+    if params.get("random_state") is None:
+        params["random_state"] = seed
+    if isinstance(choice, SGD):
+        params.update(overrides)
+    return type(choice)(**params)
 
 
 def hidden_sizes(sizes):
@@ -295,7 +333,7 @@ class FeedForwardEstimator(BaseEstimator):
         init = self._pretrain(X, rng)
         net = self._build_network(X.shape[1], n_out, child_seed(rng), init)
         be = current_backend()
-        sgd = sgd_from(self, child_seed(rng))
+        sgd = make_optimizer(self, child_seed(rng))
         self.history_ = sgd.minimize(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
                                      metric=metric)
         self.n_iter_ = len(self.history_)
@@ -309,15 +347,16 @@ class FeedForwardEstimator(BaseEstimator):
             rng = resolve_rng(self.random_state)
             net = self._build_network(X.shape[1], n_out, child_seed(rng), None)
             self._store(net)
-            self._optimizer = sgd_from(self, child_seed(rng), max_epochs=1,
-                                       early_stopping=False)
+            self._optimizer = make_optimizer(self, child_seed(rng), max_epochs=1,
+                                                  early_stopping=False)
             self.history_ = []
             self.n_iter_ = 0
         net = self._network_for_update(X.shape[1], n_out)
         opt = getattr(self, "_optimizer", None)
         if opt is None:
-            opt = self._optimizer = sgd_from(self, child_seed(resolve_rng(self.random_state)),
-                                             max_epochs=1, early_stopping=False)
+            seed = child_seed(resolve_rng(self.random_state))
+            opt = self._optimizer = make_optimizer(self, seed, max_epochs=1,
+                                                   early_stopping=False)
         opt._validate_params()
         entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
                                self.n_iter_)

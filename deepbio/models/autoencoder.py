@@ -18,7 +18,7 @@ from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, 
                     to_backend, to_host)
 from ._network import (ACTIVATIONS, SGD_CONSTRAINTS, Corruption, FeedForwardClassifier,
                        FeedForwardRegressor, TiedAutoEncoder, child_seed, hidden_sizes,
-                       sgd_from)
+                       make_optimizer)
 
 _LOSSES = {"squared_error": "squared_error", "cross_entropy": "sigmoid_cross_entropy"}
 
@@ -86,6 +86,10 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 
     Attributes
     ----------
@@ -126,7 +130,9 @@ max_epochs, early_stopping, validation_fraction, patience, tol
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_epochs=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, include_input=False, dtype="float32", random_state=None,
-                 verbose=0):
+                 verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         self.n_components = n_components
         self.activation = activation
         self.loss = loss
@@ -214,7 +220,7 @@ max_epochs, early_stopping, validation_fraction, patience, tol
         net = self._build_network(X.shape[1], child_seed(rng))
         be = current_backend()
         Xb = be.asarray(X, net.dtype)
-        sgd = sgd_from(self, child_seed(rng))
+        sgd = make_optimizer(self, child_seed(rng))
         self.history_ = sgd.minimize(net, Xb, Xb)
         self.n_iter_ = len(self.history_)
         self._store(net)
@@ -240,8 +246,8 @@ max_epochs, early_stopping, validation_fraction, patience, tol
             net = self._build_network(X.shape[1], child_seed(rng))
             if not first:
                 self._restore(net)
-            self._optimizer = sgd_from(self, child_seed(rng), max_epochs=1,
-                                       early_stopping=False)
+            self._optimizer = make_optimizer(self, child_seed(rng), max_epochs=1,
+                                                  early_stopping=False)
             if first:
                 self.history_, self.n_iter_ = [], 0
         self._optimizer._validate_params()
@@ -337,6 +343,10 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
         If True, :meth:`transform` returns ``[codes, X]``.
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 
     Attributes
     ----------
@@ -363,7 +373,9 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
                  loss="squared_error", tied=True, sparsity_target=None, sparsity_weight=3.0,
                  corruption=None, corruption_level=0.3, learning_rate=0.01, momentum=0.9,
                  weight_decay=0.0, batch_size=32, max_epochs=50, include_input=False,
-                 dtype="float32", random_state=None, verbose=0):
+                 dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss
@@ -395,7 +407,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
         params = {n: getattr(self, n) for n in (
             "activation", "tied", "sparsity_target", "sparsity_weight", "corruption",
             "corruption_level", "learning_rate", "momentum", "weight_decay", "batch_size",
-            "max_epochs", "dtype")}
+            "max_epochs", "dtype", "optimizer")}
         self.autoencoders_ = pretrain_autoencoders(
             X, hidden_sizes(self.hidden_layer_sizes), params, self.loss,
             resolve_rng(self.random_state), self.verbose)
@@ -446,6 +458,10 @@ batch_size, max_epochs, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 
     Attributes
     ----------
@@ -526,7 +542,9 @@ class StackedAutoEncoderClassifier(_SAEFineTuned, FeedForwardClassifier):
                  dropout=0.0, learning_rate=0.05, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_epochs=50, early_stopping=False, validation_fraction=0.1, patience=10,
-                 tol=1e-4, dtype="float32", random_state=None, verbose=0):
+                 tol=1e-4, dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,
                   sparsity_weight, corruption, corruption_level, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum, dropout,
@@ -560,7 +578,9 @@ class StackedAutoEncoderRegressor(_SAEFineTuned, FeedForwardRegressor):
                  dropout=0.0, learning_rate=0.05, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_epochs=50, early_stopping=False, validation_fraction=0.1, patience=10,
-                 tol=1e-4, dtype="float32", random_state=None, verbose=0):
+                 tol=1e-4, dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,
                   sparsity_weight, corruption, corruption_level, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum, dropout,

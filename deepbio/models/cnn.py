@@ -30,7 +30,7 @@ from ..nn.pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2
 from ..nn.recurrent import MaskedSoftmaxCrossEntropy, SequenceMask
 from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
                     r2_score, resolve_rng, to_backend, to_host)
-from ._network import SGD_CONSTRAINTS, _accuracy_metric, child_seed, sgd_from
+from ._network import SGD_CONSTRAINTS, _accuracy_metric, child_seed, make_optimizer
 
 __all__ = ["CNNClassifier", "CNNRegressor", "LayeredEstimator", "check_sequences",
            "check_images"]
@@ -213,7 +213,7 @@ class LayeredEstimator(BaseEstimator):
         layers = self._make_layers(Xin.shape[1:], n_out)
         net = self._assemble(layers, Xin.shape[1:], child_seed(rng))
         be = current_backend()
-        sgd = sgd_from(self, child_seed(rng))
+        sgd = make_optimizer(self, child_seed(rng))
         self.history_ = sgd.minimize(net, be.asarray(Xin, net.dtype), be.asarray(T, net.dtype),
                                      metric=metric)
         self.n_iter_ = len(self.history_)
@@ -228,8 +228,8 @@ class LayeredEstimator(BaseEstimator):
             net = self._assemble(self._make_layers(Xin.shape[1:], n_out), Xin.shape[1:],
                                  child_seed(rng))
             self._store(net)
-            self._optimizer = sgd_from(self, child_seed(rng), max_epochs=1,
-                                       early_stopping=False)
+            self._optimizer = make_optimizer(self, child_seed(rng), max_epochs=1,
+                                                  early_stopping=False)
             self.history_, self.n_iter_ = [], 0
         net = self._net()
         if tuple(net.input_shape) != tuple(Xin.shape[1:]):
@@ -241,8 +241,9 @@ class LayeredEstimator(BaseEstimator):
             net.set_flat(theta)
         opt = getattr(self, "_optimizer", None)
         if opt is None:
-            opt = self._optimizer = sgd_from(self, child_seed(resolve_rng(self.random_state)),
-                                             max_epochs=1, early_stopping=False)
+            seed = child_seed(resolve_rng(self.random_state))
+            opt = self._optimizer = make_optimizer(self, seed, max_epochs=1,
+                                                   early_stopping=False)
         opt._validate_params()
         entry = opt._run_epoch(net, be.asarray(Xin, net.dtype), be.asarray(T, net.dtype),
                                self.n_iter_)
@@ -324,6 +325,10 @@ _CNN_DOC_PARAMS = """
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 """
 
 _CNN_DOC_ATTRS = """
@@ -352,7 +357,9 @@ class _CNNBase(LayeredEstimator):
                  dropout=0.0, learning_rate=0.05, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_epochs=30, early_stopping=False, validation_fraction=0.1, patience=10,
-                 tol=1e-4, dtype="float32", random_state=None, verbose=0):
+                 tol=1e-4, dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         self.input_type = input_type
         self.filters = filters
         self.kernel_size = kernel_size

@@ -152,6 +152,10 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 
     Attributes
     ----------
@@ -237,7 +241,9 @@ class DBNClassifier(_DBNFineTuned, FeedForwardClassifier):
                  dropout=0.0, learning_rate=0.1, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_epochs=30, early_stopping=False, validation_fraction=0.1, patience=10,
-                 tol=1e-4, dtype="float32", random_state=None, verbose=0):
+                 tol=1e-4, dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum,
                   pretrain_weight_decay, dropout, learning_rate, momentum, nesterov,
@@ -268,7 +274,9 @@ class DBNRegressor(_DBNFineTuned, FeedForwardRegressor):
                  dropout=0.0, learning_rate=0.1, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_epochs=30, early_stopping=False, validation_fraction=0.1, patience=10,
-                 tol=1e-4, dtype="float32", random_state=None, verbose=0):
+                 tol=1e-4, dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum,
                   pretrain_weight_decay, dropout, learning_rate, momentum, nesterov,

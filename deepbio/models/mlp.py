@@ -38,6 +38,10 @@ _MLP_DOC_PARAMS = """
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
         0: silent; otherwise a progress bar on a terminal, one line per epoch elsewhere.
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 """
 
 _MLP_DOC_ATTRS = """
@@ -111,7 +115,9 @@ class MLPClassifier(FeedForwardClassifier):
                  learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
                  schedule="constant", clip_norm=None, batch_size=32, max_epochs=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
-                 dtype="float32", random_state=None, verbose=0):
+                 dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,
                   nesterov, weight_decay, schedule, clip_norm, batch_size, max_epochs,
                   early_stopping, validation_fraction, patience, tol, dtype, random_state,
@@ -176,7 +182,9 @@ class MLPRegressor(FeedForwardRegressor):
                  learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
                  schedule="constant", clip_norm=None, batch_size=32, max_epochs=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
-                 dtype="float32", random_state=None, verbose=0):
+                 dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,
                   nesterov, weight_decay, schedule, clip_norm, batch_size, max_epochs,
                   early_stopping, validation_fraction, patience, tol, dtype, random_state,

@@ -73,6 +73,10 @@ _RNN_DOC_PARAMS = """
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+        What trains the network: minibatch SGD from the hyper-parameters above, or
+        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        :class:`deepbio.optim.HessianFree` object to set its options).
 """
 
 _RNN_DOC_ATTRS = """
@@ -95,7 +99,9 @@ class _RNNBase(LayeredEstimator):
                  learning_rate=0.05, momentum=0.9, nesterov=False, weight_decay=0.0,
                  schedule="constant", clip_norm=1.0, batch_size=32, max_epochs=20,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
-                 dtype="float32", random_state=None, verbose=0):
+                 dtype="float32", random_state=None, verbose=0,
+                 optimizer="sgd"):
+        self.optimizer = optimizer
         self.cell = cell
         self.units = units
         self.activation = activation
