@@ -20,6 +20,8 @@ Rules every implementation follows:
 import inspect
 from typing import Callable, NamedTuple, Optional
 
+import numpy as np
+
 from . import reference
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -274,33 +276,45 @@ FAMILIES = ("rbm", "dense", "conv", "pool", "recurrent")
 # ------------------------------------------------------------------ array validation
 
 
-def _check_arrays(spec, bound, array_type):
+_FLOAT = tuple(np.dtype(d) for d in FLOAT_DTYPES)
+_INT64 = np.dtype("int64")
+
+
+def _parse(spec):
+    """Pre-parse a spec's shape strings: [(arg, symbols, optional, is_index, text)]."""
+    out = []
+    for arg, shape in spec.arrays.items():
+        optional, is_index = shape.startswith("?"), shape.startswith("i:")
+        text = shape.lstrip("?").removeprefix("i:")
+        out.append((arg, tuple(text.split(",")), optional, is_index, text))
+    return out
+
+
+def _check_arrays(spec, parsed, bound, array_type):
     """Validate every array argument of one call; return the symbol -> size table."""
     dims, dtype, first = {}, None, None
-    for arg, shape in spec.arrays.items():
+    for arg, symbols, optional, is_index, shape in parsed:
         a = bound[arg]
-        optional, is_index = shape.startswith("?"), shape.startswith("i:")
-        shape = shape.lstrip("?").removeprefix("i:")
         if a is None and optional:
             continue
-        symbols = shape.split(",")
         if not isinstance(a, array_type):
             raise TypeError(f"{spec.name}: {arg} must be a {array_type.__module__}."
                             f"{array_type.__name__} of shape ({shape}), got {type(a).__name__}")
         if a.ndim != len(symbols):
             raise ValueError(f"{spec.name}: {arg} must be {len(symbols)}-d with shape ({shape}), "
                              f"got {a.ndim}-d array of shape {tuple(a.shape)}")
+        dt = a.dtype
         if is_index:
-            if a.dtype.name != "int64":
-                raise TypeError(f"{spec.name}: {arg} must have dtype int64, got {a.dtype}")
+            if dt != _INT64:
+                raise TypeError(f"{spec.name}: {arg} must have dtype int64, got {dt}")
         else:
-            if a.dtype.name not in FLOAT_DTYPES:
+            if dt not in _FLOAT:
                 raise TypeError(f"{spec.name}: {arg} must have dtype float32 or float64, "
-                                f"got {a.dtype}")
+                                f"got {dt}")
             if dtype is None:
-                dtype, first = a.dtype, arg
-            elif a.dtype != dtype:
-                raise TypeError(f"{spec.name}: mixed dtypes: {arg} is {a.dtype} but {first} is "
+                dtype, first = dt, arg
+            elif dt != dtype:
+                raise TypeError(f"{spec.name}: mixed dtypes: {arg} is {dt} but {first} is "
                                 f"{dtype}; convert both to one of float32, float64")
         if not a.flags.c_contiguous:
             raise ValueError(f"{spec.name}: {arg} must be C-contiguous (use np.ascontiguousarray)")
@@ -319,18 +333,24 @@ def _check_arrays(spec, bound, array_type):
 def validated(spec, impl, array_type):
     """Wrap ``impl`` so every call is checked against ``spec`` before it runs."""
     sig = inspect.signature(getattr(reference, spec.name))
+    names = tuple(sig.parameters)
+    defaults = {k: p.default for k, p in sig.parameters.items()
+                if p.default is not inspect.Parameter.empty}
     opt_checks = [(k, _OPTION_CHECKS[kind]) for k, kind in spec.options.items()]
+    parsed = _parse(spec)
 
     def kernel(*args, **kwargs):
-        try:
-            bound = sig.bind(*args, **kwargs)
-        except TypeError as e:
-            raise TypeError(f"{spec.name}{sig}: {e}") from None
-        bound.apply_defaults()
-        a = bound.arguments
+        if not kwargs and len(args) == len(names):      # the common, positional call
+            a = dict(zip(names, args))
+        else:
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as e:
+                raise TypeError(f"{spec.name}{sig}: {e}") from None
+            a = {**defaults, **bound.arguments}
         for k, check in opt_checks:
             a[k] = check(f"{spec.name}: {k}", a[k])
-        dims = _check_arrays(spec, a, array_type)
+        dims = _check_arrays(spec, parsed, a, array_type)
         if spec.check is not None:
             try:
                 spec.check(a, dims)
