@@ -264,6 +264,22 @@ def make_optimizer(est, seed, **overrides):
     return type(choice)(**params)
 
 
+def partial_epoch(est, net, X, T):
+    """``partial_fit``'s work: one epoch of ``est._optimizer`` (made on first use) over
+    ``(X, T)``, logged in ``est.history_`` and counted in ``est.n_iter_``."""
+    be = current_backend()
+    opt = getattr(est, "_optimizer", None)
+    if opt is None:
+        seed = child_seed(resolve_rng(est.random_state))
+        opt = est._optimizer = make_optimizer(est, seed, max_epochs=1, early_stopping=False)
+    opt._validate_params()
+    entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
+                           est.n_iter_)
+    entry["epoch"] = est.n_iter_
+    est.history_.append(entry)
+    est.n_iter_ += 1
+
+
 def hidden_sizes(sizes):
     """``hidden_layer_sizes`` (int or sequence) as a tuple of ints."""
     if isinstance(sizes, (int, np.integer)):
@@ -341,8 +357,7 @@ class FeedForwardEstimator(BaseEstimator):
         self._optimizer = sgd
 
     def _partial_train(self, X, T, n_out, first):
-        """One SGD epoch over ``(X, T)``, continuing from the current weights."""
-        be = current_backend()
+        """One optimiser epoch over ``(X, T)``, continuing from the current weights."""
         if first:
             rng = resolve_rng(self.random_state)
             net = self._build_network(X.shape[1], n_out, child_seed(rng), None)
@@ -352,17 +367,7 @@ class FeedForwardEstimator(BaseEstimator):
             self.history_ = []
             self.n_iter_ = 0
         net = self._network_for_update(X.shape[1], n_out)
-        opt = getattr(self, "_optimizer", None)
-        if opt is None:
-            seed = child_seed(resolve_rng(self.random_state))
-            opt = self._optimizer = make_optimizer(self, seed, max_epochs=1,
-                                                   early_stopping=False)
-        opt._validate_params()
-        entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
-                               self.n_iter_)
-        entry["epoch"] = self.n_iter_
-        self.history_.append(entry)
-        self.n_iter_ += 1
+        partial_epoch(self, net, X, T)
 
     # ------------------------------------------------------------------ prediction
     def _forward(self, X, upto=None):

@@ -18,7 +18,7 @@ from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, 
                     to_backend, to_host)
 from ._network import (ACTIVATIONS, SGD_CONSTRAINTS, Corruption, FeedForwardClassifier,
                        FeedForwardRegressor, TiedAutoEncoder, child_seed, hidden_sizes,
-                       make_optimizer)
+                       make_optimizer, partial_epoch)
 
 _LOSSES = {"squared_error": "squared_error", "cross_entropy": "sigmoid_cross_entropy"}
 
@@ -239,7 +239,6 @@ max_epochs, early_stopping, validation_fraction, patience, tol
             self._validate_params()
         X = self._check_X(X, reset=first)
         _check_ae_options(self, X, self.loss)
-        be = current_backend()
         net = getattr(self, "_network", None)
         if first or net is None:
             rng = resolve_rng(self.random_state)
@@ -250,12 +249,7 @@ max_epochs, early_stopping, validation_fraction, patience, tol
                                                   early_stopping=False)
             if first:
                 self.history_, self.n_iter_ = [], 0
-        self._optimizer._validate_params()
-        Xb = be.asarray(X, net.dtype)
-        entry = self._optimizer._run_epoch(net, Xb, Xb, self.n_iter_)
-        entry["epoch"] = self.n_iter_
-        self.history_.append(entry)
-        self.n_iter_ += 1
+        partial_epoch(self, net, X, X)
         self._store(net)
         return self
 

@@ -30,7 +30,8 @@ from ..nn.pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2
 from ..nn.recurrent import MaskedSoftmaxCrossEntropy, SequenceMask
 from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
                     r2_score, resolve_rng, to_backend, to_host)
-from ._network import SGD_CONSTRAINTS, _accuracy_metric, child_seed, make_optimizer
+from ._network import (SGD_CONSTRAINTS, _accuracy_metric, child_seed, make_optimizer,
+                       partial_epoch)
 
 __all__ = ["CNNClassifier", "CNNRegressor", "LayeredEstimator", "check_sequences",
            "check_images"]
@@ -221,8 +222,7 @@ class LayeredEstimator(BaseEstimator):
         self._store(net)
 
     def _partial_train(self, Xin, T, n_out, first):
-        """One SGD epoch over ``(Xin, T)`` from the current weights (built on first call)."""
-        be = current_backend()
+        """One optimiser epoch over ``(Xin, T)`` from the current weights (built on first call)."""
         if first:
             rng = resolve_rng(self.random_state)
             net = self._assemble(self._make_layers(Xin.shape[1:], n_out), Xin.shape[1:],
@@ -239,17 +239,7 @@ class LayeredEstimator(BaseEstimator):
             layers = [layer_from_config(d["name"], d["config"]) for d in self.layers_]
             net = self._assemble(layers, Xin.shape[1:], 0)
             net.set_flat(theta)
-        opt = getattr(self, "_optimizer", None)
-        if opt is None:
-            seed = child_seed(resolve_rng(self.random_state))
-            opt = self._optimizer = make_optimizer(self, seed, max_epochs=1,
-                                                   early_stopping=False)
-        opt._validate_params()
-        entry = opt._run_epoch(net, be.asarray(Xin, net.dtype), be.asarray(T, net.dtype),
-                               self.n_iter_)
-        entry["epoch"] = self.n_iter_
-        self.history_.append(entry)
-        self.n_iter_ += 1
+        partial_epoch(self, net, Xin, T)
         self._store(net)
 
     def _output(self, Xin):
