@@ -25,14 +25,20 @@ The ingredients, each switchable:
 * **Diagonal preconditioner** ``M = (diag(F) + lambda + wd)^0.75``, with ``F`` the mean
   of squared per-example gradients (the empirical Fisher diagonal).
 * **Structural damping** (recurrent layers): the curvature product gains
-  ``mu lambda J_h^T J_h v``, penalising changes of the hidden states; layers that have a
-  ``structural_damping`` attribute receive ``mu * lambda`` before each CG run.
+  ``(mu lambda / N_c) J_h^T J_h v``, the Gauss-Newton matrix of the penalty
+  ``(mu lambda / 2 N_c) sum_n sum_t ||h_t(theta + p) - h_t(theta)||^2`` on changes of the
+  hidden states (averaged over the N_c curvature examples, like the loss); layers that
+  have a ``structural_damping`` attribute receive ``mu * lambda / N_c`` for each CG run
+  and 0 afterwards.
 
 Cost is counted, not timed: :class:`CountingNetwork` tallies every pass in units of
-one gradient evaluation per example (forward = 1/3, backward = 2/3, R-op = 2/3), so HF
-and SGD can be compared at an equal counted budget.
+one gradient evaluation per example (forward = 1/3, backward = 2/3, R-op = 2/3; a
+Gauss-Newton product reusing its cached forward is 4/3), so HF and SGD can be compared
+at an equal counted budget.  See ``docs/hf.md`` for the maths, the measured costs and
+the demonstrations.
 """
 import math
+import sys
 import time
 
 import numpy as np
@@ -40,15 +46,19 @@ import numpy as np
 from .. import backend as _backend
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
+_NO_CACHE = object()
 
 
 class CountingNetwork:
     """Wrap a network and count its work in gradient-evaluation equivalents per example.
 
     ``cost`` grows by ``n * units`` for a call on ``n`` examples, where a forward pass
-    is 1/3 of a unit, a backward pass 2/3 and an R-op pass 2/3; so ``loss`` costs 1/3,
-    ``loss_and_grad`` 1 and ``gauss_newton_product`` 5/3 per example.
-    Every other attribute is the wrapped network's.
+    is 1/3 of a unit, a backward pass 2/3 and an R-op pass 2/3 (a dense layer's forward
+    is one matrix product, its backward and its R-op two each); so ``loss`` costs 1/3,
+    ``loss_and_grad`` 1, ``squared_example_grads`` 1 and ``gauss_newton_product`` 5/3
+    per example, or 4/3 when the network reuses the forward of the previous product
+    (a :class:`deepbio.nn.Network` does within one CG run).  ``calls`` counts the calls
+    by method.  Every other attribute is the wrapped network's.
     """
 
     def __init__(self, network):
@@ -67,7 +77,7 @@ class CountingNetwork:
             setattr(self.network, name, value)
 
     def _count(self, what, n, units):
-        self.calls[what] += 1
+        self.calls[what] = self.calls.get(what, 0) + 1
         self.cost += n * units
 
     def loss(self, X, y, *args, **kwargs):
@@ -79,8 +89,21 @@ class CountingNetwork:
         return self.network.loss_and_grad(X, y, *args, **kwargs)
 
     def gauss_newton_product(self, v, X, y, *args, **kwargs):
-        self._count("gauss_newton_product", len(X), _FORWARD + _ROP + _BACKWARD)
-        return self.network.gauss_newton_product(v, X, y, *args, **kwargs)
+        # A network that linearises around a cached forward (deepbio.nn.Network keeps
+        # it in ``_gn_key`` across the products of one CG run) runs its forward only
+        # when that cache is replaced; the forward is counted only then.
+        key = getattr(self.network, "_gn_key", _NO_CACHE)
+        out = self.network.gauss_newton_product(v, X, y, *args, **kwargs)
+        reused = key is not _NO_CACHE and key is not None \
+            and getattr(self.network, "_gn_key", None) is key
+        self._count("gauss_newton_product", len(X),
+                    _ROP + _BACKWARD + (0.0 if reused else _FORWARD))
+        return out
+
+    def squared_example_grads(self, X, y, *args, **kwargs):
+        # n per-example gradients: one gradient evaluation per example
+        self._count("squared_example_grads", len(X), _FORWARD + _BACKWARD)
+        return self.network.squared_example_grads(X, y, *args, **kwargs)
 
 
 def _dot(a, b):
@@ -166,12 +189,16 @@ class HessianFree:
     preconditioner : bool, default=True
         Diagonal preconditioner ``(mean squared per-example gradient + lambda + wd)^power``.
     precond_power : float, default=0.75
+    precond_batch : {"gradient", "curvature"}, default="gradient"
+        Examples whose squared gradients build the preconditioner: the gradient batch
+        (Martens 2010) or the (smaller, cheaper) curvature batch.
     gradient_batch_size : int or None, default=None
         Examples used for the gradient (None: all of X).
     curvature_batch_size : int or float, default=0.1
         Examples for Gauss-Newton products: a count, or a fraction of the gradient batch.
     structural_damping : float, default=0.0
-        mu: recurrent layers' hidden-state penalty is weighted mu * lambda.
+        mu: recurrent layers' hidden-state penalty is weighted mu * lambda (per
+        curvature example); the addition demo (docs/hf.md) uses 1/30.
     backtracking : bool, default=True
         CG-iterate backtracking.
     line_search : bool, default=True
@@ -191,11 +218,20 @@ class HessianFree:
     random_state : int, Generator or None
         Seeds the choice of minibatches.
 
+    Attributes
+    ----------
+    damping_ : float
+        The current lambda (carried from one ``minimize``/``step`` call to the next).
+    history_ : list of dict
+        What the last ``minimize`` returned, one entry per HF iteration.
+
     Notes
     -----
     ``minimize`` logs one ``history`` entry per HF iteration with ``loss``, ``damping``
     (lambda used), ``rho``, ``cg_iters``, ``cg_iterate`` (the backtracked iterate chosen),
     ``step_size`` (Armijo alpha), ``cost`` and, with validation data, ``val_loss``.
+    With ``verbose`` a progress bar shows lambda, rho, CG iterations run / iterate chosen
+    and the step size (one line per iteration when stderr is not a terminal).
 
     References
     ----------
@@ -209,7 +245,8 @@ class HessianFree:
                  preconditioner=True, precond_power=0.75, gradient_batch_size=None,
                  curvature_batch_size=0.1, structural_damping=0.0, backtracking=True,
                  line_search=True, armijo_c=1e-2, armijo_shrink=0.8, max_line_search=20,
-                 weight_decay=0.0, max_cost=None, tol=0.0, verbose=0, random_state=None):
+                 weight_decay=0.0, max_cost=None, tol=0.0, verbose=0, random_state=None,
+                 precond_batch="gradient"):
         self.max_iter = max_iter
         self.initial_damping = initial_damping
         self.damping_adjust = damping_adjust
@@ -232,6 +269,7 @@ class HessianFree:
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.precond_batch = precond_batch
         self.reset()
 
     # -------------------------------------------------------------------- set-up
@@ -250,8 +288,9 @@ class HessianFree:
         return self
 
     def reset(self):
-        """Forget the damping, the warm start and the random state."""
+        """Forget the damping, the warm start, the history and the random state."""
         self.damping_ = None
+        self.history_ = []
         self._direction = None
         self._rng = None
 
@@ -271,6 +310,8 @@ class HessianFree:
         need(self.cg_tol > 0, "cg_tol", "> 0")
         need(0 <= self.cg_decay <= 1, "cg_decay", "in [0, 1]")
         need(0 < self.precond_power <= 1, "precond_power", "in (0, 1]")
+        need(self.precond_batch in ("gradient", "curvature"), "precond_batch",
+             "'gradient' or 'curvature'")
         need(self.gradient_batch_size is None
              or (is_int(self.gradient_batch_size) and self.gradient_batch_size >= 1),
              "gradient_batch_size", "None or an int >= 1")
@@ -301,7 +342,8 @@ class HessianFree:
 
     def _fisher_diagonal(self, net, X, y):
         """Mean over examples of squared per-example gradients, (1/n) sum_i g_i**2."""
-        if hasattr(net, "squared_example_grads"):
+        inner = net.network if isinstance(net, CountingNetwork) else net
+        if hasattr(inner, "squared_example_grads"):
             return net.squared_example_grads(X, y)
         xp = _backend.current().xp
         total = xp.zeros_like(net.theta)
@@ -336,14 +378,16 @@ class HessianFree:
         if wd:
             f0 += 0.5 * wd * _dot(theta0, theta0)
             g = g + wd * theta0
-        self._set_structural(network, self.structural_damping * lam)
+        # the hidden-state penalty is averaged over the curvature batch, like the loss
+        self._set_structural(network, self.structural_damping * lam / len(Xc))
 
         def A(v):
             return network.gauss_newton_product(v, Xc, yc) + (lam + wd) * v
 
         M = None
         if self.preconditioner:
-            M = (self._fisher_diagonal(network, X, y) + lam + wd) ** self.precond_power
+            Xf, yf = (X, y) if self.precond_batch == "gradient" else (Xc, yc)
+            M = (self._fisher_diagonal(network, Xf, yf) + lam + wd) ** self.precond_power
         if self._direction is None or self._direction.shape != g.shape:
             x0 = xp.zeros_like(g)
         else:
@@ -410,7 +454,7 @@ class HessianFree:
             self._rng = np.random.default_rng(self.random_state)
         net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
         n = len(X)
-        history = []
+        history = self.history_ = []
         bar = _progress(self.max_iter, self.verbose)
         start = time.perf_counter()
         try:
@@ -421,14 +465,17 @@ class HessianFree:
                 entry = self.step(net, Xg, yg, Xc, yc)
                 entry.update(iteration=it, cost=net.cost, time=time.perf_counter() - start)
                 if X_val is not None:
-                    entry["val_loss"] = float(network.loss(X_val, y_val))
+                    # validation is bookkeeping: not counted in the cost
+                    entry["val_loss"] = float(net.network.loss(X_val, y_val))
                     if metric is not None:
-                        entry["val_metric"] = float(metric(network, X_val, y_val))
+                        entry["val_metric"] = float(metric(net.network, X_val, y_val))
                 history.append(entry)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{entry['loss']:.4g}", lam=f"{entry['damping']:.3g}",
-                                    rho=f"{entry['rho']:.2f}", cg=entry["cg_iters"])
+                    bar.set_postfix_str(_postfix(entry), refresh=False)
                     bar.update(1)
+                elif self.verbose:
+                    print(f"HF iteration {it}: {_postfix(entry)} cost={net.cost:.4g}",
+                          file=sys.stderr)
                 if callback is not None and callback(entry):
                     break
                 if not math.isfinite(entry["loss"]):
@@ -445,9 +492,40 @@ class HessianFree:
         return history
 
 
+    # ------------------------------------------------------------ partial_fit
+
+    def _validate_params(self):
+        """Check the hyper-parameters (the name every deepbio optimiser answers to)."""
+        self._validate()
+
+    def _run_epoch(self, network, X, y, epoch):
+        """One HF iteration on (X, y), for an estimator's ``partial_fit``.
+
+        The gradient batch is X (or a ``gradient_batch_size`` sample of it) and the
+        curvature batch is drawn from it as in :meth:`minimize`; damping and the CG warm
+        start carry over between calls.  Returns the iteration's history entry.
+        """
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.random_state)
+        g_idx, c_idx = self._batches(len(X))
+        Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])
+        Xc, yc = (Xg, yg) if c_idx is None else (Xg[c_idx], yg[c_idx])
+        entry = self.step(network, Xg, yg, Xc, yc)
+        entry["iteration"] = epoch + 1
+        return entry
+
+
+def _postfix(entry):
+    """The progress bar's text for one iteration: loss, lambda, rho, CG iterations run /
+    backtracked iterate chosen, Armijo step size."""
+    return (f"loss={entry['loss']:.4g} lam={entry['damping']:.3g} rho={entry['rho']:.2f} "
+            f"cg={entry['cg_iters']}/{entry['cg_iterate']} step={entry['step_size']:.2g}")
+
+
 def _progress(total, verbose):
-    if not verbose:
+    """A tqdm bar when ``verbose`` and stderr is a terminal; else None (``minimize`` then
+    prints one line per iteration when ``verbose``)."""
+    if not verbose or not sys.stderr.isatty():
         return None
-    import sys
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc="HF", disable=not sys.stderr.isatty(), leave=False)
+    from tqdm import tqdm
+    return tqdm(total=total, desc="HF", unit="it", leave=False, file=sys.stderr)

@@ -97,3 +97,14 @@ def test_bad_optimizer_is_named(cancer, bad):
     Xtr, _, ytr, _ = cancer
     with pytest.raises(ValueError, match="optimizer"):
         deepbio.MLPClassifier((4,), optimizer=bad).fit(Xtr, ytr)
+
+
+def test_partial_fit_with_hf_takes_one_hf_iteration_per_call(cancer):
+    Xtr, Xte, ytr, yte = cancer
+    clf = deepbio.MLPClassifier((16,), optimizer="hf", random_state=0)
+    for _ in range(6):
+        clf.partial_fit(Xtr, ytr, classes=np.unique(ytr))
+    assert len(clf.history_) == 6 and HF_FIELDS <= set(clf.history_[-1])
+    losses = [h["loss"] for h in clf.history_]
+    assert all(b <= a + 1e-6 for a, b in zip(losses, losses[1:]))
+    assert clf.score(Xte, yte) >= 0.95

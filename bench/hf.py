@@ -1,0 +1,265 @@
+"""Hessian-free benchmarks: the cost of a Gauss-Newton product, the demos' curves, and the
+SGD tuning grids behind the comparisons in ``docs/hf.md``.
+
+Run from the repository root (the demo configurations are imported from
+``tests/optim/test_hf_demos.py``, so the numbers here are those of the tests)::
+
+    python bench/hf.py cost                       # GN product vs gradient, HF iteration
+    python bench/hf.py tune-sgd                   # SGD grid on the digits autoencoder
+    python bench/hf.py autoencoder                # HF vs the best SGD: curves
+    python bench/hf.py addition --T 100 --opt hf  # one addition-problem run, its curve
+
+Every command takes ``--backend`` (default: cython when built).  Set
+``OMP_NUM_THREADS=1`` on a shared machine: oversubscribed OpenMP / BLAS threads make
+every timing meaningless.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import deepbio  # noqa: E402
+from deepbio.optim import SGD, HessianFree  # noqa: E402
+from deepbio.optim.hf import CountingNetwork  # noqa: E402
+from tests.optim import test_hf_demos as demos  # noqa: E402
+
+
+def _median_time(f, repeat):
+    f()                                    # warm up (and fill caches)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+# ------------------------------------------------------------------------ cost
+
+
+def cost(args):
+    """Median times of loss_and_grad, gauss_newton_product (first product of a CG run, with
+    its forward, and later ones, reusing it), squared_example_grads and one HF iteration,
+    in units of one loss_and_grad on the same batch."""
+    rows = []
+    X = demos.digits_pixels()
+    cases = [("autoencoder 64-256-128-64-16 (x2)", demos.digits_autoencoder(), X, X)]
+    Xa, ya, _, _ = demos.addition_data(args.T, 1000, n_test=1)
+    cases.append((f"Elman RNN 100 tanh, T={args.T}", demos.addition_rnn(args.T), Xa, ya))
+    rng = np.random.default_rng(0)
+    for name, net, Xb, yb in cases:
+        Xc, yc = Xb[:len(Xb) // 10], yb[:len(Xb) // 10]
+        v = rng.standard_normal(net.n_params).astype(np.float32)
+        g = _median_time(lambda: net.loss_and_grad(Xc, yc), args.repeat)
+
+        def fresh():
+            net.forward(Xc[:1])            # invalidates the cached forward
+            net.gauss_newton_product(v, Xc, yc)
+
+        gn_first = _median_time(fresh, args.repeat)
+        net.gauss_newton_product(v, Xc, yc)
+        gn = _median_time(lambda: net.gauss_newton_product(v, Xc, yc), args.repeat)
+        sq = _median_time(lambda: net.squared_example_grads(Xc, yc), max(1, args.repeat // 2))
+        g_full = _median_time(lambda: net.loss_and_grad(Xb, yb), max(1, args.repeat // 2))
+        # one HF iteration: gradient batch = all of Xb, curvature batch = 10 %
+        theta = net.get_flat()
+        hf = HessianFree(max_iter=1, curvature_batch_size=0.1, random_state=0)
+        counter = CountingNetwork(net)
+        t = time.perf_counter()
+        hist = hf.minimize(counter, Xb, yb)
+        it = time.perf_counter() - t
+        net.set_flat(theta)
+        rows.append((name, len(Xc), g, gn_first, gn, sq, len(Xb), g_full, it,
+                     hist[0]["cg_iters"], counter.cost / len(Xb)))
+    print(f"backend {deepbio.backend.current().name}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, median of {args.repeat}")
+    print("| network | batch | loss_and_grad | GN product (with its forward) | GN product "
+          "(forward reused) | squared_example_grads | HF iteration (batch, CG iters) | "
+          "HF iteration counted |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (name, nc, g, gnf, gn, sq, nb, gf, it, ncg, counted) in rows:
+        print(f"| {name} | {nc} | {g * 1e3:.1f} ms = 1 | {gnf * 1e3:.1f} ms = {gnf / g:.2f} | "
+              f"{gn * 1e3:.1f} ms = {gn / g:.2f} | {sq * 1e3:.1f} ms = {sq / g:.2f} | "
+              f"{it:.2f} s = {it / gf:.1f} gradients on {nb} ({ncg}) | "
+              f"{counted:.1f} gradients on {nb} |")
+
+
+# ---------------------------------------------------------------- autoencoder
+
+
+def _ae_curve(run, budget, marks):
+    X = demos.digits_pixels()
+    net = demos.digits_autoencoder()
+    out, t0 = {}, time.perf_counter()
+    counter = CountingNetwork(net)
+
+    def note(cost):
+        for b in marks:
+            if cost >= b and b not in out:
+                out[b] = demos.reconstruction_error(net, X)
+
+    run(counter, X, note)
+    out["final"] = demos.reconstruction_error(net, X)
+    out["cost"] = counter.cost
+    out["time"] = time.perf_counter() - t0
+    return out
+
+
+def _sgd_runner(budget, params, seed=0):
+    def run(counter, X, note):
+        epochs = max(1, math.ceil(budget / len(X)))
+        try:
+            SGD(max_epochs=epochs, **{"random_state": seed, **params}).minimize(
+                counter, X, X, callback=lambda e: note(counter.cost))
+        except FloatingPointError:
+            pass
+    return run
+
+
+def _hf_runner(budget, params, seed=0):
+    def run(counter, X, note):
+        HessianFree(max_iter=10**6, max_cost=budget,
+                    **{"random_state": seed, **params}).minimize(
+            counter, X, X, callback=lambda e: note(counter.cost))
+    return run
+
+
+def tune_sgd(args):
+    """The SGD grid on the autoencoder at the demo's budget (docs/hf.md records it)."""
+    budget = args.budget or demos.AE_BUDGET
+    print(f"SGD grid, digits autoencoder, budget {budget:.0f} gradient evaluations "
+          f"({budget / 1797:.0f} epochs); reconstruction error (sum of squares per image)")
+    print("| init | batch | momentum | learning rate | error |")
+    print("|---|---|---|---|---|")
+    best = None
+    for init in args.inits:
+        for bs in args.batch_sizes:
+            for mom in args.momenta:
+                for lr in args.learning_rates:
+                    X = demos.digits_pixels()
+                    net = CountingNetwork(demos.digits_autoencoder(init=init))
+                    epochs = max(1, math.ceil(budget / len(X)))
+                    try:
+                        SGD(learning_rate=lr, momentum=mom, batch_size=bs, max_epochs=epochs,
+                            random_state=0).minimize(net, X, X)
+                        err = demos.reconstruction_error(net.network, X)
+                    except FloatingPointError:
+                        err = math.nan
+                    err = err if math.isfinite(err) else math.nan
+                    print(f"| {init} | {bs} | {mom} | {lr} | {err:.4f} |", flush=True)
+                    if math.isfinite(err) and (best is None or err < best[0]):
+                        best = (err, init, bs, mom, lr)
+    print("best:", best)
+
+
+def autoencoder(args):
+    budget = args.budget or demos.AE_BUDGET
+    marks = sorted({budget * f for f in (0.1, 0.25, 0.5, 1.0)})
+    hf = _ae_curve(_hf_runner(budget, demos.AE_HF), budget, marks)
+    sgd = _ae_curve(_sgd_runner(hf["cost"], demos.AE_SGD), hf["cost"], marks)
+    print(f"digits autoencoder, backend {deepbio.backend.current().name}: reconstruction "
+          f"error (sum of squared pixel errors per image) at counted budgets")
+    print("| counted budget | HF | SGD |")
+    print("|---|---|---|")
+    for b in marks:
+        print(f"| {b:.0f} | {hf.get(b, math.nan):.4f} | {sgd.get(b, math.nan):.4f} |")
+    print(f"| final ({hf['cost']:.0f} / {sgd['cost']:.0f}) | {hf['final']:.4f} | "
+          f"{sgd['final']:.4f} |")
+    print(f"wall time: HF {hf['time']:.1f} s, SGD {sgd['time']:.1f} s")
+
+
+# ------------------------------------------------------------------- addition
+
+
+def addition(args):
+    T = args.T
+    X, y, Xt, yt = demos.addition_data(T, args.n_train, seed=args.seed)
+    net = demos.addition_rnn(T, seed=args.seed)
+    counter = CountingNetwork(net)
+    params = json.loads(args.params) if args.params else {}
+    t0 = time.perf_counter()
+    state = {"first": None, "last_eval": -1, "n": 0}
+    print(f"addition T={T}, {args.opt} {params}, n_train={args.n_train}, budget "
+          f"{args.budget:.3g}, backend {deepbio.backend.current().name}", flush=True)
+
+    def report(loss):
+        state["n"] += 1
+        if state["n"] % args.eval_every:
+            return False
+        mae = demos.mean_absolute_error(net, Xt, yt)
+        elapsed = time.perf_counter() - t0
+        print(f"cost {counter.cost:.0f} loss {loss:.5f} test_mae {mae:.4f} time {elapsed:.0f}",
+              flush=True)
+        if mae < args.target and state["first"] is None:
+            state["first"] = (counter.cost, elapsed, mae)
+            print(f"FIRST below {args.target}: cost {counter.cost:.0f} time {elapsed:.0f} s",
+                  flush=True)
+            if args.stop_at_target:
+                return True
+        return elapsed > args.max_time
+
+    if args.opt == "hf":
+        hf = HessianFree(max_iter=10**6, max_cost=args.budget, random_state=args.seed, **params)
+
+        def cb(e):
+            if e["iteration"] % args.eval_every == 0:
+                print(f"  it {e['iteration']} lam {e['damping']:.3g} rho {e['rho']:.2f} "
+                      f"cg {e['cg_iters']}/{e['cg_iterate']} step {e['step_size']:.2f}",
+                      flush=True)
+            return report(e["loss"])
+
+        hf.minimize(counter, X, y, callback=cb)
+    else:
+        epochs = max(1, math.ceil(args.budget / len(X)))
+        try:
+            SGD(max_epochs=epochs, random_state=args.seed, **params).minimize(
+                counter, X, y, callback=lambda e: report(e["loss"]))
+        except FloatingPointError as err:
+            print("diverged:", err)
+    mae = demos.mean_absolute_error(net, Xt, yt)
+    print(f"RESULT T={T} {args.opt} {params} cost {counter.cost:.0f} test_mae {mae:.4f} "
+          f"time {time.perf_counter() - t0:.0f} s first_below_target {state['first']}",
+          flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", default=demos.FAST_BACKEND)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cost")
+    c.add_argument("--T", type=int, default=100)
+    c.add_argument("--repeat", type=int, default=7)
+    t = sub.add_parser("tune-sgd")
+    t.add_argument("--budget", type=float, default=None)
+    t.add_argument("--inits", nargs="+", default=["sparse", "glorot"])
+    t.add_argument("--batch-sizes", nargs="+", type=int, default=[20, 100])
+    t.add_argument("--momenta", nargs="+", type=float, default=[0.9, 0.95, 0.99])
+    t.add_argument("--learning-rates", nargs="+", type=float,
+                   default=[0.001, 0.003, 0.01, 0.03, 0.1])
+    a = sub.add_parser("autoencoder")
+    a.add_argument("--budget", type=float, default=None)
+    d = sub.add_parser("addition")
+    d.add_argument("--T", type=int, default=100)
+    d.add_argument("--opt", choices=["hf", "sgd"], default="hf")
+    d.add_argument("--params", default=None, help="JSON dict of optimiser parameters")
+    d.add_argument("--n-train", type=int, default=10000)
+    d.add_argument("--budget", type=float, default=3e6)
+    d.add_argument("--max-time", type=float, default=math.inf)
+    d.add_argument("--eval-every", type=int, default=1)
+    d.add_argument("--target", type=float, default=0.04)
+    d.add_argument("--stop-at-target", action="store_true")
+    d.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    with deepbio.use_backend(args.backend):
+        {"cost": cost, "tune-sgd": tune_sgd, "autoencoder": autoencoder,
+         "addition": addition}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
