@@ -20,7 +20,11 @@ import os
 import sys
 import time
 
-import numpy as np
+# deepbio's own default (see deepbio/__init__.py), set here too because this script
+# imports NumPy before deepbio: short OpenBLAS spins, so NumPy's and SciPy's BLAS thread
+# teams hand the cores over instead of stalling each other.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 

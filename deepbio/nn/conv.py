@@ -143,6 +143,8 @@ class _ConvBase(Layer):
         dw, db = self._conv_back_weight(dz)
         self._grads[0][...] = dw
         self._grads[1][...] = db
+        if not self.needs_input_grad:       # lowest layer of a Network: dx is never read
+            return None
         return self._conv_back_input(dz)
 
     def rop(self, dx, dparams=None):

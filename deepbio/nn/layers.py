@@ -88,6 +88,11 @@ class Layer:
 
     param_names = ()
 
+    #: Whether ``backward`` must return the gradient with respect to the input.  A
+    #: :class:`Network` clears it on its lowest layer with parameters, whose input
+    #: gradient nobody reads; layers may then skip that work and return None.
+    needs_input_grad = True
+
     def __init__(self):
         self._params = []
         self._grads = []

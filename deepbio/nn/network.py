@@ -107,6 +107,11 @@ class Network:
                 start += size
             self._slices.append(spans)
             layer.bind(self._views(self.theta, spans), self._views(self.grad, spans))
+        # Backward passes stop at the lowest layer with parameters: below it there is
+        # nothing to differentiate, and its own input gradient is never read.
+        self._lowest = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_grad = i > self._lowest
         self._gn_key = None
         return self
 
@@ -178,9 +183,10 @@ class Network:
         return self.loss_fn.forward(z, self._targets(y, z.shape[0])) + self.penalty()
 
     def _backward(self, dz, include_penalty):
-        for layer in reversed(self.layers):
+        """Backward from the loss down to the lowest layer with parameters (filling
+        ``self.grad``); the input gradient of the network is not computed."""
+        for layer in reversed(self.layers[self._lowest:]):
             dz = layer.backward(dz, include_penalty=include_penalty)
-        return dz
 
     def loss_and_grad(self, X, y, train=True):
         """``(loss, d loss / d theta)``; the gradient is a copy of ``self.grad``."""
