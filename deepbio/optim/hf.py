@@ -44,6 +44,8 @@ import time
 import numpy as np
 
 from .. import backend as _backend
+from .._validation import Interval, Options
+from ._base import Optimizer
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
 _NO_CACHE = object()
@@ -169,7 +171,7 @@ def conjugate_gradient(A, b, x0, M=None, max_iter=250, min_iter=1, tol=5e-4,
     return saves, i
 
 
-class HessianFree:
+class HessianFree(Optimizer):
     """Hessian-free (truncated Newton with Gauss-Newton curvature) optimiser.
 
     Parameters
@@ -240,6 +242,33 @@ class HessianFree:
     optimization. ICML 2011.
     """
 
+    _parameter_constraints = {
+        "max_iter": [Interval("int", 1, None)],
+        "initial_damping": [Interval("real", 0, None, closed="neither")],
+        "damping_adjust": ["boolean"],
+        "cg_max_iter": [Interval("int", 1, None)],
+        "cg_min_iter": [Interval("int", 1, None)],
+        "cg_tol": [Interval("real", 0, None, closed="neither")],
+        "cg_decay": [Interval("real", 0, 1)],
+        "preconditioner": ["boolean"],
+        "precond_power": [Interval("real", 0, 1, closed="right")],
+        "precond_batch": [Options("gradient", "curvature")],
+        "gradient_batch_size": [None, Interval("int", 1, None)],
+        "curvature_batch_size": [Interval("int", 1, None),
+                                 Interval("real", 0, 1, closed="right")],
+        "structural_damping": [Interval("real", 0, None)],
+        "backtracking": ["boolean"],
+        "line_search": ["boolean"],
+        "armijo_c": [Interval("real", 0, 1, closed="neither")],
+        "armijo_shrink": [Interval("real", 0, 1, closed="neither")],
+        "max_line_search": [Interval("int", 0, None)],
+        "weight_decay": [Interval("real", 0, None)],
+        "max_cost": [None, Interval("real", 0, None, closed="neither")],
+        "tol": [Interval("real", 0, None)],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, max_iter=50, initial_damping=1.0, damping_adjust=True,
                  cg_max_iter=250, cg_min_iter=1, cg_tol=5e-4, cg_decay=0.95,
                  preconditioner=True, precond_power=0.75, gradient_batch_size=None,
@@ -274,19 +303,6 @@ class HessianFree:
 
     # -------------------------------------------------------------------- set-up
 
-    def get_params(self, deep=True):
-        import inspect
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {k: getattr(self, k) for k in names}
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for HessianFree; valid: {sorted(valid)}")
-            setattr(self, k, v)
-        return self
-
     def reset(self):
         """Forget the damping, the warm start, the history and the random state."""
         self.damping_ = None
@@ -294,38 +310,12 @@ class HessianFree:
         self._direction = None
         self._rng = None
 
-    def _validate(self):
-        def need(cond, name, what):
-            if not cond:
-                raise ValueError(f"HessianFree: {name} must be {what}, got {getattr(self, name)!r}")
-
-        def is_int(v):
-            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-        need(is_int(self.max_iter) and self.max_iter >= 1, "max_iter", "an int >= 1")
-        need(self.initial_damping > 0, "initial_damping", "> 0")
-        need(is_int(self.cg_max_iter) and self.cg_max_iter >= 1, "cg_max_iter", "an int >= 1")
-        need(is_int(self.cg_min_iter) and 1 <= self.cg_min_iter <= self.cg_max_iter,
-             "cg_min_iter", "an int in [1, cg_max_iter]")
-        need(self.cg_tol > 0, "cg_tol", "> 0")
-        need(0 <= self.cg_decay <= 1, "cg_decay", "in [0, 1]")
-        need(0 < self.precond_power <= 1, "precond_power", "in (0, 1]")
-        need(self.precond_batch in ("gradient", "curvature"), "precond_batch",
-             "'gradient' or 'curvature'")
-        need(self.gradient_batch_size is None
-             or (is_int(self.gradient_batch_size) and self.gradient_batch_size >= 1),
-             "gradient_batch_size", "None or an int >= 1")
-        cb = self.curvature_batch_size
-        need((is_int(cb) and cb >= 1) or (isinstance(cb, float) and 0 < cb <= 1),
-             "curvature_batch_size", "an int >= 1 or a float in (0, 1]")
-        need(self.structural_damping >= 0, "structural_damping", ">= 0")
-        need(0 < self.armijo_c < 1, "armijo_c", "in (0, 1)")
-        need(0 < self.armijo_shrink < 1, "armijo_shrink", "in (0, 1)")
-        need(is_int(self.max_line_search) and self.max_line_search >= 0, "max_line_search",
-             "an int >= 0")
-        need(self.weight_decay >= 0, "weight_decay", ">= 0")
-        need(self.max_cost is None or self.max_cost > 0, "max_cost", "None or > 0")
-        need(self.tol >= 0, "tol", ">= 0")
+    def _validate_params(self):
+        """The declared constraints, plus ``cg_min_iter <= cg_max_iter``."""
+        super()._validate_params()
+        if self.cg_min_iter > self.cg_max_iter:
+            raise ValueError(f"The 'cg_min_iter' parameter of HessianFree must be <= "
+                             f"cg_max_iter = {self.cg_max_iter}; got {self.cg_min_iter!r}.")
 
     # -------------------------------------------------------------------- pieces
 
@@ -449,7 +439,7 @@ class HessianFree:
         ``callback(entry)`` returning True stops early.  ``metric(network, X_val, y_val)``
         adds ``val_metric`` to each entry.
         """
-        self._validate()
+        self._validate_params()
         if self._rng is None:
             self._rng = np.random.default_rng(self.random_state)
         net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
@@ -493,10 +483,6 @@ class HessianFree:
 
 
     # ------------------------------------------------------------ partial_fit
-
-    def _validate_params(self):
-        """Check the hyper-parameters (the name every deepbio optimiser answers to)."""
-        self._validate()
 
     def _run_epoch(self, network, X, y, epoch):
         """One HF iteration on (X, y), for an estimator's ``partial_fit``.
