@@ -23,6 +23,7 @@ from .._validation import Interval, IntSequence, Options, check_X_y
 from ..nn import Dense, Dropout, Network
 from ..nn.layers import Layer, _as_rows, _shape, _size
 from ..optim import SGD, HessianFree
+from ..optim._base import Optimizer
 from ..optim.schedules import SCHEDULES
 from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
                     resolve_rng, to_backend, to_host)
@@ -217,13 +218,13 @@ SGD_CONSTRAINTS = {
 
 
 class OptimizerChoice:
-    """Constraint for ``optimizer``: "sgd", "hf", or an SGD / HessianFree object."""
+    """Constraint for ``optimizer``: "sgd", "hf", or a deepbio optimiser object."""
 
     def accepts(self, v):
-        return (isinstance(v, str) and v in ("sgd", "hf")) or isinstance(v, (SGD, HessianFree))
+        return (isinstance(v, str) and v in ("sgd", "hf")) or isinstance(v, Optimizer)
 
     def __str__(self):
-        return "'sgd', 'hf', or a deepbio.optim.SGD / deepbio.optim.HessianFree instance"
+        return "'sgd', 'hf', or a deepbio.optim optimiser (SGD, HessianFree) instance"
 
 
 SGD_CONSTRAINTS["optimizer"] = [OptimizerChoice()]
