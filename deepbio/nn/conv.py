@@ -15,7 +15,10 @@ cross-correlation of the kernels in :mod:`deepbio._kernels.reference`), and
 * ``backward(dy)``: ``dz = f'(z) dy``; ``dx = conv_backward_input(dz, w)``;
   ``dw, db = conv_backward_weight(dz, x)``;
 * ``rop(dx, (dw, db))``: ``dz = conv(dx, w) + conv(x, dw) + db`` (conv is bilinear in
-  ``x`` and ``w``), then ``dy = f'(z) dz``.
+  ``x`` and ``w``), then ``dy = f'(z) dz``;
+* ``backward_squared(dy)`` (rows of ``dy`` per example): the per-example gradients
+  ``dw_n = dz_n cols_n^T`` (``cols_n``: example n's im2col patches) and ``db_n = sum_o
+  dz_n``, formed by a batched matrix product over n, squared and summed over n.
 
 Variable-length sequences: ``Conv1D`` has ``set_mask(mask) -> out_mask`` (see
 :class:`deepbio.nn.recurrent.SequenceMask`).  Sequences are padded at the END, so a
@@ -67,6 +70,41 @@ def _glorot(be, rng, shape, fan_in, fan_out, dtype, relu):
 
 def _contig(x):
     return _backend.current().xp.ascontiguousarray(x)
+
+
+#: ``backward_squared`` forms per-example gradients a chunk of examples at a time, so that
+#: the chunk's temporaries (im2col patches, per-example gradient stacks) hold about this
+#: many entries (1 MiB in float32): they stay in cache and the allocator reuses them
+#: (larger chunks measured slower on the CPU, from page faults).
+SQUARED_CHUNK = 1 << 18
+
+
+def _chunks(n, per_example):
+    """Slices of ``range(n)`` whose temporaries of ``per_example`` entries each stay
+    within :data:`SQUARED_CHUNK` (at least one example per slice)."""
+    step = max(1, SQUARED_CHUNK // max(1, per_example))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _im2col(x, kernel, stride, padding):
+    """Patches of ``x`` (N, C, H, W) as (N, C KH KW, OH OW), zero padded: row
+    ``(c, p, q)``, column ``(i, j)`` holds ``x_pad[n, c, i sh + p, j sw + q]`` (the
+    layout of ``w.reshape(F, -1)``).  Array maths of the backend's ``xp``."""
+    xp = _backend.current().xp
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw)
+    if ph or pw:
+        padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        padded[:, :, ph:ph + h, pw:pw + w] = x
+    else:
+        padded = x
+    cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for p in range(kh):
+        rows = slice(p, p + sh * (oh - 1) + 1, sh)
+        for q in range(kw):
+            cols[:, :, p, q] = padded[:, :, rows, q:q + sw * (ow - 1) + 1:sw]
+    return cols.reshape(n, c * kh * kw, oh * ow)
 
 
 def _check_input(layer, x, what):
@@ -126,6 +164,10 @@ class _ConvBase(Layer):
     def _conv_back_weight(self, dz):
         raise NotImplementedError
 
+    def _cols(self, x):
+        """im2col patches of inputs ``x`` (n, C, ...) as (n, C * prod(kernel), O)."""
+        raise NotImplementedError
+
     def forward(self, x, train=False):
         self._check_built()
         be = _backend.current()
@@ -145,6 +187,32 @@ class _ConvBase(Layer):
         self._grads[1][...] = db
         if not self.needs_input_grad:       # lowest layer of a Network: dx is never read
             return None
+        return self._conv_back_input(dz)
+
+    def backward_squared(self, dy):
+        """Per-example squared gradients in one pass (rows of ``dy``: ``d l_n / d y_n``).
+
+        With ``dz = f'(z) dy`` as in :meth:`backward` and ``cols_n`` example n's im2col
+        patches (C KH KW, OH OW), example n's gradients are ``dw_n = dz_n cols_n^T``
+        (a batched matrix product over n) and ``db_n = sum_positions dz_n``;
+        ``grads = (sum_n dw_n**2, sum_n db_n**2)``.  Returns ``dx`` as :meth:`backward`
+        (always: layers below may still pass it on).
+        """
+        be = _backend.current()
+        xp = be.xp
+        dz = self._act_grad(self._masked(dy), be)
+        n, f = dz.shape[:2]
+        d = dz.reshape(n, f, -1)                               # (N, F, O)
+        sw = xp.zeros((f, self.w[0].size), dtype=dz.dtype)
+        k = sw.shape[1]
+        for part in _chunks(n, k * d.shape[2] + f * k):
+            cols = self._cols(self._x[part])                   # (n, K, O)
+            g = xp.matmul(d[part], cols.transpose(0, 2, 1))    # (n, F, K)
+            g *= g
+            sw += g.sum(axis=0)
+        db = d.sum(axis=2)
+        self._grads[0][...] = sw.reshape(self.w.shape)
+        self._grads[1][...] = (db * db).sum(axis=0)
         return self._conv_back_input(dz)
 
     def rop(self, dx, dparams=None):
@@ -227,6 +295,9 @@ class Conv2D(_ConvBase):
     def _conv_back_weight(self, dz):
         return _backend.current().kernels.conv2d_backward_weight(
             dz, self._x, self.kernel_size, self.stride, self.padding)
+
+    def _cols(self, x):
+        return _im2col(x, self.kernel_size, self.stride, self.padding)
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size),
@@ -312,6 +383,10 @@ class Conv1D(_ConvBase):
     def _conv_back_weight(self, dz):
         return _backend.current().kernels.conv1d_backward_weight(
             dz, self._x, self.kernel_size, self.stride, self.padding)
+
+    def _cols(self, x):
+        return _im2col(x[:, :, None, :], (1, self.kernel_size), (1, self.stride),
+                       (0, self.padding))
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": self.kernel_size,

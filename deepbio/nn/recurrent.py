@@ -33,6 +33,14 @@ R-op.  ``rop(dx, dparams)`` runs a forward-mode pass over time with the cached s
 for Elman ``R{h_t} = f'(z_t) (R{x_t} Wx + x_t R{Wx} + R{h_{t-1}} Wh + h_{t-1} R{Wh}
 + R{b})``, and for the LSTM the same through the gates (see :meth:`LSTM.rop`).
 
+Per-example squared gradients.  ``backward_squared(dy)`` (rows of ``dy`` per example)
+runs the same BPTT as ``backward`` in array maths, keeping the pre-activation gradients
+``dz_t`` (T, N, G H) of every step, and forms each example's gradients, sums over time of
+outer products (``G_Wx[n] = sum_t x_{t,n}^T dz_{t,n}``, ``G_Wh[n] = sum_t h_{t-1,n}^T
+dz_{t,n}``, ``G_b[n] = sum_t dz_{t,n}``), by batched matrix products over n; it returns
+``sum_n G[n]**2``.  Masks and truncation act as in ``backward``; structural damping does
+not enter (it belongs to the Gauss-Newton product only).
+
 Structural damping (Martens & Sutskever 2011).  Hessian-free sets the attribute
 ``structural_damping = s`` (``s = mu * lambda``; default 0.0).  Then the Gauss-Newton
 backward pass (``backward(dy, include_penalty=False)``) that follows a ``rop`` adds
@@ -53,7 +61,7 @@ import math
 import numpy as np
 
 from .. import backend as _backend
-from .conv import _contig, _pos_int
+from .conv import _chunks, _contig, _pos_int
 from .layers import (LAYERS, Activation, Dense, Dropout, Layer, _as_rows, _choice,
                      _shape)
 from .losses import SoftmaxCrossEntropy
@@ -104,7 +112,9 @@ class _Recurrent(Layer):
 
     A subclass provides ``G`` (gate blocks: 1 or 4), ``_init_bias``, and per direction
     ``_forward_dir(x, m, P) -> cache``, ``_backward_dir(dhs, cache, P, extra) ->
-    (dx, grads)`` and ``_rop_dir(rx, cache, P, dP) -> Rh`` on time-major arrays.
+    (dx, grads)``, ``_dz_dir(dhs, cache, P) -> dz`` (the pre-activation gradients of
+    every step, for ``backward_squared``) and ``_rop_dir(rx, cache, P, dP) -> Rh`` on
+    time-major arrays.
     """
 
     G = 1
@@ -243,6 +253,32 @@ class _Recurrent(Layer):
             dx = dxk if dx is None else dx + dxk
         return _time_major(dx)
 
+    def backward_squared(self, dy):
+        """Per-example squared gradients in one pass (rows of ``dy``: ``d l_n / d y_n``).
+
+        Per direction: ``dz = _dz_dir(...)`` (T, N, G H), the pre-activation gradients
+        of the ordinary backward (masks and truncation included); ``dx_t = dz_t Wx^T``;
+        example n's gradients ``G_Wx[n] = sum_t x_{t,n}^T dz_{t,n}``, ``G_Wh[n] = sum_t
+        h_{t-1,n}^T dz_{t,n}``, ``G_b[n] = sum_t dz_{t,n}`` (batched matrix products over
+        n); ``grads = sum_n G[n]**2``.  Structural damping is ignored.
+        """
+        be = _backend.current()
+        xp = be.xp
+        dx = None
+        for k, dhs in enumerate(self._split_dy(xp.ascontiguousarray(dy))):
+            cache = self._caches[k]
+            P = self._dir_params(k)
+            dz = self._dz_dir(dhs, cache, P, be)                   # (T, N, G H)
+            x = cache["x"]
+            t_len, n, d = x.shape
+            dxk = (dz.reshape(t_len * n, -1) @ P[0].T).reshape(t_len, n, d)
+            squares = _squared_example_sums(x, cache["hs"], dz, be)
+            for g_out, g in zip(self._dir_params(k, self._grads), squares):
+                g_out[...] = g
+            dxk = dxk if k == 0 else dxk[::-1]
+            dx = dxk if dx is None else dx + dxk
+        return _time_major(dx)
+
     def _windows(self, t_len):
         """Truncated-BPTT windows [start, stop), last first."""
         k = self.bptt_steps or t_len
@@ -303,6 +339,32 @@ def _hprev(hs, h0):
     """(T, N, H) stack of the states each step starts from: h0, h_1, ..., h_{T-1}."""
     xp = _backend.current().xp
     return _contig(xp.concatenate([h0[None], hs[:-1]], axis=0))
+
+
+def _squared_example_sums(x, hs, dz, be):
+    """``(sum_n G_Wx[n]**2, sum_n G_Wh[n]**2, sum_n G_b[n]**2)`` from time-major
+    ``x`` (T, N, D), states ``hs`` (T, N, H) and ``dz`` (T, N, G H), where ``G_Wx[n] =
+    sum_t x_{t,n}^T dz_{t,n}`` (einsum ``'tnd,tng->ndg'``, a batched matrix product over
+    n), ``G_Wh[n] = sum_t h_{t-1,n}^T dz_{t,n}`` and ``G_b[n] = sum_t dz_{t,n}``.  The
+    initial state is ``h_0 = 0``, so step 0 adds nothing to ``G_Wh``.
+    """
+    xp = be.xp
+    d, h, g = x.shape[2], hs.shape[2], dz.shape[2]
+    # example-major views (N, T, .): each example's matrix is a strided 2-d slice
+    xn, zn = x.transpose(1, 0, 2), dz.transpose(1, 0, 2)
+    hn, zn1 = hs[:-1].transpose(1, 0, 2), dz[1:].transpose(1, 0, 2)
+    swx = xp.zeros((d, g), dtype=dz.dtype)
+    swh = xp.zeros((h, g), dtype=dz.dtype)
+    for part in _chunks(x.shape[1], (d + h) * g):
+        gwx = xp.matmul(xn[part].transpose(0, 2, 1), zn[part])      # (n, D, G H)
+        gwx *= gwx
+        swx += gwx.sum(axis=0)
+        if hn.shape[1]:                                              # T > 1
+            gwh = xp.matmul(hn[part].transpose(0, 2, 1), zn1[part])  # (n, H, G H)
+            gwh *= gwh
+            swh += gwh.sum(axis=0)
+    gb = dz.sum(axis=0)                                              # (N, G H)
+    return swx, swh, (gb * gb).sum(axis=0)
 
 
 # ----------------------------------------------------------------------------- Elman
@@ -393,6 +455,30 @@ class Elman(_Recurrent):
             if k is not None and t % k == 0:
                 carry = xp.zeros_like(carry)
         return dx, [gwx, gwh, gb]
+
+    def _dz_dir(self, dhs, cache, P, be):
+        """BPTT keeping every step's pre-activation gradient (T, N, H):
+        ``dh_t = dhs_t + c_t``, ``dz_t = m_t f'(z_t) dh_t``, and the carry into step t-1
+        ``c_{t-1} = dz_t Wh^T + (1 - m_t) dh_t``, reset to 0 at truncation window starts
+        (``t % bptt_steps == 0``); ``m_t = 1`` without a mask.  The same recursion as
+        :meth:`_backward_dir`."""
+        xp = be.xp
+        _, wh, _ = P
+        act = be.kernels.raw["activation_backward"]
+        hnew, m = cache["hnew"], cache["m"]
+        k = self.bptt_steps
+        dz = xp.empty_like(hnew)
+        carry = xp.zeros_like(cache["h0"])
+        for t in range(dhs.shape[0] - 1, -1, -1):
+            dh = dhs[t] + carry
+            dz[t] = act(hnew[t], dh if m is None else _contig(m[t] * dh), self.activation)
+            if k is not None and t % k == 0:
+                carry = xp.zeros_like(carry)
+            else:
+                carry = dz[t] @ wh.T
+                if m is not None:
+                    carry += (1 - m[t]) * dh
+        return dz
 
     def _rop_dir(self, rx, cache, P, dP, be):
         """``R{h_t} = m_t f'(z_t) (A_t + R{h_{t-1}} Wh) + (1 - m_t) R{h_{t-1}}``."""
@@ -520,6 +606,46 @@ class LSTM(_Recurrent):
                 dh_carry = xp.zeros_like(dh_carry)
                 dc_carry = xp.zeros_like(dc_carry)
         return dx, [gwx, gwh, gb]
+
+    def _dz_dir(self, dhs, cache, P, be):
+        """BPTT keeping every step's gate pre-activation gradients (T, N, 4H), the
+        recursion of :meth:`_backward_dir` (and ``lstm_step_backward``): with ``dh_t =
+        m_t (dhs_t + c^h_t)``, ``dc_t = m_t c^c_t``, ``tc = tanh(c~_t)``,
+        ``dc_tot = dc_t + dh_t o (1 - tc^2)``, ``dz_t = [dc_tot g i(1-i), dc_tot c_{t-1}
+        f(1-f), dc_tot i (1-g^2), dh_t tc o(1-o)]``; carries into step t-1:
+        ``c^h_{t-1} = dz_t Wh^T + (1 - m_t)(dhs_t + c^h_t)``, ``c^c_{t-1} = dc_tot f +
+        (1 - m_t) c^c_t``, both reset to 0 at truncation window starts."""
+        xp = be.xp
+        _, wh, _ = P
+        hsz = self.units
+        gates, cs, cnew, m = cache["gates"], cache["cs"], cache["cnew"], cache["m"]
+        k = self.bptt_steps
+        dz = xp.empty_like(gates)
+        dh_carry = xp.zeros_like(cache["h0"])
+        dc_carry = xp.zeros_like(cache["c0"])
+        for t in range(dhs.shape[0] - 1, -1, -1):
+            dh_all = dhs[t] + dh_carry
+            dh, dc = (dh_all, dc_carry) if m is None else (m[t] * dh_all, m[t] * dc_carry)
+            gt = gates[t]
+            i, f, g, o = (gt[:, j * hsz:(j + 1) * hsz] for j in range(4))
+            tc = xp.tanh(cnew[t])
+            dc_tot = dc + dh * o * (1 - tc * tc)
+            c_prev = cs[t - 1] if t else cache["c0"]
+            dz[t, :, :hsz] = dc_tot * g * i * (1 - i)
+            dz[t, :, hsz:2 * hsz] = dc_tot * c_prev * f * (1 - f)
+            dz[t, :, 2 * hsz:3 * hsz] = dc_tot * i * (1 - g * g)
+            dz[t, :, 3 * hsz:] = dh * tc * o * (1 - o)
+            if k is not None and t % k == 0:
+                dh_carry = xp.zeros_like(dh_carry)
+                dc_carry = xp.zeros_like(dc_carry)
+            else:
+                dh_carry = dz[t] @ wh.T
+                dc_new = dc_tot * f
+                if m is not None:
+                    dh_carry += (1 - m[t]) * dh_all
+                    dc_new += (1 - m[t]) * dc_carry
+                dc_carry = dc_new
+        return dz
 
     def _rop_dir(self, rx, cache, P, dP, be):
         """Forward-mode pass through the gates with ``R{z_t} = A_t + R{h_{t-1}} Wh``:
@@ -669,6 +795,30 @@ class TimeDistributedDense(Dense):
         be = _backend.current()
         dx = super().backward(_as_rows(dy.reshape(-1, self.units), be), include_penalty)
         return dx.reshape(self._nt + (self.input_shape[1],))
+
+    def backward_squared(self, dy):
+        """Example n's gradients are sums over its positions: ``G_W[n] = sum_t x_{n,t}^T
+        dz_{n,t}`` (a batched matrix product over n), ``G_b[n] = sum_t dz_{n,t}``, with
+        ``dz = f'(z) dy``; ``grads = (sum_n G_W[n]**2, sum_n G_b[n]**2)``.  (Dense's
+        rows-are-examples shortcut does not apply: the weights are shared over time.)"""
+        be = _backend.current()
+        xp, k = be.xp, be.kernels
+        n, t_len = self._nt
+        d = self.input_shape[1]
+        dz = k.activation_backward(self._a, _as_rows(dy.reshape(-1, self.units), be),
+                                   self.activation)
+        dx, _, _ = k.dense_backward(self._x, self.W, dz, dz, "linear")
+        xn = self._x.reshape(n, t_len, d)
+        zn = dz.reshape(n, t_len, self.units)
+        sw = xp.zeros_like(self.W)
+        for part in _chunks(n, d * self.units):
+            gw = xp.matmul(xn[part].transpose(0, 2, 1), zn[part])     # (n, D, units)
+            gw *= gw
+            sw += gw.sum(axis=0)
+        gb = zn.sum(axis=1)
+        self._grads[0][...] = sw
+        self._grads[1][...] = (gb * gb).sum(axis=0)
+        return dx.reshape(n, t_len, d)
 
     def rop(self, dx, dparams=None):
         rows = None if dx is None else self._rows(dx)
