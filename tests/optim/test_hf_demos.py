@@ -8,9 +8,10 @@ up), with the best setting of a grid run at that budget (``bench/hf.py``, docs/h
 
 What is asserted is what was measured (docs/hf.md has the numbers):
 
-* the addition problem (Hochreiter & Schmidhuber 1997) at T = 100: HF with structural
-  damping leaves the constant-prediction plateau within a budget at which SGD with
-  momentum has not (fast: 32 tanh units; slow: 100 units, then on to MAE < 0.04);
+* the addition problem (Hochreiter & Schmidhuber 1997) at T = 100, Elman RNN of 100 tanh
+  units: HF with structural damping reaches a held-out MAE < 0.04 within a counted
+  budget at which SGD with momentum, best of its grid, does not; without structural
+  damping HF does not either (slow);
 * Levenberg-Marquardt damping on a real network: lambda rises after a rejected step and
   falls after a good one;
 * the deep autoencoder on the bundled digits: HF trains it without pre-training; that it
@@ -93,11 +94,14 @@ def reconstruction_error(network, X):
 #: example = 167 epochs over the 1797 digits
 AE_BUDGET = 300_000
 #: HF as tuned on this problem (docs/hf.md): mini-batches of 500, curvature on 100 of
-#: them, CG cut at 15 iterations; sparse initialisation (Martens 2010)
+#: them, CG cut at 15 iterations, preconditioner (diag F + lambda)^1; sparse
+#: initialisation (Martens 2010)
 AE_HF = dict(gradient_batch_size=500, curvature_batch_size=100, cg_max_iter=15,
-             random_state=0)
+             precond_power=1.0, random_state=0)
 #: the best of the SGD grid in docs/hf.md at AE_BUDGET (`python bench/hf.py tune-sgd`)
-AE_SGD = dict(learning_rate=0.04, momentum=0.9, batch_size=20, random_state=0)
+#: (lr 0.04 scored best on seed 0, 0.189, but stays on the plateau, 4.70, when SGD's
+#: shuffling seed is 1; lr 0.02 gives 0.199-0.205 on seeds 0-2: the robust best)
+AE_SGD = dict(learning_rate=0.02, momentum=0.9, batch_size=20, random_state=0)
 
 
 # ---------------------------------------------------------- the addition problem
@@ -181,7 +185,7 @@ def test_damping_rises_after_a_rejected_step_and_falls_after_a_good_one():
 def test_autoencoder_hf_trains_the_deep_net_without_pretraining():
     """From the sparse initialisation, with no pre-training, HF takes the 8-layer
     autoencoder off the mean-image plateau (error ~4.7, where SGD from a Glorot
-    initialisation stays) to a good reconstruction (measured 0.27 at this budget)."""
+    initialisation stays) to a good reconstruction (measured 0.238 at this budget)."""
     X = digits_pixels()
     with deepbio.use_backend(FAST_BACKEND):
         net = digits_autoencoder()
@@ -198,9 +202,9 @@ def test_autoencoder_hf_trains_the_deep_net_without_pretraining():
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "measured: on the 1797 digits, SGD with momentum and sparse initialisation, tuned "
-    "over the grid in docs/hf.md, beats HF at every counted budget tried: reconstruction "
-    "error 0.42 vs 1.13 at 1e5, 0.189 vs 0.266 at 3e5, 0.099 vs 0.13 at 1e6, 0.046 vs "
-    "0.061 at 3e6 (SGD vs HF)"))
+    "over the grid in docs/hf.md and checked over seeds, beats HF at every counted budget "
+    "tried: reconstruction error 0.47 vs 1.18 at 7.5e4, 0.199 vs 0.238 at 3e5, 0.096 vs "
+    "0.130 at 1e6, 0.050 vs 0.057 at 3e6 (SGD vs HF)"))
 def test_autoencoder_hf_beats_tuned_sgd_at_equal_budget():
     X = digits_pixels()
     with deepbio.use_backend(FAST_BACKEND):
@@ -217,86 +221,64 @@ def test_autoencoder_hf_beats_tuned_sgd_at_equal_budget():
 # -------------------------------------------------------- the addition problem (b)
 
 
-#: HF for the addition problem, with structural damping (Martens & Sutskever 2011):
-#: gradient on 1000 sequences, curvature on 100 of them, mu = 1/30
-ADD_HF = dict(gradient_batch_size=1000, curvature_batch_size=100, structural_damping=1 / 30,
-              random_state=0)
+#: HF for the addition problem (Martens & Sutskever 2011; settings from the sweep in
+#: docs/hf.md): gradient on 1000 sequences, curvature on 100 of them, CG cut at 15
+#: iterations, no diagonal preconditioner (Martens found it does not help RNNs; here it
+#: only cost budget), structural damping mu = 1/30
+ADD_HF = dict(gradient_batch_size=1000, curvature_batch_size=100, cg_max_iter=15,
+              preconditioner=False, structural_damping=1 / 30, random_state=0)
+#: HF must reach the target within this counted budget (measured: 1.40e5; 1.7e5 and
+#: 1.8e5 with seeds 1 and 2)
+ADD_MAX_BUDGET = 300_000
+#: the best of the SGD grid at 3e5 (docs/hf.md; at HF's budget, 1.3e5, every setting of
+#: `python bench/hf.py tune-sgd-addition` is still on the plateau, MAE 0.335 or more)
+ADD_SGD = dict(learning_rate=0.003, momentum=0.9, batch_size=20, clip_norm=1.0)
 
 
-def _addition_race(T, units, budget, sgd_params, n_train):
-    X, y, Xt, yt = addition_data(T, n_train)
+def _hf_until_mae(net, X, y, Xt, yt, target, budget, **params):
+    """HF until the held-out MAE (bookkeeping, not counted) first drops below ``target``
+    or the counted cost reaches ``budget``; returns ``(cost, mae)`` at the stop."""
+    counter = CountingNetwork(net)
+    seen = {}
+
+    def watch(entry):
+        seen["mae"] = mean_absolute_error(net, Xt, yt)
+        return seen["mae"] < target
+
+    HessianFree(max_iter=10**6, max_cost=budget, **params).minimize(counter, X, y,
+                                                                    callback=watch)
+    return counter.cost, seen["mae"]
+
+
+def test_addition_T100_hf_reaches_mae_004_where_sgd_does_not():
+    """Hochreiter & Schmidhuber's addition problem at T = 100: an Elman RNN of 100 tanh
+    units, 10 000 training sequences, 1000 held-out ones (predicting the mean: MAE ~1/3).
+
+    HF with structural damping reaches a held-out MAE < 0.04 (measured 0.037 at 1.40e5
+    counted gradient evaluations); SGD with momentum, the best setting of its grid, given
+    at least that budget, does not (measured MAE 0.336: still on the plateau).  About 30 s.
+    """
+    X, y, Xt, yt = addition_data(100, 10_000)
     with deepbio.use_backend(FAST_BACKEND):
-        hf_net = addition_rnn(T, units=units)
+        hf_net = addition_rnn(100)
         base = mean_absolute_error(hf_net, Xt, yt)
-        hf_cost = run_hf(hf_net, X, y, budget, **ADD_HF)[0].cost
-        sgd_net = addition_rnn(T, units=units)
-        sgd_cost = run_sgd(sgd_net, X, y, hf_cost, random_state=0, **sgd_params).cost
-        hf_mae = mean_absolute_error(hf_net, Xt, yt)
+        hf_cost, hf_mae = _hf_until_mae(hf_net, X, y, Xt, yt, 0.04, ADD_MAX_BUDGET, **ADD_HF)
+        sgd_net = addition_rnn(100)
+        sgd_cost = run_sgd(sgd_net, X, y, hf_cost, random_state=0, **ADD_SGD).cost
         sgd_mae = mean_absolute_error(sgd_net, Xt, yt)
-    assert budget <= hf_cost <= sgd_cost
-    return base, hf_mae, sgd_mae
-
-
-#: best of the SGD grid for the fast variant (T=100, 32 units, 160 000 evaluations; every
-#: setting of the grid in docs/hf.md ended between 0.331 and 2.05)
-ADD_FAST_SGD = dict(learning_rate=0.01, momentum=0.9, batch_size=50, clip_norm=1.0)
-
-
-def test_addition_T100_hf_learns_where_sgd_is_stuck_fast():
-    """Fast variant: T = 100 but 32 tanh units and a budget of 160 000 gradient
-    evaluations (32 epochs of 5000 sequences), about 20 s.  HF is well on its way
-    (measured MAE 0.14); SGD with momentum, best of its grid, has not left the
-    constant-prediction plateau (MAE ~1/3)."""
-    base, hf_mae, sgd_mae = _addition_race(100, 32, 160_000, ADD_FAST_SGD, 5000)
     assert base > 0.3
-    assert hf_mae < 0.2, hf_mae
-    assert sgd_mae > 0.3, sgd_mae
-
-
-#: best of the SGD grid at T=100 with 100 units (docs/hf.md): the only setting that left
-#: the plateau early enough to reach MAE < 0.04 within 1.2e6 evaluations (at ~1.0e6)
-ADD_SGD = dict(learning_rate=0.001, momentum=0.99, batch_size=50, clip_norm=1.0)
-ADD_RACE_BUDGET = 300_000
-ADD_MAX_BUDGET = 1_200_000
+    assert hf_mae < 0.04 and hf_cost <= ADD_MAX_BUDGET, (hf_cost, hf_mae)
+    assert sgd_cost >= hf_cost
+    assert sgd_mae > 0.04, sgd_mae
 
 
 @pytest.mark.slow
-def test_addition_T100_hf_with_structural_damping_reaches_mae_004():
-    """The full demonstration: Elman RNN, 100 tanh units, T = 100, 10 000 training
-    sequences, 1000 held-out ones.
-
-    1. At an equal budget of 3e5 counted gradient evaluations HF has left the
-       constant-prediction plateau (measured MAE 0.08-0.13) while SGD with momentum, best
-       of its grid, has not (0.34).
-    2. HF with structural damping goes on to a held-out MAE < 0.04 within 1.2e6 (measured:
-       first at 0.84e6-0.90e6).  The best SGD gets there too, at ~1.02e6: at this size the
-       claim "SGD at the same budget does not" holds only by that margin, too thin for a
-       test (docs/hf.md).
-
-    About 8 minutes on two cores."""
+def test_addition_T100_structural_damping_is_what_gets_there():
+    """The same HF without structural damping (mu = 0), given the budget within which
+    HF with it reached MAE < 0.04, is still far from it (measured 0.135): the penalty
+    on hidden-state changes is what keeps the long-range steps trustworthy."""
     X, y, Xt, yt = addition_data(100, 10_000)
     with deepbio.use_backend(FAST_BACKEND):
-        sgd_net = addition_rnn(100)
-        run_sgd(sgd_net, X, y, ADD_RACE_BUDGET, random_state=0, **ADD_SGD)
-        sgd_mae = mean_absolute_error(sgd_net, Xt, yt)
-
-        hf_net = addition_rnn(100)
-        counter = CountingNetwork(hf_net)
-        seen = {}
-
-        def watch(entry):
-            # bookkeeping on held-out data, not counted: stop at the first MAE < 0.04
-            mae = mean_absolute_error(hf_net, Xt, yt)
-            if entry["cost"] <= ADD_RACE_BUDGET:     # HF's state within SGD's budget
-                seen["race"] = (entry["cost"], mae)
-            seen["last"] = (entry["cost"], mae)
-            return mae < 0.04
-
-        HessianFree(max_iter=10**6, max_cost=ADD_MAX_BUDGET, **ADD_HF).minimize(
-            counter, X, y, callback=watch)
-    race_cost, hf_race_mae = seen["race"]
-    assert race_cost > ADD_RACE_BUDGET - 40_000     # within one HF iteration of it
-    assert hf_race_mae < 0.2, hf_race_mae
-    assert sgd_mae > 0.3, sgd_mae
-    cost, mae = seen["last"]
-    assert mae < 0.04 and cost <= ADD_MAX_BUDGET + 40_000, (cost, mae)
+        cost, mae = _hf_until_mae(addition_rnn(100), X, y, Xt, yt, 0.04, ADD_MAX_BUDGET,
+                                  **{**ADD_HF, "structural_damping": 0.0})
+    assert mae > 0.08, (cost, mae)
