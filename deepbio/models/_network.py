@@ -173,6 +173,28 @@ class TiedAutoEncoder(Layer):
         self._grads[2][...] = db
         return dx
 
+    def backward_squared(self, dy):
+        """Per-example squared gradients in one pass (rows of ``dy``: ``d l_n / d z_n``).
+
+        Example n's gradients are ``G_W[n] = x_n^T u_n + dz_n^T a_n`` (encoder and decoder
+        use of the one ``W``), ``G_c[n] = u_n``, ``G_b[n] = dz_n``, with ``u = f'(.) (dz W)``
+        the encoder's pre-activation gradient.  Squaring the sum of the two outer products
+        and summing over n gives three matrix products:
+        ``sum_n G_W[n]**2 = (x*x)^T (u*u) + 2 (x*dz)^T (u*a) + (dz*dz)^T (a*a)``.
+        The sparsity penalty is left out, as in every ``backward_squared``.
+        """
+        be = _backend.current()
+        xp, K = be.xp, be.kernels
+        dz = xp.ascontiguousarray(dy)
+        x, a = self._x, self._a
+        u = K.activation_backward(a, xp.ascontiguousarray(dz @ self._params[0]),
+                                  self.activation)
+        self._grads[0][...] = ((x * x).T @ (u * u) + 2.0 * ((x * dz).T @ (u * a))
+                               + (dz * dz).T @ (a * a))
+        self._grads[1][...] = (u * u).sum(axis=0)
+        self._grads[2][...] = (dz * dz).sum(axis=0)
+        return u @ self._WT
+
     def rop(self, dx, dparams=None):
         """``ra = f'(.) (dx W + x dW + dc)``;  ``rz = ra W^T + a dW^T + db``."""
         be = _backend.current()

@@ -126,3 +126,33 @@ def test_untied_sparse_network_gradient(on_backend):
         return net.loss(X, X)
 
     check_gradient(f, {"theta": theta0}, {"theta": be.to_numpy(grad)})
+
+
+@pytest.mark.parametrize("activation,loss", [
+    ("sigmoid", "sigmoid_cross_entropy"),
+    ("tanh", "squared_error"),
+    ("relu", "squared_error"),
+])
+def test_tied_autoencoder_squared_example_grads_in_one_pass(on_backend, activation, loss,
+                                                            monkeypatch):
+    """``squared_example_grads`` through ``TiedAutoEncoder.backward_squared`` equals the
+    mean over examples of each example's squared gradient (the per-example loop), without
+    taking that loop (the sparsity penalty is not part of either)."""
+    be = on_backend
+    net = _tied_net(activation, loss=loss)
+    rng = np.random.default_rng(2)
+    net.set_flat(be.asarray(rng.normal(scale=0.5, size=net.n_params)))
+    X = be.asarray(rng.random((6, 7)))
+    want = 0.0
+    for i in range(6):
+        _, g = net.loss_and_grad(X[i:i + 1], X[i:i + 1])
+        want = want + be.to_numpy(g) ** 2
+    want = want / 6
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("squared_example_grads fell back to the per-example loop")
+
+    monkeypatch.setattr(net, "_backward", no_fallback)
+    got = be.to_numpy(net.squared_example_grads(X, X))
+    assert np.abs(want).min() >= 0 and np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
