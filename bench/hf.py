@@ -15,6 +15,7 @@ Every command takes ``--backend`` (default: cython when built).  Set
 every timing meaningless.
 """
 import argparse
+import itertools
 import json
 import math
 import os
@@ -48,17 +49,33 @@ def _median_time(f, repeat):
 # ------------------------------------------------------------------------ cost
 
 
+def _hf_iteration(net, X, y, params, iterations):
+    """Median wall time and mean counted cost of one HF iteration with ``params`` (after
+    one warm-up iteration); ``net`` is left as it was."""
+    theta = net.get_flat()
+    counter = CountingNetwork(net)
+    hist = HessianFree(max_iter=iterations + 1, **{"random_state": 0, **params}).minimize(
+        counter, X, y)
+    net.set_flat(theta)
+    times = np.diff([h["time"] for h in hist])
+    costs = np.diff([h["cost"] for h in hist])
+    cg = np.mean([h["cg_iters"] for h in hist[1:]])
+    return float(np.median(times)), float(np.mean(costs)), float(cg)
+
+
 def cost(args):
     """Median times of loss_and_grad, gauss_newton_product (first product of a CG run, with
-    its forward, and later ones, reusing it), squared_example_grads and one HF iteration,
-    in units of one loss_and_grad on the same batch."""
+    its forward, and later ones, reusing it), squared_example_grads and one HF iteration
+    (defaults, and the demo's settings), in units of one loss_and_grad on the same batch."""
     rows = []
     X = demos.digits_pixels()
-    cases = [("autoencoder 64-256-128-64-16 (x2)", demos.digits_autoencoder(), X, X)]
+    cases = [("autoencoder 64-256-128-64-16 (x2)", demos.digits_autoencoder(), X, X,
+              demos.AE_HF)]
     Xa, ya, _, _ = demos.addition_data(args.T, 1000, n_test=1)
-    cases.append((f"Elman RNN 100 tanh, T={args.T}", demos.addition_rnn(args.T), Xa, ya))
+    cases.append((f"Elman RNN 100 tanh, T={args.T}", demos.addition_rnn(args.T), Xa, ya,
+                  demos.ADD_HF))
     rng = np.random.default_rng(0)
-    for name, net, Xb, yb in cases:
+    for name, net, Xb, yb, demo in cases:
         Xc, yc = Xb[:len(Xb) // 10], yb[:len(Xb) // 10]
         v = rng.standard_normal(net.n_params).astype(np.float32)
         g = _median_time(lambda: net.loss_and_grad(Xc, yc), args.repeat)
@@ -71,28 +88,31 @@ def cost(args):
         net.gauss_newton_product(v, Xc, yc)
         gn = _median_time(lambda: net.gauss_newton_product(v, Xc, yc), args.repeat)
         sq = _median_time(lambda: net.squared_example_grads(Xc, yc), max(1, args.repeat // 2))
-        g_full = _median_time(lambda: net.loss_and_grad(Xb, yb), max(1, args.repeat // 2))
-        # one HF iteration: gradient batch = all of Xb, curvature batch = 10 %
-        theta = net.get_flat()
-        hf = HessianFree(max_iter=1, curvature_batch_size=0.1, random_state=0)
-        counter = CountingNetwork(net)
-        t = time.perf_counter()
-        hist = hf.minimize(counter, Xb, yb)
-        it = time.perf_counter() - t
-        net.set_flat(theta)
-        rows.append((name, len(Xc), g, gn_first, gn, sq, len(Xb), g_full, it,
-                     hist[0]["cg_iters"], counter.cost / len(Xb)))
+        # HF iterations, in units of one loss_and_grad on their gradient batch
+        its = []
+        for label, params in (("defaults", dict(curvature_batch_size=0.1)), ("demo", demo)):
+            nb = params.get("gradient_batch_size") or len(Xb)
+            g_batch = _median_time(lambda: net.loss_and_grad(Xb[:nb], yb[:nb]),
+                                   max(1, args.repeat // 2))
+            it, counted, ncg = _hf_iteration(net, Xb, yb, params, args.iterations)
+            its.append((label, nb, it / g_batch, counted / nb, ncg))
+        rows.append((name, len(Xc), g, gn_first, gn, sq, its))
     print(f"backend {deepbio.backend.current().name}, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, median of {args.repeat}")
     print("| network | batch | loss_and_grad | GN product (with its forward) | GN product "
-          "(forward reused) | squared_example_grads | HF iteration (batch, CG iters) | "
-          "HF iteration counted |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (name, nc, g, gnf, gn, sq, nb, gf, it, ncg, counted) in rows:
+          "(forward reused) | squared_example_grads |")
+    print("|---|---|---|---|---|---|")
+    for (name, nc, g, gnf, gn, sq, _) in rows:
         print(f"| {name} | {nc} | {g * 1e3:.1f} ms = 1 | {gnf * 1e3:.1f} ms = {gnf / g:.2f} | "
-              f"{gn * 1e3:.1f} ms = {gn / g:.2f} | {sq * 1e3:.1f} ms = {sq / g:.2f} | "
-              f"{it:.2f} s = {it / gf:.1f} gradients on {nb} ({ncg}) | "
-              f"{counted:.1f} gradients on {nb} |")
+              f"{gn * 1e3:.1f} ms = {gn / g:.2f} | {sq * 1e3:.1f} ms = {sq / g:.2f} |")
+    print()
+    print(f"One HF iteration (median of {args.iterations}), in gradient evaluations on its "
+          f"gradient batch:")
+    print("| network | settings | gradient batch | mean CG iterations | measured | counted |")
+    print("|---|---|---|---|---|---|")
+    for (name, *_, its) in rows:
+        for label, nb, measured, counted, ncg in its:
+            print(f"| {name} | {label} | {nb} | {ncg:.0f} | {measured:.1f} | {counted:.1f} |")
 
 
 # ---------------------------------------------------------------- autoencoder
@@ -164,32 +184,40 @@ def _lbfgs_runner(budget):
     return run
 
 
+def _grid(columns, settings, score):
+    """Print a markdown table, one row per setting (a tuple, in ``columns`` order) with
+    ``score(*setting)`` (NaN where SGD diverged), then the best (lowest) row."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    best = None
+    for setting in settings:
+        try:
+            value = score(*setting)
+        except FloatingPointError:
+            value = math.nan
+        value = value if math.isfinite(value) else math.nan
+        print("| " + " | ".join(map(str, setting)) + f" | {value:.4f} |", flush=True)
+        if math.isfinite(value) and (best is None or value < best[0]):
+            best = (value,) + tuple(setting)
+    print("best:", best)
+
+
 def tune_sgd(args):
     """The SGD grid on the autoencoder at the demo's budget (docs/hf.md records it)."""
     budget = args.budget or demos.AE_BUDGET
+    X = demos.digits_pixels()
     print(f"SGD grid, digits autoencoder, budget {budget:.0f} gradient evaluations "
-          f"({budget / 1797:.0f} epochs); reconstruction error (sum of squares per image)")
-    print("| init | batch | momentum | learning rate | error |")
-    print("|---|---|---|---|---|")
-    best = None
-    for init in args.inits:
-        for bs in args.batch_sizes:
-            for mom in args.momenta:
-                for lr in args.learning_rates:
-                    X = demos.digits_pixels()
-                    net = CountingNetwork(demos.digits_autoencoder(init=init))
-                    epochs = max(1, math.ceil(budget / len(X)))
-                    try:
-                        SGD(learning_rate=lr, momentum=mom, batch_size=bs, max_epochs=epochs,
-                            random_state=0).minimize(net, X, X)
-                        err = demos.reconstruction_error(net.network, X)
-                    except FloatingPointError:
-                        err = math.nan
-                    err = err if math.isfinite(err) else math.nan
-                    print(f"| {init} | {bs} | {mom} | {lr} | {err:.4f} |", flush=True)
-                    if math.isfinite(err) and (best is None or err < best[0]):
-                        best = (err, init, bs, mom, lr)
-    print("best:", best)
+          f"({budget / len(X):.0f} epochs); reconstruction error (sum of squares per image)")
+
+    def score(init, bs, mom, lr):
+        net = demos.digits_autoencoder(init=init)
+        demos.run_sgd(net, X, X, budget, learning_rate=lr, momentum=mom, batch_size=bs,
+                      random_state=0)
+        return demos.reconstruction_error(net, X)
+
+    _grid(("init", "batch", "momentum", "learning rate", "error"),
+          itertools.product(args.inits, args.batch_sizes, args.momenta, args.learning_rates),
+          score)
 
 
 def autoencoder(args):
@@ -269,30 +297,19 @@ def addition(args):
 def tune_sgd_addition(args):
     """SGD grid on the addition problem at a fixed counted budget: held-out MAE of each
     setting (docs/hf.md records it; the demo test runs the best one)."""
-    T = args.T
-    budget = args.budget
+    T, budget = args.T, args.budget
     X, y, Xt, yt = demos.addition_data(T, args.n_train, seed=args.seed)
     print(f"SGD grid, addition T={T}, Elman {args.units} tanh, {args.n_train} sequences, "
           f"budget {budget:.3g} gradient evaluations, clip_norm {args.clip_norm}")
-    print("| batch | momentum | learning rate | held-out MAE |")
-    print("|---|---|---|---|")
-    best = None
-    for bs in args.batch_sizes:
-        for mom in args.momenta:
-            for lr in args.learning_rates:
-                net = demos.addition_rnn(T, units=args.units, seed=args.seed)
-                try:
-                    demos.run_sgd(net, X, y, budget, learning_rate=lr, momentum=mom,
-                                  batch_size=bs, clip_norm=args.clip_norm,
-                                  random_state=args.seed)
-                    mae = demos.mean_absolute_error(net, Xt, yt)
-                except FloatingPointError:
-                    mae = math.nan
-                mae = mae if math.isfinite(mae) else math.nan
-                print(f"| {bs} | {mom} | {lr} | {mae:.4f} |", flush=True)
-                if math.isfinite(mae) and (best is None or mae < best[0]):
-                    best = (mae, bs, mom, lr)
-    print("best:", best)
+
+    def score(bs, mom, lr):
+        net = demos.addition_rnn(T, units=args.units, seed=args.seed)
+        demos.run_sgd(net, X, y, budget, learning_rate=lr, momentum=mom, batch_size=bs,
+                      clip_norm=args.clip_norm, random_state=args.seed)
+        return demos.mean_absolute_error(net, Xt, yt)
+
+    _grid(("batch", "momentum", "learning rate", "held-out MAE"),
+          itertools.product(args.batch_sizes, args.momenta, args.learning_rates), score)
 
 
 def main(argv=None):
@@ -302,6 +319,7 @@ def main(argv=None):
     c = sub.add_parser("cost")
     c.add_argument("--T", type=int, default=100)
     c.add_argument("--repeat", type=int, default=7)
+    c.add_argument("--iterations", type=int, default=5)
     t = sub.add_parser("tune-sgd")
     t.add_argument("--budget", type=float, default=None)
     t.add_argument("--inits", nargs="+", default=["sparse", "glorot"])
