@@ -198,28 +198,30 @@ class Network:
     def squared_example_grads(self, X, y, train=True):
         """``(1/N) sum_i g_i**2``: the mean of the squared per-example gradients ``g_i`` of
         the data loss (the empirical Fisher diagonal, for preconditioning), shape
-        (n_params,).  One forward and one backward pass when every layer implements
-        ``backward_squared``; else one ``loss_and_grad`` per example.  Layer penalties
-        are left out.  ``self.grad`` is overwritten.
+        (n_params,).  ``g_i`` is the gradient of example i's term ``l_i`` of the batch
+        loss ``L = (1/N) sum_i l_i``: its output gradient is row i of ``N dL/dz``.  One
+        forward and one backward pass when every layer implements ``backward_squared``;
+        else one forward and backward per example, fed that row (the same ``g_i``, so a
+        loss that averages over a batch's masked positions is split alike).  Layer
+        penalties are left out.  ``self.grad`` is overwritten.
         """
         z = self.forward(X, train=train)
         n = z.shape[0]
         xp = _backend.current().xp
         self.loss_fn.forward(z, self._targets(y, n))
-        delta = self.loss_fn.backward() * n        # row i: d l_i / d z_i
+        rows = self.loss_fn.backward() * n         # row i: d l_i / d z_i
         try:
+            delta = rows
             for layer in reversed(self.layers):
                 delta = layer.backward_squared(delta)
             return self.grad / n
         except NotImplementedError:
             pass
         X = self._inputs(X)
-        y = self._targets(y, n)
         total = xp.zeros_like(self.theta)
         for i in range(n):
-            z = self.forward(X[i:i + 1], train=train)
-            self.loss_fn.forward(z, y[i:i + 1])
-            self._backward(self.loss_fn.backward(), include_penalty=False)
+            self.forward(X[i:i + 1], train=train)
+            self._backward(rows[i:i + 1], include_penalty=False)
             total += self.grad * self.grad
         return total / n
 

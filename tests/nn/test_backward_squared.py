@@ -208,6 +208,28 @@ def test_masked_tagging_loss(be, monkeypatch):
     _check(net, X, y, monkeypatch, scale=N * counts / counts.sum())
 
 
+def test_fallback_loop_matches_the_one_pass_path(be, monkeypatch):
+    """For a layer without ``backward_squared`` the network loops over examples, feeding
+    each one its row of ``N dL/dz``: the same per-example gradients as the one pass, also
+    where the loss averages over the masked positions of the whole batch."""
+    mask = _mask([6, 4, 2, 5, 1], T)
+    layers = [SequenceMask(), Elman(4, return_sequences=True),
+              TimeDistributedDense(3, activation="tanh"), TimeDistributedDense(3)]
+    net = _net(layers, MaskedSoftmaxCrossEntropy(), (T, D + 1))
+    X = be.asarray(_with_mask(np.random.default_rng(0).standard_normal((N, T, D)), mask),
+                   "float64")
+    y = be.asarray(_targets(net, "softmax_cross_entropy", N) * mask[:, :, None], "float64")
+    one_pass = _np(net.squared_example_grads(X, y))
+
+    def missing(dy):
+        raise NotImplementedError("no backward_squared")
+
+    monkeypatch.setattr(net.layers[1], "backward_squared", missing)
+    looped = _np(net.squared_example_grads(X, y))
+    assert np.abs(one_pass).max() > 0
+    assert_close(looped, one_pass, RTOL, name="fallback vs one pass")
+
+
 # ------------------------------------------------------------ layer by layer
 
 
