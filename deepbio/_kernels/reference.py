@@ -220,7 +220,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw):
     n, c, h, w = x.shape
     oh, ow = _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    cols = np.empty_like(x, shape=(n, c, kh, kw, oh, ow))
     for i in range(kh):
         for j in range(kw):
             cols[:, :, i, j] = xp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]

@@ -29,6 +29,7 @@ following layer sees the same zeros that zero padding of the unpadded sequence g
 import math
 
 from .. import backend as _backend
+from .._kernels import reference as _reference
 from .layers import LAYERS, Layer, _choice, _shape
 
 __all__ = ["Conv2D", "Conv1D", "ChannelsFirst"]
@@ -87,23 +88,12 @@ def _chunks(n, per_example):
 
 
 def _im2col(x, kernel, stride, padding):
-    """Patches of ``x`` (N, C, H, W) as (N, C KH KW, OH OW), zero padded: row
-    ``(c, p, q)``, column ``(i, j)`` holds ``x_pad[n, c, i sh + p, j sw + q]`` (the
-    layout of ``w.reshape(F, -1)``).  Array maths of the backend's ``xp``."""
-    xp = _backend.current().xp
-    n, c, h, w = x.shape
+    """Patches of ``x`` (N, C, H, W) as (N, C KH KW, OH OW), zero padded, in the layout of
+    ``w.reshape(F, -1)``: the reference kernels' im2col (NumPy functions that dispatch on
+    the array type), flattened."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh, ow = _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw)
-    if ph or pw:
-        padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-        padded[:, :, ph:ph + h, pw:pw + w] = x
-    else:
-        padded = x
-    cols = xp.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
-    for p in range(kh):
-        rows = slice(p, p + sh * (oh - 1) + 1, sh)
-        for q in range(kw):
-            cols[:, :, p, q] = padded[:, :, rows, q:q + sw * (ow - 1) + 1:sw]
+    cols = _reference._im2col(x, kh, kw, sh, sw, ph, pw)     # (N, C, KH, KW, OH, OW)
+    n, c, _, _, oh, ow = cols.shape
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
