@@ -47,6 +47,9 @@ _ACT = {"linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "softm
 # machine with no spare core, the OpenMP workers of a region spin for a while after it,
 # holding the cores the next BLAS call's own threads need.
 DEF GRAIN = 32768
+# ... and for a kernel as cheap as a compare and a multiply per element (about 0.25 ns),
+# where GRAIN elements are a few microseconds: less than waking a sleeping worker costs
+DEF GRAIN_CHEAP = 8 * GRAIN
 # block length of flattened element-wise kernels
 DEF BLOCK = 2048
 
@@ -54,22 +57,51 @@ DEF BLOCK = 2048
 # ------------------------------------------------------------------ row primitives
 
 
+cdef inline floating row_max(const floating* z, Py_ssize_t d) noexcept nogil:
+    """``max_k z_k`` over eight interleaved lanes (independent compare chains, so the loop
+    pipelines).  A NaN entry may be skipped here; softmax needs no more: ``z_k - m`` is
+    then NaN for it, so the row's sum, and every output, is NaN, as in the reference."""
+    cdef floating r[8]
+    cdef Py_ssize_t k, j
+    cdef floating m
+    if d < 8:
+        m = z[0]
+        for k in range(1, d):
+            m = z[k] if z[k] > m else m
+        return m
+    for j in range(8):
+        r[j] = z[j]
+    k = 8
+    while k + 8 <= d:
+        for j in range(8):
+            r[j] = z[k + j] if z[k + j] > r[j] else r[j]
+        k = k + 8
+    while k < d:
+        r[0] = z[k] if z[k] > r[0] else r[0]
+        k = k + 1
+    m = r[0]
+    for j in range(1, 8):
+        m = r[j] if r[j] > m else m
+    return m
+
+
 cdef inline void act_forward_row(int act, const floating* z, const floating* b,
                                  floating* out, Py_ssize_t d, floating* buf) noexcept nogil:
     """``out = f(z + b)`` over one row of ``d`` entries (``b`` may be NULL: no bias).
 
-    ``z`` may be ``out`` (in place); ``buf`` holds 2 d scratch entries.
+    ``z`` may be ``out`` (in place) when ``b`` is given (without a bias ``z`` is read
+    directly, so it must not overlap ``out``); ``buf`` holds 2 d scratch entries.
     """
     cdef Py_ssize_t k
-    cdef floating* zb = buf
+    cdef const floating* zb = z
+    cdef floating* zbuf = buf
     cdef floating* tmp = buf + d
     cdef floating m, s, zero = 0
-    # zb = z + b   (the reference's ``x @ W + b``)
-    if b == NULL:
-        memcpy(zb, z, d * sizeof(floating))
-    else:
+    # zb = z + b   (the reference's ``x @ W + b``); without a bias z itself is read
+    if b != NULL:
+        zb = zbuf
         for k in range(d):
-            zb[k] = z[k] + b[k]
+            zbuf[k] = z[k] + b[k]
     if act == LINEAR:
         # a = z
         memcpy(out, zb, d * sizeof(floating))
@@ -85,10 +117,7 @@ cdef inline void act_forward_row(int act, const floating* z, const floating* b,
             out[k] = zero if zb[k] < 0 else zb[k]
     else:
         # softmax: a_k = e^(z_k - max z) / sum_j e^(z_j - max z)
-        m = zb[0]
-        for k in range(1, d):
-            if zb[k] > m or zb[k] != zb[k]:
-                m = zb[k]
+        m = row_max(zb, d)
         for k in range(d):
             tmp[k] = zb[k] - m
         vmap(&VM.exp, tmp, out, d)
@@ -308,7 +337,7 @@ def sparsity_grad(const floating[:, ::1] a, double rho, double beta):
 def mask_corrupt(const floating[:, ::1] x, const floating[:, ::1] u, double p):
     """Masking noise ``x_tilde = x * 1[u >= p]``.  x, u : (N, D).  Returns (N, D)."""
     cdef Py_ssize_t total = x.shape[0] * x.shape[1], k
-    cdef int nt = _nt(total)
+    cdef int nt = omp_threads(total, GRAIN_CHEAP)
     cdef floating pf = <floating>p, one = 1, zero = 0
     out = np.empty((x.shape[0], x.shape[1]), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] o = out
