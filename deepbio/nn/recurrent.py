@@ -42,12 +42,13 @@ dz_{t,n}``, ``G_b[n] = sum_t dz_{t,n}``), by batched matrix products over n; it 
 not enter (it belongs to the Gauss-Newton product only).
 
 Structural damping (Martens & Sutskever 2011).  Hessian-free sets the attribute
-``structural_damping = s`` (``s = mu * lambda``; default 0.0).  Then the Gauss-Newton
-backward pass (``backward(dy, include_penalty=False)``) that follows a ``rop`` adds
-``s * m_t * R{h_t}`` to the gradient reaching every hidden state ``h_t``, with ``R{h_t}``
-from that ``rop``: the network's product becomes ``(G + s J_h^T J_h) v``, the curvature of
-the penalty ``s/2 sum_t ||h_t(theta + v) - h_t(theta)||^2`` that keeps the hidden states
-from moving too far.  The LSTM damps its hidden states ``h_t`` (not the cells).
+``structural_damping = s`` (``s = mu * lambda / |B_c|``, ``|B_c|`` the curvature batch's
+size, so the penalty is averaged over the batch like the loss; default 0.0).  Then the
+Gauss-Newton backward pass (``backward(dy, include_penalty=False)``) that follows a
+``rop`` adds ``s * m_t * R{h_t}`` to the gradient reaching every hidden state ``h_t``, with
+``R{h_t}`` from that ``rop``: the network's product becomes ``(G + s J_h^T J_h) v``, the
+curvature of the penalty ``s/2 sum_n sum_t ||h_t(theta + v) - h_t(theta)||^2`` that
+keeps the hidden states from moving too far.  The LSTM damps its hidden states ``h_t`` (not the cells).
 
 References
 ----------
