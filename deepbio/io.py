@@ -32,12 +32,18 @@ fitted attributes (``name_``) are set.  A truncated, corrupt or foreign file rai
 
 Atomicity: :func:`save` writes to a temporary file in the destination's directory,
 flushes and ``fsync``s it, then ``os.replace``s it onto the destination, so a reader sees
-either the old file or the new one, and a failed save leaves an earlier file intact.
+either the old file or the new one, and a failed save leaves an earlier file intact.  A
+symbolic link is followed: the file it points to is replaced and the link stays.  The new
+file keeps the permission bits of the file it replaces (its owner becomes whoever saved
+it), and a new file gets those ``open(path, "wb")`` would give (``0o666`` minus the
+umask).  A missing directory or a destination that is a directory raises an error naming
+``path``.
 
 Private training state (optimiser velocities, persistent chains, random generators) is
 not saved: a loaded model predicts identically, and further ``partial_fit`` calls
 restart momentum from zero.
 """
+import errno
 import json
 import math
 import os
@@ -213,7 +219,8 @@ def save(model, path, metadata=None):
     model : deepbio estimator
         Fitted or not.  Its class must be in :data:`deepbio.models.REGISTRY`.
     path : str or os.PathLike
-        Destination file; replaced atomically if it exists.
+        Destination file; replaced atomically if it exists (keeping its permissions; a
+        symbolic link is followed and kept).  Its directory must exist.
     metadata : dict, optional
         JSON-able user metadata stored alongside (``load(path, return_metadata=True)``
         returns it).
@@ -221,6 +228,13 @@ def save(model, path, metadata=None):
     Returns
     -------
     path : str
+
+    Raises
+    ------
+    FileNotFoundError
+        If the directory of ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a directory.
     """
     import safetensors.numpy
 
@@ -246,16 +260,35 @@ def save(model, path, metadata=None):
 
 
 def _atomic_write(path, data):
-    """Write ``data`` to ``path`` through a temporary file + fsync + os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file + fsync + os.replace.
+
+    If ``path`` is a symbolic link, the file it points to is replaced and the link is
+    kept.  The new file gets the permissions of the file it replaces, or, for a new
+    file, those ``open(path, "wb")`` would give (``0o666`` minus the umask).
+    """
+    target = os.path.realpath(path)       # follow symlinks: replace the file, keep links
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, f"cannot save the model: the directory "
+                                f"{directory!r} does not exist", path)
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, "cannot save the model: the destination is a "
+                                "directory (give a file name)", path)
+    mode = _mode_for(target)
     try:
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
+                                   prefix="." + os.path.basename(target) + ".")
+    except OSError as e:                  # e.g. no write permission on the directory
+        raise type(e)(e.errno, f"cannot save the model: cannot create a temporary file in "
+                      f"{directory!r} ({e.strerror})", path) from e
+    try:
+        if hasattr(os, "fchmod"):         # mkstemp made it 0o600 (fchmod: not on Windows)
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -270,6 +303,31 @@ def _atomic_write(path, data):
             os.close(dfd)
     except OSError:
         pass
+
+
+def _mode_for(target):
+    """Permission bits for the file saved at ``target``: those of the file it replaces,
+    or, for a new file, ``0o666`` minus the umask (what ``open(target, "wb")`` gives)."""
+    try:
+        return os.stat(target).st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    """The process's umask.  Linux shows it in /proc/self/status; elsewhere the only way
+    to read it is to set a new one, which returns the old one, and set that back at once
+    (the umask is shared by all threads, so keep that window tiny)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _parse_header(data, path):

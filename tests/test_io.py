@@ -2,7 +2,9 @@
 import json
 import os
 import pickle
+import stat
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -133,7 +135,10 @@ def _leftovers(tmp_path):
     return sorted(p.name for p in tmp_path.iterdir() if p.name != "model.safetensors")
 
 
-@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+@pytest.mark.parametrize("where", [
+    "write", "fsync", "replace",
+    pytest.param("fchmod", marks=pytest.mark.skipif(not hasattr(os, "fchmod"),
+                                                   reason="no os.fchmod"))])
 def test_failed_save_leaves_earlier_file_intact(tmp_path, monkeypatch, where):
     path, before = _earlier(tmp_path)
     model = RBM(4, n_iter=1, random_state=1).fit(X)
@@ -178,6 +183,96 @@ def test_save_replaces_and_writes_no_stray_files(tmp_path):
     RBM(4, n_iter=1, random_state=1).fit(X).save(path)
     assert path.read_bytes() != before and deepbio.load(path).n_components == 4
     assert _leftovers(tmp_path) == []
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_saved_file_permissions_follow_umask_or_the_replaced_file(tmp_path):
+    model = RBM(3)
+    old = os.umask(0o022)
+    try:
+        dio.save(model, tmp_path / "a.safetensors")
+        assert _mode(tmp_path / "a.safetensors") == 0o644      # was 0o600 (mkstemp's)
+        os.umask(0o027)
+        dio.save(model, tmp_path / "b.safetensors")
+        assert _mode(tmp_path / "b.safetensors") == 0o640
+        # replacing an existing file keeps that file's permissions, not the umask's
+        os.chmod(tmp_path / "a.safetensors", 0o604)
+        dio.save(model, tmp_path / "a.safetensors")
+        assert _mode(tmp_path / "a.safetensors") == 0o604
+    finally:
+        os.umask(old)
+
+
+def test_umask_is_read_without_proc_too(monkeypatch):
+    old = os.umask(0o027)
+    try:
+        assert dio._umask() == 0o027                        # /proc/self/status on Linux
+
+        def no_proc(*args, **kwargs):
+            raise OSError("no /proc here")
+        monkeypatch.setattr(dio, "open", no_proc, raising=False)
+        assert dio._umask() == 0o027                        # the os.umask round trip
+        assert os.umask(0o027) == 0o027                     # ... which restored it
+    finally:
+        os.umask(old)
+
+
+def _symlink_or_skip(target, link):
+    try:
+        os.symlink(target, link)
+    except (OSError, NotImplementedError):
+        pytest.skip("cannot create symbolic links here")
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    real = store / "real.safetensors"
+    RBM(3, n_iter=1, random_state=0).fit(X).save(real)
+    link = tmp_path / "model.safetensors"
+    _symlink_or_skip(os.path.join("store", "real.safetensors"), link)   # a relative link
+    RBM(4, n_iter=1, random_state=1).fit(X).save(link)
+    assert link.is_symlink()
+    assert os.readlink(link) == os.path.join("store", "real.safetensors")
+    assert deepbio.load(real).n_components == 4
+    assert _leftovers(tmp_path) == ["store"] and os.listdir(store) == ["real.safetensors"]
+    # a link to a file that does not exist yet creates that file, as open() would
+    dangling = tmp_path / "new.safetensors"
+    _symlink_or_skip(str(store / "later.safetensors"), dangling)
+    RBM(2).save(dangling)
+    assert dangling.is_symlink()
+    assert deepbio.load(store / "later.safetensors").n_components == 2
+
+
+def test_save_into_missing_directory_or_onto_a_directory_says_so(tmp_path):
+    missing = tmp_path / "no-such-dir" / "m.safetensors"
+    with pytest.raises(FileNotFoundError, match="does not exist") as info:
+        dio.save(RBM(3), missing)
+    assert str(missing) in str(info.value) and ".tmp" not in str(info.value)
+    assert info.value.filename == str(missing)
+    assert not (tmp_path / "no-such-dir").exists()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory") as info:
+        dio.save(RBM(3), folder)
+    assert str(folder) in str(info.value) and ".tmp" not in str(info.value)
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_failure_to_create_the_temporary_file_names_the_destination(tmp_path, monkeypatch):
+    path, before = _earlier(tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".x.tmp"))
+    monkeypatch.setattr(dio.tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError, match="Permission denied") as info:
+        RBM(4).save(path)
+    assert str(path) in str(info.value) and ".tmp" not in str(info.value)
+    assert path.read_bytes() == before
 
 
 # ------------------------------------------------------------------ bad files
