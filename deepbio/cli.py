@@ -9,16 +9,19 @@
     deepbio evaluate --model model.safetensors --data test.csv --target diagnosis
     deepbio bench                                  # runs bench/models.py from a checkout
 
-Data files: CSV / TSV (optionally gzipped; a header row is detected when its cells are
-not numbers), ``.npy`` (2-d) or ``.npz`` (arrays ``X`` and optionally ``y``).  The
-target is a column (``--target NAME`` or index; default: a column named ``target``,
-``label``, ``class`` or ``y``) or a separate file (``--labels``).
+Data files: CSV / TSV (optionally gzipped; the first row is a header when it differs in
+kind from the rows below, see ``_has_header``, or as ``--header yes|no`` says), ``.npy``
+(2-d, or 1-d = one column) or ``.npz`` (arrays ``X`` and optionally ``y``, read
+separately).  The target is a column (``--target NAME`` or index; default: a column
+named ``target``, ``label``, ``class`` or ``y``), a separate file (``--labels``: one
+column, one label per data row; not together with ``--target``), the ``y`` of an
+``.npz`` file, or else the last column of a NumPy file.
 
 Scaling (``--scale standard|minmax|none``) is learnt on the training data and stored in
 the model file's metadata, so ``predict`` and ``evaluate`` apply the same scaling.
 
-Exit status: 0 on success, 1 on an error in the data, the model file or the backend
-(the message says which), 2 on a usage error.
+Exit status: 0 on success, 1 on an error in the data, the model file or the backend, or
+a diverging training (the message says which), 2 on a usage error.
 """
 import argparse
 import csv
@@ -107,39 +110,95 @@ def _is_number(cell):
     return True
 
 
-def read_table(path):
-    """``(cells, header)``: a 2-d array of strings (or floats for NumPy files) and the
-    column names (None without a header row)."""
+def _has_header(rows):
+    """Whether the first row of a CSV file is a header (``--header auto``).
+
+    A header differs in kind from the rows below it.  With a *word* meaning a non-empty
+    cell that is not a number:
+
+    * a first row without words (numbers, maybe empty cells) is data;
+    * otherwise it is a header if one of its words stands above a column of numbers
+      (``age`` above ``34, 51, ...``);
+    * otherwise (its words stand above words, as in a labels file ``B, M, M, ...``) it is
+      a header if none of its words appears again below it in its column: ``diagnosis``
+      above ``B, M, ...`` is a header, a first row ``B`` is a label.
+    """
+    first, below = rows[0], rows[1:]
+    words = [j for j, cell in enumerate(first) if cell.strip() and not _is_number(cell)]
+    if not words:
+        return False
+    if any(all(_is_number(row[j]) for row in below) for j in words):
+        return True
+    return not any(first[j].strip() in {row[j].strip() for row in below} for j in words)
+
+
+def _read_numpy(path):
+    """``(X, y)`` of a ``.npy`` file (y None) or of an ``.npz`` file (y None without one);
+    a 1-d ``X`` is one column."""
+    try:
+        if path.endswith(".npy"):
+            X, y = np.load(path, allow_pickle=False), None
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                if "X" not in z:
+                    raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
+                                   f"(and optionally 'y'); found {sorted(z.files)}")
+                X, y = z["X"], (z["y"] if "y" in z else None)
+    except (ValueError, OSError) as e:      # not a NumPy file, or an object array
+        raise CLIError(f"{path}: not a readable NumPy file ({e})") from None
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise CLIError(f"{path}: expected a 1-d or 2-d array, got shape {X.shape}")
+    if y is not None:
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or len(y) != len(X):
+            raise CLIError(f"{path}: 'y' must hold one label per row of 'X' ({len(X)}), "
+                           f"got shape {y.shape}")
+    return X, y
+
+
+def read_table(path, header="auto"):
+    """``(cells, names, y)``: a 2-d array of strings (or numbers for NumPy files), the
+    column names (None without a header row) and the ``y`` of an ``.npz`` file (else
+    None).  ``header`` is ``"auto"`` (see ``_has_header``), ``"yes"`` or ``"no"``."""
     if not os.path.exists(path):
         raise CLIError(f"data file not found: {path}")
-    if path.endswith(".npy"):
-        arr = np.load(path, allow_pickle=False)
-        return np.atleast_2d(arr) if arr.ndim == 1 else arr, None
-    if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z:
-                raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
-                               f"(and optionally 'y'); found {sorted(z.files)}")
-            if "y" in z:
-                return np.column_stack([z["X"], z["y"]]), None
-            return z["X"], None
+    if path.endswith((".npy", ".npz")):
+        X, y = _read_numpy(path)
+        return X, None, y
     name = path[:-3] if path.endswith(".gz") else path
     delimiter = "\t" if name.endswith((".tsv", ".tab", ".txt")) else ","
     with _open_text(path) as fh:
         rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
     if not rows:
         raise CLIError(f"{path} is empty")
-    header = None
-    if not all(_is_number(c) for c in rows[0]):
-        header, rows = [c.strip() for c in rows[0]], rows[1:]
-    width = len(header) if header else len(rows[0])
+    width = len(rows[0])
     for i, row in enumerate(rows):
         if len(row) != width:
-            raise CLIError(f"{path}: row {i + 1 + (header is not None)} has {len(row)} "
-                           f"fields, expected {width}")
+            raise CLIError(f"{path}: row {i + 1} has {len(row)} fields, expected {width}")
+    names = None
+    if header == "yes" or (header == "auto" and _has_header(rows)):
+        names, rows = [c.strip() for c in rows[0]], rows[1:]
     if not rows:
         raise CLIError(f"{path} has a header but no data rows")
-    return np.array(rows, dtype=str), header
+    return np.array(rows, dtype=str), names, None
+
+
+def read_labels(path, data_path, n_rows, header="auto"):
+    """The labels of a ``--labels`` file, read the same way by every command: one
+    column (or the ``y`` of an ``.npz`` file), exactly one label per row of the data."""
+    cells, _, y = read_table(path, header)
+    if y is None:
+        if cells.shape[1] != 1:
+            raise CLIError(f"--labels {path} must hold one column of labels, "
+                           f"found {cells.shape[1]} columns")
+        y = cells[:, 0]
+    if len(y) != n_rows:
+        raise CLIError(f"--labels {path} has {len(y)} labels but --data {data_path} has "
+                       f"{n_rows} rows")
+    return y
 
 
 def _column_index(spec, header, width):
@@ -174,25 +233,23 @@ def _to_float(cells, path, names=None):
         raise
 
 
-def load_xy(path, target=None, labels=None, need_target=False):
-    """Features ``X`` (float), target ``y`` (or None) and feature names from data files."""
-    cells, header = read_table(path)
+def load_xy(path, target=None, labels=None, need_target=False, header_mode="auto"):
+    """Features ``X`` (float), target ``y`` (or None) and feature names from data files.
+
+    ``y``: the ``labels`` file, else the ``target`` column (default: one named ``target``,
+    ``label``, ...), else the ``y`` of an ``.npz`` file, else (if ``need_target``) the
+    last column of a NumPy file."""
+    cells, header, y = read_table(path, header_mode)
     width = cells.shape[1]
     t = _column_index(target, header, width)
-    y = None
     if labels is not None:
-        ycells, _ = read_table(labels)
-        if ycells.shape[1] != 1:
-            raise CLIError(f"{labels} must hold one column of labels")
-        y = ycells[:, 0]
-        if len(y) != len(cells):
-            raise CLIError(f"{labels} has {len(y)} labels but {path} has {len(cells)} rows")
+        y = read_labels(labels, path, len(cells), header_mode)
     elif t is not None:
         y = cells[:, t]
         cells = np.delete(cells, t, axis=1)
         if header:
             header = header[:t] + header[t + 1:]
-    elif need_target:
+    elif y is None and need_target:                     # and no 'y' in an .npz file
         if cells.dtype.kind == "f" and width > 1:       # NumPy files: last column
             y, cells = cells[:, -1], cells[:, :-1]
         else:
@@ -293,8 +350,20 @@ def _parse_params(items):
     return params
 
 
+def _check_out_dir(path):
+    """Fail before training, not after it, when the model file cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CLIError(f"--out {path} is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise CLIError(f"--out {path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"--out {path}: the directory {folder} is not writable")
+
+
 def cmd_train(args, out):
     from . import io, models
+    _check_out_dir(args.out)
     _backend_name(args.backend)
     if args.model not in models.REGISTRY:
         raise CLIError(f"unknown model {args.model!r}; choose one of "
@@ -302,7 +371,8 @@ def cmd_train(args, out):
     cls = models.REGISTRY[args.model]
     kind = getattr(cls, "_estimator_type", None)
     supervised = kind in ("classifier", "regressor")
-    X, y, names = load_xy(args.data, args.target, args.labels, need_target=supervised)
+    X, y, names = load_xy(args.data, args.target, args.labels, need_target=supervised,
+                          header_mode=args.header)
     y = _as_targets(y, kind == "classifier") if supervised else None
     params = _parse_params(args.param)
     if "random_state" in cls._param_names() and "random_state" not in params:
@@ -347,14 +417,18 @@ def _load_model(path):
     return model, meta or {}
 
 
-def _features_for(model, path, meta, target, drop_target):
-    cells, header = read_table(path)
+def _features_for(model, path, meta, target, drop_target, header_mode="auto"):
+    """Scaled features ``X`` of a data file and its target ``y`` (None if it has none):
+    the target column, found when ``drop_target`` or when the file has one column more
+    than the model's features, or else the ``y`` of an ``.npz`` file."""
+    cells, header, y = read_table(path, header_mode)
     n = model.n_features_in_ if hasattr(model, "n_features_in_") else None
     t = None
-    if drop_target or (n is not None and cells.shape[1] == n + 1):
+    # an .npz file's y is the target, unless --target names a column of its X
+    if (drop_target and (y is None or target is not None)) or \
+            (n is not None and cells.shape[1] == n + 1):
         t = _column_index(target if target is not None else meta.get("target"), header,
                           cells.shape[1])
-    y = None
     if t is not None:
         y = cells[:, t]
         cells = np.delete(cells, t, axis=1)
@@ -367,7 +441,8 @@ def _features_for(model, path, meta, target, drop_target):
 def cmd_predict(args, out):
     _backend_name(args.backend)
     model, meta = _load_model(args.model)
-    X, _ = _features_for(model, args.data, meta, args.target, drop_target=False)
+    X, _ = _features_for(model, args.data, meta, args.target, drop_target=False,
+                         header_mode=args.header)
     kind = getattr(model, "_estimator_type", None)
     if args.proba:
         if not hasattr(model, "predict_proba"):
@@ -405,11 +480,12 @@ def cmd_evaluate(args, out):
     if kind not in ("classifier", "regressor"):
         raise CLIError(f"{type(model).__name__} is not a classifier or regressor")
     if args.labels:
-        X, _ = _features_for(model, args.data, meta, None, drop_target=False)
-        y, _, _ = load_xy(args.labels)
-        y = y[:, 0] if y.ndim == 2 else y
+        X, _ = _features_for(model, args.data, meta, None, drop_target=False,
+                             header_mode=args.header)
+        y = read_labels(args.labels, args.data, len(X), args.header)
     else:
-        X, y = _features_for(model, args.data, meta, args.target, drop_target=True)
+        X, y = _features_for(model, args.data, meta, args.target, drop_target=True,
+                             header_mode=args.header)
         if y is None:
             raise CLIError("no target column found: give --target or --labels")
     y = _as_targets(np.asarray(y).astype(str) if kind == "classifier" else y,
@@ -463,6 +539,18 @@ def build_parser():
                                           "fastest installed)")
         sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
+    def header(sp):
+        sp.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
+                        help="whether the first row of the CSV / TSV files is a header "
+                             "(default auto: when it differs in kind from the rows below)")
+
+    def target_or_labels(sp, target_help):
+        # the target is either a column of --data or a separate file, never both
+        g = sp.add_mutually_exclusive_group()
+        g.add_argument("--target", help=target_help)
+        g.add_argument("--labels", help="file with the targets: one column, one per row "
+                                        "of --data")
+
     d = sub.add_parser("demo", help="train a DBN on bundled breast cancer data")
     common(d)
     d.add_argument("--verbose", type=int, default=0)
@@ -472,8 +560,8 @@ def build_parser():
     common(t)
     t.add_argument("--model", required=True, help="class name, e.g. DBNClassifier")
     t.add_argument("--data", required=True, help="CSV / TSV / NPY / NPZ file")
-    t.add_argument("--target", help="target column (name or index)")
-    t.add_argument("--labels", help="file with the targets, one per row")
+    target_or_labels(t, "target column (name or index)")
+    header(t)
     t.add_argument("--out", required=True, help="model file to write (.safetensors)")
     t.add_argument("--scale", choices=("standard", "minmax", "none"), default="standard",
                    help="feature scaling learnt on the training data (default standard)")
@@ -488,6 +576,7 @@ def build_parser():
     pr.add_argument("--model", required=True)
     pr.add_argument("--data", required=True)
     pr.add_argument("--target", help="target column to drop if present")
+    header(pr)
     pr.add_argument("--out", help="CSV file to write (default: standard output)")
     pr.add_argument("--proba", action="store_true", help="class probabilities")
     pr.set_defaults(func=cmd_predict)
@@ -496,8 +585,8 @@ def build_parser():
     common(e)
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True)
-    e.add_argument("--target", help="target column (default: as at training)")
-    e.add_argument("--labels", help="file with the targets, one per row")
+    target_or_labels(e, "target column (default: as at training)")
+    header(e)
     e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("bench", help="run bench/models.py (from a source checkout); "
@@ -518,7 +607,8 @@ def main(argv=None, out=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args, out)
-    except (CLIError, ValueError, OSError, BackendError) as e:
+    # FloatingPointError: training diverged (the message suggests a remedy)
+    except (CLIError, ValueError, OSError, BackendError, FloatingPointError) as e:
         print(f"deepbio {args.command}: error: {e}", file=sys.stderr)
         return 1
 

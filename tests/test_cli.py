@@ -168,3 +168,136 @@ def test_bench_command_finds_the_script(monkeypatch, capsys):
     captured = capsys.readouterr()
     assert code == 0
     assert "One RBM epoch" in captured.out
+
+
+# ------------------------------------------------- data files, labels files, headers
+
+SMALL_MLP = ("--model", "MLPClassifier", "--param", "hidden_layer_sizes=[8]",
+             "--param", "max_epochs=5")
+
+
+@pytest.fixture
+def small(tmp_path):
+    """120 breast cancer rows: headerless features x.csv, 0/1 labels y.csv, y.npy (1-d)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:120], y[:120]
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", fmt="%.6g")
+    np.savetxt(tmp_path / "y.csv", y, fmt="%d")
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path, X, y
+
+
+def test_evaluate_reads_a_1d_npy_as_one_label_per_row(small, capsys):
+    d, X, y = small
+    model = str(d / "m.safetensors")
+    code, text = run("train", *SMALL_MLP, "--data", str(d / "x.csv"),
+                     "--labels", str(d / "y.npy"), "--out", model)
+    assert code == 0 and "on 120 samples" in text, text
+    _, from_csv = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                      "--labels", str(d / "y.csv"))
+    code, from_npy = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                         "--labels", str(d / "y.npy"))
+    assert code == 0 and "accuracy" in from_npy and from_npy == from_csv
+    np.save(d / "y100.npy", y[:100])
+    code, _ = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                  "--labels", str(d / "y100.npy"))
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "y100.npy has 100 labels" in err and "x.csv has 120 rows" in err, err
+
+
+def test_labels_file_with_a_header_is_read_alike_by_train_and_evaluate(small):
+    d, X, y = small
+    (d / "labels.csv").write_text("label\n" + "".join(f"{v}\n" for v in y))
+    model = str(d / "m.safetensors")
+    code, text = run("train", *SMALL_MLP, "--data", str(d / "x.csv"),
+                     "--labels", str(d / "labels.csv"), "--out", model)
+    assert code == 0 and "on 120 samples" in text, text
+    _, plain = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                   "--labels", str(d / "y.csv"))
+    code, headed = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                       "--labels", str(d / "labels.csv"))
+    assert code == 0 and "accuracy" in headed and headed == plain
+
+
+def test_header_rule():
+    assert not cli._has_header([["1", "2"], ["3", "4"]])
+    assert not cli._has_header([["1", "", "2"], ["3", "4", "5"]])      # a missing value
+    assert cli._has_header([["age", "x"], ["34", "1"], ["51", "2"]])
+    assert cli._has_header([["", "a", "b"], ["1", "2", "3"]])          # R's row names
+    assert not cli._has_header([["1.5", "B"], ["2", "M"], ["3", "B"]])  # string target
+    assert not cli._has_header([["B"], ["M"], ["B"]])                  # labels, no header
+    assert cli._has_header([["diagnosis"], ["M"], ["B"]])
+    assert cli._has_header([["label"], ["0"], ["1"]])
+
+
+def test_headerless_csv_with_string_labels_keeps_its_first_row(small):
+    d, X, y = small
+    names = np.where(y == 1, "B", "M")
+    with open(d / "xs.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([f"{v:.6g}" for v in row] + [c] for row, c in zip(X, names))
+    (d / "names.csv").write_text("".join(f"{c}\n" for c in names))
+    model, preds = str(d / "m.safetensors"), str(d / "p.csv")
+    code, text = run("train", *SMALL_MLP, "--data", str(d / "xs.csv"), "--target", "30",
+                     "--out", model)
+    assert code == 0 and "on 120 samples" in text, text
+    code, text = run("predict", "--model", model, "--data", str(d / "xs.csv"), "--out", preds)
+    assert code == 0 and "wrote 120 predictions" in text
+    assert len(list(csv.reader(open(preds)))) == 121
+    code, text = run("train", *SMALL_MLP, "--data", str(d / "x.csv"),
+                     "--labels", str(d / "names.csv"), "--out", model)
+    assert code == 0 and "on 120 samples" in text, text
+    # the override applies to --data and --labels: both first rows become headers
+    code, text = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                     "--labels", str(d / "names.csv"), "--header", "yes")
+    assert code == 0 and "on 119 samples" in text
+    code, text = run("evaluate", "--model", model, "--data", str(d / "x.csv"),
+                     "--labels", str(d / "names.csv"), "--header", "no")
+    assert code == 0 and "on 120 samples" in text
+
+
+def test_target_and_labels_together_are_refused(small, capsys):
+    d, _, _ = small
+    for command in ("train", "evaluate"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main([command, "--model", "MLPClassifier", "--data", str(d / "x.csv"),
+                      "--labels", str(d / "y.csv"), "--target", "0",
+                      "--out", str(d / "m.safetensors")])
+        assert exc.value.code == 2
+        assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_diverging_training_is_a_one_line_error(small, capsys):
+    d, _, _ = small
+    code, _ = run("train", *SMALL_MLP, "--param", "learning_rate=1e6",
+                  "--data", str(d / "x.csv"), "--labels", str(d / "y.csv"),
+                  "--out", str(d / "m.safetensors"))
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("deepbio train: error: SGD: the training loss")
+
+
+def test_npz_x_and_y_are_read_separately(small):
+    d, X, y = small
+    npz, model = str(d / "data.npz"), str(d / "m.safetensors")
+    np.savez(npz, X=X, y=np.where(y == 1, "benign", "malignant"))
+    code, text = run("train", *SMALL_MLP, "--data", npz, "--out", model)
+    assert code == 0 and "on 120 samples x 30 features" in text, text
+    code, text = run("predict", "--model", model, "--data", npz)
+    lines = text.splitlines()
+    assert code == 0 and lines[0] == "prediction" and len(lines) == 121
+    assert set(lines[1:]) <= {"benign", "malignant"}
+    code, text = run("evaluate", "--model", model, "--data", npz)
+    assert code == 0 and "on 120 samples: accuracy" in text, text
+
+
+def test_train_checks_the_out_directory_before_training(small, monkeypatch, capsys):
+    d, _, _ = small
+    from deepbio import MLPClassifier
+    monkeypatch.setattr(MLPClassifier, "fit", lambda *a, **k: pytest.fail("trained"))
+    out = str(d / "nodir" / "m.safetensors")
+    code, _ = run("train", *SMALL_MLP, "--data", str(d / "x.csv"),
+                  "--labels", str(d / "y.csv"), "--out", out)
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.splitlines()) == 1
+    assert f"--out {out}" in err and "does not exist" in err
