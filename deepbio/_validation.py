@@ -10,21 +10,74 @@ before any data reaches a backend.
 Contents
 
 * :func:`check_array`, :func:`check_X_y`, :func:`check_classification_targets`,
-  :func:`check_n_features`, :func:`check_is_fitted`, :func:`check_random_state`;
+  :func:`check_sample_weight`, :func:`check_n_features`, :func:`check_is_fitted`,
+  :func:`check_random_state`;
 * hyper-parameter constraints :class:`Interval`, :class:`Options`, :class:`IntSequence`
   and :func:`validate_parameters`, which reads an estimator's ``_parameter_constraints``.
 """
+import importlib
+import math
 import numbers
+import sys
 
 import numpy as np
 
 __all__ = ["NotFittedError", "check_array", "check_X_y", "check_classification_targets",
-           "check_n_features", "check_is_fitted", "check_random_state", "Interval",
-           "Options", "IntSequence", "validate_parameters"]
+           "check_sample_weight", "check_n_features", "check_is_fitted",
+           "check_random_state", "float_dtype_name", "Interval", "Options", "IntSequence",
+           "validate_parameters"]
 
 
 class NotFittedError(ValueError, AttributeError):
-    """An estimator was used before ``fit`` (a ValueError and an AttributeError, as in sklearn)."""
+    """An estimator was used before ``fit`` (a ValueError and an AttributeError, as in sklearn).
+
+    When scikit-learn has been imported, what :func:`check_is_fitted` raises is also an
+    instance of ``sklearn.exceptions.NotFittedError`` (see :func:`_not_fitted_error_type`).
+    """
+
+
+# scikit-learn is optional, and ``import sklearn.exceptions`` costs about 0.7 s (it
+# imports the whole ``sklearn`` package; ``python -X importtime``, scikit-learn 1.9),
+# six times ``import deepbio`` (0.12 s).  So NotFittedError cannot subclass sklearn's
+# class at import time.  Instead the class is
+# chosen when the error is *raised*: if scikit-learn is loaded by then, a subclass of
+# both NotFittedError and sklearn.exceptions.NotFittedError is raised.  Code that writes
+# ``except sklearn.exceptions.NotFittedError`` has imported scikit-learn before the
+# error happens, so it catches it; ``except NotFittedError`` (deepbio's),
+# ``except ValueError`` and ``except AttributeError`` always do.  The trade-off:
+# ``issubclass(NotFittedError, sklearn.exceptions.NotFittedError)`` is False, only the
+# raised instances are sklearn NotFittedErrors.
+_sklearn_not_fitted_error = None
+
+
+def _not_fitted_error_type():
+    """NotFittedError, or its scikit-learn-compatible subclass once sklearn is loaded."""
+    global _sklearn_not_fitted_error
+    if _sklearn_not_fitted_error is None and "sklearn" in sys.modules:
+        try:
+            from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+        except ImportError:                 # a broken or half-imported scikit-learn
+            return NotFittedError
+
+        class _SklearnNotFittedError(NotFittedError, SklearnNotFittedError):
+            __doc__ = NotFittedError.__doc__
+
+        _SklearnNotFittedError.__qualname__ = "_SklearnNotFittedError"   # for pickle
+        _sklearn_not_fitted_error = _SklearnNotFittedError
+    return _sklearn_not_fitted_error or NotFittedError
+
+
+def __getattr__(name):
+    # Module attribute made on demand, so pickle (e.g. joblib workers sending back the
+    # error) finds the scikit-learn-compatible class by its name.
+    if name == "_SklearnNotFittedError":
+        try:
+            importlib.import_module("sklearn.exceptions")   # then build the class
+        except ImportError:
+            raise AttributeError(f"{name} needs scikit-learn, which is not installed") \
+                from None
+        return _not_fitted_error_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------- arrays
@@ -38,8 +91,18 @@ def _first_bad(mask):
     return f"first at row {int(idx[0])}, column {int(idx[1])}"
 
 
+def _is_scipy_sparse(a):
+    """True for a scipy.sparse matrix or array (without importing SciPy)."""
+    sparse = sys.modules.get("scipy.sparse")     # loaded if ``a`` is one of its objects
+    return sparse is not None and sparse.issparse(a)
+
+
 def _to_numeric(a, name, dtype):
     """``a`` as a NumPy array of ``dtype``; ValueError naming ``name`` if non-numeric."""
+    if _is_scipy_sparse(a):
+        kind = "matrix" if isinstance(a, sys.modules["scipy.sparse"].spmatrix) else "array"
+        raise ValueError(f"{name} is a scipy.sparse {kind}; deepbio needs a dense array: "
+                         f"use {name}.toarray()")
     if hasattr(a, "__cuda_array_interface__") and hasattr(a, "get"):
         a = a.get()                      # a CuPy array: validate on the host
     try:
@@ -165,6 +228,29 @@ def check_classification_targets(y):
     return classes, encoded.reshape(-1).astype(np.int64)
 
 
+def check_sample_weight(sample_weight, n_samples):
+    """``sample_weight`` as a float64 array of shape (n_samples,), or None if it is None.
+
+    Raises
+    ------
+    ValueError
+        If ``sample_weight`` is not a 1-d array of ``n_samples`` finite, non-negative
+        real numbers with a positive sum.
+    """
+    if sample_weight is None:
+        return None
+    w = check_array(sample_weight, "sample_weight", ndim=1, min_samples=0)
+    if w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight has the wrong length: X has {n_samples} samples "
+                         f"but sample_weight has {w.shape[0]}")
+    if (w < 0).any():
+        raise ValueError(f"sample_weight must be non-negative, got {float(w[w < 0][0])!r} "
+                         f"({_first_bad(w < 0)})")
+    if n_samples and not w.sum() > 0:
+        raise ValueError("sample_weight sums to zero: at least one weight must be positive")
+    return w
+
+
 def check_n_features(estimator, X):
     """ValueError if ``X`` has not the number of columns ``estimator`` was fitted with."""
     n = X.shape[1]
@@ -176,8 +262,9 @@ def check_n_features(estimator, X):
 def check_is_fitted(estimator, attribute="n_features_in_"):
     """:class:`NotFittedError` unless ``estimator`` has ``attribute`` (set by ``fit``)."""
     if not hasattr(estimator, attribute):
-        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; "
-                             f"call fit (or partial_fit) before using it")
+        error = _not_fitted_error_type()
+        raise error(f"This {type(estimator).__name__} instance is not fitted yet; call fit "
+                    f"(or partial_fit) before using it")
 
 
 def check_random_state(random_state):
@@ -198,11 +285,31 @@ def check_random_state(random_state):
 # ------------------------------------------------------------------- hyper-parameters
 
 
+def float_dtype_name(dtype):
+    """``"float32"`` or ``"float64"`` for an accepted ``dtype`` hyper-parameter, else None.
+
+    Accepted: those two strings, ``np.float32`` / ``np.float64`` and their
+    ``numpy.dtype`` objects.  Any other value (arrays included) gives None without
+    raising, so callers can report a clear error.
+    """
+    if isinstance(dtype, str):
+        name = dtype
+    elif isinstance(dtype, np.dtype):
+        name = dtype.name
+    elif dtype is np.float32 or dtype is np.float64:
+        name = np.dtype(dtype).name
+    else:
+        return None
+    return name if name in ("float32", "float64") else None
+
+
+
 class Interval:
-    """Numbers of ``kind`` (``"int"`` or ``"real"``) between ``low`` and ``high``.
+    """Finite numbers of ``kind`` (``"int"`` or ``"real"``) between ``low`` and ``high``.
 
     ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``; None for a bound
-    means unbounded.  ``Interval("real", 0, None, closed="neither")`` is (0, inf).
+    means unbounded.  ``Interval("real", 0, None, closed="neither")`` is (0, inf):
+    infinity itself is never accepted.
     """
 
     def __init__(self, kind, low, high, closed="both"):
@@ -213,8 +320,10 @@ class Interval:
             return False
         if self.kind == "int" and not isinstance(v, numbers.Integral):
             return False
-        if not isinstance(v, numbers.Real) or v != v:
+        if not isinstance(v, numbers.Real):
             return False
+        if not isinstance(v, numbers.Integral) and not math.isfinite(v):
+            return False                  # NaN and infinity
         lo_ok = self.low is None or (v >= self.low if self.closed in ("both", "left")
                                      else v > self.low)
         hi_ok = self.high is None or (v <= self.high if self.closed in ("both", "right")
@@ -282,8 +391,7 @@ _NAMED = {
     "verbose": _Kind("an int >= 0 or a bool",
                      lambda v: isinstance(v, (bool, np.bool_))
                      or (isinstance(v, numbers.Integral) and v >= 0)),
-    "dtype": _Kind("'float32' or 'float64'",
-                   lambda v: v in ("float32", "float64", np.float32, np.float64)),
+    "dtype": _Kind("'float32' or 'float64'", lambda v: float_dtype_name(v) is not None),
 }
 
 

@@ -7,7 +7,8 @@
   ``save(path)`` / ``load(path)`` go through :mod:`deepbio.io`.
 * :class:`ClassifierMixin` (labels of any type encoded through ``classes_``; ``score`` is
   accuracy), :class:`RegressorMixin` (``score`` is R^2), :class:`TransformerMixin`
-  (``fit_transform``, optional concatenation of the raw input to the features).
+  (``fit_transform``, optional concatenation of the raw input to the features; every
+  estimator with a ``transform`` method derives from it).
 
 scikit-learn duck-types all of this; ``__sklearn_tags__`` is provided (built lazily,
 only when scikit-learn asks) so ``Pipeline``, ``GridSearchCV`` and ``clone`` work.
@@ -19,8 +20,8 @@ import numpy as np
 
 from .. import backend as _backend
 from .._validation import (check_array, check_classification_targets, check_is_fitted,
-                           check_n_features, check_random_state, check_X_y,
-                           validate_parameters)
+                           check_n_features, check_random_state, check_sample_weight,
+                           check_X_y, float_dtype_name, validate_parameters)
 
 
 class BaseEstimator:
@@ -123,8 +124,14 @@ class BaseEstimator:
         from sklearn.utils import (ClassifierTags, RegressorTags, Tags, TargetTags,
                                    TransformerTags)
         kind = self._estimator_type
+        transformer_tags = None
+        if hasattr(self, "transform"):
+            # transform returns features of the estimator's own dtype whatever the input's
+            # (float32 by default), so only that dtype is preserved
+            dtype = float_dtype_name(getattr(self, "dtype", "float64"))
+            transformer_tags = TransformerTags(preserves_dtype=[dtype] if dtype else [])
         tags = Tags(estimator_type=kind, target_tags=TargetTags(required=kind is not None),
-                    transformer_tags=TransformerTags() if hasattr(self, "transform") else None,
+                    transformer_tags=transformer_tags,
                     classifier_tags=ClassifierTags() if kind == "classifier" else None,
                     regressor_tags=RegressorTags() if kind == "regressor" else None)
         tags.non_deterministic = False
@@ -137,9 +144,8 @@ class BaseEstimator:
     def _check_X(self, X, reset=False, name="X"):
         """Validate ``X`` (2-d, finite, numeric, non-empty) and convert it once to the
         estimator's ``dtype`` (float64 if it has none); at predict time check features."""
-        dtype = getattr(self, "dtype", "float64")
-        if dtype not in ("float32", "float64", np.float32, np.float64):
-            dtype = "float64"          # an invalid dtype is reported by _validate_params
+        # an invalid dtype is reported by _validate_params; float64 meanwhile
+        dtype = float_dtype_name(getattr(self, "dtype", "float64")) or "float64"
         X = check_array(X, name, dtype=np.dtype(dtype))
         if reset:
             self.n_features_in_ = X.shape[1]
@@ -172,6 +178,35 @@ class ClassifierMixin:
                              f"/ partial_fit (classes_ = {self.classes_.tolist()})")
         return idx.astype(np.int64)
 
+    def _partial_fit_labels(self, y, classes, first):
+        """Encoded ``y`` for ``partial_fit`` (``y`` already checked as 1-d labels).
+
+        The ``first`` call fixes ``classes_``: ``np.unique(classes)``, or the labels of
+        ``y`` when ``classes`` is None.  Later calls accept ``classes`` only if it is
+        the same set (ValueError otherwise, as scikit-learn), and labels in ``classes_``.
+        """
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+        if not first:
+            if classes is not None and not (classes.shape == self.classes_.shape
+                                            and np.all(classes == self.classes_)):
+                raise ValueError(f"classes={classes.tolist()} is not the same as on the "
+                                 f"first call to fit / partial_fit (classes_ = "
+                                 f"{self.classes_.tolist()}); call fit to start again with "
+                                 f"other classes")
+            return self._encode_known_labels(y)
+        if classes is None:
+            self.classes_, y_enc = check_classification_targets(y)
+            return y_enc
+        if len(classes) < 2:
+            raise ValueError(f"classes must hold at least 2 labels, got {classes.tolist()}")
+        self.classes_ = classes
+        try:
+            return self._encode_known_labels(y)
+        except ValueError:
+            del self.classes_                   # leave the estimator as it was
+            raise
+
     def predict(self, X):
         """Most probable class of every sample: array of shape (n_samples,) of ``classes_``."""
         proba = self.predict_proba(X)
@@ -182,15 +217,18 @@ class ClassifierMixin:
         return np.log(np.clip(self.predict_proba(X), 1e-300, None))
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy of ``predict(X)`` against ``y``."""
+        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        pred = self.predict(X)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
-        pred = self.predict(X)
+        if y.ndim != 1:
+            raise ValueError(f"y must be a 1-d array of labels, got shape {y.shape}")
         if pred.shape[0] != y.shape[0]:
             raise ValueError(f"y has the wrong length: X has {pred.shape[0]} samples but y "
                              f"has {y.shape[0]}")
-        return float(np.average(pred == y, weights=sample_weight))
+        w = check_sample_weight(sample_weight, y.shape[0])
+        return float(np.average(pred == y, weights=w))
 
 
 class RegressorMixin:
@@ -200,8 +238,8 @@ class RegressorMixin:
 
     def score(self, X, y, sample_weight=None):
         """R^2 = 1 - sum (y - y_hat)^2 / sum (y - mean y)^2 (averaged over outputs)."""
+        pred = self.predict(X)
         y = check_array(y, "y", ndim=(1, 2))
-        pred = self.predict(X).reshape(y.shape)
         return r2_score(y, pred, sample_weight)
 
 
@@ -222,12 +260,23 @@ class TransformerMixin:
 
 
 def r2_score(y, pred, sample_weight=None):
-    """Coefficient of determination, averaged uniformly over outputs (as scikit-learn)."""
+    """Coefficient of determination, averaged uniformly over outputs (as scikit-learn).
+
+    ``y`` and ``pred`` are (n_samples,) or (n_samples, n_outputs); ValueError if their
+    lengths or numbers of outputs differ, or if ``sample_weight`` is invalid.
+    """
     y = np.asarray(y, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
-    if y.ndim == 1:
-        y, pred = y[:, None], pred[:, None]
-    w = np.ones(y.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    if y.shape[0] != pred.shape[0]:
+        raise ValueError(f"y has the wrong length: X has {pred.shape[0]} samples but y has "
+                         f"{y.shape[0]}")
+    y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
+    if y.shape[1] != pred.shape[1]:
+        raise ValueError(f"y has {y.shape[1]} output(s), but the model predicts "
+                         f"{pred.shape[1]}")
+    w = check_sample_weight(sample_weight, y.shape[0])
+    if w is None:
+        w = np.ones(y.shape[0])
     mean = np.average(y, axis=0, weights=w)
     ss_res = (w[:, None] * (y - pred) ** 2).sum(axis=0)
     ss_tot = (w[:, None] * (y - mean) ** 2).sum(axis=0)

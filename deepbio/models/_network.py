@@ -19,14 +19,14 @@ import math
 import numpy as np
 
 from .. import backend as _backend
-from .._validation import Interval, IntSequence, Options, check_X_y
+from .._validation import Interval, IntSequence, Options, check_X_y, float_dtype_name
 from ..nn import Dense, Dropout, Network
 from ..nn.layers import Layer, _as_rows, _shape, _size
 from ..optim import SGD, HessianFree
 from ..optim._base import Optimizer
 from ..optim.schedules import SCHEDULES
-from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
-                    resolve_rng, to_backend, to_host)
+from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin,
+                    current_backend, resolve_rng, to_backend, to_host)
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 
@@ -58,10 +58,12 @@ class Corruption(Layer):
         super().__init__()
         if kind not in ("mask", "gaussian"):
             raise ValueError(f"kind must be 'mask' or 'gaussian', got {kind!r}")
-        if not (isinstance(level, (int, float)) and 0 <= level and
-                (level <= 1 or kind == "gaussian") and math.isfinite(level)):
-            raise ValueError(f"level must be in [0, 1] for masking, >= 0 for Gaussian noise; "
-                             f"got {level!r}")
+        if not (isinstance(level, (int, float)) and math.isfinite(level) and 0 <= level
+                and (level <= 1 or kind == "gaussian")):
+            raise ValueError(f"Corruption level must be a finite number, in [0, 1] (a "
+                             f"probability) for kind='mask' or >= 0 (the noise's standard "
+                             f"deviation) for kind='gaussian'; got level={level!r} with "
+                             f"kind={kind!r}")
         self.kind, self.level, self.random_state = kind, float(level), random_state
         self._u = None
         self._rng = None
@@ -310,12 +312,14 @@ def hidden_sizes(sizes):
     return tuple(int(s) for s in sizes)
 
 
-class FeedForwardEstimator(BaseEstimator):
+class FeedForwardEstimator(TransformerMixin, BaseEstimator):
     """Dense hidden layers + a linear output layer + a matching loss, fine-tuned by SGD.
 
     Subclasses provide ``_hidden_activation()`` and may override ``_pretrain(X, rng)``
     to return initial ``(W, b)`` for every hidden layer.  ``_output`` (class attribute)
-    is the loss: ``"softmax_cross_entropy"`` or ``"squared_error"``.
+    is the loss: ``"softmax_cross_entropy"`` or ``"squared_error"``.  ``transform``
+    gives the last hidden layer's activations (``fit_transform`` from
+    :class:`TransformerMixin`).
     """
 
     _parameter_constraints = dict(SGD_CONSTRAINTS,
@@ -330,8 +334,14 @@ class FeedForwardEstimator(BaseEstimator):
         return None
 
     # ------------------------------------------------------------------ the network
+    def _network_settings(self):
+        """The hyper-parameters a training network is built from, besides the sizes."""
+        return {"activation": self._hidden_activation(), "dropout": self.dropout,
+                "dtype": float_dtype_name(self.dtype)}
+
     def _build_network(self, n_in, n_out, seed, init=None):
         """A built Network; hidden layers set from ``init`` ([(W, b)]) when given."""
+        self._built_with = self._network_settings()
         layers = []
         act = self._hidden_activation()
         for units in hidden_sizes(self.hidden_layer_sizes):
@@ -354,10 +364,23 @@ class FeedForwardEstimator(BaseEstimator):
         self.intercepts_ = [layer.b for layer in dense]
         self._network = net
 
+    def _check_hidden_sizes(self):
+        """ValueError if ``hidden_layer_sizes`` no longer matches the fitted weights
+        (``set_params`` after ``fit``): ``partial_fit`` cannot continue then."""
+        fitted = tuple(W.shape[1] for W in self.coefs_[:-1])
+        if hidden_sizes(self.hidden_layer_sizes) != fitted:
+            raise ValueError(f"hidden_layer_sizes={self.hidden_layer_sizes!r} does not match "
+                             f"the fitted network of {type(self).__name__}, built with "
+                             f"hidden layers of {fitted} units; call fit to build and train "
+                             f"a new network")
+
     def _network_for_update(self, n_in, n_out):
-        """The training network: the cached one, or one rebuilt from ``coefs_``."""
+        """The training network: the cached one, or one rebuilt from ``coefs_`` (also
+        when ``activation``, ``dropout`` or ``dtype`` changed since it was built)."""
+        self._check_hidden_sizes()
         net = getattr(self, "_network", None)
-        if net is None or net.theta.__class__ is not current_backend().array_type:
+        if (net is None or net.theta.__class__ is not current_backend().array_type
+                or getattr(self, "_built_with", None) != self._network_settings()):
             net = self._build_network(n_in, n_out, 0,
                                       list(zip(self.coefs_[:-1], self.intercepts_[:-1])))
             dense = [layer for layer in net.layers if isinstance(layer, Dense)]

@@ -12,7 +12,7 @@ The reconstruction loss fixes the decoder's output non-linearity: ``"squared_err
 """
 import numpy as np
 
-from .._validation import Interval, IntSequence, Options
+from .._validation import Interval, IntSequence, Options, float_dtype_name
 from ..nn import Dense, KLSparsity, Network
 from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, resolve_rng,
                     to_backend, to_host)
@@ -159,7 +159,33 @@ max_epochs, early_stopping, validation_fraction, patience, tol
         self.verbose = verbose
 
     # ------------------------------------------------------------------ the network
+    #: Hyper-parameters that fix the shapes and the layout of the fitted weights.
+    _STRUCTURE_PARAMS = ("n_components", "tied")
+
+    def _network_settings(self):
+        """The hyper-parameters the training network is built from."""
+        names = self._STRUCTURE_PARAMS + ("activation", "loss", "sparsity_target",
+                                          "sparsity_weight", "corruption",
+                                          "corruption_level")
+        settings = {name: getattr(self, name) for name in names}
+        settings["dtype"] = float_dtype_name(self.dtype)
+        return settings
+
+    def _check_structure(self):
+        """ValueError if ``n_components`` or ``tied`` changed since the weights were
+        built (``set_params`` after ``fit``): ``partial_fit`` cannot continue then."""
+        # (a loaded model has no record of its network: trust its saved ``tied``)
+        tied = getattr(self, "_built_with", {}).get("tied", self.tied)
+        built = {"n_components": self.coefs_[0].shape[1], "tied": tied}
+        for name in self._STRUCTURE_PARAMS:
+            if getattr(self, name) != built[name]:
+                raise ValueError(f"partial_fit cannot continue training: the fitted network "
+                                 f"of this AutoEncoder was built with {name}={built[name]!r}, "
+                                 f"but {name} is now {getattr(self, name)!r}; call fit to "
+                                 f"build and train a new network")
+
     def _build_network(self, d, seed):
+        self._built_with = self._network_settings()
         h, act = self.n_components, self.activation
         layers = []
         if self.corruption is not None:
@@ -230,17 +256,26 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     def partial_fit(self, X, y=None):
         """One SGD epoch over ``X``; the first call builds the network.
 
+        Later calls continue training it.  After ``set_params`` changes ``activation``,
+        ``loss``, the sparsity or corruption settings or ``dtype``, they continue from
+        the current weights with the new settings; a change of ``n_components`` or
+        ``tied`` raises ValueError (the weights no longer fit: call ``fit``).
+
         Returns
         -------
         self : AutoEncoder
         """
         first = not hasattr(self, "coefs_")
-        if first:
-            self._validate_params()
+        self._validate_params()
+        if not first:
+            self._check_structure()
         X = self._check_X(X, reset=first)
         _check_ae_options(self, X, self.loss)
         net = getattr(self, "_network", None)
-        if first or net is None:
+        # a changed activation, loss, sparsity, corruption or dtype takes effect in a
+        # network rebuilt from the current weights
+        if (first or net is None
+                or getattr(self, "_built_with", None) != self._network_settings()):
             rng = resolve_rng(self.random_state)
             net = self._build_network(X.shape[1], child_seed(rng))
             if not first:

@@ -3,8 +3,6 @@
 Maths in ``docs/models/mlp.md``.  Both estimators are :class:`FeedForwardEstimator`
 subclasses: random (Glorot / He) initialisation, then SGD on the matching loss.
 """
-import numpy as np
-
 from .._validation import Options, check_X_y
 from ._network import FeedForwardClassifier, FeedForwardRegressor
 
@@ -127,28 +125,20 @@ class MLPClassifier(FeedForwardClassifier):
         """One SGD epoch over ``(X, y)``; the first call builds the network.
 
         ``classes`` (all labels that will ever appear) is required on the first call
-        unless ``y`` already contains every class.
+        unless ``y`` already contains every class; later calls may repeat it, but not
+        change it (ValueError).
 
         Returns
         -------
         self
         """
         first = not hasattr(self, "coefs_")
-        if first:
-            self._validate_params()
-            X, y = check_X_y(X, y)
-            if classes is not None:
-                self.classes_ = np.unique(np.asarray(classes))
-                if len(self.classes_) < 2:
-                    raise ValueError("classes must hold at least 2 labels")
-                y_enc = self._encode_known_labels(y)
-            else:
-                X, y_enc = self._encode_labels(X, y)
-            self.n_features_in_ = X.shape[1]
-        else:
-            X = self._check_X(X)
-            X, y = check_X_y(X, y)
-            y_enc = self._encode_known_labels(y)
+        self._validate_params()
+        if not first:
+            X = self._check_X(X)             # the fitted number of features
+        X, y = check_X_y(X, y)
+        y_enc = self._partial_fit_labels(y, classes, first)
+        self.n_features_in_ = X.shape[1]
         self._partial_train(X, self._one_hot(y_enc), len(self.classes_), first)
         return self
 
@@ -199,14 +189,14 @@ class MLPRegressor(FeedForwardRegressor):
         self
         """
         first = not hasattr(self, "coefs_")
+        self._validate_params()
+        if not first:
+            X = self._check_X(X)             # the fitted number of features
+        X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
         if first:
-            self._validate_params()
-            X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
             self.n_features_in_ = X.shape[1]
             self._fit_target_scaling(y)
         else:
-            self._check_X(X)
-            X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
             Y = y.reshape(len(y), -1)
             if Y.shape[1] != self.n_outputs_:
                 raise ValueError(f"y has {Y.shape[1]} outputs, but the model was fitted with "

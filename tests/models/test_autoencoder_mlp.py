@@ -4,6 +4,7 @@ import pytest
 
 from deepbio import (AutoEncoder, MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier)
+from deepbio.models._network import Corruption
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,11 @@ def test_autoencoder_options_are_checked(unit_data):
         AutoEncoder(corruption="mask", corruption_level=1.5).fit(unit_data)
     with pytest.raises(ValueError, match="'corruption' parameter of AutoEncoder"):
         AutoEncoder(corruption="salt").fit(unit_data)
+    # Gaussian noise: corruption_level is a standard deviation, any finite value >= 0
+    with pytest.raises(ValueError, match=r"'corruption_level' parameter of AutoEncoder must "
+                                         r"be a float in the range \[0, inf\); got inf"):
+        AutoEncoder(corruption="gaussian", corruption_level=float("inf")).fit(unit_data)
+    AutoEncoder(4, corruption="gaussian", corruption_level=2.0, max_epochs=1).fit(unit_data)
     ae = AutoEncoder(4, max_epochs=1).fit(unit_data)
     with pytest.raises(ValueError, match="H has 3 columns"):
         ae.inverse_transform(np.ones((2, 3)))
@@ -53,6 +59,40 @@ def test_autoencoder_partial_fit(on_backend, unit_data):
         assert ae.partial_fit(unit_data) is ae
     assert ae.n_iter_ == 3 and len(ae.history_) == 3
     assert ae.history_[2]["loss"] < ae.history_[0]["loss"]
+
+
+def test_corruption_layer_names_its_level():
+    with pytest.raises(ValueError, match=r"Corruption level must be a finite number.*"
+                                         r"got level=inf with kind='gaussian'"):
+        Corruption("gaussian", float("inf"))
+    with pytest.raises(ValueError, match=r"in \[0, 1\] .* for kind='mask'.*got level=1.5"):
+        Corruption("mask", 1.5)
+    assert Corruption("gaussian", 2.0).level == 2.0
+
+
+def test_autoencoder_partial_fit_after_set_params(unit_data):
+    ae = AutoEncoder(4, max_epochs=2, random_state=0).fit(unit_data)
+    for name, value, fitted in [("tied", False, True), ("n_components", 5, 4)]:
+        ae.set_params(**{name: value})
+        with pytest.raises(ValueError, match=f"was built with {name}={fitted}, but {name} is "
+                                             f"now {value}; call fit"):
+            ae.partial_fit(unit_data)
+        ae.set_params(**{name: fitted})
+    untied = AutoEncoder(4, tied=False, max_epochs=2, random_state=0).fit(unit_data)
+    with pytest.raises(ValueError, match="was built with tied=False"):
+        untied.set_params(tied=True).partial_fit(unit_data)
+    # other settings take effect: the network is rebuilt from the current weights
+    W = np.array(ae.coefs_[0])
+    ae.set_params(activation="tanh", corruption="gaussian", corruption_level=0.1,
+                  dtype="float64", learning_rate=1e-4)
+    ae.partial_fit(unit_data)
+    assert ae.n_iter_ == 3 and ae.coefs_[0].dtype == np.float64
+    assert not np.array_equal(ae.coefs_[0], W) and np.allclose(ae.coefs_[0], W, atol=1e-2)
+    layers = ae._network.layers
+    assert isinstance(layers[0], Corruption) and layers[-1].activation == "tanh"
+    ae.set_params(activation="relu")
+    with pytest.raises(ValueError, match="'activation' parameter of AutoEncoder"):
+        ae.set_params(activation="swish").partial_fit(unit_data)
 
 
 def test_stacked_autoencoder_codes(on_backend, unit_data):
@@ -93,11 +133,39 @@ def test_mlp_partial_fit(on_backend):
     assert clf.n_iter_ == 11 and clf.score(X, y) > 0.9
     with pytest.raises(ValueError, match="not seen"):
         clf.partial_fit(X[:3], np.array(["a", "b", "c"]))
+    # later calls may repeat classes, in any order, but not change them (as scikit-learn)
+    clf.partial_fit(X, y, classes=["b", "a"])
+    with pytest.raises(ValueError, match=r"classes=\['a', 'c'\] is not the same as on the "
+                                         r"first call .*classes_ = \['a', 'b'\]"):
+        clf.partial_fit(X, y, classes=["a", "c"])
+    assert clf.classes_.tolist() == ["a", "b"] and clf.n_iter_ == 12
+    with pytest.raises(ValueError, match="classes must hold at least 2 labels"):
+        MLPClassifier().partial_fit(X, y, classes=["a"])
+    failed = MLPClassifier()
+    with pytest.raises(ValueError, match="not seen"):
+        failed.partial_fit(X, y, classes=["a", "c"])
+    assert not hasattr(failed, "classes_") and not hasattr(failed, "n_features_in_")
     reg = MLPRegressor((8,), random_state=0)
     target = X @ [1.0, -1.0, 0.5, 0.0]
     for _ in range(15):
         reg.partial_fit(X, target)
     assert reg.score(X, target) > 0.9
+
+
+def test_mlp_partial_fit_after_set_params():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = (X[:, 0] > 0).astype(int)
+    clf = MLPClassifier((8,), max_epochs=2, random_state=0).fit(X, y)
+    clf.set_params(hidden_layer_sizes=(5,))
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(5,\) does not match the "
+                                         r"fitted network .* hidden layers of \(8,\) units"):
+        clf.partial_fit(X, y)
+    clf.set_params(hidden_layer_sizes=(8,), activation="tanh", dropout=0.2)
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 3
+    assert clf._network.layers[0].activation == "tanh"
+    assert type(clf._network.layers[1]).__name__ == "Dropout"
 
 
 def test_mlp_without_hidden_layer_is_linear(on_backend):

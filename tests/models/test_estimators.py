@@ -1,9 +1,13 @@
 """The estimator contract, for every model class: parameters, validation of
 hyper-parameters and of data at the public boundary, determinism, history, backends."""
 import inspect
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import deepbio
 from deepbio import (DBN, RBM, AutoEncoder, DBNClassifier, DBNRegressor, MLPClassifier,
@@ -98,6 +102,18 @@ def test_hyper_parameters_are_validated_on_fit(cls, small_binary):
     cls(**{k: v for k, v in bad.items()})
 
 
+@pytest.mark.parametrize("cls", ALL, ids=ids)
+def test_unusual_bad_hyper_parameters_get_clear_messages(cls, small_binary):
+    X, y = small_binary
+    with pytest.raises(ValueError, match=f"'dtype' parameter of {cls.__name__} must be "
+                                         f"'float32' or 'float64'; got array"):
+        fit(make(cls, dtype=np.array([3])), X, targets(cls, y))
+    # "the range (0, inf)" does not contain infinity
+    with pytest.raises(ValueError, match=rf"'learning_rate' parameter of {cls.__name__} must "
+                                         rf"be a float in the range \(0, inf\).*; got inf"):
+        fit(make(cls, learning_rate=float("inf")), X, targets(cls, y))
+
+
 def test_constraint_messages_name_the_range(small_binary):
     X, _ = small_binary
     with pytest.raises(ValueError, match=r"'momentum' parameter of RBM must be a float in "
@@ -130,10 +146,12 @@ def test_bad_X_is_rejected_with_a_clear_message(cls, small_binary):
         (np.array([["a", "b"], ["c", "d"]]), "X must contain real numbers"),
         (X[:, 0], "X must be a 2-d array"),
         (np.ones((2, 3, 4)), "X must be a 2-d array"),
+        (scipy.sparse.csr_matrix(X), r"X is a scipy.sparse matrix; deepbio needs a dense "
+                                     r"array: use X.toarray\(\)"),
     ]
     for bad, message in cases:
         with pytest.raises(ValueError, match=message):
-            fit(make(cls), bad, y[:len(bad)] if len(bad) else y[:0])
+            fit(make(cls), bad, y[:bad.shape[0]])
     # numbers given as strings are numeric data
     est = fit(make(cls), X.astype(str), y)
     assert est.n_features_in_ == 10
@@ -154,6 +172,32 @@ def test_prediction_checks_fitted_and_n_features(cls, small_binary):
     X_nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="X contains NaN"):
         getattr(est, method)(X_nan)
+    with pytest.raises(ValueError, match=r"X is a scipy.sparse array; .* use X.toarray\(\)"):
+        getattr(est, method)(scipy.sparse.csr_array(X))
+
+
+def test_not_fitted_error_without_scikit_learn():
+    """Without scikit-learn loaded, ``import deepbio`` does not load it and the plain
+    NotFittedError (a ValueError and an AttributeError) is raised; likewise when
+    scikit-learn cannot be imported."""
+    code = textwrap.dedent("""
+        import sys
+        import deepbio
+        from deepbio import MLPClassifier, _validation
+        from deepbio._validation import NotFittedError
+        assert "sklearn" not in sys.modules, "import deepbio imported scikit-learn"
+        for blocked in (False, True):
+            if blocked:
+                sys.modules["sklearn"] = None          # as if not installed
+            try:
+                MLPClassifier().predict([[1.0]])
+            except (ValueError, AttributeError) as e:
+                assert type(e) is NotFittedError, type(e)
+        assert not hasattr(_validation, "_SklearnNotFittedError")
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 @pytest.mark.parametrize("cls", SUPERVISED, ids=[c.__name__ for c in SUPERVISED])
@@ -173,6 +217,34 @@ def test_bad_y_is_rejected(cls, small_binary):
         make(cls).fit(X, y_inf)
     with pytest.raises(ValueError, match="y is required"):
         make(cls).fit(X, None)
+
+
+@pytest.mark.parametrize("cls", SUPERVISED, ids=[c.__name__ for c in SUPERVISED])
+def test_score_checks_y_and_sample_weight(cls, small_binary):
+    X, y = small_binary
+    y = targets(cls, y)
+    est = make(cls).fit(X, y)
+    with pytest.raises(ValueError, match="y has the wrong length: X has 120 samples but y "
+                                         "has 119"):
+        est.score(X, y[:-1])
+    message = (r"y must be a 1-d array of labels, got shape \(120, 2\)" if cls in CLASSIFIERS
+               else r"y has 2 output\(s\), but the model predicts 1")
+    with pytest.raises(ValueError, match=message):
+        est.score(X, np.column_stack([y, y]))
+    nan = np.ones(120)
+    nan[7] = np.nan
+    for weight, message in [
+            (np.ones(3), "sample_weight has the wrong length: X has 120 samples but "
+                         "sample_weight has 3"),
+            (np.ones((120, 1)), "sample_weight must be a 1-d array"),
+            (nan, r"sample_weight contains NaN \(at index 7\)"),
+            (np.r_[np.ones(119), -1.0], "sample_weight must be non-negative, got -1.0"),
+            (np.zeros(120), "sample_weight sums to zero"),
+            (["a"] * 120, "sample_weight must contain real numbers")]:
+        with pytest.raises(ValueError, match=message):
+            est.score(X, y, sample_weight=weight)
+    half = np.r_[np.ones(60), np.zeros(60)]
+    assert est.score(X, y, sample_weight=half) == pytest.approx(est.score(X[:60], y[:60]))
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=[c.__name__ for c in CLASSIFIERS])
@@ -258,6 +330,11 @@ def test_supervised_transform_gives_top_hidden_layer(cls, small_binary):
     est = make(cls).fit(X, targets(cls, y))
     assert est.transform(X).shape == (len(X), 8)
     assert len(est.coefs_) == 2 and est.coefs_[0].shape == (10, 8)
+    # fit_transform comes with transform, and returns the estimator's dtype
+    features = make(cls).fit_transform(X, targets(cls, y))
+    np.testing.assert_array_equal(features, est.transform(X))
+    assert features.dtype == np.float32
+    assert make(cls, dtype="float64").fit_transform(X, targets(cls, y)).dtype == np.float64
 
 
 def test_float64_and_progress_output(small_binary, capsys):

@@ -1,6 +1,9 @@
 """deepbio estimators inside scikit-learn: clone, Pipeline, GridSearchCV, cross-validation.
 
 Skipped when scikit-learn is not installed (it is not a dependency of deepbio)."""
+import pickle
+
+import numpy as np
 import pytest
 
 from deepbio import (DBN, RBM, AutoEncoder, DBNClassifier, MLPClassifier, MLPRegressor,
@@ -8,10 +11,14 @@ from deepbio import (DBN, RBM, AutoEncoder, DBNClassifier, MLPClassifier, MLPReg
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.base import clone, is_classifier, is_regressor  # noqa: E402
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler, StandardScaler  # noqa: E402
+from sklearn.utils import estimator_checks  # noqa: E402
+
+from deepbio._validation import NotFittedError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +80,45 @@ def test_grid_search_unsupervised_uses_score(data):
     grid = GridSearchCV(AutoEncoder(max_epochs=5, random_state=0),
                         {"n_components": [2, 12]}, cv=3).fit(X)
     assert grid.best_params_ == {"n_components": 12}
+
+
+@pytest.mark.parametrize("cls,method", [(MLPClassifier, "predict_proba"),
+                                        (MLPRegressor, "predict"), (AutoEncoder, "transform"),
+                                        (RBM, "transform")],
+                         ids=lambda c: getattr(c, "__name__", c))
+def test_not_fitted_error_is_sklearns(cls, method):
+    X = np.ones((3, 4))
+    with pytest.raises(SklearnNotFittedError, match="not fitted yet") as info:
+        getattr(cls(), method)(X)
+    # still deepbio's NotFittedError, a ValueError and an AttributeError
+    assert all(isinstance(info.value, c) for c in (NotFittedError, ValueError, AttributeError))
+    again = pickle.loads(pickle.dumps(info.value))        # e.g. from a joblib worker
+    assert type(again) is type(info.value) and str(again) == str(info.value)
+
+
+@pytest.mark.parametrize("cls", [RBM, DBN, AutoEncoder, StackedAutoEncoder, DBNClassifier,
+                                 MLPClassifier, MLPRegressor], ids=lambda c: c.__name__)
+def test_transformer_tags_declare_the_preserved_dtype(cls):
+    """transform returns the estimator's dtype, whatever the input's."""
+    for dtype in ("float32", "float64"):
+        tags = cls(dtype=dtype).__sklearn_tags__()
+        assert tags.transformer_tags.preserves_dtype == [dtype]
+    assert cls(dtype="int8").__sklearn_tags__().transformer_tags.preserves_dtype == []
+
+
+SMALL = [MLPClassifier((4,), max_epochs=5, random_state=0),
+         MLPRegressor((4,), max_epochs=5, random_state=0),
+         AutoEncoder(3, max_epochs=5, random_state=0)]
+
+
+@pytest.mark.parametrize("estimator", SMALL, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("check", ["check_estimators_unfitted", "check_transformer_general",
+                                   "check_transformer_data_not_an_array",
+                                   "check_transformer_preserve_dtypes",
+                                   "check_estimator_sparse_matrix",
+                                   "check_estimator_sparse_array", "check_estimator_sparse_tag"])
+def test_sklearn_estimator_checks(estimator, check):
+    """The scikit-learn common checks these estimators used to fail."""
+    if check == "check_estimators_unfitted" and not hasattr(estimator, "predict"):
+        pytest.skip("needs predict")
+    getattr(estimator_checks, check)(type(estimator).__name__, clone(estimator))
