@@ -133,6 +133,46 @@ def check_images(X, image_shape=None, who="model"):
     return X
 
 
+def min_sequence_length(layers):
+    """Fewest real positions a sequence needs to pass through ``layers`` (in order).
+
+    A 1-d convolution or pooling layer with kernel ``k``, stride ``s`` and padding ``p``
+    gives ``(len + 2p - k) // s + 1`` outputs from ``len`` real positions (as
+    :func:`deepbio.nn.conv.sequence_out_mask` counts them), so it gives at least ``need``
+    outputs when ``len >= (need - 1) s + k - 2p``.  Starting from the last such layer,
+    which must give at least one output, and working back to the input gives the
+    receptive field of the stack.  Other layers keep the length.
+    """
+    need = 1
+    for layer in reversed(layers):
+        if isinstance(layer, Conv1D):
+            k, s, p = layer.kernel_size, layer.stride, layer.padding
+        elif isinstance(layer, (MaxPool1D, AvgPool1D)):
+            k, s, p = layer.pool_size, layer.stride, 0
+        else:
+            continue
+        need = max(1, (need - 1) * s + k - 2 * p)
+    return need
+
+
+def check_sequence_lengths(m, layers):
+    """ValueError naming the first sequence (row of the mask ``m``) too short for
+    ``layers``: one with fewer real positions than :func:`min_sequence_length`."""
+    need = min_sequence_length(layers)
+    lengths = m.sum(axis=1)
+    short = lengths < need
+    if short.any():
+        i = int(np.argmax(short))
+        stack = " -> ".join(
+            f"Conv1D(kernel_size={layer.kernel_size}, padding={layer.padding})"
+            if isinstance(layer, Conv1D) else f"{type(layer).__name__}({layer.pool_size})"
+            for layer in layers if isinstance(layer, (Conv1D, MaxPool1D, AvgPool1D)))
+        raise ValueError(
+            f"sequence {i} of X has {int(lengths[i])} real position(s), but the layers "
+            f"{stack} need at least {need} to give an output; use padding='same' or a "
+            f"smaller kernel_size or pool_size, or leave out the short sequences")
+
+
 def with_mask_channel(X, m):
     """``[X, mask]`` along the last axis: the input of a network led by SequenceMask."""
     return np.concatenate([X, m[:, :, None]], axis=2)
@@ -155,7 +195,8 @@ def one_hot_labels(y_enc, n_classes, dtype):
 
 
 def check_labels(y, n, what="X"):
-    """Labels ``y`` (n,) for a classifier: ValueError if missing or of the wrong length."""
+    """Labels ``y`` (n,) for a classifier: ValueError if missing, of the wrong length, or
+    holding NaN, infinity or None."""
     if y is None:
         raise ValueError("y is required: this estimator is supervised; got y=None")
     y = np.asarray(y)
@@ -166,6 +207,14 @@ def check_labels(y, n, what="X"):
     if y.shape[0] != n:
         raise ValueError(f"y has the wrong length: {what} has {n} samples but y has "
                          f"{y.shape[0]}")
+    # a missing label is not a class (and NaN != NaN would make one class per NaN)
+    if y.dtype.kind == "f":
+        for kind, bad in (("NaN", np.isnan(y)), ("infinity", np.isinf(y))):
+            if bad.any():
+                raise ValueError(f"y contains {kind} (at index {int(np.argmax(bad))}); "
+                                 f"remove or label those samples first")
+    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and v != v) for v in y):
+        raise ValueError("y contains missing labels (None or NaN)")
     return y
 
 
@@ -412,6 +461,10 @@ class _CNNBase(LayeredEstimator):
         if fitting:
             self.input_type_ = "sequence"
             self.n_features_in_ = int(X.shape[2])
+            layers = self._make_layers(X.shape[1:], 1)       # not built: just the plan
+        else:
+            layers = [layer_from_config(d["name"], d["config"]) for d in self.layers_]
+        check_sequence_lengths(m, layers)
         return with_mask_channel(X, m)
 
     # ---------------------------------------------------------------- network
@@ -595,19 +648,56 @@ class CNNRegressor(RegressorMixin, _CNNBase):
         """
         self._validate_params()
         Xin = self._inputs(X, mask, fitting=True)
-        y = check_array(y, "y", ndim=(1, 2), min_samples=1)
-        if y.shape[0] != Xin.shape[0]:
-            raise ValueError(f"y has the wrong length: X has {Xin.shape[0]} samples but y has "
+        y = self._check_targets(y, Xin.shape[0], fitted=False)
+        Y = self._fit_target_scaling(y)
+        self._train(Xin, self._scaled(Y), resolve_rng(self.random_state), Y.shape[1])
+        return self
+
+    def partial_fit(self, X, y, mask=None):
+        """One SGD epoch over ``(X, y)`` (with ``mask`` for sequences); the first call
+        builds the network and fixes the target standardisation from this ``y``.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "layers_")
+        if first:
+            self._validate_params()
+        Xin = self._inputs(X, mask, fitting=first)
+        y = self._check_targets(y, Xin.shape[0], fitted=not first)
+        Y = self._fit_target_scaling(y) if first else y.reshape(len(y), -1)
+        self._partial_train(Xin, self._scaled(Y), Y.shape[1], first)
+        return self
+
+    def _check_targets(self, y, n, fitted):
+        """``y`` as a finite float array (n,) or (n, n_outputs); ValueError naming ``y``
+        for NaN, a wrong length, or (once ``fitted``) a different number of outputs."""
+        if y is None:
+            raise ValueError("y is required: this estimator is supervised; got y=None")
+        y = check_array(y, "y", ndim=(1, 2), min_samples=0)
+        if y.shape[0] != n:
+            raise ValueError(f"y has the wrong length: X has {n} samples but y has "
                              f"{y.shape[0]}")
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        if fitted and n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} output(s), but the {type(self).__name__} "
+                             f"was fitted with {self.n_outputs_}")
+        return y
+
+    def _fit_target_scaling(self, y):
+        """Learn ``y_mean_`` / ``y_scale_`` from ``y``; return it as (n_samples, n_outputs)."""
         Y = y.reshape(len(y), -1)
         self.target_ndim_ = y.ndim
         self.n_outputs_ = Y.shape[1]
         self.y_mean_ = Y.mean(axis=0)
         std = Y.std(axis=0)
         self.y_scale_ = np.where(std > 0, std, 1.0)
-        self._train(Xin, ((Y - self.y_mean_) / self.y_scale_).astype(self.dtype),
-                    resolve_rng(self.random_state), Y.shape[1])
-        return self
+        return Y
+
+    def _scaled(self, Y):
+        """Targets (n, n_outputs) standardised as the network learns them."""
+        return ((Y - self.y_mean_) / self.y_scale_).astype(self.dtype)
 
     def predict(self, X, mask=None):
         """Predicted targets, shape (N,) (or (N, n_outputs))."""
@@ -617,5 +707,6 @@ class CNNRegressor(RegressorMixin, _CNNBase):
 
     def score(self, X, y, mask=None, sample_weight=None):
         """R^2 of ``predict(X, mask)``."""
-        y = check_array(y, "y", ndim=(1, 2))
-        return r2_score(y, self.predict(X, mask).reshape(y.shape), sample_weight)
+        pred = self.predict(X, mask)
+        y = self._check_targets(y, pred.shape[0], fitted=True)
+        return r2_score(y, pred.reshape(y.shape), sample_weight)

@@ -15,18 +15,28 @@ _RBM_CONSTRAINTS = {
 }
 
 
-def pretrain_rbms(X, sizes, visible, rbm_params, rng, verbose):
+def pretrain_rbms(X, sizes, visible, rbm_params, rng, verbose, who="DBN",
+                  lr_name="learning_rate"):
     """Greedy layer-wise training: RBM l learns the hidden probabilities of RBM l - 1.
 
     The first RBM has ``visible`` units; the ones above are Bernoulli-Bernoulli.
-    Returns the list of fitted :class:`RBM`.
+    Returns the list of fitted :class:`RBM`.  If an RBM diverges, FloatingPointError
+    names the estimator ``who``, the layer, and ``lr_name``, the estimator's parameter
+    that sets the RBMs' ``learning_rate``.
     """
     rbms, data = [], X
     with Progress(len(sizes), verbose if verbose else 0, "DBN pre-training") as bar:
         for i, units in enumerate(sizes):
             rbm = RBM(n_components=units, visible=visible if i == 0 else "bernoulli",
                       random_state=child_seed(rng), **rbm_params)
-            rbm.fit(data)
+            try:
+                rbm.fit(data)
+            except FloatingPointError as e:
+                hint = "" if lr_name == "learning_rate" else \
+                    f" (the RBMs' learning_rate is {who}'s {lr_name})"
+                raise FloatingPointError(f"{who} pre-training diverged in layer {i + 1} of "
+                                         f"{len(sizes)} ({units} hidden units): {e}"
+                                         f"{hint}") from e
             rbms.append(rbm)
             data = rbm._hidden_probabilities(data)
             bar.update({"epoch": i + 1, "layer": i + 1,
@@ -203,7 +213,8 @@ class _DBNFineTuned:
                   "batch_size": self.pretrain_batch_size, "n_iter": self.pretrain_epochs,
                   "dtype": self.dtype}
         rbms = pretrain_rbms(X, hidden_sizes(self.hidden_layer_sizes), self.visible, params,
-                             rng, self.verbose)
+                             rng, self.verbose, who=type(self).__name__,
+                             lr_name="pretrain_learning_rate")
         self.pretrain_history_ = [rbm.history_ for rbm in rbms]
         return [(rbm.W_, rbm.intercept_hidden_) for rbm in rbms]
 

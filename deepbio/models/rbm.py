@@ -5,6 +5,7 @@ minibatch step, :meth:`RBM._cd_step`, which calls the backend's kernels
 (``sigmoid_bernoulli``, ``gaussian_sample``, ``cd_statistics``, ``free_energy``) and
 does its matrix products with the backend's array module ``xp``.
 """
+import math
 import time
 
 import numpy as np
@@ -58,8 +59,9 @@ class RBM(TransformerMixin, BaseEstimator):
     persistent : bool, default=False
         Persistent CD (Tieleman 2008): the negative chain continues from one minibatch
         to the next instead of restarting at the data.
-    learning_rate : float or "auto", default="auto"
-        Step size; "auto" is 0.1 for Bernoulli and 0.01 for Gaussian visible units.
+    learning_rate : float > 0 or "auto", default="auto"
+        Step size; "auto" is 0.1 for Bernoulli and 0.01 for Gaussian visible units.  Too
+        large a step makes training diverge: :meth:`fit` then raises FloatingPointError.
     momentum : float in [0, 1), default=0.5
         Momentum of the parameter updates.
     weight_decay : float >= 0, default=1e-4
@@ -230,6 +232,13 @@ class RBM(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : RBM
+
+        Raises
+        ------
+        FloatingPointError
+            If training diverges (the reconstruction error or the weights become NaN or
+            infinite at the end of an epoch); the RBM is then left unfitted.  Lower
+            ``learning_rate``.
         """
         self._validate_params()
         X = self._check_data(X, reset=True)
@@ -251,6 +260,7 @@ class RBM(TransformerMixin, BaseEstimator):
                           "time": time.perf_counter() - t0}
                 self.history_.append(record)
                 self.n_iter_ = epoch + 1
+                self._check_diverged(be, record["reconstruction_error"], f"epoch {epoch + 1}")
                 bar.update(record)
         return self
 
@@ -262,6 +272,12 @@ class RBM(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : RBM
+
+        Raises
+        ------
+        FloatingPointError
+            If the step diverges, as in :meth:`fit`; the RBM is then left unfitted (the
+            next call starts afresh).
         """
         first = not hasattr(self, "W_")
         if first:
@@ -276,10 +292,30 @@ class RBM(TransformerMixin, BaseEstimator):
         v = be.asarray(X, dtype=self.dtype)
         self._cd_step(be, v, self._rng)
         self.history_ = getattr(self, "history_", [])
-        self.history_.append({"epoch": None,
-                              "reconstruction_error": self._reconstruction_error(be, v),
+        error = self._reconstruction_error(be, v)
+        self.history_.append({"epoch": None, "reconstruction_error": error,
                               "pseudo_likelihood": None, "time": None})
+        self._check_diverged(be, error, "this partial_fit step")
         return self
+
+    def _check_diverged(self, be, error, when):
+        """FloatingPointError if the reconstruction error or a parameter is NaN or inf.
+
+        Called once per epoch (and per :meth:`partial_fit` call): a step size too large
+        for the data makes CD training blow up.  The learnt parameters are deleted before
+        raising, so the broken model cannot pass for a fitted one (``transform`` would
+        return NaN); ``history_`` is kept to show how the error grew.
+        """
+        xp = be.xp
+        params = (self.W_, self.intercept_visible_, self.intercept_hidden_)
+        if math.isfinite(error) and all(bool(xp.isfinite(p).all()) for p in params):
+            return
+        problem = (f"the reconstruction error became {error}" if not math.isfinite(error)
+                   else "the weights or biases became NaN or infinite")
+        for name in ("W_", "intercept_visible_", "intercept_hidden_", "n_features_in_"):
+            delattr(self, name)
+        raise FloatingPointError(
+            f"RBM: {problem} in {when}; lower learning_rate (it is {self._lr():g})")
 
     # ------------------------------------------------------------------ the CD step
     def _sample_visible(self, K, be, pre, rng):

@@ -246,3 +246,81 @@ def test_letters_outside_the_alphabet():
 def test_bad_hyper_parameters(bad):
     with pytest.raises(ValueError, match=list(bad)[0]):
         CNNClassifier(**bad).fit(np.zeros((4, 1, 8, 8)), [0, 1, 0, 1])
+
+
+def _random_dna(n, length, seed=0):
+    return np.eye(4)[np.random.default_rng(seed).integers(0, 4, (n, length))]
+
+
+@pytest.mark.parametrize("batch_size,seed", [(4, 0), (32, 1)])
+def test_sequence_shorter_than_the_kernels_is_named_up_front(batch_size, seed):
+    """With padding="valid" a sequence needs as many real positions as the receptive
+    field of the convolution stack; the error names the row of X, whatever the batch."""
+    X, y = _random_dna(30, 12), np.arange(30) % 2
+    m = np.ones((30, 12))
+    m[7, 3:] = 0
+    one = CNNClassifier(filters=(2,), kernel_size=5, padding="valid", max_epochs=1,
+                        batch_size=batch_size, random_state=seed)
+    with pytest.raises(ValueError, match=r"sequence 7 of X has 3 real position\(s\), but the "
+                                         r"layers Conv1D\(kernel_size=5, padding=0\) need at "
+                                         r"least 5"):
+        one.fit(X, y, mask=m)
+    # conv(3) -> pool(2) -> conv(3), all valid: the last conv needs 3 inputs, so the pool
+    # needs (3 - 1) * 2 + 2 = 6 and the first conv 6 + 3 - 1 = 8 real positions
+    two = CNNClassifier(filters=(2, 2), kernel_size=3, padding="valid", pool_size=2,
+                        max_epochs=1, batch_size=batch_size, random_state=seed)
+    m[7, :8], m[7, 8:] = 1, 0
+    two.fit(X, y, mask=m)                             # exactly enough: trains
+    m[7, 7:] = 0
+    with pytest.raises(ValueError, match="sequence 7 of X has 7 real position.* at least 8"):
+        two.fit(X, y, mask=m)
+    with pytest.raises(ValueError, match="sequence 7 of X has 7 real position.* at least 8"):
+        two.predict(X, mask=m)                        # checked again at predict
+
+
+def test_regressor_partial_fit(on_backend):
+    X = _random_dna(40, 10)
+    y = X[:, :, 0].sum(axis=1)                        # count of A
+    reg = CNNRegressor(filters=(4,), kernel_size=3, hidden_layer_sizes=(), learning_rate=0.01,
+                       random_state=0)
+    for _ in range(8):
+        assert reg.partial_fit(X, y) is reg
+    losses = [h["loss"] for h in reg.history_]
+    assert reg.n_iter_ == 8 and len(losses) == 8
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert reg.predict(X).shape == (40,) and reg.n_features_in_ == 4
+    with pytest.raises(ValueError, match=r"y has 2 output\(s\), but the CNNRegressor was "
+                                         r"fitted with 1"):
+        reg.partial_fit(X, np.ones((40, 2)))
+    with pytest.raises(ValueError, match="y has the wrong length: X has 40 samples but y "
+                                         "has 39"):
+        reg.partial_fit(X, y[:39])
+    # after fit, partial_fit continues from the fitted weights
+    fitted = CNNRegressor(filters=(2,), kernel_size=3, max_epochs=2, random_state=0).fit(X, y)
+    before = [p.copy() for p in fitted.params_]
+    fitted.partial_fit(X, y)
+    assert fitted.n_iter_ == 3 and len(fitted.history_) == 3
+    assert any(not np.allclose(a, b) for a, b in zip(before, fitted.params_))
+
+
+def test_regressor_score_checks_y():
+    X = _random_dna(20, 6)
+    with deepbio.use_backend("numpy"):
+        reg = CNNRegressor(filters=(2,), kernel_size=3, max_epochs=1, random_state=0)
+        reg.fit(X, np.arange(20.0))
+        with pytest.raises(ValueError, match="y has the wrong length: X has 20 samples but y "
+                                             "has 19"):
+            reg.score(X, np.arange(19.0))
+        with pytest.raises(ValueError, match=r"y has 3 output\(s\)"):
+            reg.score(X, np.ones((20, 3)))
+        with pytest.raises(ValueError, match="y contains NaN"):
+            reg.score(X, np.r_[np.nan, np.arange(19.0)])
+
+
+def test_classifier_rejects_missing_labels():
+    X = _random_dna(6, 5)
+    clf = CNNClassifier(filters=(2,), kernel_size=3, max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match=r"y contains NaN \(at index 4\)"):
+        clf.fit(X, [0.0, 1.0, 0.0, 1.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match="y contains missing labels"):
+        clf.fit(X, np.array(["a", "b", None, "a", "b", "a"], dtype=object))

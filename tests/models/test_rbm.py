@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from deepbio import DBN, RBM
+from deepbio import DBN, DBNClassifier, RBM
 from deepbio.models._base import current_backend
 
 
@@ -115,3 +115,77 @@ def test_dbn_layers_and_transform(on_backend, bars):
 def test_parameters_stay_on_the_fit_backend(on_backend, bars):
     rbm = RBM(4, n_iter=1, random_state=0).fit(bars)
     assert isinstance(rbm.W_, current_backend().array_type)
+
+
+# ---------------------------------------------------------------- divergence
+
+
+@pytest.fixture(scope="module")
+def wide_gaussian():
+    """Real-valued data with variance 9, on which Gaussian RBMs with learning_rate=5 blow
+    up within a few steps: (50, 10)."""
+    return 3 * np.random.default_rng(0).standard_normal((50, 10))
+
+
+def test_fit_raises_when_training_diverges(on_backend, wide_gaussian):
+    rbm = RBM(8, visible="gaussian", learning_rate=5.0, n_iter=5, batch_size=10,
+              random_state=0)
+    with np.errstate(all="ignore"), pytest.raises(
+            FloatingPointError, match=r"RBM: the reconstruction error became (inf|nan) in "
+                                      r"epoch (\d+); lower learning_rate \(it is 5\)") as err:
+        rbm.fit(wide_gaussian)
+    # the epoch named is the last one in history_, which shows the error growing
+    assert f"epoch {rbm.history_[-1]['epoch']};" in str(err.value)
+    assert not np.isfinite(rbm.history_[-1]["reconstruction_error"])
+    # no NaN weights left behind to pass for a fitted model
+    assert not hasattr(rbm, "W_")
+    with pytest.raises(ValueError, match="not fitted"):
+        rbm.transform(wide_gaussian)
+
+
+def test_non_finite_weights_are_caught_even_with_a_finite_error(on_backend, bars):
+    rbm = RBM(4, n_iter=1, random_state=0).fit(bars)
+    rbm.intercept_hidden_[2] = np.inf
+    with pytest.raises(FloatingPointError, match="RBM: the weights or biases became NaN or "
+                                                 "infinite in epoch 1; lower learning_rate"):
+        rbm._check_diverged(current_backend(), 0.1, "epoch 1")
+    assert not hasattr(rbm, "intercept_hidden_")
+
+
+def test_partial_fit_raises_when_training_diverges(on_backend, wide_gaussian):
+    rbm = RBM(8, visible="gaussian", learning_rate=5.0, random_state=0)
+    with np.errstate(all="ignore"), pytest.raises(
+            FloatingPointError, match="in this partial_fit step; lower learning_rate"):
+        for _ in range(50):
+            rbm.partial_fit(wide_gaussian)
+    assert not hasattr(rbm, "W_")
+    rbm.set_params(learning_rate=0.001).partial_fit(wide_gaussian)    # starts afresh
+    assert np.isfinite(rbm.W_).all()
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "weight_decay", "sparsity_cost"])
+def test_rate_and_penalties_must_be_finite(name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of RBM"):
+        RBM(**{name: float("inf")}, n_iter=1).fit(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=f"'{name}' parameter of DBN"):
+        DBN((2,), **{name: float("inf")}, n_iter=1).fit(np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("name", ["pretrain_learning_rate", "pretrain_weight_decay"])
+def test_dbn_pretrain_rate_and_penalty_must_be_finite(name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of DBNClassifier"):
+        DBNClassifier((2,), **{name: float("inf")}).fit(np.zeros((4, 3)), [0, 1, 0, 1])
+
+
+def test_dbn_pretraining_divergence_names_the_layer_and_parameter(wide_gaussian):
+    with np.errstate(all="ignore"), pytest.raises(
+            FloatingPointError, match=r"DBN pre-training diverged in layer 1 of 2 \(8 hidden "
+                                      r"units\): RBM: .* lower learning_rate"):
+        DBN((8, 4), visible="gaussian", learning_rate=5.0, n_iter=5, batch_size=10,
+            random_state=0).fit(wide_gaussian)
+    y = np.arange(50) % 2
+    with np.errstate(all="ignore"), pytest.raises(
+            FloatingPointError, match="DBNClassifier pre-training diverged in layer 1 .*"
+                                      "DBNClassifier's pretrain_learning_rate"):
+        DBNClassifier((8, 4), visible="gaussian", pretrain_learning_rate=5.0,
+                      pretrain_epochs=5, max_epochs=1, random_state=0).fit(wide_gaussian, y)
