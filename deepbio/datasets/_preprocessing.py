@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_is_fitted
 from ._base import _check_random_state
 
 __all__ = ["train_test_split", "standardize", "StandardScaler"]
@@ -297,8 +298,9 @@ class StandardScaler:
         return self
 
     def _check_fitted(self, X):
-        if not hasattr(self, "scale_"):
-            raise RuntimeError("this StandardScaler is not fitted yet; call fit first")
+        # NotFittedError (a ValueError and an AttributeError; also scikit-learn's once it
+        # is imported), as the estimators of deepbio.models raise
+        check_is_fitted(self, "scale_")
         X = _as_float_2d(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(

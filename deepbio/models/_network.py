@@ -291,7 +291,11 @@ def make_optimizer(est, seed, **overrides):
 
 def partial_epoch(est, net, X, T):
     """``partial_fit``'s work: one epoch of ``est._optimizer`` (made on first use) over
-    ``(X, T)``, logged in ``est.history_`` and counted in ``est.n_iter_``."""
+    ``(X, T)``, logged in ``est.history_`` and counted in ``est.n_iter_``.
+
+    FloatingPointError (see :func:`check_diverged`) if the epoch's loss or the weights
+    are no longer finite, as ``fit`` raises through the optimiser's ``minimize``.
+    """
     be = current_backend()
     opt = getattr(est, "_optimizer", None)
     if opt is None:
@@ -303,6 +307,67 @@ def partial_epoch(est, net, X, T):
     entry["epoch"] = est.n_iter_
     est.history_.append(entry)
     est.n_iter_ += 1
+    check_diverged(est, opt, net, entry)
+
+
+#: What a fitted network estimator holds besides ``history_`` / ``n_iter_``: deleted by
+#: :func:`check_diverged`, so a diverged model is unfitted (FeedForwardEstimator and
+#: AutoEncoder keep ``coefs_`` / ``intercepts_`` / ``_network``; LayeredEstimator
+#: ``layers_`` / ``params_`` / ``input_shape_`` / ``_cache_net``).
+_FITTED_NETWORK_ATTRS = ("coefs_", "intercepts_", "_network", "layers_", "params_",
+                         "input_shape_", "_cache_net", "_optimizer", "n_features_in_")
+
+
+def check_diverged(est, opt, net, entry):
+    """FloatingPointError if a ``partial_fit`` epoch ended with a NaN or infinite loss
+    (``entry["loss"]``, the dict that SGD's and HessianFree's ``_run_epoch`` both return)
+    or NaN / infinite weights (SGD's loss is taken before each step, so the last step
+    can break the weights with a finite loss).
+
+    The message follows the one of ``Optimizer.minimize`` (``fit``): it names the
+    estimator, the optimiser and the epoch, and says what to lower.  The fitted network
+    is deleted first (:data:`_FITTED_NETWORK_ATTRS`), so the NaN weights cannot be
+    used by mistake and the next ``partial_fit`` starts afresh; ``history_`` keeps the
+    diverged epoch.
+    """
+    loss = float(entry["loss"])
+    if math.isfinite(loss) and bool(current_backend().xp.isfinite(net.theta).all()):
+        return
+    problem = (f"the training loss became {loss}" if not math.isfinite(loss)
+               else "the weights became NaN or infinite")
+    if isinstance(opt, SGD):
+        hint = f"lower learning_rate (it is {opt.learning_rate:g}) or set clip_norm"
+    elif isinstance(opt, HessianFree):
+        hint = (f"raise the HessianFree's initial_damping (it is {opt.initial_damping:g}) "
+                f"or rescale the inputs")
+    else:
+        hint = "lower the step size"
+    for name in _FITTED_NETWORK_ATTRS:
+        if hasattr(est, name):
+            delattr(est, name)
+    raise FloatingPointError(
+        f"{type(est).__name__} ({type(opt).__name__}): {problem} in partial_fit (epoch "
+        f"{entry['epoch']}); {hint}. The model is left unfitted: the next partial_fit "
+        f"(or fit) starts afresh")
+
+
+def one_hot_labels(y_enc, n_classes, dtype):
+    """One-hot targets (n_samples, n_classes) of ``dtype`` for encoded labels ``y_enc``."""
+    T = np.zeros((y_enc.shape[0], n_classes), dtype=dtype)
+    T[np.arange(y_enc.shape[0]), y_enc] = 1
+    return T
+
+
+def fit_target_scaling(est, y):
+    """Learn a regressor's ``y_mean_`` / ``y_scale_`` (and ``target_ndim_``,
+    ``n_outputs_``) from ``y``; return it as (n_samples, n_outputs)."""
+    Y = y.reshape(len(y), -1)
+    est.target_ndim_ = y.ndim
+    est.n_outputs_ = Y.shape[1]
+    est.y_mean_ = Y.mean(axis=0)
+    std = Y.std(axis=0)
+    est.y_scale_ = np.where(std > 0, std, 1.0)
+    return Y
 
 
 def hidden_sizes(sizes):
@@ -450,9 +515,7 @@ class FeedForwardClassifier(ClassifierMixin, FeedForwardEstimator):
     _loss = "softmax_cross_entropy"
 
     def _one_hot(self, y_enc):
-        T = np.zeros((y_enc.shape[0], len(self.classes_)), dtype=self.dtype)
-        T[np.arange(y_enc.shape[0]), y_enc] = 1
-        return T
+        return one_hot_labels(y_enc, len(self.classes_), self.dtype)
 
     def fit(self, X, y):
         """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,) of any type.
@@ -500,13 +563,7 @@ class FeedForwardRegressor(RegressorMixin, FeedForwardEstimator):
 
     def _fit_target_scaling(self, y):
         """Learn ``y_mean_`` / ``y_scale_`` from ``y``; return it as (n_samples, n_outputs)."""
-        Y = y.reshape(len(y), -1)
-        self.target_ndim_ = y.ndim
-        self.n_outputs_ = Y.shape[1]
-        self.y_mean_ = Y.mean(axis=0)
-        std = Y.std(axis=0)
-        self.y_scale_ = np.where(std > 0, std, 1.0)
-        return Y
+        return fit_target_scaling(self, y)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) (or (n_samples, n_outputs))."""

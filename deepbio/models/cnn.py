@@ -16,25 +16,25 @@ Both are trained end to end by :class:`deepbio.optim.SGD` on the matching loss. 
 ``input_shape_``: enough to rebuild it, so :mod:`deepbio.io` saves and loads it.
 
 This module also holds what the CNN and RNN estimators share (:class:`LayeredEstimator`,
-:func:`check_sequences`, :func:`check_images`).
+:class:`MaskedClassifierMixin`, :func:`check_sequences`, :func:`check_images`).
 """
 import numbers
 
 import numpy as np
 
 from .._validation import (Interval, IntSequence, Options, check_array,
-                           check_classification_targets)
+                           check_classification_targets, check_sample_weight)
 from ..nn import Dense, Dropout, Flatten, Network, layer_from_config
 from ..nn.conv import ChannelsFirst, Conv1D, Conv2D
 from ..nn.pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D
 from ..nn.recurrent import MaskedSoftmaxCrossEntropy, SequenceMask
 from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
                     r2_score, resolve_rng, to_backend, to_host)
-from ._network import (SGD_CONSTRAINTS, _accuracy_metric, child_seed, make_optimizer,
-                       partial_epoch)
+from ._network import (SGD_CONSTRAINTS, _accuracy_metric, child_seed, fit_target_scaling,
+                       make_optimizer, one_hot_labels, partial_epoch)
 
-__all__ = ["CNNClassifier", "CNNRegressor", "LayeredEstimator", "check_sequences",
-           "check_images"]
+__all__ = ["CNNClassifier", "CNNRegressor", "LayeredEstimator", "MaskedClassifierMixin",
+           "check_sequences", "check_images"]
 
 PREDICT_BATCH = 512
 
@@ -188,12 +188,6 @@ def _ints(v, n=None, name="value"):
     return v
 
 
-def one_hot_labels(y_enc, n_classes, dtype):
-    T = np.zeros((y_enc.shape[0], n_classes), dtype=dtype)
-    T[np.arange(y_enc.shape[0]), y_enc] = 1
-    return T
-
-
 def check_labels(y, n, what="X"):
     """Labels ``y`` (n,) for a classifier: ValueError if missing, of the wrong length, or
     holding NaN, infinity or None."""
@@ -309,6 +303,25 @@ class LayeredEstimator(BaseEstimator):
         """The fitted :class:`deepbio.nn.Network` (rebuilt on the active backend)."""
         self._check_fitted()
         return self._net()
+
+
+class MaskedClassifierMixin(ClassifierMixin):
+    """:class:`ClassifierMixin` for the CNN / RNN classifiers, whose inputs take a
+    ``mask``: ``predict`` and ``score`` pass it on; ``score`` checks ``y`` as
+    :func:`check_labels` and ``sample_weight`` as ``ClassifierMixin.score`` does."""
+
+    def predict(self, X, mask=None):
+        """Most probable class of every image or sequence, shape (N,)."""
+        proba = self.predict_proba(X, mask)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, mask=None, sample_weight=None):
+        """Mean accuracy of ``predict(X, mask)`` against ``y`` (weighted by
+        ``sample_weight``, shape (N,))."""
+        pred = self.predict(X, mask)
+        y = check_labels(y, pred.shape[0])
+        w = check_sample_weight(sample_weight, y.shape[0])
+        return float(np.average(pred == y, weights=w))
 
 
 # ------------------------------------------------------------------------------- CNN
@@ -527,7 +540,7 @@ class _CNNBase(LayeredEstimator):
         raise ValueError("the network has no convolution layer")
 
 
-class CNNClassifier(ClassifierMixin, _CNNBase):
+class CNNClassifier(MaskedClassifierMixin, _CNNBase):
     __doc__ = """Convolutional network classifier for images or one-hot sequences.
 
     Images (N, C, H, W): ``[Conv2D(f_i, k_i) -> activation -> pool] * stages -> Flatten
@@ -582,7 +595,9 @@ class CNNClassifier(ClassifierMixin, _CNNBase):
 
     def partial_fit(self, X, y, classes=None, mask=None):
         """One SGD epoch over ``(X, y)``; the first call builds the network (pass every
-        label in ``classes`` unless this ``y`` has them all).
+        label in ``classes`` unless this ``y`` has them all; later calls may repeat
+        ``classes`` but not change it: ValueError).  FloatingPointError if training
+        diverges; the model is then left unfitted.
 
         Returns
         -------
@@ -593,16 +608,7 @@ class CNNClassifier(ClassifierMixin, _CNNBase):
             self._validate_params()
         Xin = self._inputs(X, mask, fitting=first)
         y = check_labels(y, Xin.shape[0])
-        if first:
-            if classes is not None:
-                self.classes_ = np.unique(np.asarray(classes))
-                if len(self.classes_) < 2:
-                    raise ValueError("classes must hold at least 2 labels")
-                y_enc = self._encode_known_labels(y)
-            else:
-                self.classes_, y_enc = check_classification_targets(y)
-        else:
-            y_enc = self._encode_known_labels(y)
+        y_enc = self._partial_fit_labels(y, classes, first)
         self._partial_train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
                             len(self.classes_), first)
         return self
@@ -610,17 +616,6 @@ class CNNClassifier(ClassifierMixin, _CNNBase):
     def predict_proba(self, X, mask=None):
         """Class probabilities (N, n_classes), columns in ``classes_`` order."""
         return self._output(self._inputs(X, mask, fitting=False)).astype(np.float64)
-
-    def predict(self, X, mask=None):
-        """Most probable class of every image or sequence, shape (N,)."""
-        proba = self.predict_proba(X, mask)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def score(self, X, y, mask=None, sample_weight=None):
-        """Mean accuracy of ``predict(X, mask)`` against ``y``."""
-        pred = self.predict(X, mask)
-        y = check_labels(y, pred.shape[0])
-        return float(np.average(pred == y, weights=sample_weight))
 
 
 class CNNRegressor(RegressorMixin, _CNNBase):
@@ -687,13 +682,7 @@ class CNNRegressor(RegressorMixin, _CNNBase):
 
     def _fit_target_scaling(self, y):
         """Learn ``y_mean_`` / ``y_scale_`` from ``y``; return it as (n_samples, n_outputs)."""
-        Y = y.reshape(len(y), -1)
-        self.target_ndim_ = y.ndim
-        self.n_outputs_ = Y.shape[1]
-        self.y_mean_ = Y.mean(axis=0)
-        std = Y.std(axis=0)
-        self.y_scale_ = np.where(std > 0, std, 1.0)
-        return Y
+        return fit_target_scaling(self, y)
 
     def _scaled(self, Y):
         """Targets (n, n_outputs) standardised as the network learns them."""
@@ -709,4 +698,4 @@ class CNNRegressor(RegressorMixin, _CNNBase):
         """R^2 of ``predict(X, mask)``."""
         pred = self.predict(X, mask)
         y = self._check_targets(y, pred.shape[0], fitted=True)
-        return r2_score(y, pred.reshape(y.shape), sample_weight)
+        return r2_score(y, pred, sample_weight)

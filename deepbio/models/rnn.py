@@ -22,8 +22,8 @@ from ..nn.recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask
                             TimeDistributedDense)
 from ._base import ClassifierMixin, current_backend, resolve_rng
 from ._network import SGD_CONSTRAINTS, _accuracy_metric
-from .cnn import (LayeredEstimator, _ints, check_labels, check_sequences, one_hot_labels,
-                  with_mask_channel)
+from .cnn import (LayeredEstimator, MaskedClassifierMixin, _ints, check_labels,
+                  check_sequences, one_hot_labels, with_mask_channel)
 
 __all__ = ["RNNClassifier", "RNNTagger"]
 
@@ -158,7 +158,7 @@ class _RNNBase(LayeredEstimator):
         return layers
 
 
-class RNNClassifier(ClassifierMixin, _RNNBase):
+class RNNClassifier(MaskedClassifierMixin, _RNNBase):
     __doc__ = """Recurrent network classifier: one label per sequence.
 
     The last state of the (last) recurrent layer, after the last real position of each
@@ -203,7 +203,10 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         return self
 
     def partial_fit(self, X, y, classes=None, mask=None):
-        """One SGD epoch over ``(X, y)``; the first call builds the network.
+        """One SGD epoch over ``(X, y)``; the first call builds the network (and fixes
+        ``classes_``: from ``classes`` when given; later calls may repeat ``classes`` but
+        not change it: ValueError).  FloatingPointError if training diverges; the model
+        is then left unfitted.
 
         Returns
         -------
@@ -214,16 +217,7 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
             self._validate_params()
         Xin, _ = self._inputs(X, mask, fitting=first)
         y = check_labels(y, Xin.shape[0])
-        if first:
-            if classes is not None:
-                self.classes_ = np.unique(np.asarray(classes))
-                if len(self.classes_) < 2:
-                    raise ValueError("classes must hold at least 2 labels")
-                y_enc = self._encode_known_labels(y)
-            else:
-                self.classes_, y_enc = check_classification_targets(y)
-        else:
-            y_enc = self._encode_known_labels(y)
+        y_enc = self._partial_fit_labels(y, classes, first)
         self._partial_train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
                             len(self.classes_), first)
         return self
@@ -232,17 +226,6 @@ class RNNClassifier(ClassifierMixin, _RNNBase):
         """Class probabilities (N, n_classes)."""
         Xin, _ = self._inputs(X, mask, fitting=False)
         return self._output(Xin).astype(np.float64)
-
-    def predict(self, X, mask=None):
-        """Most probable class of every sequence, shape (N,)."""
-        proba = self.predict_proba(X, mask)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def score(self, X, y, mask=None, sample_weight=None):
-        """Mean accuracy over sequences."""
-        pred = self.predict(X, mask)
-        y = check_labels(y, pred.shape[0])
-        return float(np.average(pred == y, weights=sample_weight))
 
 
 def _masked_accuracy(network, X, Y):
@@ -289,8 +272,12 @@ class RNNTagger(ClassifierMixin, _RNNBase):
     _loss = MaskedSoftmaxCrossEntropy.name
     _per_position = True
 
-    def _targets(self, y, m, known):
-        """One-hot targets (N, T, K), zero rows at padded positions."""
+    def _targets(self, y, m, classes=None, first=True):
+        """One-hot targets (N, T, K), zero rows at padded positions.
+
+        The labels at real positions are encoded by ``_partial_fit_labels``: the
+        ``first`` call (and ``fit``) fixes ``classes_`` (from ``classes`` when given),
+        later ones check ``classes`` and the labels against it."""
         y = np.asarray(y)
         if y.dtype == object and y.ndim == 1:
             raise ValueError("y is ragged: pad the per-position labels to (n_sequences, "
@@ -299,10 +286,7 @@ class RNNTagger(ClassifierMixin, _RNNBase):
             raise ValueError(f"y must hold one label per position, shape (n_sequences, length)"
                              f" = {m.shape}, got {y.shape}")
         real = m > 0
-        if known:
-            idx = self._encode_known_labels(y[real])
-        else:
-            self.classes_, idx = check_classification_targets(y[real])
+        idx = self._partial_fit_labels(y[real], classes, first)
         T = np.zeros(m.shape + (len(self.classes_),), dtype=self.dtype)
         n_i, t_i = np.nonzero(real)
         T[n_i, t_i, idx] = 1
@@ -318,13 +302,16 @@ class RNNTagger(ClassifierMixin, _RNNBase):
         """
         self._validate_params()
         Xin, m = self._inputs(X, mask, fitting=True)
-        T = self._targets(y, m, known=False)
+        T = self._targets(y, m)
         self._train(Xin, T, resolve_rng(self.random_state), len(self.classes_),
                     metric=_masked_accuracy)
         return self
 
     def partial_fit(self, X, y, classes=None, mask=None):
-        """One SGD epoch over ``(X, y)``; the first call builds the network.
+        """One SGD epoch over ``(X, y)``; the first call builds the network (and fixes
+        ``classes_``: from ``classes`` when given; later calls may repeat ``classes`` but
+        not change it: ValueError).  FloatingPointError if training diverges; the model
+        is then left unfitted.
 
         Returns
         -------
@@ -334,11 +321,7 @@ class RNNTagger(ClassifierMixin, _RNNBase):
         if first:
             self._validate_params()
         Xin, m = self._inputs(X, mask, fitting=first)
-        if first and classes is not None:
-            self.classes_ = np.unique(np.asarray(classes))
-            if len(self.classes_) < 2:
-                raise ValueError("classes must hold at least 2 labels")
-        T = self._targets(y, m, known=not first or classes is not None)
+        T = self._targets(y, m, classes, first)
         self._partial_train(Xin, T, len(self.classes_), first)
         return self
 

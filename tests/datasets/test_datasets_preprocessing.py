@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from deepbio._validation import NotFittedError
 from deepbio.datasets import StandardScaler, standardize, train_test_split
 
 
@@ -118,7 +119,7 @@ def test_scaler_options_errors_and_params():
                                   X / np.array([1.0, 2.0]))
     np.testing.assert_array_equal(StandardScaler(with_std=False).fit_transform(X),
                                   X - X.mean(axis=0))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="This StandardScaler instance is not fitted"):
         StandardScaler().transform(X)
     with pytest.raises(ValueError, match="features"):
         StandardScaler().fit(X).transform(np.zeros((2, 3)))
@@ -140,3 +141,15 @@ def test_standardize_function():
     assert standardize(np.array([[1, 2], [3, 4]])).dtype == np.float64
     with pytest.raises(ValueError, match="mean"):
         standardize(X, mean=[0.0])
+
+
+def test_scaler_not_fitted_error_is_the_estimators_one():
+    """Used before fit, StandardScaler raises NotFittedError like the estimators (a
+    ValueError and an AttributeError; scikit-learn's once scikit-learn is loaded)."""
+    for method in ("transform", "inverse_transform"):
+        with pytest.raises(NotFittedError) as info:
+            getattr(StandardScaler(), method)(np.ones((2, 2)))
+        assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
+    exceptions = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(exceptions.NotFittedError):
+        StandardScaler().transform(np.ones((2, 2)))

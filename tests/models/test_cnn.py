@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import deepbio
+from deepbio._validation import NotFittedError
 from deepbio.datasets import load_digits, make_motif_sequences, one_hot, train_test_split
 from deepbio.models import REGISTRY
 from deepbio.models.cnn import CNNClassifier, CNNRegressor
@@ -324,3 +325,47 @@ def test_classifier_rejects_missing_labels():
         clf.fit(X, [0.0, 1.0, 0.0, 1.0, np.nan, 1.0])
     with pytest.raises(ValueError, match="y contains missing labels"):
         clf.fit(X, np.array(["a", "b", None, "a", "b", "a"], dtype=object))
+
+
+SAMPLE_WEIGHT_ERRORS = [
+    (np.ones(3), "sample_weight has the wrong length: X has 20 samples but sample_weight "
+                 "has 3"),
+    (np.r_[np.ones(19), -1.0], "sample_weight must be non-negative, got -1.0"),
+    (np.zeros(20), "sample_weight sums to zero"),
+    (np.r_[np.nan, np.ones(19)], r"sample_weight contains NaN \(at index 0\)"),
+]
+
+
+def test_classifier_partial_fit_keeps_its_classes_and_score_checks_weights():
+    """A later partial_fit may repeat classes= but not change it (as MLPClassifier);
+    score checks sample_weight as the other estimators' score does."""
+    X, y = _random_dna(20, 6), np.arange(20) % 2
+    clf = CNNClassifier(filters=(2,), kernel_size=3, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y, classes=[1, 0])
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] is not the same as on the "
+                                         r"first call"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert list(clf.classes_) == [0, 1] and clf.n_iter_ == 2
+    with pytest.raises(ValueError, match="classes must hold at least 2 labels"):
+        CNNClassifier(filters=(2,), kernel_size=3).partial_fit(X, 0 * y, classes=[0])
+    for weight, message in SAMPLE_WEIGHT_ERRORS:
+        with pytest.raises(ValueError, match=message):
+            clf.score(X, y, sample_weight=weight)
+    half = np.r_[np.ones(10), np.zeros(10)]
+    assert clf.score(X, y, sample_weight=half) == pytest.approx(clf.score(X[:10], y[:10]))
+
+
+@pytest.mark.parametrize("cls", [CNNClassifier, CNNRegressor])
+def test_partial_fit_raises_on_divergence(cls):
+    """As fit, partial_fit raises FloatingPointError instead of keeping NaN weights; the
+    model is left unfitted."""
+    X = _random_dna(40, 12)
+    y = np.arange(40) % 2 if cls is CNNClassifier else np.arange(40.0) ** 3
+    est = cls(kernel_size=3, learning_rate=1e8, random_state=0)
+    with pytest.raises(FloatingPointError, match=rf"^{cls.__name__} \(SGD\): the training "
+                                                 rf"loss became (nan|inf) in partial_fit"):
+        for _ in range(5):
+            est.partial_fit(X, y)
+    assert not hasattr(est, "params_") and not hasattr(est, "layers_")
+    with pytest.raises(NotFittedError, match="not fitted"):
+        est.predict(X)

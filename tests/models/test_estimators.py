@@ -1,6 +1,7 @@
 """The estimator contract, for every model class: parameters, validation of
 hyper-parameters and of data at the public boundary, determinism, history, backends."""
 import inspect
+import math
 import subprocess
 import sys
 import textwrap
@@ -372,3 +373,66 @@ def test_public_names_importable():
                  "StackedAutoEncoderRegressor", "MLPClassifier", "MLPRegressor", "save",
                  "load"):
         assert hasattr(deepbio, name), name
+
+
+# ------------------------------------------------------ partial_fit divergence
+
+
+PARTIAL = [MLPClassifier, MLPRegressor, AutoEncoder]
+
+
+def partial_fit(est, X, y):
+    return est.partial_fit(X) if type(est) is AutoEncoder else est.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("cls", PARTIAL, ids=[c.__name__ for c in PARTIAL])
+def test_partial_fit_raises_on_divergence(cls, small_binary):
+    """As fit (SGD.minimize), partial_fit raises FloatingPointError when the loss or the
+    weights stop being finite, naming the estimator, the optimiser and learning_rate,
+    and leaves the model unfitted instead of holding NaN weights."""
+    X, y = small_binary
+    y = targets(cls, y)
+    est = make(cls, learning_rate=1e20)
+    with pytest.raises(FloatingPointError,
+                       match=rf"^{cls.__name__} \(SGD\): the training loss became (nan|inf) "
+                             rf"in partial_fit \(epoch \d\); lower learning_rate \(it is "
+                             rf"1e\+20\) or set clip_norm"):
+        for _ in range(5):
+            partial_fit(est, X * 100, y * (1000 if cls in REGRESSORS else 1))
+    assert not math.isfinite(est.history_[-1]["loss"])
+    assert not hasattr(est, "coefs_")
+    with pytest.raises(NotFittedError):
+        getattr(est, "transform" if cls is AutoEncoder else "predict")(X)
+    # the next call starts afresh
+    partial_fit(est.set_params(learning_rate=1e-3), X, y)
+    assert est.n_iter_ == 1 and all(np.isfinite(W).all() for W in est.coefs_)
+
+
+def test_partial_fit_raises_on_divergence_with_hessian_free():
+    """HessianFree's epoch is a dict with "loss" as well: checked the same way."""
+    X = np.random.default_rng(0).normal(size=(32, 3))
+    est = MLPRegressor(hidden_layer_sizes=(4,), optimizer="hf", random_state=0)
+    with pytest.raises(FloatingPointError,
+                       match=r"^MLPRegressor \(HessianFree\): the training loss became inf "
+                             r"in partial_fit \(epoch 0\); raise the HessianFree's "
+                             r"initial_damping"):
+        est.partial_fit(X * 1e20, X[:, 0])       # float32 overflow
+    assert not hasattr(est, "coefs_")
+
+
+def test_partial_fit_checks_the_weights_too(small_binary, monkeypatch):
+    """SGD's epoch loss is taken before each step: NaN weights with a finite loss are
+    caught as well."""
+    from deepbio.optim import SGD
+    X, y = small_binary
+
+    def broken_epoch(self, network, X, y, epoch):
+        network.theta[0] = np.nan
+        return {"loss": 0.5, "lr": self.learning_rate}
+
+    est = make(MLPClassifier).partial_fit(X, y)
+    monkeypatch.setattr(SGD, "_run_epoch", broken_epoch)
+    with pytest.raises(FloatingPointError, match=r"the weights became NaN or infinite in "
+                                                 r"partial_fit \(epoch 1\)"):
+        est.partial_fit(X, y)
+    assert not hasattr(est, "coefs_") and not hasattr(est, "n_features_in_")

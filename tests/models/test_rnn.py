@@ -119,7 +119,7 @@ def test_tagger_padding_changes_nothing(on_backend, cell):
         net = a._assemble([layer_from_config(d["name"], d["config"]) for d in a.layers_],
                           (Xp.shape[1], 5), 0)
         net.set_flat(a.network_.get_flat())
-        T = a._targets(yp, mp, known=True)
+        T = a._targets(yp, mp, first=False)
         nets.append(net.loss_and_grad(be.asarray(with_mask_channel(Xp, mp)), be.asarray(T)))
     (l1, g1), (l2, g2) = nets
     assert abs(l1 - l2) <= 1e-12 * abs(l1)
@@ -233,3 +233,51 @@ def test_bad_hyper_parameters(bad):
     X, y = make_long_range_sequences(n=4, length=5, random_state=0)
     with pytest.raises(ValueError, match=list(bad)[0]):
         RNNClassifier(**bad).fit(X, y)
+
+
+def test_classifier_partial_fit_keeps_its_classes_and_score_checks_weights():
+    """A later partial_fit may repeat classes= but not change it (as MLPClassifier),
+    for the tagger too; score checks sample_weight."""
+    X, y = make_long_range_sequences(n=20, length=5, random_state=0)
+    clf = RNNClassifier(cell="elman", units=4, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2, 3]).partial_fit(X, y, classes=[3, 2, 1, 0])
+    with pytest.raises(ValueError, match=r"classes=\[0, 1\] is not the same as on the "
+                                         r"first call"):
+        clf.partial_fit(X, y, classes=[0, 1])
+    assert clf.n_iter_ == 2
+    for weight, message in [
+            (np.ones(3), "sample_weight has the wrong length: X has 20 samples but "
+                         "sample_weight has 3"),
+            (np.r_[np.ones(19), -1.0], "sample_weight must be non-negative, got -1.0"),
+            (np.zeros(20), "sample_weight sums to zero")]:
+        with pytest.raises(ValueError, match=message):
+            clf.score(X, y, sample_weight=weight)
+    half = np.r_[np.ones(10), np.zeros(10)]
+    assert clf.score(X, y, sample_weight=half) == pytest.approx(clf.score(X[:10], y[:10]))
+
+    Xs, m, tags, _ = _shift_task(10, 0)
+    tagger = RNNTagger(cell="elman", units=4, random_state=0)
+    tagger.partial_fit(Xs, tags, classes=[0, 1, 2, 3], mask=m)
+    tagger.partial_fit(Xs, tags, classes=[0, 1, 2, 3], mask=m)
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2, 3, 4\] is not the same"):
+        tagger.partial_fit(Xs, tags, classes=[0, 1, 2, 3, 4], mask=m)
+    with pytest.raises(ValueError, match="classes must hold at least 2 labels"):
+        RNNTagger(units=4).partial_fit(Xs, 0 * tags, classes=[0], mask=m)
+    assert tagger.n_iter_ == 2 and list(tagger.classes_) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("cls", [RNNClassifier, RNNTagger])
+def test_partial_fit_raises_on_divergence(cls):
+    """As fit, partial_fit raises FloatingPointError instead of keeping NaN weights; the
+    model is left unfitted."""
+    X = np.eye(4)[np.random.default_rng(0).integers(0, 4, (40, 12))]
+    y = np.arange(40) % 2 if cls is RNNClassifier else X.argmax(axis=2) % 2
+    est = cls(cell="elman", activation="relu", units=4, learning_rate=1e8, clip_norm=None,
+              random_state=0)
+    with pytest.raises(FloatingPointError, match=rf"^{cls.__name__} \(SGD\): the training "
+                                                 rf"loss became (nan|inf) in partial_fit"):
+        for _ in range(5):
+            est.partial_fit(X, y)
+    assert not hasattr(est, "params_")
+    with pytest.raises(ValueError, match="not fitted"):
+        est.predict(X)
