@@ -49,8 +49,9 @@ _RNN_DOC_PARAMS = """
         Add a backward-reading twin to every recurrent layer.
     bptt_steps : int or None, default=None
         Truncated back-propagation through time: the gradient flows back through at most
-        the current window of ``bptt_steps`` steps (windows start at t = 0).  None: full
-        BPTT.
+        the current window of ``bptt_steps`` steps (windows counted from each sequence's
+        first real position, or its last for the backward-reading direction, so padding
+        changes nothing).  None: full BPTT.
     forget_bias : float, default=1.0
         Initial LSTM forget-gate bias.
     hidden_layer_sizes : tuple of int, default=()
@@ -286,7 +287,10 @@ class RNNTagger(ClassifierMixin, _RNNBase):
             raise ValueError(f"y must hold one label per position, shape (n_sequences, length)"
                              f" = {m.shape}, got {y.shape}")
         real = m > 0
-        idx = self._partial_fit_labels(y[real], classes, first)
+        # NaN, infinity or None at a real position: the classifiers' check and message
+        # (the index counts the real positions, row by row)
+        labels = check_labels(y[real], int(real.sum()), what="the real positions of X")
+        idx = self._partial_fit_labels(labels, classes, first)
         T = np.zeros(m.shape + (len(self.classes_),), dtype=self.dtype)
         n_i, t_i = np.nonzero(real)
         T[n_i, t_i, idx] = 1

@@ -25,9 +25,15 @@ need end padding.  Without a mask (or an all-ones mask) the whole-sequence kerne
 ``elman_forward`` / ``lstm_forward`` and their backward twins do the work; with one, the
 step kernels run in a loop over time.
 
-Truncated BPTT.  ``bptt_steps = k`` cuts the backward pass into windows of ``k`` steps
-aligned at ``t = 0, k, 2k, ...``: the gradient reaching a state never flows back past the
-start of its window (the forward pass is unchanged).  ``None`` (default) is full BPTT.
+Truncated BPTT.  ``bptt_steps = k`` cuts the backward pass into windows of ``k`` real
+steps counted from each sequence's own start in the direction's reading order: from its
+first real position for the forward direction, from its last real position for the
+backward-reading one (padded steps only carry the state and are not counted).  The
+gradient reaching a state never flows back past the start of its window (the forward
+pass is unchanged).  So the windows, and the gradient, do not depend on how much padding
+there is.  Without a mask the windows are ``[0, k), [k, 2k), ...`` in reading order
+(whole-sequence kernels per window); with one, the step loop cuts the carried gradient
+row by row (:meth:`_Recurrent._carry_keep`).  ``None`` (default) is full BPTT.
 
 R-op.  ``rop(dx, dparams)`` runs a forward-mode pass over time with the cached states:
 for Elman ``R{h_t} = f'(z_t) (R{x_t} Wx + x_t R{Wx} + R{h_{t-1}} Wh + h_{t-1} R{Wh}
@@ -58,6 +64,7 @@ on-line training of recurrent network trajectories (truncated BPTT).  Martens &
 Sutskever (2011), Learning recurrent neural networks with Hessian-free optimization.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -281,9 +288,32 @@ class _Recurrent(Layer):
         return _time_major(dx)
 
     def _windows(self, t_len):
-        """Truncated-BPTT windows [start, stop), last first."""
+        """Truncated-BPTT windows [start, stop) of the unmasked path (every sequence has
+        all ``t_len`` positions, in the direction's reading order), last first."""
         k = self.bptt_steps or t_len
         return [(s, min(s + k, t_len)) for s in range(0, t_len, k)][::-1]
+
+    def _carry_keep(self, cache, be):
+        """Truncation of the step-by-step backward: (T, N, 1), 0 where step t starts a
+        truncation window of row n, else 1 (None for full BPTT); the gradient carried
+        from step t into step t-1 is multiplied by it.
+
+        Windows are counted in real steps, per row, in this direction's reading order:
+        with ``j_t`` the number of real steps of row n before t, a real step with ``j_t %
+        k == 0`` starts a window.  Padded steps (which only carry the state) never do, so
+        neither the padding after a sequence (before it, for the backward-reading
+        direction) nor holes move a window.  Without a mask ``j_t = t``.
+        """
+        k = self.bptt_steps
+        if k is None:
+            return None
+        xp = be.xp
+        x, m = cache["x"], cache["m"]
+        if m is None:
+            return (xp.arange(x.shape[0]) % k != 0).astype(x.dtype)[:, None, None]
+        real = m > 0                                              # (T, N, 1)
+        j = xp.cumsum(real, axis=0) - 1                           # real steps before t
+        return (~real | (j % k != 0)).astype(x.dtype)
 
     # --------------------------------------------------------------------- rop
     def rop(self, dx, dparams=None):
@@ -443,7 +473,7 @@ class Elman(_Recurrent):
         dx = xp.empty_like(x)
         gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(self.units, x.dtype)
         hnew, h0 = cache["hnew"], cache["h0"]
-        k = self.bptt_steps
+        keep = self._carry_keep(cache, be)
         carry = xp.zeros_like(h0)
         for t in range(x.shape[0] - 1, -1, -1):
             dh = dhs[t] + carry
@@ -453,32 +483,31 @@ class Elman(_Recurrent):
             gwh += b_
             gb += c
             carry = dprev + (1 - m[t]) * dh
-            if k is not None and t % k == 0:
-                carry = xp.zeros_like(carry)
+            if keep is not None:
+                carry *= keep[t]
         return dx, [gwx, gwh, gb]
 
     def _dz_dir(self, dhs, cache, P, be):
         """BPTT keeping every step's pre-activation gradient (T, N, H):
         ``dh_t = dhs_t + c_t``, ``dz_t = m_t f'(z_t) dh_t``, and the carry into step t-1
-        ``c_{t-1} = dz_t Wh^T + (1 - m_t) dh_t``, reset to 0 at truncation window starts
-        (``t % bptt_steps == 0``); ``m_t = 1`` without a mask.  The same recursion as
-        :meth:`_backward_dir`."""
+        ``c_{t-1} = dz_t Wh^T + (1 - m_t) dh_t``, reset to 0 (per row) at truncation
+        window starts (:meth:`_carry_keep`); ``m_t = 1`` without a mask.  The same
+        recursion as :meth:`_backward_dir`."""
         xp = be.xp
         _, wh, _ = P
         act = be.kernels.raw["activation_backward"]
         hnew, m = cache["hnew"], cache["m"]
-        k = self.bptt_steps
+        keep = self._carry_keep(cache, be)
         dz = xp.empty_like(hnew)
         carry = xp.zeros_like(cache["h0"])
         for t in range(dhs.shape[0] - 1, -1, -1):
             dh = dhs[t] + carry
             dz[t] = act(hnew[t], dh if m is None else _contig(m[t] * dh), self.activation)
-            if k is not None and t % k == 0:
-                carry = xp.zeros_like(carry)
-            else:
-                carry = dz[t] @ wh.T
-                if m is not None:
-                    carry += (1 - m[t]) * dh
+            carry = dz[t] @ wh.T
+            if m is not None:
+                carry += (1 - m[t]) * dh
+            if keep is not None:
+                carry *= keep[t]
         return dz
 
     def _rop_dir(self, rx, cache, P, dP, be):
@@ -540,8 +569,9 @@ class LSTM(_Recurrent):
     def __init__(self, units, return_sequences=False, bidirectional=False, bptt_steps=None,
                  forget_bias=1.0):
         super().__init__(units, return_sequences, bidirectional, bptt_steps)
-        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)) \
-                or not math.isfinite(forget_bias):
+        # any real number, NumPy scalars included (np.float32(1.0)), but not a bool
+        if isinstance(forget_bias, (bool, np.bool_)) \
+                or not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
             raise ValueError(f"forget_bias must be a finite real number, got {forget_bias!r}")
         self.forget_bias = float(forget_bias)
 
@@ -589,7 +619,7 @@ class LSTM(_Recurrent):
         dx = xp.empty_like(x)
         gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(4 * self.units, x.dtype)
         cnew, h0, c0 = cache["cnew"], cache["h0"], cache["c0"]
-        k = self.bptt_steps
+        keep = self._carry_keep(cache, be)
         dh_carry = xp.zeros_like(h0)
         dc_carry = xp.zeros_like(c0)
         for t in range(x.shape[0] - 1, -1, -1):
@@ -603,9 +633,9 @@ class LSTM(_Recurrent):
             gb += c
             dh_carry = dhp + (1 - m[t]) * dh
             dc_carry = dcp + (1 - m[t]) * dc
-            if k is not None and t % k == 0:
-                dh_carry = xp.zeros_like(dh_carry)
-                dc_carry = xp.zeros_like(dc_carry)
+            if keep is not None:
+                dh_carry *= keep[t]
+                dc_carry *= keep[t]
         return dx, [gwx, gwh, gb]
 
     def _dz_dir(self, dhs, cache, P, be):
@@ -615,12 +645,13 @@ class LSTM(_Recurrent):
         ``dc_tot = dc_t + dh_t o (1 - tc^2)``, ``dz_t = [dc_tot g i(1-i), dc_tot c_{t-1}
         f(1-f), dc_tot i (1-g^2), dh_t tc o(1-o)]``; carries into step t-1:
         ``c^h_{t-1} = dz_t Wh^T + (1 - m_t)(dhs_t + c^h_t)``, ``c^c_{t-1} = dc_tot f +
-        (1 - m_t) c^c_t``, both reset to 0 at truncation window starts."""
+        (1 - m_t) c^c_t``, both reset to 0 (per row) at truncation window starts
+        (:meth:`_carry_keep`)."""
         xp = be.xp
         _, wh, _ = P
         hsz = self.units
         gates, cs, cnew, m = cache["gates"], cache["cs"], cache["cnew"], cache["m"]
-        k = self.bptt_steps
+        keep = self._carry_keep(cache, be)
         dz = xp.empty_like(gates)
         dh_carry = xp.zeros_like(cache["h0"])
         dc_carry = xp.zeros_like(cache["c0"])
@@ -636,16 +667,15 @@ class LSTM(_Recurrent):
             dz[t, :, hsz:2 * hsz] = dc_tot * c_prev * f * (1 - f)
             dz[t, :, 2 * hsz:3 * hsz] = dc_tot * i * (1 - g * g)
             dz[t, :, 3 * hsz:] = dh * tc * o * (1 - o)
-            if k is not None and t % k == 0:
-                dh_carry = xp.zeros_like(dh_carry)
-                dc_carry = xp.zeros_like(dc_carry)
-            else:
-                dh_carry = dz[t] @ wh.T
-                dc_new = dc_tot * f
-                if m is not None:
-                    dh_carry += (1 - m[t]) * dh_all
-                    dc_new += (1 - m[t]) * dc_carry
-                dc_carry = dc_new
+            dh_carry = dz[t] @ wh.T
+            dc_new = dc_tot * f
+            if m is not None:
+                dh_carry += (1 - m[t]) * dh_all
+                dc_new += (1 - m[t]) * dc_carry
+            dc_carry = dc_new
+            if keep is not None:
+                dh_carry *= keep[t]
+                dc_carry *= keep[t]
         return dz
 
     def _rop_dir(self, rx, cache, P, dP, be):
@@ -781,6 +811,7 @@ class TimeDistributedDense(Dense):
         return self.output_shape
 
     def _rows(self, x):
+        self._check_built()
         d = self.input_shape[1]
         if x.ndim != 3 or x.shape[2] != d:
             raise ValueError(f"TimeDistributedDense: expected sequences of shape (N, T, {d}), "

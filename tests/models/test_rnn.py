@@ -94,17 +94,20 @@ def test_tagger_learns_a_one_step_memory(fast_backend):
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm"])
-def test_tagger_padding_changes_nothing(on_backend, cell):
+@pytest.mark.parametrize("bptt_steps", [None, 3], ids=["full", "bptt3"])
+def test_tagger_padding_changes_nothing(on_backend, cell, bptt_steps):
     """Training on the same sequences padded to 16 or to 23 positions gives the same
     losses epoch by epoch and the same weights; the network loss of a batch is the same
     padded or not; and each sequence's predictions in a padded batch equal its
-    predictions alone."""
+    predictions alone.  With truncated BPTT too: the windows of both directions are
+    counted from each sequence's own start (the padding, 7 more positions, is not a
+    multiple of bptt_steps)."""
     X, m, y, codes = _shift_task(40, 2)
     X2, m2 = pad_sequences(list(X[i, :len(c)] for i, c in enumerate(codes)), length=23)
     y2 = np.zeros(m2.shape, dtype=int)
     y2[:, :y.shape[1]] = y
-    kw = dict(cell=cell, units=5, bidirectional=True, max_epochs=3, batch_size=8,
-              dtype="float64", random_state=0)
+    kw = dict(cell=cell, units=5, bidirectional=True, bptt_steps=bptt_steps, max_epochs=3,
+              batch_size=8, dtype="float64", random_state=0)
     a = RNNTagger(**kw).fit(X, y, mask=m)
     b = RNNTagger(**kw).fit(X2, y2, mask=m2)
     assert_close(np.array([h["loss"] for h in b.history_]),
@@ -223,6 +226,21 @@ def test_bad_input():
     tagger = RNNTagger(cell="elman", units=3, max_epochs=1)
     with pytest.raises(ValueError, match="one label per position"):
         tagger.fit(X, y)
+    # missing labels at real positions: the classifiers' check and message
+    tags = (X.argmax(axis=2) % 2).astype(float)
+    tags[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"y contains NaN \(at index 7\)"):
+        tagger.fit(X, tags)
+    tags[1, 2] = np.inf
+    with pytest.raises(ValueError, match="y contains infinity"):
+        tagger.fit(X, tags)
+    with pytest.raises(ValueError, match="missing labels"):
+        tagger.fit(X, np.where(np.isfinite(tags), tags, None).astype(object))
+    # ... but anything at padded positions is ignored
+    mask = np.ones(tags.shape, bool)
+    mask[1, 2:] = False
+    tags[1, 3] = np.nan
+    assert list(tagger.fit(X, tags, mask=mask).classes_) == [0.0, 1.0]
     with pytest.raises(ValueError, match="not fitted"):
         RNNTagger().predict(X)
 
@@ -233,6 +251,16 @@ def test_bad_hyper_parameters(bad):
     X, y = make_long_range_sequences(n=4, length=5, random_state=0)
     with pytest.raises(ValueError, match=list(bad)[0]):
         RNNClassifier(**bad).fit(X, y)
+
+
+def test_numpy_scalar_hyper_parameters():
+    """What the parameter validation accepts, the layers accept: NumPy scalars."""
+    X, y = make_long_range_sequences(n=6, length=5, random_state=0)
+    clf = RNNClassifier(units=np.int64(3), bptt_steps=np.int64(2),
+                        forget_bias=np.float32(1.0), max_epochs=1, random_state=0).fit(X, y)
+    config = clf.layers_[1]["config"]
+    assert config["forget_bias"] == 1.0 and config["units"] == 3
+    assert type(config["forget_bias"]) is float
 
 
 def test_classifier_partial_fit_keeps_its_classes_and_score_checks_weights():

@@ -184,6 +184,46 @@ def test_masked_recurrent_networks(be, cell, options, return_sequences, monkeypa
     _check(net, _sequences(True), _targets(net, "squared_error", N), monkeypatch)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "seq"])
+def test_truncated_bptt_squared_gradients_ignore_padding(be, cell, return_sequences,
+                                                         monkeypatch):
+    """Bidirectional with bptt_steps: truncation windows are counted from each
+    sequence's own start in each reading direction, so the one-pass squared gradients
+    (the ``_dz_dir`` recursion) of end-padded sequences are the same padded to T or
+    T + 1 positions, and agree example by example with the ordinary backward."""
+    lengths = [6, 5, 3, 2, 1]
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((N, T, D))
+    labels = np.eye(2)[rng.integers(0, 2, (N, T) if return_sequences else N)]
+    be_ = deepbio.backend.current()
+    got, theta = [], None
+    for t_len in (T, T + 1):
+        mask = _mask(lengths, t_len)
+        rnn = CELLS[cell](return_sequences=return_sequences, bidirectional=True,
+                          bptt_steps=2)
+        if return_sequences:
+            head, loss = TimeDistributedDense(2), MaskedSoftmaxCrossEntropy()
+            y = np.zeros((N, t_len, 2))
+            y[:, :T] = labels
+            y *= mask[:, :, None]
+            counts = mask.sum(axis=1)
+            scale = N * counts / counts.sum()
+        else:
+            head, loss, y, scale = Dense(2), "softmax_cross_entropy", labels, None
+        net = _net([SequenceMask(), rnn, head], loss, (t_len, D + 1))
+        if theta is None:
+            theta = net.get_flat()
+        net.set_flat(theta)
+        xt = np.zeros((N, t_len, D))
+        xt[:, :T] = x
+        X = _with_mask(xt, mask)
+        _check(net, X, y, monkeypatch, scale)
+        got.append(_one_pass(net, be_.asarray(X, "float64"), be_.asarray(y, "float64"),
+                             monkeypatch))
+    assert_close(got[1], got[0], RTOL, name="padded to T + 1 vs T")
+
+
 def test_stacked_recurrent_tagger(be, monkeypatch):
     """Elman (sequences) -> bidirectional LSTM (sequences) -> TimeDistributedDense with
     softmax cross-entropy at every position."""

@@ -129,6 +129,96 @@ def test_truncated_bptt(be, cell, masked):
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
+def test_truncated_bptt_backward_direction_counts_from_the_real_end(be, cell):
+    """The backward-reading direction's windows start at the last REAL position of each
+    sequence: with its "last" state (after reading position 0) as the only output, row n
+    of length L gets input gradient exactly on t <= (L - 1) % k (its last window in
+    reading order), equal there to full BPTT's (checked against central differences in
+    test_recurrent_masked_gradients), and zero elsewhere, however much padding follows."""
+    t_len, k, lengths = 8, 3, [7, 5, 2]          # last windows: t <= 0, t <= 1, t <= 1
+    mask = (np.arange(t_len)[None, :] < np.array(lengths)[:, None]).astype(float)
+    x = _x(6, t_len) * mask[:, :, None]
+    full = _built(CELLS[cell](bidirectional=True), (t_len, D), 2)
+    trunc = _built(CELLS[cell](bidirectional=True, bptt_steps=k), (t_len, D), 2)
+    dy = np.random.default_rng(2).standard_normal((N, 2 * full.units))
+    dy[:, :full.units] = 0                       # the backward-reading direction only
+    dxs = []
+    for layer in (full, trunc):
+        layer.set_mask(_arr(mask))
+        layer.forward(_arr(x))
+        dxs.append(_np(layer.backward(_arr(dy))))
+    d_full, d_trunc = dxs
+    for n, length in enumerate(lengths):
+        last = (length - 1) % k
+        assert_close(d_trunc[n, :last + 1], d_full[n, :last + 1], 1e-12, name=f"row {n}")
+        assert np.all(d_trunc[n, last + 1:] == 0), f"row {n}"
+        assert np.abs(d_full[n, last + 1:length]).max(initial=1.0) > 0
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "seq"])
+def test_truncated_bptt_is_the_same_padded_or_alone(be, cell, return_sequences):
+    """Truncation windows are counted from each sequence's own start in each reading
+    direction: the gradients of an end-padded batch (the step loop, per-row windows)
+    equal the sums of each sequence's gradients alone (no mask: the whole-sequence
+    kernels, windows at 0, k, 2k, ... in reading order), input gradients included."""
+    t_len, k, lengths = 8, 3, [8, 7, 5, 2]
+    mask = (np.arange(t_len)[None, :] < np.array(lengths)[:, None]).astype(float)
+    x = np.random.default_rng(7).standard_normal((len(lengths), t_len, D)) * mask[:, :, None]
+    layer = _built(CELLS[cell](return_sequences=return_sequences, bidirectional=True,
+                               bptt_steps=k), (t_len, D), 3)
+    dy = np.random.default_rng(8).standard_normal((len(lengths),) + layer.output_shape)
+    if return_sequences:
+        dy *= mask[:, :, None]
+    layer.set_mask(_arr(mask))
+    layer.forward(_arr(x))
+    dx = _np(layer.backward(_arr(dy)))
+    grads = [_np(g).copy() for g in layer.grads]
+    layer.set_mask(None)
+    alone_grads = [np.zeros_like(g) for g in grads]
+    for n, length in enumerate(lengths):
+        layer.forward(_arr(np.ascontiguousarray(x[n:n + 1, :length])))
+        dyn = dy[n:n + 1, :length] if return_sequences else dy[n:n + 1]
+        dxn = _np(layer.backward(_arr(np.ascontiguousarray(dyn))))
+        assert_close(dx[n:n + 1, :length], dxn, 1e-12, name=f"dx of sequence {n}")
+        for acc, g in zip(alone_grads, layer.grads):
+            acc += _np(g)
+    for name, a, b in zip(layer.param_names, grads, alone_grads):
+        assert_close(a, b, 1e-12, name=name)
+
+
+@pytest.mark.parametrize("cell", ["elman", "lstm"])
+def test_truncated_bptt_network_gradient_ignores_padding(be, cell):
+    """SequenceMask -> bidirectional recurrent layer with bptt_steps -> per-position
+    outputs and the masked loss: the same sequences padded to 7, 8 or 9 positions give
+    the same loss and the same gradient."""
+    lengths, k = [7, 5, 3], 3
+    x = np.random.default_rng(9).standard_normal((len(lengths), 7, D))
+    labels = np.random.default_rng(10).integers(0, 2, (len(lengths), 7))
+    results = []
+    for t_len in (7, 8, 9):
+        mask = (np.arange(t_len)[None, :] < np.array(lengths)[:, None]).astype(float)
+        xp_ = np.zeros((len(lengths), t_len, D))
+        xp_[:, :7] = x
+        Xin = np.concatenate([xp_ * mask[:, :, None], mask[:, :, None]], axis=2)
+        Y = np.zeros((len(lengths), t_len, 2))
+        Y[:, :7] = np.eye(2)[labels]
+        Y *= mask[:, :, None]
+        rnn = (Elman(4, return_sequences=True, bidirectional=True, bptt_steps=k)
+               if cell == "elman" else
+               LSTM(3, return_sequences=True, bidirectional=True, bptt_steps=k))
+        layers = [SequenceMask(), rnn, TimeDistributedDense(2)]
+        net = Network(layers, MaskedSoftmaxCrossEntropy(), dtype="float64").build(
+            (t_len, D + 1), 0)
+        layers[0].connect(layers[1:])
+        value, g = net.loss_and_grad(_arr(Xin), _arr(Y), train=False)
+        results.append((value, _np(g).copy()))
+    for value, g in results[1:]:
+        assert abs(value - results[0][0]) <= 1e-12 * abs(results[0][0])
+        assert_close(g, results[0][1], 1e-12)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("mask", [None, HOLES], ids=["nomask", "mask"])
 def test_structural_damping(be, cell, mask):
     """With structural_damping = s, the Gauss-Newton backward after a rop adds
@@ -303,7 +393,31 @@ def test_recurrent_bad_input(be):
 @pytest.mark.parametrize("make", [
     lambda: Elman(0), lambda: Elman(3, activation="sigmoid"), lambda: LSTM(3, bptt_steps=0),
     lambda: LSTM(2, forget_bias=float("nan")), lambda: Elman(3, return_sequences="yes"),
+    lambda: Elman(True), lambda: LSTM(np.bool_(True)), lambda: Elman(2.0),
+    lambda: LSTM(2, bptt_steps=True), lambda: LSTM(2, forget_bias=True),
+    lambda: LSTM(2, forget_bias=np.bool_(True)), lambda: LSTM(2, forget_bias="1"),
+    lambda: LSTM(2, forget_bias=np.float32("inf")), lambda: LSTM(2, forget_bias=None),
 ])
 def test_bad_hyper_parameters(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_numpy_scalar_hyper_parameters():
+    """NumPy scalars are numbers: integers for units and bptt_steps, reals for
+    forget_bias (stored as Python numbers, so configs stay plain JSON)."""
+    lstm = LSTM(np.int64(3), bptt_steps=np.int32(2), forget_bias=np.float32(1.5))
+    assert lstm.get_config() == {"units": 3, "return_sequences": False,
+                                 "bidirectional": False, "bptt_steps": 2,
+                                 "forget_bias": 1.5}
+    assert type(lstm.units) is int and type(lstm.forget_bias) is float
+    assert LSTM(2, forget_bias=np.int64(2)).forget_bias == 2.0
+    assert Elman(np.int16(4), bidirectional=np.bool_(True)).units == 4
+
+
+def test_time_distributed_dense_before_build():
+    layer = TimeDistributedDense(3)
+    with pytest.raises(RuntimeError, match="not built"):
+        layer.forward(np.zeros((2, 4, 3)))
+    with pytest.raises(RuntimeError, match="not built"):
+        layer.rop(np.zeros((2, 4, 3)))
