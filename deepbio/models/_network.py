@@ -15,6 +15,7 @@ After ``fit`` the weights live in ``coefs_`` (list of (D_in, D_out) arrays) and
 layer by layer on them, so a model loaded from a file needs no ``Network`` to predict.
 """
 import math
+import time
 
 import numpy as np
 
@@ -302,9 +303,16 @@ def partial_epoch(est, net, X, T):
         seed = child_seed(resolve_rng(est.random_state))
         opt = est._optimizer = make_optimizer(est, seed, max_epochs=1, early_stopping=False)
     opt._validate_params()
+    start = time.perf_counter()
     entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
                            est.n_iter_)
     entry["epoch"] = est.n_iter_
+    # the keys fit's history_ has: partial_fit holds no data out, and its time runs
+    # on from the previous entry, as fit's counts from the start of training
+    entry.setdefault("val_loss", None)
+    entry.setdefault("val_metric", None)
+    previous = est.history_[-1].get("time") if est.history_ else None
+    entry["time"] = (previous or 0.0) + time.perf_counter() - start
     est.history_.append(entry)
     est.n_iter_ += 1
     check_diverged(est, opt, net, entry)

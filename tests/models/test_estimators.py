@@ -436,3 +436,21 @@ def test_partial_fit_checks_the_weights_too(small_binary, monkeypatch):
                                                  r"partial_fit \(epoch 1\)"):
         est.partial_fit(X, y)
     assert not hasattr(est, "coefs_") and not hasattr(est, "n_features_in_")
+
+
+@pytest.mark.parametrize("cls", PARTIAL, ids=[c.__name__ for c in PARTIAL])
+def test_partial_fit_history_has_fits_keys(cls, small_binary):
+    """partial_fit's history_ entries carry the keys fit's do (no held-out data: val_*
+    None), and time runs on from one call to the next."""
+    X, y = small_binary
+    y = targets(cls, y)
+    fitted = make(cls, max_epochs=1).fit(*((X,) if cls is AutoEncoder else (X, y)))
+    est = make(cls)
+    for _ in range(3):
+        partial_fit(est, X, y)
+    assert [e["epoch"] for e in est.history_] == [0, 1, 2]
+    for entry in est.history_:
+        assert set(fitted.history_[0]) <= set(entry), set(fitted.history_[0]) - set(entry)
+        assert entry["val_loss"] is None and entry["val_metric"] is None
+    times = [e["time"] for e in est.history_]
+    assert 0 < times[0] < times[1] < times[2]
