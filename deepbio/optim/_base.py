@@ -9,16 +9,68 @@ methods): see :class:`deepbio.nn.Network`.
 A subclass provides ``step(network, X, y) -> float`` and ``_run_epoch(network, X, y,
 epoch) -> dict`` (at least ``{"loss": ...}``); :meth:`Optimizer.minimize` runs the epochs,
 evaluates the validation set, stops early, reports progress and returns the history.
+Every ``minimize`` first checks its data with :meth:`Optimizer._prepare_data` (shapes,
+NaN / infinity via :func:`check_finite`) and builds an unbuilt network.
 """
 import inspect
 import math
 import sys
 import time
 
+import numpy as np
+
 from .. import backend as _backend
 from .._validation import validate_parameters
 
-__all__ = ["Optimizer", "CallableConstraint"]
+__all__ = ["Optimizer", "CallableConstraint", "check_finite"]
+
+
+def check_finite(a, name):
+    """ValueError if the array ``a`` holds NaN or infinity, naming ``name`` and the first
+    bad position, e.g. ``"X contains NaN (first at X[5, 2]); remove or impute ..."``.
+
+    The test runs on the backend's device; only a failing array is copied to the host
+    to find the position.
+    """
+    be = _backend.current()
+    if bool(be.xp.isfinite(a).all()):
+        return
+    host = be.to_numpy(a)
+    nan = np.isnan(host)
+    if nan.any():
+        what, bad, hint = "NaN", nan, "remove or impute the missing values"
+    else:
+        what, bad, hint = "infinity", ~np.isfinite(host), "remove or clip the infinite values"
+    where = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+    raise ValueError(f"{name} contains {what} (first at {name}[{where}]); {hint} before "
+                     f"training")
+
+
+def _as_data(a, name, dtype):
+    """``a`` as a backend array of ``dtype`` with at least one row; ValueError naming
+    ``name`` otherwise."""
+    be = _backend.current()
+    try:
+        arr = be.asarray(a, dtype)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} could not be converted to an array of numbers: {e}") \
+            from None
+    if arr.ndim < 1 or arr.shape[0] < 1:
+        raise ValueError(f"{name} must be an array of shape (n_samples, ...) with "
+                         f"n_samples >= 1, got shape {tuple(arr.shape)}")
+    return arr
+
+
+def _check_pair(X, y, x_name, y_name, dtype):
+    """Inputs and targets as backend arrays of ``dtype``, with as many rows each and
+    finite; ValueError naming the argument otherwise."""
+    X, y = _as_data(X, x_name, dtype), _as_data(y, y_name, dtype)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"{x_name} and {y_name} must have the same number of samples, "
+                         f"got {X.shape[0]} and {y.shape[0]}")
+    check_finite(X, x_name)
+    check_finite(y, y_name)
+    return X, y
 
 
 class CallableConstraint:
@@ -118,28 +170,28 @@ class Optimizer:
 
         With ``early_stopping``, training stops once ``val_loss`` has not improved by more
         than ``tol`` for ``patience`` epochs, and the parameters of the epoch with the
-        lowest ``val_loss`` are restored into ``network.theta``.
+        lowest ``val_loss`` are restored into ``network.theta``; they are restored as well
+        when training diverges later (a non-finite training loss raises
+        FloatingPointError, whose message says so).
+
+        Raises
+        ------
+        ValueError
+            If X, y (or X_val, y_val) cannot be converted to arrays, differ in their
+            number of samples, hold NaN or infinity (naming the argument and the first
+            bad position), or if only one of X_val and y_val is given.
+        FloatingPointError
+            If the training loss becomes NaN or infinite.
         """
         self._validate_params()
         be = _backend.current()
         rng = self._get_rng()
-        if not network.built:
-            network.build(tuple(X.shape[1:]), random_state=rng)
-        X = be.asarray(X, network.dtype)
-        y = be.asarray(y, network.dtype)
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(f"X and y must have the same number of samples, got "
-                             f"{X.shape[0]} and {y.shape[0]}")
-        if X_val is None and y_val is None and self.early_stopping:
+        X, y, X_val, y_val = self._prepare_data(network, X, y, X_val, y_val)
+        if X_val is None and self.early_stopping:
             X, y, X_val, y_val = self._split_validation(X, y, rng, be)
-        elif (X_val is None) != (y_val is None):
-            raise ValueError("give both X_val and y_val, or neither")
         has_val = X_val is not None
-        if has_val:
-            X_val = be.asarray(X_val, network.dtype)
-            y_val = be.asarray(y_val, network.dtype)
 
-        history, best, best_theta, bad = [], math.inf, None, 0
+        history, best, best_theta, best_epoch, bad = [], math.inf, None, None, 0
         start = time.perf_counter()
         bar = _progress_bar(self.max_epochs, self.verbose, type(self).__name__)
         try:
@@ -147,9 +199,16 @@ class Optimizer:
                 entry = {"epoch": epoch}
                 entry.update(self._run_epoch(network, X, y, epoch))
                 if not math.isfinite(entry["loss"]):
+                    restored = ""
+                    if best_theta is not None:
+                        # do not leave the diverged weights behind: early stopping has
+                        # the best ones
+                        network.set_flat(best_theta)
+                        restored = (f"; the parameters of epoch {best_epoch} (the lowest "
+                                    f"val_loss, {best:.6g}) were restored")
                     raise FloatingPointError(
                         f"{type(self).__name__}: the training loss became {entry['loss']} in "
-                        f"epoch {epoch}; lower learning_rate or set clip_norm")
+                        f"epoch {epoch}; lower learning_rate or set clip_norm{restored}")
                 entry["val_loss"] = float(network.loss(X_val, y_val)) if has_val else None
                 if metric is not None:
                     entry["val_metric"] = (float(metric(network, X_val, y_val)) if has_val
@@ -163,7 +222,7 @@ class Optimizer:
                     v = entry["val_loss"]
                     bad = 0 if v < best - self.tol else bad + 1
                     if v < best:
-                        best, best_theta = v, network.get_flat()
+                        best, best_theta, best_epoch = v, network.get_flat(), epoch
                     stop = bad >= self.patience
                 if callback is not None and callback(entry):
                     stop = True
@@ -175,6 +234,26 @@ class Optimizer:
         if best_theta is not None:
             network.set_flat(best_theta)
         return history
+
+    def _prepare_data(self, network, X, y, X_val=None, y_val=None):
+        """Check and convert what ``minimize`` was given; build an unbuilt network.
+
+        Returns ``(X, y, X_val, y_val)`` as backend arrays of the network's dtype (the
+        validation pair stays None when not given).  ValueError naming the argument when
+        one is not an array of numbers, X and y (or X_val and y_val) differ in length,
+        only one of X_val and y_val is given, or one holds NaN or infinity.  An unbuilt
+        network is built for ``X.shape[1:]`` with the optimiser's generator.  Shared by
+        every optimiser's ``minimize``, so they all reject bad data alike.
+        """
+        if (X_val is None) != (y_val is None):
+            raise ValueError("give both X_val and y_val, or neither")
+        dtype = getattr(network, "dtype", None)     # None: a duck-typed network
+        X, y = _check_pair(X, y, "X", "y", dtype)
+        if X_val is not None:
+            X_val, y_val = _check_pair(X_val, y_val, "X_val", "y_val", dtype)
+        if not getattr(network, "built", True):
+            network.build(tuple(X.shape[1:]), random_state=self._get_rng())
+        return X, y, X_val, y_val
 
     def _split_validation(self, X, y, rng, be):
         """A random ``validation_fraction`` of the rows as the validation set."""

@@ -31,6 +31,12 @@ The ingredients, each switchable:
   have a ``structural_damping`` attribute receive ``mu * lambda / N_c`` for each CG run
   and 0 afterwards.
 
+One objective throughout: the gradient, the curvature products, the preconditioner and
+every trial loss ``f(theta + p)`` are computed in prediction mode (``train=False``), so
+rho and the line search compare values of the same function.  A network with an active
+``Dropout`` layer has no such deterministic objective (a new mask at every pass):
+``minimize`` and ``step`` refuse it with ValueError.
+
 Cost is counted, not timed: :class:`CountingNetwork` tallies every pass in units of
 one gradient evaluation per example (forward = 1/3, backward = 2/3, R-op = 2/3; a
 Gauss-Newton product reusing its cached forward is 4/3), so HF and SGD can be compared
@@ -38,6 +44,7 @@ at an equal counted budget.  See ``docs/hf.md`` for the maths, the measured cost
 the demonstrations.
 """
 import math
+import numbers
 import sys
 import time
 
@@ -45,6 +52,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .._validation import Interval, Options
+from ..nn import Dropout
 from ._base import Optimizer
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
@@ -110,6 +118,24 @@ class CountingNetwork:
 
 def _dot(a, b):
     return float((a * b).sum())
+
+
+def check_deterministic(network):
+    """ValueError if ``network`` has a :class:`deepbio.nn.Dropout` layer with rate > 0.
+
+    HF compares values of one objective: the reduction ratio rho and the Armijo line
+    search set ``f(theta + p)`` against ``f(theta)`` and the model built from ``g`` and
+    ``G``.  Dropout draws a new mask at every training pass (and is the identity at
+    prediction time), so there is no single objective to compare.
+    """
+    active = [(i, layer.rate) for i, layer in enumerate(getattr(network, "layers", ()))
+              if isinstance(layer, Dropout) and layer.rate > 0]
+    if active:
+        where = ", ".join(f"rate {rate:g} in layer {i}" for i, rate in active)
+        raise ValueError(f"HessianFree needs a deterministic objective: Dropout layers "
+                         f"({where}) draw a new mask at every pass, so the reduction ratio "
+                         f"and the line search would compare different functions; use SGD, "
+                         f"or set the dropout rate to 0")
 
 
 def conjugate_gradient(A, b, x0, M=None, max_iter=250, min_iter=1, tol=5e-4,
@@ -197,7 +223,9 @@ class HessianFree(Optimizer):
     gradient_batch_size : int or None, default=None
         Examples used for the gradient (None: all of X).
     curvature_batch_size : int or float, default=0.1
-        Examples for Gauss-Newton products: a count, or a fraction of the gradient batch.
+        Examples for Gauss-Newton products: an int (Python or NumPy) is a count, any
+        other real number in (0, 1] a fraction of the gradient batch (so ``1`` is one
+        example and ``1.0`` the whole gradient batch).
     structural_damping : float, default=0.0
         mu: recurrent layers' hidden-state penalty is weighted mu * lambda (per
         curvature example); the addition demo (docs/hf.md) uses 1/30.
@@ -214,7 +242,9 @@ class HessianFree(Optimizer):
         Stop once the counted cost (gradient-evaluation equivalents per example, see
         :class:`CountingNetwork`) exceeds this.
     tol : float, default=0.0
-        Stop when an iteration lowers the loss by less than ``tol`` (relative).
+        Stop when an accepted step lowers the loss by less than ``tol`` (relative).  A
+        rejected step (``step_size`` 0) never counts: lambda has just been raised and
+        the next iteration retries.
     verbose : int, default=0
         1: progress bar (on a terminal) showing lambda, rho and CG iterations.
     random_state : int, Generator or None
@@ -229,6 +259,10 @@ class HessianFree(Optimizer):
 
     Notes
     -----
+    The network must have no active ``Dropout`` layer (see :func:`check_deterministic`);
+    every network call passes ``train=False``, so the gradient, the Gauss-Newton products,
+    the preconditioner and the trial losses are all of the prediction-mode objective.
+
     ``minimize`` logs one ``history`` entry per HF iteration with ``loss``, ``damping``
     (lambda used), ``rho``, ``cg_iters``, ``cg_iterate`` (the backtracked iterate chosen),
     ``step_size`` (Armijo alpha), ``cost`` and, with validation data, ``val_loss``.
@@ -320,7 +354,7 @@ class HessianFree(Optimizer):
     # -------------------------------------------------------------------- pieces
 
     def _objective(self, net, X, y):
-        f = net.loss(X, y)
+        f = net.loss(X, y, train=False)
         if self.weight_decay:
             f += 0.5 * self.weight_decay * _dot(net.theta, net.theta)
         return f
@@ -334,20 +368,25 @@ class HessianFree(Optimizer):
         """Mean over examples of squared per-example gradients, (1/n) sum_i g_i**2."""
         inner = net.network if isinstance(net, CountingNetwork) else net
         if hasattr(inner, "squared_example_grads"):
-            return net.squared_example_grads(X, y)
+            return net.squared_example_grads(X, y, train=False)
         xp = _backend.current().xp
         total = xp.zeros_like(net.theta)
         for i in range(len(X)):
-            _, g = net.loss_and_grad(X[i:i + 1], y[i:i + 1])
+            _, g = net.loss_and_grad(X[i:i + 1], y[i:i + 1], train=False)
             total += g * g
         return total / len(X)
 
     def _batches(self, n):
-        rng = self._rng
-        gb = n if self.gradient_batch_size is None else min(self.gradient_batch_size, n)
+        """Indices of the gradient batch among ``n`` rows and of the curvature batch
+        within it (None: all of them)."""
+        rng = self._get_rng()
+        gb = n if self.gradient_batch_size is None else min(int(self.gradient_batch_size), n)
         g_idx = np.sort(rng.choice(n, gb, replace=False)) if gb < n else None
         cb = self.curvature_batch_size
-        cn = max(1, int(round(cb * gb))) if isinstance(cb, float) else min(cb, gb)
+        if isinstance(cb, numbers.Integral):       # a count (Python or NumPy int)
+            cn = min(int(cb), gb)
+        else:                                      # a fraction in (0, 1] of any real type
+            cn = max(1, int(round(float(cb) * gb)))
         c_idx = np.sort(rng.choice(gb, cn, replace=False)) if cn < gb else None
         return g_idx, c_idx
 
@@ -355,8 +394,10 @@ class HessianFree(Optimizer):
         """One HF iteration on gradient batch (X, y) and curvature batch (Xc, yc).
 
         Updates ``network.theta`` in place and returns a dict of what happened
-        (the ``history`` entry without bookkeeping fields).
+        (the ``history`` entry without bookkeeping fields).  ValueError if the network
+        has an active Dropout layer (see :func:`check_deterministic`).
         """
+        check_deterministic(network)
         xp = _backend.current().xp
         if self.damping_ is None:
             self.damping_ = float(self.initial_damping)
@@ -364,7 +405,8 @@ class HessianFree(Optimizer):
             Xc, yc = X, y
         lam, wd = self.damping_, self.weight_decay
         theta0 = network.get_flat()
-        f0, g = network.loss_and_grad(X, y)
+        # every call below is in prediction mode: one deterministic objective
+        f0, g = network.loss_and_grad(X, y, train=False)
         if wd:
             f0 += 0.5 * wd * _dot(theta0, theta0)
             g = g + wd * theta0
@@ -372,7 +414,7 @@ class HessianFree(Optimizer):
         self._set_structural(network, self.structural_damping * lam / len(Xc))
 
         def A(v):
-            return network.gauss_newton_product(v, Xc, yc) + (lam + wd) * v
+            return network.gauss_newton_product(v, Xc, yc, train=False) + (lam + wd) * v
 
         M = None
         if self.preconditioner:
@@ -435,15 +477,21 @@ class HessianFree(Optimizer):
         """Run HF iterations on (X, y); returns the history, one dict per iteration.
 
         ``network`` needs ``theta``, ``get_flat``, ``set_flat``, ``loss``,
-        ``loss_and_grad`` and ``gauss_newton_product`` (see ``deepbio.nn.Network``).
+        ``loss_and_grad`` and ``gauss_newton_product`` (see ``deepbio.nn.Network``); HF
+        calls the last three (and ``squared_example_grads``, if present) with
+        ``train=False``.
         ``callback(entry)`` returning True stops early.  ``metric(network, X_val, y_val)``
-        adds ``val_metric`` to each entry.
+        adds ``val_metric`` to each entry.  The data are checked as in
+        :meth:`Optimizer.minimize` (ValueError naming the argument for different lengths,
+        only one of X_val / y_val, NaN or infinity), moved to the backend, and an unbuilt
+        network is built for ``X.shape[1:]``.  ValueError as well for an active Dropout
+        layer (see :func:`check_deterministic`).
         """
         self._validate_params()
-        if self._rng is None:
-            self._rng = np.random.default_rng(self.random_state)
+        check_deterministic(network)
+        X, y, X_val, y_val = self._prepare_data(network, X, y, X_val, y_val)
         net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
-        n = len(X)
+        n = X.shape[0]
         history = self.history_ = []
         bar = _progress(self.max_iter, self.verbose)
         start = time.perf_counter()
@@ -456,7 +504,7 @@ class HessianFree(Optimizer):
                 entry.update(iteration=it, cost=net.cost, time=time.perf_counter() - start)
                 if X_val is not None:
                     # validation is bookkeeping: not counted in the cost
-                    entry["val_loss"] = float(net.network.loss(X_val, y_val))
+                    entry["val_loss"] = float(net.network.loss(X_val, y_val, train=False))
                     if metric is not None:
                         entry["val_metric"] = float(metric(net.network, X_val, y_val))
                 history.append(entry)
@@ -473,8 +521,11 @@ class HessianFree(Optimizer):
                                              f"iteration {it}")
                 if self.max_cost is not None and net.cost >= self.max_cost:
                     break
-                before = entry["loss_before"]
-                if self.tol and abs(before - entry["loss"]) <= self.tol * max(abs(before), 1e-12):
+                # a rejected step (alpha = 0) changes nothing, which is not convergence:
+                # lambda has just been raised, and the next iteration retries
+                before, accepted = entry["loss_before"], entry["step_size"] > 0
+                if self.tol and accepted and \
+                        abs(before - entry["loss"]) <= self.tol * max(abs(before), 1e-12):
                     break
         finally:
             if bar is not None:
@@ -491,8 +542,6 @@ class HessianFree(Optimizer):
         curvature batch is drawn from it as in :meth:`minimize`; damping and the CG warm
         start carry over between calls.  Returns the iteration's history entry.
         """
-        if self._rng is None:
-            self._rng = np.random.default_rng(self.random_state)
         g_idx, c_idx = self._batches(len(X))
         Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])
         Xc, yc = (Xg, yg) if c_idx is None else (Xg[c_idx], yg[c_idx])

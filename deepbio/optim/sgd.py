@@ -110,7 +110,8 @@ class SGD(Optimizer):
         self.reset()
 
     def reset(self):
-        """Forget the velocity, the current learning rate and the random generator."""
+        """Forget the velocity, the current learning rate (``step`` then uses the epoch-0
+        rate) and the random generator."""
         super().reset()
         self._velocity = None
         self._lr = None
@@ -122,8 +123,11 @@ class SGD(Optimizer):
     def step(self, network, X, y):
         """One SGD update of ``network.theta`` (in place) on the minibatch ``(X, y)``.
 
-        Uses the learning rate of the current epoch of :meth:`minimize` (the schedule's
-        epoch-0 rate when called on its own).  Returns the minibatch loss before the step.
+        Uses the learning rate of the optimiser's current epoch: the epoch that
+        :meth:`minimize` (or an estimator's ``partial_fit``) started last, so a ``step``
+        after ``minimize`` continues at the last epoch's rate; the schedule's epoch-0
+        rate before any epoch and after :meth:`reset`.  Returns the minibatch loss
+        before the step.
         """
         if self._lr is None:
             self._validate_params()

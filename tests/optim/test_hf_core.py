@@ -8,7 +8,10 @@ from deepbio.optim.hf import CountingNetwork, HessianFree, conjugate_gradient
 
 
 class LeastSquares:
-    """f(theta) = 1/(2n) ||A theta - b||^2: the Gauss-Newton matrix is A^T A / n exactly."""
+    """f(theta) = 1/(2n) ||A theta - b||^2: the Gauss-Newton matrix is A^T A / n exactly.
+
+    Like deepbio.nn.Network, its methods take ``train`` (HF passes train=False); this
+    objective has no training-mode behaviour, so it is ignored."""
 
     def __init__(self, A, b):
         self.A, self.b = A, b
@@ -20,31 +23,31 @@ class LeastSquares:
     def set_flat(self, t):
         self.theta[...] = t
 
-    def loss(self, X, y):
+    def loss(self, X, y, train=False):
         r = X @ self.theta - y
         return 0.5 * float(r @ r) / len(X)
 
-    def loss_and_grad(self, X, y):
+    def loss_and_grad(self, X, y, train=True):
         r = X @ self.theta - y
         return 0.5 * float(r @ r) / len(X), X.T @ r / len(X)
 
-    def gauss_newton_product(self, v, X, y):
+    def gauss_newton_product(self, v, X, y, train=True):
         return X.T @ (X @ v) / len(X)
 
 
 class Rosenbrockish(LeastSquares):
     """Nonlinear least squares r_i = tanh(x_i . theta) - y_i; GN = J^T diag J / n."""
 
-    def loss(self, X, y):
+    def loss(self, X, y, train=False):
         r = np.tanh(X @ self.theta) - y
         return 0.5 * float(r @ r) / len(X)
 
-    def loss_and_grad(self, X, y):
+    def loss_and_grad(self, X, y, train=True):
         t = np.tanh(X @ self.theta)
         r = t - y
         return 0.5 * float(r @ r) / len(X), X.T @ (r * (1 - t * t)) / len(X)
 
-    def gauss_newton_product(self, v, X, y):
+    def gauss_newton_product(self, v, X, y, train=True):
         d = 1 - np.tanh(X @ self.theta) ** 2
         return X.T @ (d * d * (X @ v)) / len(X)
 
@@ -113,8 +116,8 @@ def test_damping_falls_after_good_steps_and_rises_after_rejected_ones():
 
     # A curvature that lies (100x too small) makes the model over-promise: rho < 1/4.
     class Liar(LeastSquares):
-        def gauss_newton_product(self, v, X, y):
-            return super().gauss_newton_product(v, X, y) / 100.0
+        def gauss_newton_product(self, v, X, y, train=True):
+            return super().gauss_newton_product(v, X, y, train) / 100.0
 
     liar = Liar(X, y)
     hf2 = HessianFree(initial_damping=1e-4, preconditioner=False, curvature_batch_size=1.0,
@@ -165,3 +168,188 @@ def test_bad_hyper_parameters_are_named(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
         HessianFree(**bad).minimize(LeastSquares(X, X[:, 0]), X, X[:, 0])
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_curvature_batch_size_rejects_bools(value):
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match="curvature_batch_size"):
+        HessianFree(curvature_batch_size=value).minimize(LeastSquares(X, X[:, 0]), X, X[:, 0])
+
+
+# ------------------------------------------------ one deterministic objective (Dropout)
+
+
+def _dropout_net(rate):
+    from deepbio.nn import Dense, Dropout, Network
+    return Network([Dense(32, "relu"), Dropout(rate), Dense(3)], "softmax_cross_entropy",
+                   dtype="float64").build(4, random_state=0)
+
+
+def _classes(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4))
+    return X, np.eye(3)[rng.integers(0, 3, n)]
+
+
+def test_dropout_is_refused_with_a_clear_error():
+    """Dropout draws a new mask at every pass: rho and the line search would compare
+    different functions, so HF refuses it (minimize and step) and leaves theta alone."""
+    X, Y = _classes()
+    net = _dropout_net(0.5)
+    theta = net.get_flat()
+    msg = (r"HessianFree needs a deterministic objective: Dropout layers \(rate 0.5 in "
+           r"layer 1\) .* use SGD, or set the dropout rate to 0")
+    with pytest.raises(ValueError, match=msg):
+        HessianFree(max_iter=2, random_state=0).minimize(net, X, Y)
+    with pytest.raises(ValueError, match=msg):
+        HessianFree().step(net, X, Y)
+    np.testing.assert_array_equal(net.get_flat(), theta)
+    # rate 0 is the identity in both modes: accepted
+    HessianFree(max_iter=2, random_state=0).minimize(_dropout_net(0.0), X, Y)
+
+
+class _Spy(CountingNetwork):
+    """Records the ``train`` flag of every network call."""
+
+    def __init__(self, network):
+        super().__init__(network)
+        object.__setattr__(self, "flags", [])
+
+    def _record(self, name, kwargs):
+        self.flags.append((name, kwargs.get("train", "default")))
+
+    def loss(self, X, y, *args, **kwargs):
+        self._record("loss", kwargs)
+        return super().loss(X, y, *args, **kwargs)
+
+    def loss_and_grad(self, X, y, *args, **kwargs):
+        self._record("loss_and_grad", kwargs)
+        return super().loss_and_grad(X, y, *args, **kwargs)
+
+    def gauss_newton_product(self, v, X, y, *args, **kwargs):
+        self._record("gauss_newton_product", kwargs)
+        return super().gauss_newton_product(v, X, y, *args, **kwargs)
+
+    def squared_example_grads(self, X, y, *args, **kwargs):
+        self._record("squared_example_grads", kwargs)
+        return super().squared_example_grads(X, y, *args, **kwargs)
+
+
+def test_every_network_call_is_in_prediction_mode():
+    """The gradient, the curvature products, the preconditioner and the trial losses
+    are all of the same (prediction-mode) objective."""
+    X, Y = _classes()
+    spy = _Spy(_dropout_net(0.0))
+    HessianFree(max_iter=3, curvature_batch_size=0.5, random_state=0).minimize(
+        spy, X, Y, X_val=X[:10], y_val=Y[:10])
+    called = {name for name, _ in spy.flags}
+    assert called == {"loss", "loss_and_grad", "gauss_newton_product",
+                      "squared_example_grads"}
+    assert all(flag is False for _, flag in spy.flags), spy.flags
+
+
+def test_loss_before_is_the_objective_that_the_trial_losses_measure():
+    """With one objective, loss_before of iteration k+1 is loss of iteration k (the
+    gradient batch is all of X), and the loss never rises."""
+    X, Y = _classes()
+    from deepbio.nn import Dense, Network
+    net = Network([Dense(8, "tanh"), Dense(3)], "softmax_cross_entropy",
+                  dtype="float64").build(4, random_state=0)
+    hist = HessianFree(max_iter=5, random_state=0).minimize(net, X, Y)
+    for a, b in zip(hist, hist[1:]):
+        assert b["loss_before"] == pytest.approx(a["loss"], rel=1e-12)
+    assert all(h["loss"] <= h["loss_before"] for h in hist)
+
+
+# ------------------------------------------------------------------- input checks
+
+
+@pytest.mark.parametrize("where", ["X", "y", "X_val", "y_val"])
+@pytest.mark.parametrize("bad, word", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_nan_or_inf_in_the_data_is_named(where, bad, word):
+    X, Y = _classes()
+    data = {"X": X.copy(), "y": Y.copy(), "X_val": X[:10].copy(), "y_val": Y[:10].copy()}
+    data[where][4, 2] = bad
+    net = _dropout_net(0.0)
+    theta = net.get_flat()
+    with pytest.raises(ValueError, match=rf"^{where} contains {word} \(first at "
+                                         rf"{where}\[4, 2\]\)"):
+        HessianFree(max_iter=2).minimize(net, data["X"], data["y"], data["X_val"],
+                                         data["y_val"])
+    np.testing.assert_array_equal(net.get_flat(), theta)
+
+
+def test_minimize_validates_its_data_like_sgd():
+    X, Y = _classes()
+    net = _dropout_net(0.0)
+    with pytest.raises(ValueError, match="X and y must have the same number of samples, "
+                                         "got 60 and 30"):
+        HessianFree(max_iter=1).minimize(net, X, Y[:30])
+    with pytest.raises(ValueError, match="X_val and y_val must have the same number"):
+        HessianFree(max_iter=1).minimize(net, X, Y, X[:10], Y[:5])
+    with pytest.raises(ValueError, match="give both X_val and y_val, or neither"):
+        HessianFree(max_iter=1).minimize(net, X, Y, X_val=X[:10])
+    with pytest.raises(ValueError, match="give both X_val and y_val, or neither"):
+        HessianFree(max_iter=1).minimize(net, X, Y, y_val=Y[:10])
+    with pytest.raises(ValueError, match="^X could not be converted"):
+        HessianFree(max_iter=1).minimize(net, [[1.0, "a", 2.0, 3.0]], Y[:1])
+    # lists are arrays too
+    hist = HessianFree(max_iter=1, random_state=0).minimize(net, X.tolist(), Y.tolist())
+    assert len(hist) == 1
+
+
+def test_an_unbuilt_network_is_built_from_X():
+    from deepbio.nn import Dense, Network
+    X, Y = _classes()
+    net = Network([Dense(4, "tanh"), Dense(3)], "softmax_cross_entropy", dtype="float64")
+    hist = HessianFree(max_iter=2, random_state=0).minimize(net, X, Y)
+    assert net.built and net.input_shape == (4,) and len(hist) == 2
+    again = Network([Dense(4, "tanh"), Dense(3)], "softmax_cross_entropy", dtype="float64")
+    HessianFree(max_iter=2, random_state=0).minimize(again, X, Y)
+    np.testing.assert_array_equal(again.theta, net.theta)       # reproducible
+
+
+@pytest.mark.parametrize("size, expected", [(np.float32(0.5), 40), (np.float64(0.25), 20),
+                                            (0.5, 40), (np.int64(7), 7), (7, 7), (1, 1),
+                                            (1.0, 80)])
+def test_curvature_batch_size_int_is_a_count_and_real_a_fraction(size, expected):
+    """Any integer type is a count, any other real type a fraction (np.float32 too)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = X @ rng.standard_normal(3)
+    seen = []
+
+    class Spy(LeastSquares):
+        def gauss_newton_product(self, v, Xc, yc, train=True):
+            seen.append(len(Xc))
+            return super().gauss_newton_product(v, Xc, yc, train)
+
+    HessianFree(max_iter=1, curvature_batch_size=size, random_state=0).minimize(
+        Spy(X, y), X, y)
+    assert seen and set(seen) == {expected}
+
+
+# --------------------------------------------------------------------------- tol
+
+
+def test_a_rejected_step_is_not_convergence():
+    """tol > 0: a rejected step (alpha = 0, no decrease) raises lambda and retries; only
+    an accepted step whose decrease is below tol stops."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 5))
+    y = X @ rng.standard_normal(5)
+
+    class Liar(LeastSquares):          # curvature 100x too small: the first steps fail
+        def gauss_newton_product(self, v, X, y, train=True):
+            return super().gauss_newton_product(v, X, y, train) / 100.0
+
+    hf = HessianFree(max_iter=40, initial_damping=1e-3, preconditioner=False,
+                     curvature_batch_size=1.0, max_line_search=0, tol=0.99, random_state=0)
+    hist = hf.minimize(Liar(X, y), X, y)
+    steps = [h["step_size"] for h in hist]
+    assert steps[0] == 0.0                      # rejected, lambda raised ...
+    assert hist[1]["damping"] == pytest.approx(1.5e-3)
+    assert steps[-1] > 0                        # ... until a step is accepted, which
+    assert all(s == 0.0 for s in steps[:-1])    # (decrease < 99 %) stops it
+    assert hist[-1]["loss"] < hist[0]["loss_before"]

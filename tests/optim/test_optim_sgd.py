@@ -217,6 +217,28 @@ def test_the_lr_schedule_is_what_the_steps_use(be):
         assert_close(after, theta, 1e-12)
 
 
+def test_step_uses_the_rate_of_the_current_epoch(be):
+    """A fresh SGD steps at the epoch-0 rate; after minimize, step continues at the rate
+    of the last epoch; reset() goes back to the epoch-0 rate."""
+    X, y = _regression(n=4)
+
+    def moved(opt, net):
+        before = _np(net.get_flat()).copy()
+        _, g = net.loss_and_grad(X, y)
+        opt.step(net, X, y)
+        return (before - _np(net.get_flat())) / _np(g)     # the rate used, per weight
+
+    opt = SGD(0.1, momentum=0.0, schedule=StepDecay(1, 0.5), batch_size=4, max_epochs=3)
+    assert_close(moved(opt, _linear_net()), np.full(4, 0.1), 1e-12)
+    opt = SGD(0.1, momentum=0.0, schedule=StepDecay(1, 0.5), batch_size=4, max_epochs=3)
+    net = _linear_net()
+    hist = opt.minimize(net, X, y)
+    assert hist[-1]["lr"] == pytest.approx(0.025)
+    assert_close(moved(opt, net), np.full(4, 0.025), 1e-12)
+    opt.reset()
+    assert_close(moved(opt, net), np.full(4, 0.1), 1e-12)
+
+
 # -------------------------------------------------------------- early stopping
 
 
@@ -238,6 +260,30 @@ def test_early_stopping_restores_the_best_parameters_and_stops(be):
     assert len(hist) == best + 1 + 4             # patience epochs after the best
     assert_close(_np(net.theta), best_thetas[best], 0)
     assert net.loss(X_val, y_val) == min(vals)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_early_stopping_restores_the_best_parameters_when_training_diverges(be):
+    """Three good epochs, then a huge rate: the FloatingPointError comes after the best
+    weights (epoch 2) are back in network.theta, and its message says so."""
+    X, y = _regression()
+    net = _linear_net()
+    seen = {}
+
+    def callback(entry):
+        seen[entry["epoch"]] = _np(net.get_flat()).copy()
+
+    opt = SGD(0.01, momentum=0.0, schedule=lambda e: 0.05 if e < 3 else 1e3, batch_size=16,
+              max_epochs=50, early_stopping=True, patience=100, random_state=0)
+    with pytest.raises(FloatingPointError, match=r"^SGD: the training loss became (inf|nan) "
+                       r"in epoch \d+; lower learning_rate or set clip_norm; the parameters "
+                       r"of epoch 2 \(the lowest val_loss, [0-9.e+-]+\) were restored$"):
+        opt.minimize(net, X, y, X[:16], y[:16], callback=callback)
+    assert_close(_np(net.theta), seen[2], 0)
+    # without early stopping there is nothing to restore, and the message says nothing
+    with pytest.raises(FloatingPointError, match=r"set clip_norm$"):
+        SGD(1e3, momentum=0.0, batch_size=16, max_epochs=50, random_state=0).minimize(
+            _linear_net(), X, y)
 
 
 def test_early_stopping_on_a_split_validation_fraction(be):
@@ -329,6 +375,39 @@ def test_verbose_output(be, capsys):
     SGD(0.01, max_epochs=2, verbose=1, random_state=0).minimize(_linear_net(), X, y)
     err = capsys.readouterr().err          # not a terminal: one line per epoch
     assert err.count("epoch") == 2 and "loss=" in err
+
+
+@pytest.mark.parametrize("where", ["X", "y", "X_val", "y_val"])
+@pytest.mark.parametrize("bad, word", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_nan_or_inf_in_the_data_is_named(be, where, bad, word):
+    """Bad data is a ValueError naming the argument and the first bad position, before
+    any step (not a FloatingPointError advising a lower learning rate)."""
+    X, y = _regression()
+    data = {"X": X.copy(), "y": y.copy(), "X_val": X[:10].copy(), "y_val": y[:10].copy()}
+    col = 2 if where.startswith("X") else 0
+    data[where][5, col] = bad
+    net = _linear_net()
+    theta = _np(net.get_flat()).copy()
+    with pytest.raises(ValueError, match=rf"^{where} contains {word} \(first at "
+                                         rf"{where}\[5, {col}\]\)"):
+        SGD(max_epochs=2, random_state=0).minimize(net, data["X"], data["y"], data["X_val"],
+                                                   data["y_val"])
+    assert_close(_np(net.theta), theta, 0)
+
+
+def test_data_of_different_lengths_or_kinds_are_refused(be):
+    X, y = _regression()
+    with pytest.raises(ValueError, match="X and y must have the same number of samples"):
+        SGD(max_epochs=1).minimize(_linear_net(), X, y[:10])
+    with pytest.raises(ValueError, match="X_val and y_val must have the same number"):
+        SGD(max_epochs=1).minimize(_linear_net(), X, y, X[:10], y[:5])
+    with pytest.raises(ValueError, match="give both X_val and y_val, or neither"):
+        SGD(max_epochs=1).minimize(_linear_net(), X, y, X_val=X[:10])
+    with pytest.raises(ValueError, match="^X could not be converted"):
+        SGD(max_epochs=1).minimize(_linear_net(), [[1.0, "a", 2.0]], y[:1])
+    net = Network([Dense(1)], "squared_error", dtype="float64")    # unbuilt, from lists
+    SGD(max_epochs=1, random_state=0).minimize(net, X.tolist(), y.tolist())
+    assert net.built and net.input_shape == (3,)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
