@@ -27,10 +27,15 @@ def _n_test(test_size, n):
                 f"test_size={n_test} must be between 1 and n_samples - 1 = {n - 1}"
             )
         return n_test
+    if not 0.0 < float(test_size) < 1.0:
+        raise ValueError(f"test_size must be in (0, 1) when a float, got {float(test_size)}")
+    # As scikit-learn: multiply in the fraction's own precision, so that
+    # np.float32(0.3) * 10 is 3 (in float64 it is 3.0000001, which rounds up to 4).
+    if isinstance(test_size, np.floating):
+        n_test = math.ceil(float(test_size * test_size.dtype.type(n)))
+    else:
+        n_test = math.ceil(float(test_size) * n)
     test_size = float(test_size)
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1) when a float, got {test_size}")
-    n_test = math.ceil(test_size * n)
     if not 1 <= n_test <= n - 1:
         raise ValueError(
             f"test_size={test_size} with n_samples={n} leaves an empty train or test set"
@@ -134,6 +139,8 @@ def train_test_split(X, y=None, test_size=0.25, stratify=None, random_state=None
         classes, inverse, counts = np.unique(stratify, return_inverse=True, return_counts=True)
         if counts.min() < 2:
             bad = classes[np.argmin(counts)]
+            if isinstance(bad, np.generic):
+                bad = bad.item()  # show 1, not np.int64(1)
             raise ValueError(
                 f"stratify: class {bad!r} has only 1 member; every class needs at least 2"
             )

@@ -13,10 +13,14 @@ import csv
 import gzip
 import io
 import os
+import re
+import zlib
 
 import numpy as np
 
 from ._base import Bunch, _check_float, _check_int, _check_random_state
+from ._text import (GZIP_MAGIC, check_not_utf16, not_decodable_message, peek,
+                    python_encoding, source_prefix)
 
 __all__ = ["read_expression", "load_array", "make_expression"]
 
@@ -24,13 +28,48 @@ __all__ = ["read_expression", "load_array", "make_expression"]
 MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none"})
 
 
-def _open_text(path):
-    """Open ``path`` for reading text, transparently un-gzipping it."""
+# ASCII decimal floats as written by R, pandas, Excel...: sign, digits, one
+# '.', exponent; ``inf`` / ``infinity`` / ``nan``. Python's float() also takes
+# '1_000' and non-ASCII digits, which are not numbers in a data file.
+_FLOAT_RE = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.ASCII | re.IGNORECASE
+)
+
+
+def _open_binary(path):
+    """Open ``path`` for reading bytes, transparently un-gzipping it."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, "r", encoding="utf-8-sig", newline="")
+    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+
+
+def _open_text(path, encoding):
+    """Open ``path`` as text for the csv module (gzip and UTF-16 checked)."""
+    binary = _open_binary(path)
+    try:
+        head, binary = peek(binary, 2)
+        check_not_utf16(head, encoding, "")
+    except BaseException:
+        binary.close()
+        raise
+    return io.TextIOWrapper(binary, encoding=python_encoding(encoding), newline="")
+
+
+def _decode_error_message(path, encoding, err):
+    """Locate the first undecodable byte of ``path`` (line and column) for a message."""
+    codec = python_encoding(encoding)
+    with _open_binary(path) as fh:
+        line_no = 0
+        for raw in fh:
+            # Lines end in \n, \r\n or \r, as for the csv reader.
+            for line in raw.rstrip(b"\n").removesuffix(b"\r").split(b"\r"):
+                line_no += 1
+                try:
+                    line.decode(codec if line_no == 1 else encoding)
+                except UnicodeDecodeError as bad:
+                    column = len(line[:bad.start].decode(encoding, errors="replace")) + 1
+                    return not_decodable_message(line_no, column, line[bad.start], encoding)
+    return f"the file is not valid {encoding!r} text ({err})"
 
 
 def _strip_gz(path):
@@ -38,52 +77,95 @@ def _strip_gz(path):
     return name[:-3] if name.endswith(".gz") else name
 
 
-def _parse_cell(text, line_no, col_no, row_name, col_name, allow_missing):
+def _first_nonblank_line(fh):
+    """Return the first line of ``fh`` that is not blank (``""`` if none); rewind."""
+    for line in fh:
+        if line.strip():
+            break
+    else:
+        line = ""
+    fh.seek(0)
+    return line
+
+
+def _line_label(first, last):
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
+def _records(fh, delimiter, quoting):
+    """Yield ``(where, fields)`` for each non-blank record of a delimited file.
+
+    ``where`` names the physical line(s) of the record ("line 4", or
+    "lines 2-3" for a quoted field spanning lines); a malformed record raises
+    ``ValueError`` naming the line where it starts.
+    """
+    reader = csv.reader(fh, delimiter=delimiter, quoting=quoting, strict=True)
+    last = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            hint = ""
+            if quoting != csv.QUOTE_NONE:
+                hint = " (check for an unbalanced '\"': a quoted field must end with '\"')"
+            raise ValueError(f"line {last + 1}: malformed record: {err}{hint}") from None
+        first, last = last + 1, reader.line_num
+        if fields and any(f.strip() for f in fields):
+            yield _line_label(first, last), fields
+
+
+def _parse_cell(text, where, col_no, row_name, col_name, allow_missing):
     """Parse one cell; raise ``ValueError`` locating it on failure."""
     s = text.strip()
-    where = f"line {line_no}, column {col_no} (row {row_name!r}, column {col_name!r})"
-    if s.lower() in MISSING_TOKENS:
+    where = f"{where}, column {col_no} (row {row_name!r}, column {col_name!r})"
+    if s.lower() in MISSING_TOKENS or (_FLOAT_RE.fullmatch(s) and s.lower().endswith("nan")):
         if allow_missing:
             return np.nan
         raise ValueError(f"missing value {text!r} at {where}; pass allow_missing=True to keep NaN")
-    try:
-        value = float(s)
-    except ValueError:
-        raise ValueError(f"non-numeric value {text!r} at {where}") from None
+    if not _FLOAT_RE.fullmatch(s):
+        raise ValueError(f"non-numeric value {text!r} at {where}")
+    value = float(s)
     if not np.isfinite(value):
         raise ValueError(f"non-finite value {text!r} at {where}")
     return value
 
 
-def _parse_values(fields, line_no, first_col, row_name, col_names, allow_missing):
+def _parse_values(fields, where, first_col, row_name, col_names, allow_missing):
     """Parse a row of numeric strings into float64, fast path first."""
-    try:
-        values = np.array(fields, dtype=np.float64)
-        if np.all(np.isfinite(values)):
-            return values
-    except ValueError:
-        pass
+    joined = "".join(fields)
+    # NumPy (like float()) accepts '1_0' and non-ASCII digits: leave those rows
+    # to the strict cell-by-cell parser.
+    if joined.isascii() and "_" not in joined:
+        try:
+            values = np.array(fields, dtype=np.float64)
+            if np.all(np.isfinite(values)):
+                return values
+        except ValueError:
+            pass
     # Slow path: cell by cell, so that the error names the offending cell.
     return np.array(
         [
-            _parse_cell(f, line_no, first_col + j + 1, row_name, col_names[j], allow_missing)
+            _parse_cell(f, where, first_col + j + 1, row_name, col_names[j], allow_missing)
             for j, f in enumerate(fields)
         ],
         dtype=np.float64,
     )
 
 
+def _spans_lines(fields):
+    return any("\n" in f or "\r" in f for f in fields)
+
+
 def _read_delimited(fh, sep, allow_missing):
     """Read a table whose first row holds column names and first column row names."""
-    reader = csv.reader(fh, delimiter=sep)
     header = None
     rows, row_names = [], []
-    for line_no, fields in enumerate(reader, start=1):
-        if not fields or all(not f.strip() for f in fields):
-            continue  # blank line
+    for where, fields in _records(fh, sep, csv.QUOTE_MINIMAL):
         if header is None:
             header = [f.strip() for f in fields]
-            header_line = line_no
+            header_where = where
             continue
         if len(fields) == len(header):
             col_names = header[1:]
@@ -92,12 +174,15 @@ def _read_delimited(fh, sep, allow_missing):
             header = [""] + header
             col_names = header[1:]
         else:
+            hint = ""
+            if _spans_lines(fields):
+                hint = "; a quoted field runs over several lines: check for an unbalanced '\"'"
             raise ValueError(
-                f"line {line_no} has {len(fields)} fields but the header (line "
-                f"{header_line}) has {len(header)}"
+                f"{where} has {len(fields)} fields but the header ({header_where}) has "
+                f"{len(header)}{hint}"
             )
         row_name = fields[0].strip()
-        rows.append(_parse_values(fields[1:], line_no, 1, row_name, col_names, allow_missing))
+        rows.append(_parse_values(fields[1:], where, 1, row_name, col_names, allow_missing))
         row_names.append(row_name)
     if header is None:
         raise ValueError("empty file: no header line and no data")
@@ -109,16 +194,18 @@ def _read_delimited(fh, sep, allow_missing):
 
 
 def _read_gct(fh, allow_missing):
-    """Read GCT #1.2: version line, dimensions line, header, genes x samples."""
-    reader = csv.reader(fh, delimiter="\t")
-    lines = ((n, f) for n, f in enumerate(reader, start=1) if f and any(x.strip() for x in f))
+    """Read GCT #1.2: version line, dimensions line, header, genes x samples.
+
+    GCT is tab-separated without quoting: '"' is an ordinary character.
+    """
+    lines = _records(fh, "\t", csv.QUOTE_NONE)
     try:
         n1, version = next(lines)
     except StopIteration:
         raise ValueError("empty file: no GCT version line") from None
     if version[0].strip() != "#1.2":
         raise ValueError(
-            f"line {n1}: unsupported GCT version {version[0].strip()!r}; only '#1.2' is read"
+            f"{n1}: unsupported GCT version {version[0].strip()!r}; only '#1.2' is read"
         )
     try:
         n2, dims = next(lines)
@@ -126,37 +213,38 @@ def _read_gct(fh, allow_missing):
     except StopIteration:
         raise ValueError("GCT file ends before the dimensions line") from None
     except (ValueError, IndexError):
-        raise ValueError(f"line {n2}: GCT dimensions line must be '<n_genes>\\t<n_samples>'") from None
+        raise ValueError(f"{n2}: GCT dimensions line must be '<n_genes>\\t<n_samples>'") from None
     try:
         n3, header = next(lines)
     except StopIteration:
         raise ValueError("GCT file ends before the header line") from None
     header = [h.strip() for h in header]
     if len(header) < 2 or header[0].lower() != "name" or header[1].lower() != "description":
-        raise ValueError(f"line {n3}: GCT header must start with 'Name<TAB>Description'")
+        raise ValueError(f"{n3}: GCT header must start with 'Name<TAB>Description'")
     samples = header[2:]
     if len(samples) != n_cols:
         raise ValueError(
-            f"line {n3}: header names {len(samples)} samples but line {n2} declares {n_cols}"
+            f"{n3}: header names {len(samples)} samples but {n2} declares {n_cols}"
         )
     genes, descriptions, rows = [], [], []
-    for line_no, fields in lines:
+    for where, fields in lines:
         if len(fields) != len(header):
             raise ValueError(
-                f"line {line_no} has {len(fields)} fields but the header (line {n3}) has {len(header)}"
+                f"{where} has {len(fields)} fields but the header ({n3}) has {len(header)}"
             )
         gene = fields[0].strip()
-        rows.append(_parse_values(fields[2:], line_no, 2, gene, samples, allow_missing))
+        rows.append(_parse_values(fields[2:], where, 2, gene, samples, allow_missing))
         genes.append(gene)
         descriptions.append(fields[1].strip())
     if len(genes) != n_rows:
-        raise ValueError(f"GCT file has {len(genes)} gene rows but line {n2} declares {n_rows}")
+        raise ValueError(f"GCT file has {len(genes)} gene rows but {n2} declares {n_rows}")
     if not genes:
         raise ValueError("no data rows after the GCT header")
     return np.vstack(rows), genes, samples, descriptions
 
 
-def read_expression(path, sep=None, transpose=False, allow_missing=False, format=None):
+def read_expression(path, sep=None, transpose=False, allow_missing=False, format=None,
+                    encoding="utf-8"):
     """Read an expression matrix from CSV, TSV or GCT into samples x genes.
 
     Parameters
@@ -166,18 +254,21 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
     sep : str, optional
         Field separator for delimited files. By default: tab for ``.tsv``,
         ``.tab`` and ``.txt``, comma for ``.csv``; otherwise tab if the first
-        line contains one, else comma. Ignored for GCT.
+        non-blank line contains one, else comma. Ignored for GCT.
     transpose : bool, default=False
         Delimited files are read as rows = samples, columns = genes. Set True
         for a file stored genes x samples (genes in rows). Must stay False for
         GCT, which is always genes x samples and always returned transposed.
     allow_missing : bool, default=False
         If False, a missing cell (empty, ``NA``, ``NaN``, ``N/A``, ``null``,
-        ``None``; case-insensitive) raises ``ValueError`` naming its line and
-        column. If True, missing cells become ``NaN``.
+        ``None``, or any signed ``nan`` such as ``-nan``; case-insensitive)
+        raises ``ValueError`` naming its line and column. If True, missing
+        cells become ``NaN``.
     format : {None, "csv", "tsv", "gct"}, optional
-        Force the format; by default a ``.gct`` name or a first line ``#1.2``
-        means GCT and anything else is delimited text.
+        Force the format; by default a ``.gct`` name or a first non-blank
+        line ``#1.2`` means GCT and anything else is delimited text.
+    encoding : str, default="utf-8"
+        Text encoding of the file. A UTF-8 byte-order mark is skipped.
 
     Returns
     -------
@@ -196,7 +287,10 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
         Empty file or no data rows; a row with the wrong number of fields; a
         non-numeric or non-finite cell (the message gives line, column and
         both names); a missing cell when ``allow_missing=False``; a GCT file
-        whose declared dimensions or header disagree with its content.
+        whose declared dimensions or header disagree with its content; a
+        malformed quoted field; a file that is not valid UTF-8 (or
+        ``encoding``); truncated gzip data. Messages start with the file
+        name.
 
     Notes
     -----
@@ -205,6 +299,11 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
     Each following line holds a row name then numbers. A header one field
     shorter than the data rows (as R's ``write.table`` writes) is accepted.
     Fields may be quoted (CSV rules). Duplicate names are kept as they are.
+    Numbers must be ASCII decimals (``-1.5``, ``2e-3``, ``.5``); ``1_000``
+    or non-ASCII digits are rejected as non-numeric.
+
+    GCT files are tab-separated without quoting: a ``"`` is kept as an
+    ordinary character (e.g. in a description).
 
     GCT #1.2 layout (Broad Institute)::
 
@@ -224,18 +323,30 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
     >>> m.X.shape, m.samples, m.genes
     ((2, 2), ['S1', 'S2'], ['TP53', 'BRCA1'])
     """
+    if format not in (None, "csv", "tsv", "gct"):
+        raise ValueError(f"format must be None, 'csv', 'tsv' or 'gct', got {format!r}")
+    prefix = source_prefix(path)
+    try:
+        return _read_expression(path, sep, transpose, allow_missing, format, encoding)
+    except UnicodeDecodeError as err:
+        raise ValueError(prefix + _decode_error_message(path, encoding, err)) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ValueError(f"{prefix}truncated or corrupt gzip data ({err})") from None
+    except ValueError as err:
+        raise ValueError(f"{prefix}{err}") from None
+
+
+def _read_expression(path, sep, transpose, allow_missing, format, encoding):
+    """:func:`read_expression` without the file name in the error messages."""
     name = _strip_gz(path)
-    with _open_text(path) as fh:
+    with _open_text(path, encoding) as fh:
         if format is None:
-            first = fh.readline()
-            fh.seek(0)
+            first = _first_nonblank_line(fh)
             is_gct = name.endswith(".gct") or first.strip().split("\t")[0].strip() == "#1.2"
-        elif format in ("csv", "tsv", "gct"):
+        else:
             is_gct = format == "gct"
             if sep is None and not is_gct:
                 sep = "," if format == "csv" else "\t"
-        else:
-            raise ValueError(f"format must be None, 'csv', 'tsv' or 'gct', got {format!r}")
 
         if is_gct:
             if transpose:
@@ -253,9 +364,7 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
             elif name.endswith(".csv"):
                 sep = ","
             else:
-                first = fh.readline()
-                fh.seek(0)
-                sep = "\t" if "\t" in first else ","
+                sep = "\t" if "\t" in _first_nonblank_line(fh) else ","
         if not isinstance(sep, str) or len(sep) != 1:
             raise ValueError(f"sep must be a single character, got {sep!r}")
         X, row_names, col_names = _read_delimited(fh, sep, allow_missing)

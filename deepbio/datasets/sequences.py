@@ -17,11 +17,16 @@ mask ``(N, T)`` that is True on real positions.
 import collections
 import gzip
 import io
+import math
 import os
+import warnings
+import zlib
 
 import numpy as np
 
 from ._base import _check_float, _check_int, _check_random_state
+from ._text import (GZIP_MAGIC, check_not_utf16, not_decodable_message, peek,
+                    python_encoding, source_prefix)
 
 __all__ = [
     "ALPHABETS",
@@ -46,7 +51,8 @@ class FastaRecord(collections.namedtuple("_FastaRecord", ["id", "sequence"])):
 
     It unpacks and compares as the 2-tuple ``(id, sequence)``; the rest of
     the header line after the id is kept in the attribute ``description``
-    (``""`` if the header is only the id).
+    (``""`` if the header is only the id). ``_replace``, ``_make``,
+    ``_asdict``, copying and pickling keep ``description``.
     """
 
     def __new__(cls, id, sequence, description=""):
@@ -54,39 +60,127 @@ class FastaRecord(collections.namedtuple("_FastaRecord", ["id", "sequence"])):
         self.description = description
         return self
 
+    @classmethod
+    def _make(cls, iterable):
+        """Make a record from ``(id, sequence)`` or ``(id, sequence, description)``."""
+        return cls(*iterable)
+
+    def _replace(self, **changes):
+        fields = self._asdict()
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"Got unexpected field names: {sorted(unknown)!r}")
+        fields.update(changes)
+        return type(self)(**fields)
+
+    def _asdict(self):
+        return {"id": self.id, "sequence": self.sequence, "description": self.description}
+
+    def __getnewargs__(self):
+        return (self.id, self.sequence, self.description)
+
     def __repr__(self):
         return (f"FastaRecord(id={self.id!r}, sequence={self.sequence!r}, "
                 f"description={self.description!r})")
 
 
-def _text_lines(path_or_file):
-    """Yield decoded lines (newline characters removed) from a path or file."""
+def _decoded_lines(binary, encoding, prefix):
+    """Decode a binary stream (gzip allowed) into lines; errors become ``ValueError``.
+
+    Any line ending (``\\n``, ``\\r\\n``, ``\\r``) ends a line, and a UTF-8
+    byte-order mark is dropped. Invalid bytes are reported with their line and
+    column.
+    """
+    head, binary = peek(binary, 2)
+    stream = gzip.GzipFile(fileobj=binary, mode="rb") if head == GZIP_MAGIC else binary
+    if stream is not binary:
+        head, stream = peek(stream, 2)
+    check_not_utf16(head, encoding, prefix)
+    text = io.TextIOWrapper(stream, encoding=python_encoding(encoding), errors="surrogateescape",
+                            newline=None)
+    line_no = 0
+    try:
+        for line_no, line in enumerate(text, start=1):
+            if not line.isascii():
+                _check_decoded(line, line_no, encoding, prefix)
+            yield line.rstrip("\r\n")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ValueError(
+            f"{prefix}truncated or corrupt gzip data after line {line_no} ({err})"
+        ) from None
+    finally:
+        if stream is binary:
+            text.detach()  # leave the caller's file open
+        else:
+            text.close()  # closes the GzipFile, not the caller's file
+
+
+def _check_decoded(line, line_no, encoding, prefix):
+    """Raise ``ValueError`` if ``line`` holds bytes that did not decode."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as err:
+        # errors="surrogateescape" maps an undecodable byte b to chr(0xDC00 + b).
+        byte = ord(line[err.start]) - 0xDC00
+        raise ValueError(
+            prefix + not_decodable_message(line_no, err.start + 1, byte, encoding)
+        ) from None
+
+
+def _split_line_endings(line):
+    """Split a text line on any of ``\\r\\n``, ``\\r``, ``\\n`` (ending removed)."""
+    line = line.rstrip("\r\n")
+    if "\r" not in line and "\n" not in line:
+        return [line]
+    return line.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _text_lines(path_or_file, encoding="utf-8"):
+    """Yield decoded lines (line endings removed) from a path, file or iterable.
+
+    Paths and binary streams may be gzip-compressed (recognised by content);
+    a leading UTF-8 byte-order mark is dropped from every kind of input.
+    """
+    prefix = source_prefix(path_or_file)
     if isinstance(path_or_file, (str, bytes, os.PathLike)):
         with open(path_or_file, "rb") as raw:
-            magic = raw.read(2)
-        opener = gzip.open if magic == b"\x1f\x8b" else open
-        with opener(path_or_file, "rb") as fh:
-            with io.TextIOWrapper(fh, encoding="utf-8-sig", newline=None) as text:
-                for line in text:
-                    yield line.rstrip("\r\n")
+            yield from _decoded_lines(raw, encoding, prefix)
         return
-    for line in path_or_file:
+    if hasattr(path_or_file, "read") and not isinstance(path_or_file, io.TextIOBase):
+        if isinstance(path_or_file.read(0), bytes):
+            yield from _decoded_lines(path_or_file, encoding, prefix)
+            return
+    # A text stream or an iterable of str (or bytes) lines.
+    first = True
+    for line_no, line in enumerate(path_or_file, start=1):
         if isinstance(line, bytes):
-            line = line.decode("utf-8")
-        yield line.rstrip("\r\n")
+            try:
+                line = line.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    prefix + not_decodable_message(line_no, err.start + 1, line[err.start],
+                                                   encoding)
+                ) from None
+        if first:
+            line = line.removeprefix("\ufeff")
+            first = False
+        yield from _split_line_endings(line)
 
 
-def read_fasta(path_or_file, upper=False):
+def read_fasta(path_or_file, upper=False, encoding="utf-8"):
     """Read all records of a FASTA file.
 
     Parameters
     ----------
     path_or_file : str, os.PathLike or file object
-        A path (gzip-compressed files are recognised by their content, any
-        name) or an open text or binary file / iterable of lines.
+        A path or an open binary file (gzip-compressed data is recognised by
+        its content, any name), or an open text file / iterable of lines.
     upper : bool, default=False
         Upper-case the sequences. By default letters keep their case (lower
         case often marks soft-masked repeats); :func:`one_hot` ignores case.
+    encoding : str, default="utf-8"
+        Text encoding of a path or binary file. A UTF-8 byte-order mark is
+        skipped.
 
     Returns
     -------
@@ -100,13 +194,16 @@ def read_fasta(path_or_file, upper=False):
     ------
     ValueError
         If the file is empty, has no ``>`` header, has sequence data before
-        the first header, or has a header with no id; the message gives the
-        1-based line number.
+        the first header, or has a header with no id; if it is not valid
+        UTF-8 (e.g. Latin-1 or UTF-16); if its gzip data is truncated. The
+        message names the file (when it has a name) and gives the 1-based
+        line number.
 
     Notes
     -----
-    Multi-line records, blank lines, Windows (``\\r\\n``) and old Mac line
-    endings are handled. Lines starting with ``;`` are comments and skipped.
+    Multi-line records, blank lines, Windows (``\\r\\n``) and old Mac
+    (``\\r``) line endings are handled, in text and binary files. Lines
+    starting with ``;`` are comments and skipped.
     A header followed by no sequence gives a record with an empty sequence.
     No letter is checked here; :func:`one_hot` validates against an alphabet
     (a protein's trailing stop ``*`` must be stripped before encoding).
@@ -122,11 +219,12 @@ def read_fasta(path_or_file, upper=False):
     >>> records[0].description
     'first test'
     """
+    prefix = source_prefix(path_or_file)
     records = []
     header = None
     chunks = []
     seen_any = False
-    for line_no, line in enumerate(_text_lines(path_or_file), start=1):
+    for line_no, line in enumerate(_text_lines(path_or_file, encoding), start=1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -138,20 +236,20 @@ def read_fasta(path_or_file, upper=False):
                 records.append(FastaRecord(header[0], "".join(chunks), header[1]))
             parts = stripped[1:].strip().split(None, 1)
             if not parts:
-                raise ValueError(f"line {line_no}: FASTA header '>' without an id")
+                raise ValueError(f"{prefix}line {line_no}: FASTA header '>' without an id")
             header = (parts[0], parts[1].strip() if len(parts) > 1 else "")
             chunks = []
             continue
         if header is None:
             raise ValueError(
-                f"line {line_no}: sequence data before the first '>' header "
+                f"{prefix}line {line_no}: sequence data before the first '>' header "
                 "(is this a FASTA file?)"
             )
         chunks.append("".join(stripped.split()))
     if header is None:
         if not seen_any:
-            raise ValueError("empty FASTA input: no records")
-        raise ValueError("no FASTA records: no line starts with '>'")
+            raise ValueError(f"{prefix}empty FASTA input: no records")
+        raise ValueError(f"{prefix}no FASTA records: no line starts with '>'")
     records.append(FastaRecord(header[0], "".join(chunks), header[1]))
     if upper:
         records = [FastaRecord(r.id, r.sequence.upper(), r.description) for r in records]
@@ -426,6 +524,27 @@ def decode_one_hot(X, mask=None, alphabet="dna"):
 # ---------------------------------------------------------------------------
 
 
+def _check_fill_value(value, dtype):
+    """Raise ``ValueError`` if ``value`` cannot be stored in ``dtype`` (NaN in int...)."""
+    dtype = np.dtype(dtype)
+    try:
+        with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stored = np.array(value).astype(dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"value={value!r} cannot be stored in dtype {dtype}") from None
+    if dtype.kind in "fc":
+        # Rounding to the precision is fine; overflowing to infinity is not.
+        lost = bool(np.isinf(stored)) and not np.isinf(np.asarray(value, dtype=np.complex128))
+    else:
+        lost = not bool(stored == value)
+    if lost:
+        raise ValueError(
+            f"value={value!r} cannot be represented in dtype {dtype} (it would become "
+            f"{stored.item()!r}); pass a value that fits or another dtype"
+        )
+
+
 def pad_sequences(sequences, length=None, value=0.0, truncate=False, dtype=None):
     """Stack variable-length sequences into one padded array and a mask.
 
@@ -492,6 +611,7 @@ def pad_sequences(sequences, length=None, value=0.0, truncate=False, dtype=None)
             raise ValueError(
                 f"sequence {i} has length {lengths[i]} > length={T}; pass truncate=True to cut it"
             )
+    _check_fill_value(value, dtype)
     X = np.full((len(arrays), T, arrays[0].shape[1]), value, dtype=dtype)
     for i, a in enumerate(arrays):
         X[i, : min(T, a.shape[0])] = a[:T]
@@ -581,6 +701,18 @@ def _sample_pwm(pwm, n, rng):
     cum = np.cumsum(pwm, axis=1)
     u = rng.random((n, pwm.shape[0], 1))
     return np.minimum((u > cum[None]).sum(axis=2), 3)
+
+
+def _motif_free_failure(motif, length, background):
+    """Explain why motif-free negatives could not be drawn."""
+    p = float(np.prod([background["ACGT".index(c)] for c in motif]))
+    expected = (length - len(motif) + 1) * p
+    return (
+        f"could not draw negatives free of the motif {motif!r}: a random background "
+        f"sequence of length {length} contains it about {expected:.3g} times by chance, "
+        f"so motif-free sequences are too rare. Use a longer motif (it has only "
+        f"{len(motif)} letters), shorter sequences, or a background that makes it rarer"
+    )
 
 
 def make_motif_sequences(n=1000, length=100, motif="TGACTCA", frac_positive=0.5,
@@ -711,8 +843,8 @@ def make_motif_sequences(n=1000, length=100, motif="TGACTCA", frac_positive=0.5,
             fill_negatives(redo)
             for i, s in zip(redo, _codes_to_strings(codes[redo])):
                 sequences[i] = s
-        else:  # pragma: no cover - needs a background that nearly forces the motif
-            raise ValueError("could not draw negatives free of the motif; check background")
+        else:
+            raise ValueError(_motif_free_failure(exact, length, background))
 
     if return_positions:
         return sequences, y, positions
@@ -763,6 +895,15 @@ def make_long_range_sequences(n=1000, length=60, n_symbols=4, random_state=None,
     return X, codes[:, 0].astype(np.int64)
 
 
+def _window_end(fraction, T):
+    """``floor(fraction * T)``, robust to rounding: ``10 / 77 * 77`` gives 10, not 9."""
+    x = fraction * T
+    nearest = round(x)
+    if abs(x - nearest) <= 1e-9 * max(1.0, abs(x)):
+        return int(nearest)
+    return math.floor(x)
+
+
 def make_addition_problem(n=1000, T=100, first_window=0.5, mean=False, random_state=None,
                           dtype=np.float64):
     """The addition problem of Hochreiter & Schmidhuber (1997) for RNNs.
@@ -771,7 +912,9 @@ def make_addition_problem(n=1000, T=100, first_window=0.5, mean=False, random_st
     uniformly from [0, 1). Channel 1 is 0 except at exactly two marked
     steps, where it is 1: the first marker lies uniformly in the first
     ``first_window`` fraction of the sequence (steps ``0 ..
-    max(1, floor(first_window * T)) - 1``), the second uniformly in the
+    max(1, floor(first_window * T)) - 1``, where a product within rounding
+    error of an integer counts as that integer, so ``first_window=10 / T``
+    gives exactly ten steps for every ``T``), the second uniformly in the
     second half (steps ``T // 2 .. T - 1``). The target is the sum of the
     two marked values (or their mean, with ``mean=True``), read out after the
     last step.
@@ -829,7 +972,7 @@ def make_addition_problem(n=1000, T=100, first_window=0.5, mean=False, random_st
     dtype = _float_dtype(dtype)
     rng = _check_random_state(random_state)
     values = rng.random((n, T))
-    first_end = max(1, int(np.floor(first_window * T)))
+    first_end = max(1, _window_end(first_window, T))
     first = rng.integers(0, first_end, size=n)
     second = rng.integers(T // 2, T, size=n)
     rows = np.arange(n)

@@ -273,3 +273,118 @@ def test_make_expression_noise_zero_is_deterministic_given_structure():
 def test_make_expression_argument_errors_name_the_parameter(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_expression(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Strict numbers, quoting, line numbers, encodings
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["2_8", "1_000.5", "\u0661\u0662", "\uff11\uff12", "0x10",
+                                  "1,5", "\u0661e3"])
+@pytest.mark.parametrize("slow", [False, True])
+def test_only_ascii_decimal_numbers_are_accepted(tmp_path, cell, slow):
+    path = tmp_path / "x.tsv"
+    # slow=True puts a missing cell in the row, forcing the cell-by-cell parser.
+    other = "NA" if slow else "1.0"
+    path.write_text(f"id\tA\tB\nS1\t{cell}\t{other}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"non-numeric value .* line 2, column 2"):
+        read_expression(path, allow_missing=True)
+
+
+def test_ascii_float_syntax_still_parses(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("id,A,B,C,D,E\nS1,-1.5,+2e-3,.5,7.,1E2\nS2, 3 ,4,5,6,NA\n")
+    m = read_expression(path, allow_missing=True)
+    np.testing.assert_array_equal(m.X[0], [-1.5, 0.002, 0.5, 7.0, 100.0])
+    assert m.X[1, 0] == 3.0 and np.isnan(m.X[1, 4])
+
+
+@pytest.mark.parametrize("token", ["-nan", "+nan", "-NaN", "+NAN"])
+def test_signed_nan_is_missing(tmp_path, token):
+    path = tmp_path / "x.csv"
+    path.write_text(f"id,A,B\nS1,1,{token}\n")
+    assert np.isnan(read_expression(path, allow_missing=True).X[0, 1])
+    with pytest.raises(ValueError, match="missing value .*allow_missing"):
+        read_expression(path)
+
+
+def test_unbalanced_quote_in_a_big_csv_is_a_value_error_with_the_line(tmp_path):
+    rows = [f"G{i},1.0,2.0" for i in range(20000)]
+    rows[5] = '"G5,1.0,2.0'
+    path = tmp_path / "big.csv"
+    path.write_text("id,A,B\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"big\.csv'?: line 7: .*unbalanced '\"'"):
+        read_expression(path)
+
+
+def test_unbalanced_quote_in_a_small_csv_points_at_the_quote(tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text('id,A,B\nS1,1,2\n"S2,3,4\nS3,5,6\n')
+    with pytest.raises(ValueError, match=r"line 3: .*unbalanced '\"'"):
+        read_expression(path)
+
+
+def test_gct_quotes_are_ordinary_characters(tmp_path):
+    path = tmp_path / "q.gct"
+    path.write_text('#1.2\n2\t2\nName\tDescription\tS1\tS2\n'
+                    'TP53\t"tumour" protein p53\t1\t2\nMYC\t"unbalanced\t3\t4\n')
+    m = read_expression(path)
+    assert m.descriptions == ['"tumour" protein p53', '"unbalanced']
+    np.testing.assert_array_equal(m.X, [[1, 3], [2, 4]])
+    rows = [f"G{i}\tdesc\t1\t2\n" for i in range(20000)]
+    rows[5] = 'G5\t"desc\t1\t2\n'
+    rows = "".join(rows)
+    big = tmp_path / "big.gct"
+    big.write_text("#1.2\n20000\t2\nName\tDescription\tS1\tS2\n" + rows)
+    assert read_expression(big).X.shape == (2, 20000)
+
+
+def test_line_numbers_after_a_quoted_field_spanning_lines(tmp_path):
+    path = tmp_path / "ml.csv"
+    path.write_text('s,A,B\n"S\n1",1,2\nS2,3,x\n')
+    with pytest.raises(ValueError, match=r"non-numeric value 'x' at line 4, column 3"):
+        read_expression(path)
+    path.write_text('s,A,B\n"S\n1",1,y\n')
+    with pytest.raises(ValueError, match=r"'y' at lines 2-3, column 3"):
+        read_expression(path)
+
+
+def test_detection_uses_the_first_non_blank_line(tmp_path):
+    noext = tmp_path / "table"
+    noext.write_text("\n  \nid\tA\tB\nS1\t1\t2\n")
+    m = read_expression(noext)
+    assert m.genes == ["A", "B"] and m.X.tolist() == [[1.0, 2.0]]
+    gct = tmp_path / "expr.txt.gz"
+    gct.write_bytes(gzip.compress(b"\n#1.2\n1\t2\nName\tDescription\tS1\tS2\nG\td\t1\t2\n"))
+    m = read_expression(gct)
+    assert m.descriptions == ["d"] and m.X.shape == (2, 1)
+
+
+def test_non_utf8_files_are_clear_errors(tmp_path):
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("id,A\nS1,1\nGEN\xb5,2\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.csv'?: line 3, column 4: byte 0xb5 is not "
+                                         r"valid UTF-8"):
+        read_expression(latin1)
+    assert read_expression(latin1, encoding="latin-1").samples == ["S1", "GEN\xb5"]
+    utf16 = tmp_path / "utf16.tsv"
+    utf16.write_text("id\tA\nS1\t1\n", encoding="utf-16")
+    with pytest.raises(ValueError, match=r"utf16\.tsv.*UTF-16"):
+        read_expression(utf16)
+    assert read_expression(utf16, encoding="utf-16").X.tolist() == [[1.0]]
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    raw = gzip.compress(b"s,A\n" + b"".join(b"S%d,%d\n" % (i, i) for i in range(5000)))
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"cut\.csv\.gz.*truncated or corrupt gzip"):
+        read_expression(path)
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "named.csv"
+    path.write_text("id,A\nS1,abc\n")
+    with pytest.raises(ValueError, match=r"^'.*named\.csv': non-numeric value 'abc'"):
+        read_expression(path)

@@ -153,3 +153,22 @@ def test_scaler_not_fitted_error_is_the_estimators_one():
     exceptions = pytest.importorskip("sklearn.exceptions")
     with pytest.raises(exceptions.NotFittedError):
         StandardScaler().transform(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("test_size, n, expected", [
+    (np.float32(0.3), 10, 3), (np.float32(0.7), 10, 7), (np.float32(0.1), 100, 10),
+    (np.float16(0.3), 10, 3), (0.3, 10, 3), (np.float64(0.3), 10, 3),
+])
+def test_numpy_float_test_size_counts_like_scikit_learn(test_size, n, expected):
+    _, X_test = train_test_split(np.arange(n), test_size=test_size, random_state=0)
+    assert len(X_test) == expected
+
+
+def test_stratify_singleton_class_message_shows_the_plain_label():
+    y = np.array([0, 0, 0, 1])
+    with pytest.raises(ValueError, match=r"class 1 has only 1 member") as info:
+        train_test_split(y, y, stratify=y)
+    assert "np." not in str(info.value)
+    labels = np.array(["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"class 'b' has only 1 member"):
+        train_test_split(labels, stratify=labels)

@@ -1,6 +1,9 @@
 """FASTA, one-hot encoding, padding, batching and the synthetic sequence tasks."""
+import copy
 import gzip
 import io
+import math
+import pickle
 
 import numpy as np
 import pytest
@@ -344,6 +347,12 @@ def test_long_range_sequences():
         make_long_range_sequences(length=1)
 
 
+def window_end(fraction, T):
+    """floor(fraction * T), counting a product within rounding of an integer as it."""
+    x = fraction * T
+    return round(x) if abs(x - round(x)) <= 1e-9 * max(1.0, x) else math.floor(x)
+
+
 @given(st.integers(2, 60), st.floats(0.01, 0.5), st.booleans(), st.integers(0, 1000))
 def test_addition_problem_structure(T, first_window, mean, seed):
     X, y = make_addition_problem(n=40, T=T, first_window=first_window, mean=mean,
@@ -355,7 +364,7 @@ def test_addition_problem_structure(T, first_window, mean, seed):
     np.testing.assert_array_equal(marks.sum(axis=1), 2.0)
     first = marks.argmax(axis=1)
     second = T - 1 - marks[:, ::-1].argmax(axis=1)
-    assert np.all(first < max(1, int(np.floor(first_window * T))))
+    assert np.all(first < max(1, window_end(first_window, T)))
     assert np.all(second >= T // 2)
     assert np.all((X[:, :, 0] >= 0) & (X[:, :, 0] < 1))
     total = (X[:, :, 0] * marks).sum(axis=1)
@@ -376,3 +385,130 @@ def test_addition_problem_reproducible_dtype_and_errors():
         make_addition_problem(first_window=0.7)
     with pytest.raises(ValueError, match="first_window"):
         make_addition_problem(first_window=0.0)
+
+
+def test_addition_problem_first_window_of_ten_steps_for_every_T():
+    # 10 / T * T is 9.999999999999998 for T = 77, 154, 303, ...: still ten steps.
+    from deepbio.datasets.sequences import _window_end
+    assert [T for T in range(20, 1001) if _window_end(10 / T, T) != 10] == []
+    for T in (77, 154, 303, 999):
+        X, _ = make_addition_problem(n=1000, T=T, first_window=10 / T, random_state=0)
+        first = X[:, :, 1].argmax(axis=1)
+        assert first.max() == 9
+
+
+# ---------------------------------------------------------------------------
+# FASTA input variants: BOM, line endings, gzip streams, encodings
+# ---------------------------------------------------------------------------
+
+FASTA = ">seq1 first test\nACGT\nacgt\n\n>seq2\nGGCC\n"
+EXPECTED = [("seq1", "ACGTacgt"), ("seq2", "GGCC")]
+
+
+@pytest.mark.parametrize("make", [
+    lambda b: io.BytesIO(b),
+    lambda b: io.BufferedReader(io.BytesIO(b)),
+    lambda b: io.TextIOWrapper(io.BytesIO(b), encoding="utf-8"),
+    lambda b: io.StringIO(b.decode("utf-8")),
+], ids=["BytesIO", "BufferedReader", "text utf-8", "StringIO"])
+def test_fasta_file_objects_skip_a_utf8_bom(make):
+    data = "\ufeff".encode() + FASTA.encode()
+    assert read_fasta(make(data)) == EXPECTED
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_fasta_binary_and_text_streams_with_any_line_ending(tmp_path, newline):
+    data = FASTA.replace("\n", newline).encode()
+    path = tmp_path / "x.fa"
+    path.write_bytes(data)
+    with open(path, "rb") as fh:
+        recs = read_fasta(fh)
+    assert recs == EXPECTED and recs[0].description == "first test"
+    assert read_fasta(io.BytesIO(data)) == EXPECTED
+    assert read_fasta(io.StringIO(data.decode())) == EXPECTED
+    with open(path, newline="") as fh:
+        assert read_fasta(fh) == EXPECTED
+
+
+def test_fasta_gzip_binary_streams_and_caller_file_stays_open(tmp_path):
+    path = tmp_path / "x.fa.gz"
+    path.write_bytes(gzip.compress(FASTA.encode()))
+    with open(path, "rb") as fh:
+        assert read_fasta(fh) == EXPECTED
+        assert not fh.closed
+    assert read_fasta(io.BytesIO(path.read_bytes())) == EXPECTED
+    plain = io.BytesIO(FASTA.encode())
+    read_fasta(plain)
+    assert not plain.closed
+
+
+def test_fasta_truncated_gzip_names_the_file(tmp_path):
+    rng = np.random.default_rng(0)
+    text = "".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 60))}\n" for i in range(2000))
+    raw = gzip.compress(text.encode())
+    path = tmp_path / "cut.fa.gz"
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"cut\.fa\.gz.*truncated or corrupt gzip"):
+        read_fasta(path)
+
+
+def test_fasta_non_utf8_input_is_a_clear_error(tmp_path):
+    latin1 = tmp_path / "latin1.fa"
+    latin1.write_bytes(">a \xb5m\nACGT\n".encode("latin-1"))
+    with pytest.raises(ValueError,
+                       match=r"latin1\.fa'?: line 1, column 4: byte 0xb5 is not valid UTF-8"):
+        read_fasta(latin1)
+    with pytest.raises(ValueError, match="line 1, column 4: byte 0xb5"):
+        read_fasta(io.BytesIO(latin1.read_bytes()))
+    assert read_fasta(latin1, encoding="latin-1")[0].description == "\xb5m"
+    utf16 = tmp_path / "utf16.fa"
+    utf16.write_bytes(FASTA.encode("utf-16"))
+    with pytest.raises(ValueError, match="utf16.fa.*UTF-16"):
+        read_fasta(utf16)
+    assert read_fasta(utf16, encoding="utf-16") == EXPECTED
+
+
+def test_fasta_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.fa"
+    path.write_text("ACGT\n")
+    with pytest.raises(ValueError, match=r"bad\.fa'?: line 1: sequence data before"):
+        read_fasta(path)
+
+
+def test_fasta_record_replace_make_copy_pickle_keep_description():
+    rec = FastaRecord("a", "AC", "some desc")
+    new = rec._replace(sequence="GG")
+    assert isinstance(new, FastaRecord) and new == ("a", "GG") and new.description == "some desc"
+    assert rec._replace(description="x").description == "x"
+    with pytest.raises(ValueError, match="unexpected field"):
+        rec._replace(name="b")
+    assert FastaRecord._make(["b", "T"]).description == ""
+    assert FastaRecord._make(["b", "T", "d"]).description == "d"
+    assert rec._asdict() == {"id": "a", "sequence": "AC", "description": "some desc"}
+    for clone in (pickle.loads(pickle.dumps(rec)), copy.copy(rec), copy.deepcopy(rec)):
+        assert clone == rec and clone.description == "some desc"
+    ident, seq = rec
+    assert (ident, seq) == ("a", "AC") and rec._fields == ("id", "sequence")
+
+
+def test_motif_too_short_for_length_names_the_cause():
+    with pytest.raises(ValueError, match=r"'TG'.*length 300 contains it about 18\.7 times"
+                                         r".*longer motif"):
+        make_motif_sequences(n=20, length=300, motif="TG", random_state=0)
+
+
+@pytest.mark.parametrize("value, dtype", [
+    (np.nan, int), (0.5, np.int32), (300, np.uint8), (-1, np.uint8), (1e40, np.float32),
+])
+def test_pad_sequences_rejects_a_value_the_dtype_cannot_hold(value, dtype):
+    with pytest.raises(ValueError, match="cannot be represented in dtype"):
+        pad_sequences([[1, 2], [1]], value=value, dtype=dtype)
+
+
+def test_pad_sequences_accepts_representable_values():
+    X, _ = pad_sequences([[1, 2], [1]], value=-1, dtype=int)
+    assert X[1, 1, 0] == -1
+    X, _ = pad_sequences([[1, 2], [1]], value=0.1, dtype=np.float32)
+    assert X[1, 1, 0] == np.float32(0.1)
+    X, _ = pad_sequences([[1, 2], [1]], value=np.inf, dtype=np.float32)
+    assert np.isinf(X[1, 1, 0])
