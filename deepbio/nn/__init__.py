@@ -24,6 +24,11 @@ See ``docs/nn.md`` for the maths.  Notes for callers (differences from the first
   active); ``loss`` takes ``train=False``.  Consecutive ``gauss_newton_product`` calls on
   the same ``X``/``y`` objects and unchanged ``theta`` reuse one forward (one dropout
   mask), as a CG solve needs.
+* A layer object belongs to one network, at one position (its parameters are views of
+  that network's ``theta``): ``Network`` raises ValueError otherwise.  A leading
+  ``SequenceMask`` is connected to the following layers by ``Network`` itself.
+* Targets are checked once per batch (``Loss.check_targets``): softmax rows sum to 1,
+  sigmoid targets lie in [0, 1], all finite.
 """
 from .layers import (LAYERS, Activation, Dense, Dropout, Flatten, KLSparsity,  # noqa: F401
                      Layer, layer_from_config)
@@ -34,6 +39,10 @@ from .conv import ChannelsFirst, Conv1D, Conv2D  # noqa: F401,E402
 from .pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D  # noqa: F401
 from .recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,  # noqa: F401
                         TimeDistributedDense)
+
+# The masked loss lives with the recurrent layers (which import .losses, so .losses cannot
+# import it): register it here, so get_loss and Network.from_config know its name.
+LOSSES[MaskedSoftmaxCrossEntropy.name] = MaskedSoftmaxCrossEntropy
 
 __all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten", "LAYERS",
            "layer_from_config", "Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy",

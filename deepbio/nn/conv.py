@@ -30,7 +30,7 @@ import math
 
 from .. import backend as _backend
 from .._kernels import reference as _reference
-from .layers import LAYERS, Layer, _choice, _shape
+from .layers import LAYERS, Layer, _choice, _int, _shape
 
 __all__ = ["Conv2D", "Conv1D", "ChannelsFirst"]
 
@@ -42,9 +42,8 @@ CONV_ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 
 
 def _pos_int(name, v, low=1):
-    if isinstance(v, bool) or not hasattr(v, "__index__") or int(v) < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
+    """``v`` as an int >= ``low`` (NumPy integers accepted, bools and floats not)."""
+    return _int(name, v, low)
 
 
 def _pair(name, v, low):
@@ -121,6 +120,7 @@ class _ConvBase(Layer):
         super().__init__()
         self.filters = _pos_int("filters", filters)
         self.activation = _choice("activation", activation, CONV_ACTIVATIONS)
+        self._x = None      # the last forward's input
 
     @property
     def w(self):
@@ -170,6 +170,7 @@ class _ConvBase(Layer):
         return y
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._x, "backward")
         be = _backend.current()
         dz = self._act_grad(self._masked(dy), be)
         dw, db = self._conv_back_weight(dz)
@@ -188,6 +189,7 @@ class _ConvBase(Layer):
         ``grads = (sum_n dw_n**2, sum_n db_n**2)``.  Returns ``dx`` as :meth:`backward`
         (always: layers below may still pass it on).
         """
+        self._check_forward(self._x, "backward_squared")
         be = _backend.current()
         xp = be.xp
         dz = self._act_grad(self._masked(dy), be)
@@ -207,6 +209,7 @@ class _ConvBase(Layer):
 
     def rop(self, dx, dparams=None):
         """``dy = f'(z) (conv(dx, w) + conv(x, dw) + db)``."""
+        self._check_forward(self._x, "rop")
         be = _backend.current()
         xp = be.xp
         dw, db = dparams if dparams is not None else (None, None)

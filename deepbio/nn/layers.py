@@ -31,14 +31,33 @@ INITS = ("glorot", "he", "sparse")
 SPARSE_FAN_IN = 15   # Martens (2010): 15 nonzero incoming weights per unit
 
 
+def _is_int(value):
+    """Whether ``value`` is an integer: a Python int or a NumPy integer, but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _int(name, value, low=1):
+    """``value`` as a Python int >= ``low``; ValueError naming ``name`` otherwise.
+
+    NumPy integers (``np.int64(5)``) are accepted; bools and floats (even ``5.0``) are not.
+    """
+    if not _is_int(value) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
 def _shape(shape):
-    """A per-sample shape as a tuple of positive ints."""
-    if isinstance(shape, int):
+    """A per-sample shape as a tuple of positive ints (an int n means ``(n,)``)."""
+    if _is_int(shape):
         shape = (shape,)
-    shape = tuple(int(s) for s in shape)
-    if not shape or any(s < 1 for s in shape):
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"input_shape must be an int or a tuple of positive ints, got "
+                         f"{shape!r}") from None
+    if not shape or not all(_is_int(s) and s >= 1 for s in shape):
         raise ValueError(f"input_shape must be a non-empty tuple of positive ints, got {shape}")
-    return shape
+    return tuple(int(s) for s in shape)
 
 
 def _size(shape):
@@ -52,6 +71,8 @@ def _choice(name, value, allowed):
 
 
 def _real(name, value, low, high, low_open=False, high_open=False):
+    """``value`` as a Python float in the given interval (NumPy floats and ints accepted,
+    bools not); TypeError or ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
@@ -179,6 +200,13 @@ class Layer:
             raise RuntimeError(f"{type(self).__name__} is not built; call build(input_shape, "
                                f"rng, dtype) or use it inside a Network")
 
+    def _check_forward(self, cached, method):
+        """RuntimeError unless a forward pass has cached ``cached`` (not None): backward
+        and rop differentiate at the last forward's input, so they need one first."""
+        if cached is None:
+            raise RuntimeError(f"{type(self).__name__}.{method}: call forward before "
+                               f"{method} (it differentiates at the last forward's input)")
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
@@ -215,15 +243,14 @@ class Dense(Layer):
 
     def __init__(self, units, activation="linear", init="glorot", weight_scale=None):
         super().__init__()
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
-        self.units = units
+        self.units = _int("units", units)
         self.activation = _choice("activation", activation, ACTIVATIONS)
         self.init = _choice("init", init, INITS)
         if weight_scale is not None:
             weight_scale = _real("weight_scale", weight_scale, 0.0, math.inf, low_open=True,
                                  high_open=True)
         self.weight_scale = weight_scale
+        self._x = None      # the last forward's input, as (N, D) rows
 
     @property
     def W(self):
@@ -269,6 +296,7 @@ class Dense(Layer):
         return self._a
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._x, "backward")
         be = _backend.current()
         dy = be.xp.ascontiguousarray(dy)
         dx, dW, db = be.kernels.dense_backward(self._x, self.W, self._a, dy, self.activation)
@@ -279,6 +307,7 @@ class Dense(Layer):
     def backward_squared(self, dy):
         """``dz_i = f'(z_i) dy_i``; ``grads = (sum_i x_i^2 dz_i^2, sum_i dz_i^2)`` (squares
         of the per-example gradients ``x_i^T dz_i`` and ``dz_i``); returns ``dz W^T``."""
+        self._check_forward(self._x, "backward_squared")
         be = _backend.current()
         k = be.kernels
         dy = be.xp.ascontiguousarray(dy)
@@ -292,6 +321,7 @@ class Dense(Layer):
 
     def rop(self, dx, dparams=None):
         """``dy = f'(z) (dx W + x dW + db)``, ``z = x W + b`` from the last forward."""
+        self._check_forward(self._x, "rop")
         be = _backend.current()
         xp, k = be.xp, be.kernels
         dW, db = dparams if dparams is not None else (None, None)
@@ -322,6 +352,7 @@ class Activation(Layer):
     def __init__(self, activation):
         super().__init__()
         self.activation = _choice("activation", activation, ACTIVATIONS)
+        self._a = None      # the last forward's output, as rows
 
     def forward(self, x, train=False):
         self._check_built()
@@ -330,6 +361,7 @@ class Activation(Layer):
         return self._a.reshape(x.shape)
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._a, "backward")
         be = _backend.current()
         dx = be.kernels.activation_backward(self._a, _last_axis_rows(dy, be), self.activation)
         return dx.reshape(dy.shape)
@@ -337,6 +369,7 @@ class Activation(Layer):
     def rop(self, dx, dparams=None):
         if dx is None:
             return None
+        self._check_forward(self._a, "rop")
         be = _backend.current()
         dy = be.kernels.activation_backward(self._a, _last_axis_rows(dx, be), self.activation)
         return dy.reshape(dx.shape)
@@ -358,6 +391,7 @@ class Flatten(Layer):
         return _as_rows(x, _backend.current())
 
     def backward(self, dy, include_penalty=True):
+        self._check_built()
         return dy.reshape((dy.shape[0],) + self.input_shape)
 
     def rop(self, dx, dparams=None):
@@ -389,9 +423,10 @@ class Dropout(Layer):
     def __init__(self, rate, random_state=None):
         super().__init__()
         self.rate = _real("rate", rate, 0.0, 1.0, high_open=True)
-        self.random_state = random_state
+        self.random_state = int(random_state) if _is_int(random_state) else random_state
         self._u = None
         self._rng = None
+        self._x_shape = None    # set by forward
 
     def build(self, input_shape, rng, dtype):
         be = _backend.current()
@@ -432,15 +467,18 @@ class Dropout(Layer):
         return self._apply(_as_rows(t, be), be).reshape(t.shape)
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._x_shape, "backward")
         return self._same_mask(dy)
 
     def rop(self, dx, dparams=None):
-        return None if dx is None else self._same_mask(dx)
+        if dx is None:
+            return None
+        self._check_forward(self._x_shape, "rop")
+        return self._same_mask(dx)
 
     def get_config(self):
         rs = self.random_state
-        return {"rate": self.rate, "random_state": rs if rs is None or isinstance(rs, int)
-                else None}
+        return {"rate": self.rate, "random_state": rs if rs is None or _is_int(rs) else None}
 
 
 class KLSparsity(Layer):
@@ -475,6 +513,7 @@ class KLSparsity(Layer):
         return 0.0 if self._penalty is None else float(self._penalty)
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._da, "backward")
         return dy + self._da if include_penalty else dy
 
     def rop(self, dx, dparams=None):

@@ -16,7 +16,8 @@ squared error.  Outputs of more than two axes (e.g. (N, T, K) sequences) are han
 row-wise along the last axis, still averaging over N only.
 
 Methods: ``forward(z, y) -> float`` (caches ``y_hat`` and ``y``), ``output(z) -> y_hat``,
-``backward() -> dz``, ``gauss_newton(rz) -> H_L rz``.
+``backward() -> dz``, ``gauss_newton(rz) -> H_L rz``, ``check_targets(y)`` (ValueError
+unless ``y`` holds valid targets; :class:`~deepbio.nn.Network` calls it once per batch).
 
 References
 ----------
@@ -31,6 +32,11 @@ __all__ = ["Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy", "SquaredError",
 
 def _rows(a, be):
     return be.xp.ascontiguousarray(a.reshape(-1, a.shape[-1]))
+
+
+#: Softmax target rows must sum to 1 within ``ROW_SUM_TOL * K`` (K classes): loose enough
+#: for soft labels rounded to float32, tight enough to catch ``2 * Y`` or a missing class.
+ROW_SUM_TOL = 1e-3
 
 
 class Loss:
@@ -88,6 +94,21 @@ class Loss:
         if self._p is None:
             raise RuntimeError(f"{type(self).__name__}: call forward(z, y) first")
 
+    def check_targets(self, y):
+        """ValueError unless the targets ``y`` are valid for this loss.  Here: finite (no
+        NaN or inf); subclasses add their own conditions (a few vectorised passes over ``y``)."""
+        xp = _backend.current().xp
+        if not bool(xp.isfinite(y).all()):
+            raise ValueError(f"{self.name}: targets y must be finite; they hold NaN or inf")
+
+    def _check_probabilities(self, y):
+        """ValueError unless every entry of ``y`` is finite and lies in [0, 1]."""
+        Loss.check_targets(self, y)
+        if not bool(((y >= 0) & (y <= 1)).all()):
+            raise ValueError(f"{self.name}: targets y must lie in [0, 1] (probabilities or "
+                             f"0/1 labels); got values from {float(y.min())} to "
+                             f"{float(y.max())}")
+
     def _value(self, z, y, be):
         raise NotImplementedError
 
@@ -116,6 +137,28 @@ class SoftmaxCrossEntropy(Loss):
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
         return -(_rows(y, be) * log_p).sum()
 
+    def check_targets(self, y):
+        """Targets are probability rows along the last axis: entries in [0, 1], each row
+        summing to 1 (one-hot, or soft labels) within ``ROW_SUM_TOL * K``."""
+        self._check_probabilities(y)
+        xp = _backend.current().xp
+        k = y.shape[-1]
+        sums = y.reshape(-1, k).sum(axis=1, dtype="float64")
+        ok = xp.abs(sums - 1.0) <= ROW_SUM_TOL * k
+        if self._zero_rows_are_padding():
+            ok |= sums == 0
+        if not bool(ok.all()):
+            i = int(xp.argmax(~ok))
+            raise ValueError(f"{self.name}: each target row of y (along the last axis) must "
+                             f"sum to 1 (one-hot or class probabilities); row {i} sums to "
+                             f"{float(sums[i]):.6g}")
+
+    def _zero_rows_are_padding(self):
+        """Whether an all-zero target row marks a padded position instead of being an
+        error: so for the masked variant (``MaskedSoftmaxCrossEntropy`` in
+        :mod:`deepbio.nn.recurrent`), whose loss skips such rows."""
+        return self.name == "masked_softmax_cross_entropy"
+
 
 class SigmoidCrossEntropy(Loss):
     """Elementwise sigmoid + binary cross-entropy, for binary / multi-label targets.
@@ -133,6 +176,10 @@ class SigmoidCrossEntropy(Loss):
         softplus = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
         return (softplus - y * z).sum()
 
+    def check_targets(self, y):
+        """Targets are per-unit probabilities (or 0/1 labels): entries in [0, 1]."""
+        self._check_probabilities(y)
+
 
 class SquaredError(Loss):
     """Identity output + half squared error, for regression.
@@ -149,12 +196,16 @@ class SquaredError(Loss):
         return 0.5 * (d * d).sum()
 
 
+#: Loss classes by name.  ``deepbio.nn`` adds ``"masked_softmax_cross_entropy"``
+#: (:class:`~deepbio.nn.recurrent.MaskedSoftmaxCrossEntropy`, defined with the recurrent
+#: layers, which import this module; importing it here would be circular).
 LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidCrossEntropy, SquaredError)}
 
 
 def get_loss(loss):
     """A loss object from its name (``"softmax_cross_entropy"``, ``"sigmoid_cross_entropy"``,
-    ``"squared_error"``); a :class:`Loss` instance is returned as is."""
+    ``"squared_error"``, ``"masked_softmax_cross_entropy"``); a :class:`Loss` instance is
+    returned as is."""
     if isinstance(loss, Loss):
         return loss
     if loss not in LOSSES:

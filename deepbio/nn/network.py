@@ -13,14 +13,28 @@ The optimisers speak only to this interface::
 
 where ``J = dz/dtheta`` is the Jacobian of the network's output (before the loss's
 non-linearity) and ``H_L`` the loss Hessian with respect to that output.
+
+Because a layer's parameters are views of ONE network's ``theta``, a layer object
+belongs to one network, once: a second network (or a second place in the same one)
+would rebind them and silently break the first.  :class:`Network` refuses both.
 """
+import weakref
+
+import numpy as np
+
 from .. import backend as _backend
 from .layers import Layer, layer_from_config, _shape, _size
 from .losses import get_loss
+from .recurrent import SequenceMask
 
 __all__ = ["Network"]
 
 DTYPES = ("float32", "float64")
+
+#: The network each layer belongs to: ``layer -> weakref.ref(network)``.  Weak on both
+#: sides, so a network that is garbage collected frees its layers, and nothing about the
+#: owner is stored on the layer itself (a ``copy.deepcopy`` of a layer is a free layer).
+_OWNERS = weakref.WeakKeyDictionary()
 
 
 class Network:
@@ -31,8 +45,12 @@ class Network:
     layers : list of Layer
         Applied in order.  The last layer's output is ``z``, the loss's input: keep it
         linear (the loss applies softmax / sigmoid itself).
+        Each layer object may appear once, in this network only (ValueError otherwise:
+        make a new layer, or ``copy.deepcopy`` one).  A leading
+        :class:`~deepbio.nn.SequenceMask` is connected to the layers after it.
     loss : str or Loss
-        ``"softmax_cross_entropy"``, ``"sigmoid_cross_entropy"`` or ``"squared_error"``.
+        ``"softmax_cross_entropy"``, ``"sigmoid_cross_entropy"``, ``"squared_error"`` or
+        ``"masked_softmax_cross_entropy"``.
     dtype : {"float32", "float64"}
 
     Attributes (after :meth:`build`)
@@ -60,15 +78,28 @@ class Network:
         layers = list(layers)
         if not layers:
             raise ValueError("layers must be a non-empty list of Layer objects")
+        first = {}            # id(layer) -> its first position
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] must be a deepbio.nn Layer, got "
                                 f"{type(layer).__name__}")
+            if id(layer) in first:
+                raise ValueError(f"layer {layer!r} appears twice in this network (layers"
+                                 f"[{first[id(layer)]}] and layers[{i}]); each position needs "
+                                 f"its own layer object, with its own parameters")
+            first[id(layer)] = i
+            if isinstance(layer, SequenceMask) and i > 0:
+                raise ValueError(f"layers[{i}] is a SequenceMask; it must be the first layer "
+                                 f"(it splits the mask channel off the network's input)")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self.layers = layers
         self.loss_fn = get_loss(loss)
         self.dtype = dtype
+        self._claim_layers()
+        if isinstance(layers[0], SequenceMask):
+            # the mask channel reaches the layers that use it (Conv1D, LSTM, ...)
+            layers[0].connect(layers[1:])
         self.theta = None
         self.grad = None
         self.input_shape = None
@@ -77,6 +108,19 @@ class Network:
         self._gn_key = None   # what the last gauss_newton_product's forward was run on
 
     # ---------------------------------------------------------------- building
+    def _claim_layers(self):
+        """Record this network as the owner of its layers; ValueError if one already
+        belongs to another (living) network."""
+        for i, layer in enumerate(self.layers):
+            ref = _OWNERS.get(layer)
+            owner = None if ref is None else ref()
+            if owner is not None and owner is not self:
+                raise ValueError(f"layers[{i}] ({layer!r}) already belongs to another Network, "
+                                 f"whose theta holds its parameters; make a new layer (or "
+                                 f"copy.deepcopy it) for this network")
+        for layer in self.layers:
+            _OWNERS[layer] = weakref.ref(self)
+
     @property
     def built(self):
         return self.theta is not None
@@ -86,6 +130,7 @@ class Network:
 
         ``random_state`` (None, int or a generator) seeds the initialisation.
         """
+        self._claim_layers()   # again: a deep-copied or unpickled network has new layers
         be = _backend.current()
         xp = be.xp
         rng = be.rng(random_state)
@@ -135,12 +180,20 @@ class Network:
         return self.theta.copy()
 
     def set_flat(self, theta):
-        """Copy ``theta`` (n_params,) into the parameters (in place: views stay valid)."""
+        """Copy ``theta`` (n_params,) into the parameters (in place: views stay valid).
+
+        ``theta`` must be real and finite (TypeError / ValueError otherwise)."""
         self._check_built()
-        theta = _backend.current().asarray(theta, self.dtype)
+        if np.iscomplexobj(theta):
+            raise TypeError("theta must be real, got a complex array (its imaginary part "
+                            "would be dropped)")
+        be = _backend.current()
+        theta = be.asarray(theta, self.dtype)
         if theta.shape != self.theta.shape:
             raise ValueError(f"theta must have shape {tuple(self.theta.shape)}, got "
                              f"{tuple(theta.shape)}")
+        if not bool(be.xp.isfinite(theta).all()):
+            raise ValueError("theta must be finite; it holds NaN or inf")
         self.theta[...] = theta
 
     # ------------------------------------------------------------ evaluation
@@ -158,6 +211,7 @@ class Network:
             raise ValueError(f"y must have shape {want} (the network's output shape), got "
                              f"{tuple(y.shape)}; one-hot encode class labels and reshape "
                              f"1-d targets to (N, 1)")
+        self.loss_fn.check_targets(y)      # e.g. softmax rows sum to 1; ValueError if not
         return y
 
     def forward(self, X, train=False):

@@ -269,3 +269,68 @@ def test_bad_arguments_are_named(make, match):
 def test_forward_before_build_raises():
     with pytest.raises(RuntimeError, match="not built"):
         Dense(3).forward(np.ones((2, 2)))
+
+
+def test_numpy_scalars_are_numbers():
+    from deepbio.nn import Conv1D, Conv2D
+    assert Dense(np.int64(5)).units == 5 and type(Dense(np.int64(5)).units) is int
+    assert Dense(np.uint8(3), weight_scale=np.float32(0.5)).weight_scale == 0.5
+    conv = Conv1D(np.int32(4), np.int64(3), stride=np.int16(2), padding=np.int64(0))
+    assert (conv.filters, conv.kernel_size, conv.stride, conv.padding) == (4, 3, 2, 0)
+    assert Conv2D(np.int64(2), (np.int64(3), 3)).kernel_size == (3, 3)
+    drop = Dropout(np.float32(0.5), random_state=np.int64(7))
+    assert drop.get_config()["random_state"] == 7          # kept, as a plain int
+    assert KLSparsity(np.float64(0.1), np.int64(2)).beta == 2.0
+    be = deepbio.backend.current()
+    assert Dense(2).build(np.int64(3), be.rng(0), "float64") == (2,)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Dense(True), "units"),
+    (lambda: Dense(np.bool_(True)), "units"),
+    (lambda: Dense(5.0), "units"),
+    (lambda: Dense("5"), "units"),
+    (lambda: Dense(np.int64(0)), "units"),
+])
+def test_non_integers_are_rejected(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_non_integer_shapes_are_rejected():
+    be = deepbio.backend.current()
+    for shape in (4.5, (4, 2.0), (True,), (0, 3), "4"):
+        with pytest.raises(ValueError, match="input_shape"):
+            Dense(2).build(shape, be.rng(0), "float64")
+
+
+def _layers_and_shapes():
+    from deepbio.nn import Conv1D, Conv2D
+    return [(Dense(3, "tanh"), (4,)), (Activation("tanh"), (4,)), (Dropout(0.5), (4,)),
+            (KLSparsity(), (4,)), (Conv1D(2, 3), (2, 6)), (Conv2D(2, 2), (1, 4, 4))]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_backward_and_rop_before_forward_raise(be, index):
+    layer, shape = _layers_and_shapes()[index]
+    _built(layer, shape)
+    out = (2,) + tuple(layer.output_shape)
+    with pytest.raises(RuntimeError, match="call forward before backward"):
+        layer.backward(_arr(np.ones(out)))
+    if type(layer).__name__ != "KLSparsity":      # its rop is the identity: nothing cached
+        with pytest.raises(RuntimeError, match="call forward before rop"):
+            layer.rop(_arr(np.ones((2,) + shape)), None)
+    # after a forward all is well
+    layer.forward(_arr(np.full((2,) + shape, 0.5)), train=True)
+    layer.backward(_arr(np.ones(out)))
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_forward_and_backward_before_build_raise(be, index):
+    layer, shape = _layers_and_shapes()[index]
+    with pytest.raises(RuntimeError, match="not built|call forward before"):
+        layer.forward(_arr(np.ones((2,) + shape)))
+    with pytest.raises(RuntimeError, match="not built|call forward before"):
+        layer.backward(_arr(np.ones((2,) + shape)))
+    with pytest.raises(RuntimeError, match="not built"):
+        Flatten().backward(_arr(np.ones((2, 4))))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import deepbio
-from deepbio.nn import (LOSSES, SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError,
-                        get_loss)
+from deepbio.nn import (LOSSES, MaskedSoftmaxCrossEntropy, SigmoidCrossEntropy,
+                        SoftmaxCrossEntropy, SquaredError, get_loss)
 from deepbio.testing import assert_close, check_gradient
 
 NAMES = ["softmax_cross_entropy", "sigmoid_cross_entropy", "squared_error"]
@@ -165,7 +165,8 @@ def test_three_axis_outputs_average_over_the_batch_only(be):
 
 
 def test_registry_and_errors():
-    assert set(LOSSES) == set(NAMES)
+    assert set(LOSSES) == set(NAMES) | {"masked_softmax_cross_entropy"}
+    assert isinstance(get_loss("masked_softmax_cross_entropy"), MaskedSoftmaxCrossEntropy)
     assert isinstance(get_loss("squared_error"), SquaredError)
     inst = SquaredError()
     assert get_loss(inst) is inst
@@ -175,3 +176,35 @@ def test_registry_and_errors():
         SquaredError().forward(np.ones((3, 2)), np.ones(3))
     with pytest.raises(RuntimeError, match="forward"):
         SquaredError().backward()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_targets_accepts_valid_targets(be, name):
+    _, y = _problem(name)
+    get_loss(name).check_targets(_arr(y))
+    get_loss(name).check_targets(_arr(y, "float32"))
+
+
+def test_check_targets_rejects_invalid_targets(be):
+    _, y = _problem("softmax_cross_entropy")
+    soft = SoftmaxCrossEntropy()
+    for bad, match in [(2 * y, "lie in \\[0, 1\\]"), (-y, "lie in \\[0, 1\\]"),
+                       (0.9 * y, "row 0 sums to 0.9"), (np.full_like(y, np.nan), "finite")]:
+        with pytest.raises(ValueError, match=match):
+            soft.check_targets(_arr(bad))
+    soft.check_targets(_arr(y + 1e-4 * (y == 0)))       # soft labels within tolerance
+    with pytest.raises(ValueError, match="lie in \\[0, 1\\]"):
+        SigmoidCrossEntropy().check_targets(_arr(np.array([[0.5, 1.5]])))
+    with pytest.raises(ValueError, match="finite"):
+        SquaredError().check_targets(_arr(np.array([[0.5, np.inf]])))
+
+
+def test_only_the_masked_loss_takes_all_zero_rows_as_padding(be):
+    y = np.eye(3)[[[0, 1], [2, 0]]]                       # (2, 2, 3)
+    y[1, 1] = 0                                           # a padded position
+    MaskedSoftmaxCrossEntropy().check_targets(_arr(y))
+    with pytest.raises(ValueError, match="row 3 sums to 0"):
+        SoftmaxCrossEntropy().check_targets(_arr(y))
+    y[1, 1, 0] = 0.5                                      # neither padding nor a class
+    with pytest.raises(ValueError, match="row 3 sums to 0.5"):
+        MaskedSoftmaxCrossEntropy().check_targets(_arr(y))

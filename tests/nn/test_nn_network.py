@@ -350,3 +350,154 @@ def test_squared_example_grads_is_the_mean_of_squared_per_example_gradients(be, 
     # a layer without backward_squared: the per-example loop gives the same
     slow = _net([Dense(5, "tanh"), _DenseWithoutSquared(4, "softmax"), Dense(3)], loss)
     assert_close(_np(slow.squared_example_grads(X, y)), want, 1e-12)
+
+
+# ------------------------------------------------- a layer belongs to one network, once
+
+
+def test_a_layer_belongs_to_one_network(be):
+    X, _ = _data("softmax_cross_entropy")
+    shared = Dense(8, "tanh")
+    first = Network([shared, Dense(3)], "softmax_cross_entropy", dtype="float64").build(4, 0)
+    before = _np(first.predict(X)).copy()
+    # a second network would rebind the layer's parameters to its own theta
+    with pytest.raises(ValueError, match="already belongs to another Network"):
+        Network([shared, Dense(3)], "softmax_cross_entropy", dtype="float64")
+    assert np.array_equal(_np(first.predict(X)), before)
+    # twice in one network: one set of parameters counted (and differentiated) twice
+    with pytest.raises(ValueError, match="appears twice in this network"):
+        Network([shared, shared, Dense(3)], "softmax_cross_entropy")
+    square = Dense(4, "tanh")
+    with pytest.raises(ValueError, match=r"layers\[0\] and layers\[1\]"):
+        Network([square, square, Dense(3)], "softmax_cross_entropy")
+    # rebuilding the same network is fine, and a copy of the layer is a new layer
+    first.build(4, 1)
+    assert not np.array_equal(_np(first.predict(X)), before)
+    import copy
+    other = Network([copy.deepcopy(shared), Dense(3)], "softmax_cross_entropy").build(4, 0)
+    assert other.n_params == first.n_params
+    # a network that is gone frees its layers
+    free = Dense(2)
+    Network([free], "squared_error").build(4, 0)      # not kept
+    import gc
+    gc.collect()
+    Network([free], "squared_error").build(4, 0)
+
+
+def test_a_copied_network_rebuilds_and_keeps_its_own_layers(be):
+    import copy
+    import pickle
+    net = Network([Dense(5, "relu"), Dense(3)], "softmax_cross_entropy").build(4, 0)
+    for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        twin.build(4, 0)
+        assert np.array_equal(_np(twin.theta), _np(net.theta))
+        with pytest.raises(ValueError, match="already belongs"):
+            Network(net.layers[:1], "squared_error")
+
+
+def test_sequence_mask_must_come_first(be):
+    from deepbio.nn import SequenceMask
+    with pytest.raises(ValueError, match=r"layers\[1\] is a SequenceMask"):
+        Network([Dense(3), SequenceMask()], "squared_error")
+
+
+# ------------------------------------------------------- a leading SequenceMask, directly
+
+
+def _padded_sequences(rng, n=4, t=6, d=3, lengths=(6, 4, 2, 5)):
+    """Sequences (n, t, d + 1): features then the mask channel, padded at the end."""
+    X = rng.normal(size=(n, t, d))
+    mask = (np.arange(t)[None, :] < np.array(lengths)[:, None]).astype(float)
+    X *= mask[:, :, None]
+    return np.concatenate([X, mask[:, :, None]], axis=2), lengths
+
+
+def test_a_leading_sequence_mask_is_connected_by_the_network(be):
+    """Built directly, a SequenceMask -> LSTM network ignores the padding: each padded
+    sequence gets the output of the same weights run on the unpadded sequence."""
+    from deepbio.nn import LSTM, SequenceMask
+    rng = np.random.default_rng(0)
+    Xin, lengths = _padded_sequences(rng)
+    net = Network([SequenceMask(), LSTM(4), Dense(2)], "softmax_cross_entropy",
+                  dtype="float64").build(Xin.shape[1:], 0)
+    padded = _np(net.predict(Xin))
+    for i, length in enumerate(lengths):
+        short = Network.from_config(net.get_config()).build((length, Xin.shape[2]), 0)
+        short.set_flat(net.get_flat())
+        alone = _np(short.predict(Xin[i:i + 1, :length]))
+        assert_close(padded[i:i + 1], alone, 1e-12)
+
+
+def test_from_config_round_trips_a_model_network_on_padded_input(be):
+    """An RNNTagger's network (SequenceMask first, the masked loss) rebuilt from its
+    config gives the same outputs, loss and gradient on padded input."""
+    from deepbio.models import RNNTagger
+    rng = np.random.default_rng(1)
+    lengths = (6, 3, 5, 2, 6, 4)
+    X = rng.normal(size=(6, 6, 3))
+    mask = np.arange(6)[None, :] < np.array(lengths)[:, None]
+    y = rng.integers(0, 2, size=(6, 6))
+    tagger = RNNTagger(cell="lstm", units=3, max_epochs=1, batch_size=3, dtype="float64",
+                       random_state=0).fit(X, y, mask=mask)
+    net = tagger.network_
+    config = net.get_config()
+    assert config["loss"] == "masked_softmax_cross_entropy"
+    clone = Network.from_config(config).build(net.input_shape, 0)
+    clone.set_flat(net.get_flat())
+    Xin = np.concatenate([X * mask[:, :, None], mask[:, :, None]], axis=2)
+    assert_close(_np(clone.predict(Xin)), _np(net.predict(Xin)), 0)
+    assert_close(_np(clone.predict(Xin))[mask], tagger.predict_proba(X, mask=mask)[mask], 1e-12)
+    Y = np.eye(2)[y] * mask[:, :, None]              # padded positions: all-zero rows
+    v1, g1 = net.loss_and_grad(Xin, Y, train=False)
+    v2, g2 = clone.loss_and_grad(Xin, Y, train=False)
+    assert v1 == v2
+    assert_close(_np(g2), _np(g1), 0)
+
+
+# ------------------------------------------------------------- targets and set_flat
+
+
+@pytest.mark.parametrize("loss, bad, match", [
+    ("softmax_cross_entropy", lambda y: 2 * y, "lie in \\[0, 1\\]"),
+    ("softmax_cross_entropy", lambda y: -y, "lie in \\[0, 1\\]"),
+    ("softmax_cross_entropy", lambda y: 0.5 * y, "row 0 sums to 0.5"),
+    ("softmax_cross_entropy", lambda y: y * 0, "sum to 1"),
+    ("sigmoid_cross_entropy", lambda y: 2 * y - 1, "lie in \\[0, 1\\]"),
+    ("softmax_cross_entropy", lambda y: np.where(y > 0, np.nan, y), "finite"),
+    ("sigmoid_cross_entropy", lambda y: np.where(y > 0, np.inf, y), "finite"),
+    ("squared_error", lambda y: np.where(y > 0, np.nan, y), "finite"),
+])
+def test_invalid_targets_are_rejected(be, loss, bad, match):
+    X, y = _data(loss)
+    net = _net([Dense(3)], loss)
+    Y = bad(y)
+    for call in (lambda: net.loss(X, Y), lambda: net.loss_and_grad(X, Y),
+                 lambda: net.gauss_newton_product(np.ones(net.n_params), X, Y),
+                 lambda: net.squared_example_grads(X, Y)):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_soft_labels_in_float32_are_accepted(be):
+    X, _ = _data("softmax_cross_entropy")
+    rng = np.random.default_rng(3)
+    soft = rng.dirichlet(np.ones(3), size=6).astype(np.float32)   # rows sum to 1 +- eps
+    net = Network([Dense(3)], "softmax_cross_entropy").build(4, 0)
+    value, g = net.loss_and_grad(X, soft)
+    assert math.isfinite(value)
+    assert math.isfinite(net.loss(X, np.clip(soft + 1e-4, 0, 1)))   # within tolerance
+
+
+def test_set_flat_rejects_complex_and_non_finite_theta(be):
+    net = _net([Dense(3)], "squared_error")
+    theta = _np(net.get_flat()).copy()
+    with pytest.raises(TypeError, match="theta must be real"):
+        net.set_flat(theta + 1j)
+    for value in (np.nan, np.inf):
+        bad = theta.copy()
+        bad[1] = value
+        with pytest.raises(ValueError, match="theta must be finite"):
+            net.set_flat(bad)
+    assert np.array_equal(_np(net.theta), theta)     # left unchanged
+    net.set_flat(theta + 1.0)
+    assert np.array_equal(_np(net.theta), theta + 1.0)
