@@ -265,6 +265,55 @@ def sgd_from(est, seed, **overrides):
     return SGD(random_state=seed, **kwargs)
 
 
+def uses_hessian_free(est):
+    """Whether ``est`` trains with :class:`HessianFree` (``optimizer="hf"`` or an object)."""
+    choice = getattr(est, "optimizer", "sgd")
+    return (isinstance(choice, str) and choice == "hf") or isinstance(choice, HessianFree)
+
+
+def check_deterministic_objective(est):
+    """ValueError if ``est`` trains with Hessian-free but its training objective is drawn
+    afresh at every pass (dropout, or a denoising autoencoder's corruption).
+
+    HF compares the loss it predicted with the loss it gets, and line-searches along one
+    direction: both need one deterministic function of the weights (see docs/hf.md, *One
+    objective*).  ``HessianFree`` runs the network in prediction mode, where a dropout or
+    corruption layer does nothing, so without this check it would silently train
+    another model than the one asked for.
+    """
+    if not uses_hessian_free(est):
+        return
+    name = type(est).__name__
+    dropout = getattr(est, "dropout", 0) or 0
+    if dropout > 0:
+        raise ValueError(f"{name}: dropout={dropout} cannot be used with optimizer='hf': "
+                         f"Hessian-free needs one deterministic objective, and dropout "
+                         f"draws a new mask at every pass; use optimizer='sgd' or dropout=0")
+    corruption = getattr(est, "corruption", None)
+    if getattr(est, "_corruption_in_objective", False) and corruption is not None \
+            and (getattr(est, "corruption_level", 0) or 0) > 0:
+        raise ValueError(f"{name}: corruption={corruption!r} cannot be used with "
+                         f"optimizer='hf': a denoising autoencoder's objective is redrawn "
+                         f"at every pass with the corruption, and Hessian-free needs a "
+                         f"deterministic one; use optimizer='sgd' or corruption=None")
+
+
+class DeterministicWithHF:
+    """Mixin: an estimator's parameter check also runs
+    :func:`check_deterministic_objective` (before anything is built).
+
+    ``_corruption_in_objective``: whether the estimator's own ``optimizer`` trains the
+    corrupted (denoising) objective; the stacked autoencoders' supervised heads corrupt
+    only in pre-training, which always uses SGD.
+    """
+
+    _corruption_in_objective = False
+
+    def _validate_params(self):
+        super()._validate_params()
+        check_deterministic_objective(self)
+
+
 def make_optimizer(est, seed, **overrides):
     """The optimiser an estimator trains with, chosen by its ``optimizer`` parameter.
 
@@ -385,7 +434,7 @@ def hidden_sizes(sizes):
     return tuple(int(s) for s in sizes)
 
 
-class FeedForwardEstimator(TransformerMixin, BaseEstimator):
+class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator):
     """Dense hidden layers + a linear output layer + a matching loss, fine-tuned by SGD.
 
     Subclasses provide ``_hidden_activation()`` and may override ``_pretrain(X, rng)``

@@ -16,9 +16,9 @@ from .._validation import Interval, IntSequence, Options, float_dtype_name
 from ..nn import Dense, KLSparsity, Network
 from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, resolve_rng,
                     to_backend, to_host)
-from ._network import (ACTIVATIONS, SGD_CONSTRAINTS, Corruption, FeedForwardClassifier,
-                       FeedForwardRegressor, TiedAutoEncoder, child_seed, hidden_sizes,
-                       make_optimizer, partial_epoch)
+from ._network import (ACTIVATIONS, SGD_CONSTRAINTS, Corruption, DeterministicWithHF,
+                       FeedForwardClassifier, FeedForwardRegressor, TiedAutoEncoder,
+                       child_seed, hidden_sizes, make_optimizer, partial_epoch)
 
 _LOSSES = {"squared_error": "squared_error", "cross_entropy": "sigmoid_cross_entropy"}
 
@@ -48,7 +48,7 @@ def _check_ae_options(est, X, loss):
                          f"loss='squared_error'")
 
 
-class AutoEncoder(TransformerMixin, BaseEstimator):
+class AutoEncoder(DeterministicWithHF, TransformerMixin, BaseEstimator):
     """One-hidden-layer autoencoder: plain, sparse, denoising; tied or untied weights.
 
     Encoder ``h = f(x W_1 + c)``, decoder ``x_hat = g(h W_2 + b)`` with ``W_2 = W_1^T``
@@ -89,7 +89,9 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
-        :class:`deepbio.optim.HessianFree` object to set its options).
+        :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
+        deterministic objective, so fit refuses it with dropout or with an
+        autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
 
     Attributes
     ----------
@@ -121,6 +123,7 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     ((100, 4), (100, 12))
     """
 
+    _corruption_in_objective = True       # its optimizer trains the denoising loss
     _parameter_constraints = dict(SGD_CONSTRAINTS, n_components=[Interval("int", 1, None)],
                                   **_AE_CONSTRAINTS)
 
@@ -354,7 +357,7 @@ def pretrain_autoencoders(X, sizes, ae_params, first_loss, rng, verbose):
     return aes
 
 
-class StackedAutoEncoder(TransformerMixin, BaseEstimator):
+class StackedAutoEncoder(DeterministicWithHF, TransformerMixin, BaseEstimator):
     """Autoencoders trained greedily, each on the codes of the one below.
 
     ``transform`` runs every encoder upwards and returns the top codes.
@@ -375,7 +378,9 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
-        :class:`deepbio.optim.HessianFree` object to set its options).
+        :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
+        deterministic objective, so fit refuses it with dropout or with an
+        autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
 
     Attributes
     ----------
@@ -395,6 +400,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
     (100, 4)
     """
 
+    _corruption_in_objective = True       # its optimizer trains the denoising loss
     _parameter_constraints = dict(SGD_CONSTRAINTS, hidden_layer_sizes=[IntSequence(1)],
                                   **_AE_CONSTRAINTS)
 
@@ -490,7 +496,9 @@ batch_size, max_epochs, early_stopping, validation_fraction, patience, tol
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
-        :class:`deepbio.optim.HessianFree` object to set its options).
+        :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
+        deterministic objective, so fit refuses it with dropout or with an
+        autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
 
     Attributes
     ----------

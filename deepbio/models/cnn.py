@@ -30,8 +30,8 @@ from ..nn.pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2
 from ..nn.recurrent import MaskedSoftmaxCrossEntropy, SequenceMask
 from ._base import (BaseEstimator, ClassifierMixin, RegressorMixin, current_backend,
                     r2_score, resolve_rng, to_backend, to_host)
-from ._network import (SGD_CONSTRAINTS, _accuracy_metric, child_seed, fit_target_scaling,
-                       make_optimizer, one_hot_labels, partial_epoch)
+from ._network import (SGD_CONSTRAINTS, DeterministicWithHF, _accuracy_metric, child_seed,
+                       fit_target_scaling, make_optimizer, one_hot_labels, partial_epoch)
 
 __all__ = ["CNNClassifier", "CNNRegressor", "LayeredEstimator", "MaskedClassifierMixin",
            "check_sequences", "check_images"]
@@ -215,7 +215,7 @@ def check_labels(y, n, what="X"):
 # ----------------------------------------------------------------------- shared base
 
 
-class LayeredEstimator(BaseEstimator):
+class LayeredEstimator(DeterministicWithHF, BaseEstimator):
     """An estimator around a :class:`deepbio.nn.Network` of any layers, trained by SGD.
 
     Subclasses implement ``_make_layers(input_shape, n_out) -> list of Layer`` (the last
@@ -229,10 +229,8 @@ class LayeredEstimator(BaseEstimator):
     def _assemble(self, layers, input_shape, seed):
         loss = (MaskedSoftmaxCrossEntropy() if self._loss == MaskedSoftmaxCrossEntropy.name
                 else self._loss)
-        net = Network(layers, loss, dtype=str(np.dtype(self.dtype))).build(input_shape, seed)
-        if isinstance(layers[0], SequenceMask):
-            layers[0].connect(layers[1:])
-        return net
+        # (a leading SequenceMask is wired to the layers after it by Network itself)
+        return Network(layers, loss, dtype=str(np.dtype(self.dtype))).build(input_shape, seed)
 
     def _store(self, net):
         self.input_shape_ = tuple(int(s) for s in net.input_shape)
@@ -380,7 +378,9 @@ _CNN_DOC_PARAMS = """
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
-        :class:`deepbio.optim.HessianFree` object to set its options).
+        :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
+        deterministic objective, so fit refuses it with dropout or with an
+        autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
 """
 
 _CNN_DOC_ATTRS = """

@@ -165,7 +165,9 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
-        :class:`deepbio.optim.HessianFree` object to set its options).
+        :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
+        deterministic objective, so fit refuses it with dropout or with an
+        autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
 
     Attributes
     ----------

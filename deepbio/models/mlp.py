@@ -39,7 +39,9 @@ _MLP_DOC_PARAMS = """
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
-        :class:`deepbio.optim.HessianFree` object to set its options).
+        :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
+        deterministic objective, so fit refuses it with dropout or with an
+        autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
 """
 
 _MLP_DOC_ATTRS = """

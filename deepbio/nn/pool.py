@@ -41,6 +41,7 @@ class _Pool2D(Layer):
 
     def __init__(self, pool_size=2, stride=None):
         super().__init__()
+        self._in = None                  # the input size, cached by forward
         self.pool_size = _pair("pool_size", pool_size, 1)
         self.stride = self.pool_size if stride is None else _pair("stride", stride, 1)
 
@@ -79,10 +80,12 @@ class MaxPool2D(_Pool2D):
         return y
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._in, "backward")
         return _backend.current().kernels.maxpool2d_backward(_contig(dy), self._argmax,
                                                              self._in)
 
     def rop(self, dx, dparams=None):
+        self._check_forward(self._in, "rop")
         return None if dx is None else _windows_take(_contig(dx), self._argmax)
 
 
@@ -103,10 +106,12 @@ class AvgPool2D(_Pool2D):
                                                             self.stride)
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._in, "backward")
         return _backend.current().kernels.avgpool2d_backward(_contig(dy), self._in,
                                                              self.pool_size, self.stride)
 
     def rop(self, dx, dparams=None):
+        self._check_forward(self._in, "rop")
         if dx is None:
             return None
         return _backend.current().kernels.avgpool2d_forward(_contig(dx), self.pool_size,
@@ -124,6 +129,7 @@ class _Pool1D(Layer):
         self.pool_size = _pos_int("pool_size", pool_size)
         self.stride = self.pool_size if stride is None else _pos_int("stride", stride)
         self._mask = None
+        self._in = None                  # the input length, cached by forward
 
     def build(self, input_shape, rng, dtype):
         shape = _shape(input_shape)
@@ -169,10 +175,12 @@ class MaxPool1D(_Pool1D):
         return self._masked(y)
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._in, "backward")
         return _backend.current().kernels.maxpool1d_backward(_contig(self._masked(dy)),
                                                              self._argmax, self._in)
 
     def rop(self, dx, dparams=None):
+        self._check_forward(self._in, "rop")
         return None if dx is None else self._masked(_windows_take(_contig(dx), self._argmax))
 
 
@@ -193,10 +201,12 @@ class AvgPool1D(_Pool1D):
             _contig(x), self.pool_size, self.stride))
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._in, "backward")
         return _backend.current().kernels.avgpool1d_backward(
             _contig(self._masked(dy)), self._in, self.pool_size, self.stride)
 
     def rop(self, dx, dparams=None):
+        self._check_forward(self._in, "rop")
         if dx is None:
             return None
         return self._masked(_backend.current().kernels.avgpool1d_forward(
@@ -220,6 +230,7 @@ class GlobalMaxPool1D(Layer):
     def __init__(self):
         super().__init__()
         self._mask = None
+        self._in = None                  # the input length, cached by forward
 
     def build(self, input_shape, rng, dtype):
         shape = _shape(input_shape)
@@ -254,10 +265,12 @@ class GlobalMaxPool1D(Layer):
         return _contig(y[:, :, 0])
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._in, "backward")
         return _backend.current().kernels.maxpool1d_backward(
             _contig(dy[:, :, None]), self._argmax, self._in)
 
     def rop(self, dx, dparams=None):
+        self._check_forward(self._in, "rop")
         return None if dx is None else _contig(_windows_take(_contig(dx), self._argmax)[:, :, 0])
 
 

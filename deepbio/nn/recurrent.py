@@ -140,6 +140,7 @@ class _Recurrent(Layer):
         self.structural_damping = 0.0
         self._mask = None
         self._rop_states = None
+        self._caches = None              # per direction, cached by forward
 
     @property
     def param_names(self):
@@ -242,6 +243,7 @@ class _Recurrent(Layer):
         return out
 
     def backward(self, dy, include_penalty=True):
+        self._check_forward(self._caches, "backward")
         be = _backend.current()
         damping = None
         if not include_penalty and self.structural_damping and self._rop_states is not None:
@@ -270,6 +272,7 @@ class _Recurrent(Layer):
         h_{t-1,n}^T dz_{t,n}``, ``G_b[n] = sum_t dz_{t,n}`` (batched matrix products over
         n); ``grads = sum_n G[n]**2``.  Structural damping is ignored.
         """
+        self._check_forward(self._caches, "backward_squared")
         be = _backend.current()
         xp = be.xp
         dx = None
@@ -317,6 +320,7 @@ class _Recurrent(Layer):
 
     # --------------------------------------------------------------------- rop
     def rop(self, dx, dparams=None):
+        self._check_forward(self._caches, "rop")
         be = _backend.current()
         xp = be.xp
         dparams = list(dparams) if dparams is not None else [None] * len(self._params)

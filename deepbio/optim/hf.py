@@ -431,7 +431,10 @@ class HessianFree(Optimizer):
 
         # CG-iterate backtracking: walk back while the earlier iterate is better.
         def f_at(p):
-            network.set_flat(theta0 + p)
+            theta = theta0 + p
+            if not bool(xp.isfinite(theta).all()):
+                return math.inf          # a CG iterate that overflowed: rho = -inf below
+            network.set_flat(theta)
             return self._objective(network, X, y)
 
         k = len(iterates) - 1

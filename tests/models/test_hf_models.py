@@ -108,3 +108,41 @@ def test_partial_fit_with_hf_takes_one_hf_iteration_per_call(cancer):
     losses = [h["loss"] for h in clf.history_]
     assert all(b <= a + 1e-6 for a, b in zip(losses, losses[1:]))
     assert clf.score(Xte, yte) >= 0.95
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: deepbio.MLPClassifier((8,), dropout=0.2, max_epochs=2, optimizer=opt),
+    lambda opt: deepbio.CNNClassifier(filters=(2,), kernel_size=3, dropout=0.5,
+                                      max_epochs=1, optimizer=opt),
+    lambda opt: deepbio.AutoEncoder(4, corruption="mask", max_epochs=2, optimizer=opt),
+    lambda opt: deepbio.StackedAutoEncoder((4,), corruption="gaussian", max_epochs=2,
+                                           optimizer=opt),
+], ids=["mlp-dropout", "cnn-dropout", "ae-corruption", "sae-corruption"])
+@pytest.mark.parametrize("opt", ["hf", HessianFree(max_iter=2)], ids=["str", "object"])
+def test_hf_refuses_a_random_objective_before_training(cancer, make, opt):
+    """Dropout and denoising corruption redraw the objective at every pass; HF runs the
+    network in prediction mode, where they do nothing, so it would silently train another
+    model. The estimator says so at fit and partial_fit, before building anything."""
+    Xtr, _, ytr, _ = cancer
+    est = make(opt)
+    if isinstance(est, deepbio.CNNClassifier):
+        Xtr = np.eye(4)[np.random.default_rng(0).integers(0, 4, (len(Xtr), 12))]
+    args = (Xtr,) if isinstance(est, (deepbio.AutoEncoder, deepbio.StackedAutoEncoder)) \
+        else (Xtr, ytr)
+    with pytest.raises(ValueError, match=r"cannot be used with optimizer='hf'.*deterministic"):
+        est.fit(*args)
+    if hasattr(est, "partial_fit"):
+        with pytest.raises(ValueError, match=r"cannot be used with optimizer='hf'"):
+            est.partial_fit(*args, **({"classes": np.unique(ytr)} if len(args) == 2 else {}))
+    assert not hasattr(est, "n_features_in_")
+    make("sgd").fit(*args)                                   # SGD trains the same model
+
+
+def test_sae_heads_may_fine_tune_with_hf_after_denoising_pretraining(cancer):
+    """The supervised stacked autoencoders corrupt only in pre-training (always SGD), so
+    HF fine-tuning is allowed with corruption set."""
+    Xtr, Xte, ytr, yte = cancer
+    clf = deepbio.StackedAutoEncoderClassifier((16,), corruption="mask", pretrain_epochs=2,
+                                               max_epochs=10, optimizer="hf",
+                                               random_state=0).fit(Xtr, ytr)
+    assert clf.score(Xte, yte) >= 0.9

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import deepbio
+from deepbio.nn import pool, recurrent
 from deepbio.nn import (LAYERS, Activation, Dense, Dropout, Flatten, KLSparsity,
                         layer_from_config)
 from deepbio.testing import assert_close, check_gradient, check_rop, random_projection_loss
@@ -334,3 +335,22 @@ def test_forward_and_backward_before_build_raise(be, index):
         layer.backward(_arr(np.ones((2,) + shape)))
     with pytest.raises(RuntimeError, match="not built"):
         Flatten().backward(_arr(np.ones((2, 4))))
+
+
+
+@pytest.mark.parametrize("cls, args, shape", [
+    (pool.MaxPool2D, (2,), (1, 4, 4)), (pool.AvgPool2D, (2,), (1, 4, 4)),
+    (pool.MaxPool1D, (2,), (1, 6)), (pool.AvgPool1D, (2,), (1, 6)),
+    (pool.GlobalMaxPool1D, (), (1, 6)),
+    (recurrent.Elman, (3,), (5, 2)), (recurrent.LSTM, (3,), (5, 2)),
+], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+def test_pool_and_recurrent_backward_before_forward(cls, args, shape):
+    """Pooling and recurrent layers, built but not run forward, say so on backward/rop
+    (they differentiate at the last forward's input) instead of an AttributeError."""
+    layer = cls(*args)
+    out = layer.build(shape, np.random.default_rng(0), np.float64)
+    dy = np.zeros((2,) + tuple(out))
+    with pytest.raises(RuntimeError, match=r"call forward before backward"):
+        layer.backward(dy)
+    with pytest.raises(RuntimeError, match=r"call forward before rop"):
+        layer.rop(np.zeros((2,) + tuple(shape)))
