@@ -1,4 +1,8 @@
 """One knob for CPU parallelism: OpenMP threads of the Cython kernels and BLAS threads."""
+import numbers
+
+import numpy as np
+
 _state = {"n": None}
 
 
@@ -7,8 +11,11 @@ def set_num_threads(n):
 
     Returns the previous setting (None if never set).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be a positive integer, got {n!r}")
+    if n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = int(n)                                   # np.int64(2) -> 2
     previous = _state["n"]
     # Load every BLAS deepbio calls before limiting: threadpoolctl only reaches
     # libraries already loaded (NumPy's, and SciPy's behind scipy.linalg.cython_blas).

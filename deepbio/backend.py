@@ -133,7 +133,9 @@ def get(name):
 
 
 def backends():
-    """Names of the backends that are installed and usable here, in preference order."""
+    """Names of the backends that are installed and usable here, in the order of
+    :data:`NAMES` (the default, when ``DEEPBIO_BACKEND`` is unset, is ``cython`` if it is
+    usable, else ``numpy``)."""
     usable = []
     for name in NAMES:
         try:
@@ -162,7 +164,15 @@ def current():
     if b is not None:
         return b
     if _global[0] is None:
-        _global[0] = get(_default_name())
+        name = _default_name()
+        try:
+            _global[0] = get(name)
+        except BackendError as e:
+            if os.environ.get("DEEPBIO_BACKEND"):       # say where the name came from
+                raise BackendError(f"{e} (from the environment variable "
+                                   f"DEEPBIO_BACKEND={os.environ['DEEPBIO_BACKEND']!r})") \
+                    from None
+            raise
     return _global[0]
 
 

@@ -589,8 +589,10 @@ def build_parser():
     header(e)
     e.set_defaults(func=cmd_evaluate)
 
-    b = sub.add_parser("bench", help="run bench/models.py (from a source checkout); "
-                                     "further arguments go to it (--quick, --repeats N, ...)")
+    # no -h of its own: `deepbio bench --help` shows bench/models.py's options
+    b = sub.add_parser("bench", add_help=False,
+                       help="run bench/models.py (from a source checkout); further "
+                            "arguments, --help included, go to it (--quick, --repeats N, ...)")
     b.set_defaults(func=cmd_bench)
     return p
 
@@ -602,7 +604,7 @@ def main(argv=None, out=None):
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
-        args.bench_args = extra
+        args.bench_args = extra[1:] if extra[:1] == ["--"] else extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:

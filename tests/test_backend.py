@@ -152,6 +152,23 @@ def test_bad_environment_variable_fails_loudly():
     r = _run("import deepbio; deepbio.get_backend()", DEEPBIO_BACKEND="fortran")
     assert r.returncode != 0
     assert "BackendError" in r.stderr and "'fortran'" in r.stderr and "numpy" in r.stderr
+    assert "DEEPBIO_BACKEND='fortran'" in r.stderr        # it says where the name came from
+
+
+def test_set_num_threads_types():
+    """NumPy integers are integers; a non-integer is a TypeError, a count < 1 a ValueError."""
+    before = deepbio.get_num_threads()
+    try:
+        deepbio.set_num_threads(np.int64(1))
+        assert deepbio.get_num_threads() == 1 and type(deepbio.get_num_threads()) is int
+        for bad in (1.5, "2", None, True, np.bool_(True)):
+            with pytest.raises(TypeError, match="positive integer"):
+                deepbio.set_num_threads(bad)
+        for bad in (0, -1, np.int64(0)):
+            with pytest.raises(ValueError, match="positive integer"):
+                deepbio.set_num_threads(bad)
+    finally:
+        deepbio.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------ errors

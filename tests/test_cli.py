@@ -170,6 +170,15 @@ def test_bench_command_finds_the_script(monkeypatch, capsys):
     assert "One RBM epoch" in captured.out
 
 
+@pytest.mark.parametrize("argv", [("bench", "--help"), ("bench", "--", "--help")])
+def test_bench_help_shows_the_benchmarks_options(argv, capsys):
+    """`deepbio bench --help` (or `-- --help`) is bench/models.py's own help."""
+    if cli._find_bench() is None:
+        pytest.skip("not a source checkout: bench/models.py is absent")
+    assert cli.main(list(argv)) == 0
+    assert "--repeats" in capsys.readouterr().out
+
+
 # ------------------------------------------------- data files, labels files, headers
 
 SMALL_MLP = ("--model", "MLPClassifier", "--param", "hidden_layer_sizes=[8]",

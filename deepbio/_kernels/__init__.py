@@ -41,8 +41,14 @@ class KernelSpec(NamedTuple):
 # ---------------------------------------------------------------- option validation
 
 
+def _is_non_scalar_array(v):
+    """An array with axes: it has ``__index__`` / ``__float__`` but they raise."""
+    return getattr(v, "ndim", 0) != 0
+
+
 def _int(name, v, low):
-    if isinstance(v, bool) or not hasattr(v, "__index__"):
+    if isinstance(v, (bool, np.bool_)) or _is_non_scalar_array(v) \
+            or not hasattr(v, "__index__"):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
     v = int(v)
     if v < low:
@@ -51,7 +57,10 @@ def _int(name, v, low):
 
 
 def _pair(name, v, low):
-    if hasattr(v, "__index__") and not isinstance(v, bool):
+    if _is_non_scalar_array(v) and getattr(v, "shape", None) == (2,):
+        v = tuple(v)                     # np.array([1, 2]) is a pair
+    elif hasattr(v, "__index__") and not isinstance(v, (bool, np.bool_)) \
+            and not _is_non_scalar_array(v):
         v = (v, v)
     if not isinstance(v, (tuple, list)) or len(v) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
@@ -59,7 +68,8 @@ def _pair(name, v, low):
 
 
 def _real(name, v, low, high, low_open=False, high_open=False):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
+    if isinstance(v, (bool, np.bool_)) or _is_non_scalar_array(v) \
+            or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
         raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
     v = float(v)
     ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
