@@ -17,12 +17,34 @@ from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, 
 #: Samples used each epoch to estimate the pseudo-likelihood in ``history_``.
 MONITOR_SIZE = 256
 
+#: Training counts as diverged once the reconstruction error exceeds this many times its
+#: scale on the data (:func:`error_scale`); healthy training stays near 1 or below.
+DIVERGENCE_FACTOR = 1e3
+
+#: Stream numbers of the generators derived from an int ``random_state`` for the draws
+#: made outside training (:meth:`RBM._derived_rng`), distinct from the training stream.
+SCORE_STREAM, GIBBS_STREAM = 1, 2
+
 
 def _affine(a, M, bias):
     """``a @ M + bias`` with the bias added in place (one temporary fewer)."""
     z = a @ M
     z += bias
     return z
+
+
+def error_scale(X):
+    """The scale of the reconstruction error on data ``X`` (n_samples, D): the mean
+    variance of its features, and at least 1.
+
+    Reconstructing every sample by the feature means has exactly the mean variance as
+    error; an RBM starts close to that (its visible biases are initialised from the
+    means) and training lowers it.  The floor 1 is the variance of the Gaussian units,
+    and keeps the scale meaningful for a batch of one row or of constant features.
+    Bernoulli errors lie in [0, 1], so for them the scale is 1 and only non-finite
+    values can signal divergence.
+    """
+    return max(1.0, float(np.mean(np.var(X, axis=0))))
 
 
 class _RawKernels:
@@ -61,7 +83,9 @@ class RBM(TransformerMixin, BaseEstimator):
         to the next instead of restarting at the data.
     learning_rate : float > 0 or "auto", default="auto"
         Step size; "auto" is 0.1 for Bernoulli and 0.01 for Gaussian visible units.  Too
-        large a step makes training diverge: :meth:`fit` then raises FloatingPointError.
+        large a step makes training diverge: :meth:`fit` then raises FloatingPointError
+        (once the reconstruction error exceeds 1000 times its scale on the data; see
+        ``docs/models/rbm.md``).
     momentum : float in [0, 1), default=0.5
         Momentum of the parameter updates.
     weight_decay : float >= 0, default=1e-4
@@ -79,7 +103,10 @@ class RBM(TransformerMixin, BaseEstimator):
     dtype : {"float32", "float64"}, default="float32"
         Floating type of the parameters and of the computation.
     random_state : None, int or numpy.random.Generator, default=None
-        Seeds initialisation, shuffling and sampling.
+        Seeds initialisation, shuffling and sampling during training.  The flips of
+        :meth:`score_samples` and the samples of :meth:`gibbs` come from generators of
+        their own derived from it (for an int, the same flips at every call), so they
+        never change training.  A Generator is used as is: everything draws from it.
     verbose : int, default=0
         0: silent; 1: a progress bar; 2: one line per epoch.
 
@@ -207,24 +234,45 @@ class RBM(TransformerMixin, BaseEstimator):
                           xp.zeros_like(self.intercept_hidden_)]
         self._chain = None
         self._hidden_mean = None
-        self._rng = rng
+        self._rng = rng                 # the training generator (partial_fit continues it)
+        self._gibbs_rng = None          # gibbs' own generator, created at its first call
+        self._visible_built = self.visible
         self.history_ = []
 
     def _ensure_on(self, be):
-        """Move the learnt parameters (and training state) onto backend ``be``."""
+        """Move the learnt parameters (and training state) onto backend ``be``, as
+        arrays of ``dtype`` (which ``set_params`` may have changed since they were made).
+
+        A model loaded from a file has no training state: it starts from zero velocity,
+        no persistent chain and a training generator fresh from ``random_state``.
+        """
+        dt = np.dtype(self.dtype)
         for name in ("W_", "intercept_visible_", "intercept_hidden_"):
-            setattr(self, name, to_backend(be, getattr(self, name)))
+            setattr(self, name, to_backend(be, getattr(self, name), dt))
         if getattr(self, "_velocity", None) is None:
             self._velocity = [be.xp.zeros_like(p) for p in
                               (self.W_, self.intercept_visible_, self.intercept_hidden_)]
         else:
-            self._velocity = [to_backend(be, v) for v in self._velocity]
+            self._velocity = [to_backend(be, v, dt) for v in self._velocity]
         if getattr(self, "_rng", None) is None:
             self._rng = resolve_rng(self.random_state)
-        chain = getattr(self, "_chain", None)
-        self._chain = None if chain is None else to_backend(be, chain)
-        if not hasattr(self, "_hidden_mean"):
-            self._hidden_mean = None
+        self._chain = to_backend(be, getattr(self, "_chain", None), dt)
+        self._hidden_mean = to_backend(be, getattr(self, "_hidden_mean", None), dt)
+
+    def _check_same_structure(self):
+        """ValueError if ``n_components`` or ``visible`` differ from those the fitted model
+        was built with: :meth:`partial_fit` can only continue training the same model."""
+        if not hasattr(self, "_visible_built"):
+            # loaded from a file (which keeps no private state): the visible it was saved
+            # with is the one it was built with; remember it for the calls to come
+            self._visible_built = self.visible
+        built = {"n_components": self.W_.shape[1], "visible": self._visible_built}
+        for name, value in built.items():
+            if getattr(self, name) != value:
+                raise ValueError(
+                    f"RBM.partial_fit: the fitted model was built with {name}={value!r}, "
+                    f"not {name}={getattr(self, name)!r}; call fit to train a new model "
+                    f"(or set {name} back to continue this one)")
 
     def fit(self, X, y=None):
         """Fit the RBM to ``X`` of shape (n_samples, n_features) for ``n_iter`` epochs.
@@ -236,12 +284,14 @@ class RBM(TransformerMixin, BaseEstimator):
         Raises
         ------
         FloatingPointError
-            If training diverges (the reconstruction error or the weights become NaN or
-            infinite at the end of an epoch); the RBM is then left unfitted.  Lower
-            ``learning_rate``.
+            If training diverges (at the end of an epoch the reconstruction error exceeds
+            ``DIVERGENCE_FACTOR`` = 1000 times its scale on ``X``, see :func:`error_scale`,
+            or it or the weights are NaN or infinite); the RBM is then left unfitted.
+            Lower ``learning_rate``.
         """
         self._validate_params()
         X = self._check_data(X, reset=True)
+        scale = error_scale(X)
         be = current_backend()
         rng = resolve_rng(self.random_state)
         self._initialize(be, X, rng)
@@ -260,14 +310,18 @@ class RBM(TransformerMixin, BaseEstimator):
                           "time": time.perf_counter() - t0}
                 self.history_.append(record)
                 self.n_iter_ = epoch + 1
-                self._check_diverged(be, record["reconstruction_error"], f"epoch {epoch + 1}")
+                self._check_diverged(be, record["reconstruction_error"], scale,
+                                     f"epoch {epoch + 1}")
                 bar.update(record)
         return self
 
     def partial_fit(self, X, y=None):
         """One CD step on ``X`` (n_samples, n_features) used as a single minibatch.
 
-        The first call initialises the model (from this ``X``); later calls continue.
+        The first call initialises the model (from this ``X``); later calls continue it,
+        with the hyper-parameters as they are now (checked at every call): ``k``,
+        ``learning_rate``, ``momentum``, ... may change between calls, and a new ``dtype``
+        converts the parameters, but ``n_components`` and ``visible`` define the model.
 
         Returns
         -------
@@ -275,13 +329,17 @@ class RBM(TransformerMixin, BaseEstimator):
 
         Raises
         ------
+        ValueError
+            If ``n_components`` or ``visible`` changed since the model was built (call
+            :meth:`fit` for a new model), or a hyper-parameter is invalid.
         FloatingPointError
-            If the step diverges, as in :meth:`fit`; the RBM is then left unfitted (the
-            next call starts afresh).
+            If the step diverges, as in :meth:`fit` (the scale is this ``X``'s); the RBM
+            is then left unfitted (the next call starts afresh).
         """
+        self._validate_params()
         first = not hasattr(self, "W_")
-        if first:
-            self._validate_params()
+        if not first:
+            self._check_same_structure()
         X = self._check_data(X, reset=first)
         be = current_backend()
         if first:
@@ -295,23 +353,32 @@ class RBM(TransformerMixin, BaseEstimator):
         error = self._reconstruction_error(be, v)
         self.history_.append({"epoch": None, "reconstruction_error": error,
                               "pseudo_likelihood": None, "time": None})
-        self._check_diverged(be, error, "this partial_fit step")
+        self._check_diverged(be, error, error_scale(X), "this partial_fit step")
         return self
 
-    def _check_diverged(self, be, error, when):
-        """FloatingPointError if the reconstruction error or a parameter is NaN or inf.
+    def _check_diverged(self, be, error, scale, when):
+        """FloatingPointError if training diverged: the reconstruction ``error`` exceeds
+        ``DIVERGENCE_FACTOR`` times its ``scale`` on the data (:func:`error_scale`), or it
+        or a parameter is NaN or infinite.
 
         Called once per epoch (and per :meth:`partial_fit` call): a step size too large
-        for the data makes CD training blow up.  The learnt parameters are deleted before
-        raising, so the broken model cannot pass for a fitted one (``transform`` would
-        return NaN); ``history_`` is kept to show how the error grew.
+        for the data makes CD training blow up, the error growing by orders of magnitude
+        each epoch, so the growth is caught long before the numbers overflow.  Healthy
+        training keeps the error near its scale or below.  The learnt parameters are deleted
+        before raising, so the broken model cannot pass for a fitted one; ``history_`` is
+        kept to show how the error grew.
         """
         xp = be.xp
         params = (self.W_, self.intercept_visible_, self.intercept_hidden_)
-        if math.isfinite(error) and all(bool(xp.isfinite(p).all()) for p in params):
+        if not math.isfinite(error):
+            problem = f"the reconstruction error became {error}"
+        elif error > DIVERGENCE_FACTOR * scale:
+            problem = (f"the reconstruction error grew to {error:.3g}, over "
+                       f"{DIVERGENCE_FACTOR:g} times its scale on this data ({scale:.3g})")
+        elif not all(bool(xp.isfinite(p).all()) for p in params):
+            problem = "the weights or biases became NaN or infinite"
+        else:
             return
-        problem = (f"the reconstruction error became {error}" if not math.isfinite(error)
-                   else "the weights or biases became NaN or infinite")
         for name in ("W_", "intercept_visible_", "intercept_hidden_", "n_features_in_"):
             delattr(self, name)
         raise FloatingPointError(
@@ -405,6 +472,26 @@ class RBM(TransformerMixin, BaseEstimator):
     def _host_X(self, X):
         return self._check_X(X)
 
+    def _parameters(self, be):
+        """``(W, b, c)`` as arrays of backend ``be`` and of ``dtype``: converted when the
+        backend or ``dtype`` changed since fit (the model itself is left as it is)."""
+        dt = np.dtype(self.dtype)
+        return tuple(to_backend(be, p, dt) for p in
+                     (self.W_, self.intercept_visible_, self.intercept_hidden_))
+
+    def _derived_rng(self, stream):
+        """A generator for draws made outside training, never the training generator.
+
+        From an int ``random_state`` a new generator seeded with ``(random_state,
+        stream)``: the same draws at every call, independent of training's (whose
+        stream is ``random_state`` alone).  None: a fresh unpredictable generator.  A
+        Generator ``random_state`` is used as is (the caller shares it on purpose).
+        """
+        rs = self.random_state
+        if rs is None or isinstance(rs, np.random.Generator):
+            return resolve_rng(rs)
+        return np.random.default_rng([int(rs), stream])
+
     def transform(self, X):
         """Hidden probabilities ``p(h = 1 | X) = sigmoid(X W + c)``.
 
@@ -423,22 +510,34 @@ class RBM(TransformerMixin, BaseEstimator):
     def _hidden_probabilities(self, X):
         be = current_backend()
         Xb = be.asarray(X, dtype=self.dtype)
-        W, c = to_backend(be, self.W_), to_backend(be, self.intercept_hidden_)
+        W, _, c = self._parameters(be)
         return to_host(be.kernels.dense_forward(Xb, W, c, "sigmoid"))
 
-    def gibbs(self, v, steps=1):
+    def gibbs(self, v, steps=1, random_state=None):
         """Run ``steps`` full Gibbs steps v -> h -> v from ``v`` (n_samples, n_features).
 
         Returns the visible sample after the last step, shape (n_samples, n_features):
         binary for Bernoulli units, real for Gaussian units.
+
+        ``random_state`` (None, int or Generator) is the source of the samples.  None
+        uses the RBM's own sampling generator, derived from the RBM's ``random_state``
+        after each fit and continued from call to call (a chain run one step per call
+        gets new noise at every step; a refit RBM repeats the same samples).  The
+        training generator is never used, so sampling between :meth:`partial_fit` calls
+        leaves training unchanged.
         """
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-        v = self._host_X(v, )
+        v = self._host_X(v)
+        if random_state is not None:
+            rng = resolve_rng(random_state)
+        else:
+            if getattr(self, "_gibbs_rng", None) is None:
+                self._gibbs_rng = self._derived_rng(GIBBS_STREAM)
+            rng = self._gibbs_rng
         be = current_backend()
-        self._ensure_on(be)
-        K, rng = be.kernels, self._rng
-        W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
+        K = be.kernels
+        W, b, c = self._parameters(be)
         v = be.asarray(v, dtype=self.dtype)
         n, h = v.shape[0], W.shape[1]
         for _ in range(int(steps)):
@@ -454,9 +553,7 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def _free_energy(self, be, v):
         sigma = None if self.visible == "bernoulli" else be.xp.ones(v.shape[1], dtype=v.dtype)
-        return be.kernels.free_energy(v, to_backend(be, self.W_),
-                                      to_backend(be, self.intercept_visible_),
-                                      to_backend(be, self.intercept_hidden_), sigma)
+        return be.kernels.free_energy(v, *self._parameters(be), sigma)
 
     def _pseudo_likelihood(self, be, v, rng):
         """Stochastic pseudo-likelihood per row (Bernoulli): flip one random bit i per row,
@@ -481,16 +578,16 @@ class RBM(TransformerMixin, BaseEstimator):
         """Log-likelihood proxy per sample, shape (n_samples,).
 
         Bernoulli units: the stochastic pseudo-likelihood (one random bit flipped per
-        sample, as scikit-learn's ``BernoulliRBM``).  Gaussian units: ``-F(v)``, the
-        unnormalised log-density.
+        sample, as scikit-learn's ``BernoulliRBM``).  The flips come from a generator
+        derived afresh from ``random_state`` at every call (see :meth:`_derived_rng`):
+        with an int seed repeated calls give identical scores, and training is never
+        disturbed.  Gaussian units: ``-F(v)``, the unnormalised log-density.
         """
         X = self._host_X(X)
         be = current_backend()
         v = be.asarray(X, dtype=self.dtype)
         if self.visible == "bernoulli":
-            if getattr(self, "_rng", None) is None:
-                self._rng = resolve_rng(self.random_state)
-            return to_host(self._pseudo_likelihood(be, v, self._rng))
+            return to_host(self._pseudo_likelihood(be, v, self._derived_rng(SCORE_STREAM)))
         return -to_host(self._free_energy(be, v))
 
     def reconstruct(self, X):
@@ -498,5 +595,5 @@ class RBM(TransformerMixin, BaseEstimator):
         X = self._host_X(X)
         be = current_backend()
         H = be.asarray(self._hidden_probabilities(X), dtype=self.dtype)
-        W, b = to_backend(be, self.W_), to_backend(be, self.intercept_visible_)
+        W, b, _ = self._parameters(be)
         return to_host(self._visible_mean(be.kernels, H @ W.T + b))

@@ -1,9 +1,12 @@
 """RBM specifics: CD-k / PCD, partial_fit, gibbs, monitoring, the Gaussian variant, DBN."""
+import warnings
+
 import numpy as np
 import pytest
 
 from deepbio import DBN, DBNClassifier, RBM
 from deepbio.models._base import current_backend
+from deepbio.models.rbm import DIVERGENCE_FACTOR, error_scale
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +134,13 @@ def test_fit_raises_when_training_diverges(on_backend, wide_gaussian):
     rbm = RBM(8, visible="gaussian", learning_rate=5.0, n_iter=5, batch_size=10,
               random_state=0)
     with np.errstate(all="ignore"), pytest.raises(
-            FloatingPointError, match=r"RBM: the reconstruction error became (inf|nan) in "
-                                      r"epoch (\d+); lower learning_rate \(it is 5\)") as err:
+            FloatingPointError, match=r"RBM: the reconstruction error (became (inf|nan)|grew to "
+                                      r".*) in epoch (\d+); lower learning_rate \(it is 5\)"
+    ) as err:
         rbm.fit(wide_gaussian)
     # the epoch named is the last one in history_, which shows the error growing
     assert f"epoch {rbm.history_[-1]['epoch']};" in str(err.value)
-    assert not np.isfinite(rbm.history_[-1]["reconstruction_error"])
+    assert not rbm.history_[-1]["reconstruction_error"] < 1e3 * 9
     # no NaN weights left behind to pass for a fitted model
     assert not hasattr(rbm, "W_")
     with pytest.raises(ValueError, match="not fitted"):
@@ -148,7 +152,7 @@ def test_non_finite_weights_are_caught_even_with_a_finite_error(on_backend, bars
     rbm.intercept_hidden_[2] = np.inf
     with pytest.raises(FloatingPointError, match="RBM: the weights or biases became NaN or "
                                                  "infinite in epoch 1; lower learning_rate"):
-        rbm._check_diverged(current_backend(), 0.1, "epoch 1")
+        rbm._check_diverged(current_backend(), 0.1, 1.0, "epoch 1")
     assert not hasattr(rbm, "intercept_hidden_")
 
 
@@ -189,3 +193,130 @@ def test_dbn_pretraining_divergence_names_the_layer_and_parameter(wide_gaussian)
                                       "DBNClassifier's pretrain_learning_rate"):
         DBNClassifier((8, 4), visible="gaussian", pretrain_learning_rate=5.0,
                       pretrain_epochs=5, max_epochs=1, random_state=0).fit(wide_gaussian, y)
+
+
+def test_error_scale_is_the_mean_feature_variance_at_least_one():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 4)) * [1, 2, 3, 4]
+    assert error_scale(X) == pytest.approx(np.var(X, axis=0).mean())
+    assert error_scale(X[:1]) == 1.0                      # one row: variance 0, floor 1
+    assert error_scale(rng.random((50, 3))) == 1.0        # [0, 1] data: variance < 1
+
+
+@pytest.mark.parametrize("dtype, n_iter", [("float64", 60), ("float32", 10)])
+def test_fit_raises_as_soon_as_the_error_explodes_not_when_it_overflows(on_backend, dtype,
+                                                                         n_iter):
+    # learning_rate=1 is 100 times "auto" for Gaussian units: the error grows about
+    # 100-fold per epoch, and used to reach 1e119 (float64) with no exception
+    X = np.random.default_rng(0).standard_normal((200, 10))
+    rbm = RBM(8, visible="gaussian", learning_rate=1, n_iter=n_iter, dtype=dtype,
+              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # caught before NumPy overflows
+        with pytest.raises(FloatingPointError,
+                           match=r"RBM: the reconstruction error grew to \S+, over 1000 "
+                                 r"times its scale on this data \(1\) in epoch \d+; lower "
+                                 r"learning_rate \(it is 1\)"):
+            rbm.fit(X)
+    errors = [h["reconstruction_error"] for h in rbm.history_]
+    assert len(errors) <= 5 and errors[-1] > DIVERGENCE_FACTOR * error_scale(X)
+    assert all(e < DIVERGENCE_FACTOR * error_scale(X) for e in errors[:-1])
+    assert not hasattr(rbm, "W_")
+
+
+def test_partial_fit_raises_as_soon_as_the_error_explodes(on_backend):
+    X = np.random.default_rng(0).standard_normal((200, 10))
+    rbm = RBM(8, visible="gaussian", learning_rate=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError, match="grew to .* in this partial_fit step"):
+            for i in range(100):                      # minibatches of 10 rows
+                rbm.partial_fit(X[10 * i % 200:][:10])
+    assert np.isfinite(rbm.history_[-1]["reconstruction_error"])
+
+
+# ---------------------------------------------------------------- randomness
+
+
+def test_score_samples_is_reproducible(on_backend, bars):
+    rbm = RBM(6, n_iter=2, random_state=0).fit(bars)
+    np.testing.assert_array_equal(rbm.score_samples(bars), rbm.score_samples(bars))
+    # with no seed the flips differ from call to call, as in scikit-learn
+    free = RBM(6, n_iter=2).fit(bars)
+    assert not np.array_equal(free.score_samples(bars), free.score_samples(bars))
+
+
+@pytest.mark.parametrize("between", ["score_samples", "gibbs"])
+def test_scoring_and_sampling_leave_training_unchanged(on_backend, bars, between):
+    plain = RBM(6, random_state=0).partial_fit(bars[:150]).partial_fit(bars[150:])
+    rbm = RBM(6, random_state=0).partial_fit(bars[:150])
+    getattr(rbm, between)(bars[:20])
+    rbm.partial_fit(bars[150:])
+    np.testing.assert_array_equal(rbm.W_, plain.W_)
+
+
+def test_gibbs_continues_its_own_stream_and_takes_a_random_state(on_backend, bars):
+    rbm = RBM(16, n_iter=5, batch_size=10, random_state=0).fit(bars)
+    first, second = rbm.gibbs(bars[:50]), rbm.gibbs(bars[:50])
+    assert not np.array_equal(first, second)          # new noise at every call
+    again = RBM(16, n_iter=5, batch_size=10, random_state=0).fit(bars)
+    np.testing.assert_array_equal(again.gibbs(bars[:50]), first)   # reproducible run
+    np.testing.assert_array_equal(rbm.gibbs(bars[:50], steps=2, random_state=7),
+                                  rbm.gibbs(bars[:50], steps=2, random_state=7))
+    with pytest.raises(ValueError, match="random_state"):
+        rbm.gibbs(bars[:5], random_state="seven")
+
+
+# ---------------------------------------------------------------- hyper-parameters
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(k=0), "The 'k' parameter of RBM"),
+    (dict(learning_rate="fast"), "The 'learning_rate' parameter of RBM"),
+    (dict(n_components=3), r"RBM.partial_fit: the fitted model was built with "
+                           r"n_components=8, not n_components=3; call fit"),
+    (dict(visible="gaussian"), r"the fitted model was built with visible='bernoulli', "
+                               r"not visible='gaussian'; call fit"),
+], ids=["k", "learning_rate", "n_components", "visible"])
+def test_partial_fit_checks_hyper_parameters_at_every_call(on_backend, bars, change,
+                                                           message):
+    rbm = RBM(8, random_state=0).partial_fit(bars)
+    W = np.array(rbm.W_, copy=True)
+    rbm.set_params(**change)
+    with pytest.raises(ValueError, match=message):
+        rbm.partial_fit(bars)
+    np.testing.assert_array_equal(rbm.W_, W)          # the model is left as it was
+    assert len(rbm.history_) == 1
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["cd", "pcd"])
+def test_partial_fit_converts_the_model_to_a_new_dtype(on_backend, bars, persistent):
+    rbm = RBM(8, persistent=persistent, sparsity_target=0.1, momentum=0.5,
+              random_state=0).partial_fit(bars)
+    W = np.array(rbm.W_, copy=True)
+    rbm.set_params(dtype="float64").partial_fit(bars)
+    for a in (rbm.W_, rbm.intercept_visible_, rbm.intercept_hidden_, *rbm._velocity):
+        assert a.dtype == np.float64
+    assert not np.allclose(rbm.W_, W) and len(rbm.history_) == 2
+    assert rbm.transform(bars).dtype == np.float64
+
+
+def test_fitted_rbm_follows_a_dtype_change(on_backend, bars):
+    rbm = RBM(8, n_iter=3, random_state=0).fit(bars)
+    before = {m: getattr(rbm, m)(bars) for m in
+              ("transform", "free_energy", "score_samples", "reconstruct")}
+    rbm.set_params(dtype="float64")
+    for method, expected in before.items():
+        got = getattr(rbm, method)(bars)
+        assert got.dtype == np.float64, method
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=method)
+    assert rbm.gibbs(bars[:5], random_state=0).dtype == np.float64
+    assert rbm.W_.dtype == np.float32                 # inference leaves the model as it is
+
+
+def test_partial_fit_of_a_loaded_model_keeps_its_visible_units(on_backend, bars, tmp_path):
+    from deepbio import io
+    RBM(8, n_iter=1, random_state=0).fit(bars).save(tmp_path / "rbm")
+    rbm = io.load(tmp_path / "rbm").partial_fit(bars)     # continues the saved model
+    with pytest.raises(ValueError, match="built with visible='bernoulli'"):
+        rbm.set_params(visible="gaussian").partial_fit(bars)
