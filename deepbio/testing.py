@@ -15,7 +15,12 @@ an analytic value ``a`` and a numerical one ``n`` agree when
     |a - n| <= rtol * max(|a|, |n|, floor)
 
 so large gradients are compared relatively and tiny ones absolutely (to ``rtol * floor``).
-Central differences of a float64 function are accurate to about ``1e-9`` here, so the
+The default floor follows the check's own scale (a fixed floor would make the check
+absolute, and blind, for small gradients): ``floor = max(1e-3 * G, noise / rtol)`` with
+``G`` the largest ``|a|`` or ``|n|`` of the check and ``noise`` the float64 rounding error
+of the difference quotient, ``8 u max(|f(x)| + |f(x+h)| + |f(x-h)|, 1) / h``
+(see :func:`check_gradient`).  Steps are relative, ``h = eps * max(1, |x|)``.  Central
+differences of a float64 function are accurate to about ``1e-9`` relative here, so the
 default ``rtol = 1e-5`` leaves a wide margin while still catching any real error.
 
 Entries that sit on a kink of the function (ReLU at 0, a tie in max pooling) have no
@@ -96,14 +101,16 @@ def _is_kink(fwd, bwd, kink_tol, floor, noise):
     return abs(fwd - bwd) > kink_tol * max(abs(fwd), abs(bwd), floor) + noise
 
 
-def _fail(what, failures, checked, rtol, floor):
+def _fail(what, failures, checked, rtol, floor, scale):
+    rule = (f"floor={floor:g}" if floor is not None else
+            f"floor = max({SCALE_FRACTION:g} * gradient scale {scale:.3g}, noise / rtol)")
     lines = [f"{what}: {len(failures)} of {checked} checked entries disagree "
              f"(|analytic - numeric| > rtol * max(|analytic|, |numeric|, floor), "
-             f"rtol={rtol:g}, floor={floor:g}); worst first:"]
-    failures.sort(key=lambda t: -t[4])
-    for label, a, n, diff, err in failures[:12]:
+             f"rtol={rtol:g}, {rule}); worst first:"]
+    failures.sort(key=lambda t: -t[4] if not np.isnan(t[4]) else -np.inf)
+    for label, a, n, diff, err, fl in failures[:12]:
         lines.append(f"  {label}: analytic {a:.10g}, numeric {n:.10g}, |diff| {diff:.3g} "
-                     f"(relative error {err:.3g})")
+                     f"(relative error {err:.3g}, floor {fl:.3g})")
     if len(failures) > 12:
         lines.append(f"  ... and {len(failures) - 12} more")
     raise AssertionError("\n".join(lines))
@@ -123,11 +130,27 @@ def _too_many_skipped(what, skipped, total, max_skip_fraction):
 # ------------------------------------------------------------------ gradient checks
 
 
+def _step(x0, eps):
+    """The finite-difference step at ``x0``: ``eps`` scaled by ``max(1, |x0|)``.
+
+    A fixed step would vanish in ``x0 + eps`` for large ``|x0|`` (``1e12 + 1e-6 == 1e12``);
+    a step relative to ``|x0|`` keeps the same number of significant digits of ``x0`` moving
+    at every magnitude.  The differences divide by the steps actually taken
+    (``(x0 + h) - x0``), not by ``h``.
+    """
+    h = eps * max(1.0, abs(x0))
+    xp, xm = x0 + h, x0 - h
+    if not (xm < x0 < xp) or not np.isfinite(xp - xm):
+        raise ValueError(f"finite differences: no usable step of size {h:g} at x = {x0!r} "
+                         f"(eps={eps:g})")
+    return xp, xm
+
+
 def numerical_gradient(f, inputs, name, eps=1e-6):
     """Central-difference gradient of the scalar ``f(**inputs)`` with respect to ``inputs[name]``.
 
-    ``g[i] = (f(x + h e_i) - f(x - h e_i)) / 2h``.  ``inputs`` is not modified.
-    Returns a float64 NumPy array shaped like ``inputs[name]``.
+    ``g[i] = (f(x + h e_i) - f(x - h e_i)) / 2h`` with ``h = eps * max(1, |x[i]|)``.
+    ``inputs`` is not modified.  Returns a float64 NumPy array shaped like ``inputs[name]``.
     """
     arrays = {k: v.copy() for k, v in inputs.items()}
     _require_float64("numerical_gradient", name, arrays[name])
@@ -135,16 +158,55 @@ def numerical_gradient(f, inputs, name, eps=1e-6):
     g = np.empty(x.shape)
     for idx in np.ndindex(*x.shape):
         x0 = float(x[idx])
-        x[idx] = x0 + eps
+        xp, xm = _step(x0, eps)
+        x[idx] = xp
         fp = _scalar("numerical_gradient", f(**arrays))
-        x[idx] = x0 - eps
+        x[idx] = xm
         fm = _scalar("numerical_gradient", f(**arrays))
         x[idx] = x0
-        g[idx] = (fp - fm) / (2 * eps)
+        g[idx] = (fp - fm) / (xp - xm)
     return g
 
 
-def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_tol=1e-3,
+#: the default floor is this fraction of the check's gradient scale (see check_gradient)
+SCALE_FRACTION = 1e-3
+#: rounding-error bound of the slopes, in units of ``u |f| / h`` (u = float64 epsilon)
+_NOISE_UNITS = 8
+
+
+def _noise(f_abs_sum, h):
+    """Bound on the rounding error of a slope ``(f(x+h) - f(x-h)) / 2h`` (and of the one-sided
+    ones): each ``f`` value carries an error of a few ulps of the quantities it is computed
+    from, taken as ``max(|f(x)| + |f(x+h)| + |f(x-h)|, 1)`` (a loss that cancels to a small
+    value, or to exactly 0, still carries the rounding of its order-one terms), divided by
+    the step."""
+    return _NOISE_UNITS * _U * np.maximum(f_abs_sum, 1.0) / h
+
+
+def _default_floor(scale, noise, rtol):
+    """``max(SCALE_FRACTION * scale, noise / rtol)``, elementwise (see check_gradient)."""
+    return np.maximum(SCALE_FRACTION * scale, np.asarray(noise) / rtol)
+
+
+def _rel_error(diff, a, n, floor):
+    den = np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.where(den > 0, diff / np.where(den > 0, den, 1.0), np.where(diff > 0, np.inf, 0.0))
+    # NaN anywhere (analytic or numeric) must fail, never pass
+    return np.where(np.isnan(diff), np.nan, err)
+
+
+def _finite_max(*arrays):
+    m = 0.0
+    for a in arrays:
+        a = np.abs(np.asarray(a, dtype=np.float64))
+        a = a[np.isfinite(a)]
+        if a.size:
+            m = max(m, float(a.max()))
+    return m
+
+
+def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=None, kink_tol=1e-3,
                    skip=None, kink=None, max_entries=None, max_skip_fraction=0.5, seed=0):
     """Check analytic gradients of a scalar function against central differences.
 
@@ -158,13 +220,16 @@ def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_
         ``dL/d inputs[name]`` for each name to check (a subset of ``inputs``), each shaped
         like its input.
     eps : float
-        Step ``h`` of the differences.
+        Relative step: entry ``x`` is moved by ``h = eps * max(1, |x|)``.
     rtol, floor : float
-        Entries agree when ``|a - n| <= rtol * max(|a|, |n|, floor)``.
+        Entries agree when ``|a - n| <= rtol * max(|a|, |n|, floor)``.  By default
+        (``floor=None``) the floor follows the check's own scale, see below; an explicit
+        ``floor`` is used as given, for every entry.
     kink_tol : float
         An entry is a kink, and skipped, when its one-sided slopes differ by more than
-        ``kink_tol * max(|fwd|, |bwd|, floor)``.  A smooth ``f`` keeps that difference near
-        ``eps * |f''|``.
+        ``kink_tol * max(|fwd|, |bwd|, S) + noise``, ``S`` the largest one-sided slope of
+        the check (or the explicit ``floor``).  A smooth ``f`` keeps that difference near
+        ``h * |f''|``.
     skip : dict of str -> bool array, optional
         Entries known to be kinks (True = skip), per name.
     kink : callable, optional
@@ -173,6 +238,23 @@ def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_
         Check only this many entries per input, chosen at random (by ``seed``).
     max_skip_fraction : float
         Fail if more than this fraction of the entries is skipped.
+
+    The default floor
+    -----------------
+    For entry ``i`` with step ``h_i``, ``floor_i = max(c * G, noise_i / rtol)`` where
+
+    - ``G = max_j max(|a_j|, |n_j|)`` over all checked entries of all names: the scale of
+      the gradient itself, so the check means the same at every scale (a fixed floor of 1
+      would make it absolute, ``1e-5``, and pass anything when the gradient is ``1e-6``);
+      ``c = SCALE_FRACTION = 1e-3``: entries within ``1e-3`` of the largest are compared
+      relatively, smaller ones to ``rtol * c * G``;
+    - ``noise_i = 8 u max(|f(x)| + |f(x + h_i)| + |f(x - h_i)|, 1) / h_i`` (``u`` = float64
+      epsilon) bounds the rounding error of the difference quotient, the accuracy below
+      which no numerical gradient can resolve anything.  The ``1`` stands for the order-one
+      terms a loss is computed from: a loss that cancels to ``1e-15`` (or to exactly 0)
+      still carries their rounding, ``~ u / h``, in its differences.  With the default
+      ``eps`` this absolute part is ``~ 2e-9``, so a relative error ``r`` is caught for
+      gradients larger than about ``2e-9 / r`` (``2e-7`` for ``r = 1 %``).
 
     Returns
     -------
@@ -183,6 +265,8 @@ def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_
     ------
     AssertionError
         Listing, for the worst entries, ``name[index]``, the analytic and numerical values.
+    ValueError
+        Bad arguments, or an entry so large that no step ``h`` moves it.
     """
     what = "check_gradient"
     if not analytic:
@@ -197,13 +281,17 @@ def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_
         arrays[k] = v.copy()
     rng = np.random.default_rng(seed)
     f0 = _scalar(what, f(**arrays))
-    failures, checked, skipped, total, worst = [], 0, 0, 0, 0.0
+    grads = {}
     for name, grad in analytic.items():
         grad = _host(grad)
-        x = arrays[name]
-        if tuple(grad.shape) != tuple(x.shape):
+        if tuple(grad.shape) != tuple(arrays[name].shape):
             raise ValueError(f"{what}: analytic[{name!r}] has shape {tuple(grad.shape)}, but "
-                             f"input {name!r} has shape {tuple(x.shape)}")
+                             f"input {name!r} has shape {tuple(arrays[name].shape)}")
+        grads[name] = grad
+    # pass 1: the differences (f only)
+    rows, skipped, total = [], 0, 0       # (label, a, n, fwd, bwd, noise)
+    for name, grad in grads.items():
+        x = arrays[name]
         mask = None if skip is None or name not in skip else _host(skip[name])
         for idx in _entries(x.shape, max_entries, rng):
             total += 1
@@ -211,37 +299,60 @@ def check_gradient(f, inputs, analytic, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_
                 skipped += 1
                 continue
             x0 = float(x[idx])
-            xp, xm = x0 + eps, x0 - eps
+            try:
+                xp, xm = _step(x0, eps)
+            except ValueError as e:
+                raise ValueError(f"{what}: {_fmt_index(name, idx)}: {e}") from None
             x[idx] = xp
             fp = _scalar(what, f(**arrays))
             x[idx] = xm
             fm = _scalar(what, f(**arrays))
             x[idx] = x0
             fwd, bwd = (fp - f0) / (xp - x0), (f0 - fm) / (x0 - xm)
-            noise = 8 * _U * (abs(f0) + abs(fp) + abs(fm)) / eps
-            if _is_kink(fwd, bwd, kink_tol, floor, noise):
-                skipped += 1
-                continue
-            checked += 1
-            a, n = float(grad[idx]), (fp - fm) / (xp - xm)
-            diff = abs(a - n)
-            err = diff / max(abs(a), abs(n), floor)
-            worst = max(worst, err) if np.isfinite(err) else np.inf
-            if not err <= rtol:          # also catches NaN
-                failures.append((_fmt_index(name, idx), a, n, diff, err))
+            noise = _noise(abs(f0) + abs(fp) + abs(fm), min(xp - x0, x0 - xm))
+            rows.append((_fmt_index(name, idx), float(grad[idx]), (fp - fm) / (xp - xm),
+                         fwd, bwd, noise))
+    # pass 2: kinks, judged from f alone, on the scale of the slopes
+    kfloor = floor if floor is not None else _finite_max([(r[3], r[4]) for r in rows])
+    kept = []
+    for r in rows:
+        if _is_kink(r[3], r[4], kink_tol, kfloor, r[5]):
+            skipped += 1
+        else:
+            kept.append(r)
     _too_many_skipped(what, skipped, total, max_skip_fraction)
-    if failures:
-        _fail(what, failures, checked, rtol, floor)
+    # pass 3: the comparison
+    checked = len(kept)
+    a = np.array([r[1] for r in kept])
+    n = np.array([r[2] for r in kept])
+    noise = np.array([r[5] for r in kept])
+    scale = _finite_max(a, n)
+    floors = (np.full(checked, float(floor)) if floor is not None
+              else _default_floor(scale, noise, rtol))
+    diff = np.abs(a - n)
+    err = _rel_error(diff, a, n, floors)
+    ok = err <= rtol                    # NaN fails
+    worst = float(np.max(np.where(np.isnan(err), np.inf, err), initial=0.0))
+    if not ok.all():
+        failures = [(kept[i][0], a[i], n[i], diff[i], err[i], floors[i])
+                    for i in np.nonzero(~ok)[0]]
+        _fail(what, failures, checked, rtol, floor, scale)
     return CheckResult(checked, skipped, worst)
 
 
-def check_rop(f, x, v, jvp, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_tol=1e-3,
+
+def check_rop(f, x, v, jvp, *, eps=1e-6, rtol=1e-5, floor=None, kink_tol=1e-3,
               max_skip_fraction=0.5):
     """Check a forward-mode directional derivative ``J v`` against central differences.
 
-    ``numeric = (f(x + eps v) - f(x - eps v)) / 2 eps``, compared entry by entry with
-    ``jvp`` by the same rule as :func:`check_gradient`; output entries at which ``f`` is
-    not differentiable along ``v`` (one-sided differences disagree) are skipped.
+    ``numeric = (f(x + t v) - f(x - t v)) / 2t`` with ``t = eps * max(1, max|x| / max|v|)``
+    (a step relative to the size of ``x``, as in :func:`check_gradient`), compared entry by
+    entry with ``jvp`` by the same rule as :func:`check_gradient`: by default
+    ``floor = max(SCALE_FRACTION * G, noise / rtol)`` with ``G`` the largest ``|jvp|`` or
+    ``|numeric|`` over all outputs and ``noise = 8 u max(|y(0)| + |y(t)| + |y(-t)|, 1) / t``
+    per output entry.  Output entries at which ``f`` is not differentiable along ``v`` (the
+    one-sided differences disagree by more than ``kink_tol * max(|fwd|, |bwd|, S) + noise``,
+    ``S`` the largest one-sided difference) are skipped.
 
     Parameters
     ----------
@@ -269,43 +380,56 @@ def check_rop(f, x, v, jvp, *, eps=1e-6, rtol=1e-5, floor=1.0, kink_tol=1e-3,
         if tuple(xs[k].shape) != tuple(vs[k].shape):
             raise ValueError(f"{what}: v{'[' + repr(k) + ']' if is_dict else ''} has shape "
                              f"{tuple(vs[k].shape)}, x has {tuple(xs[k].shape)}")
+    xmax = _finite_max(*(_host(a) for a in xs.values()))
+    vmax = _finite_max(*(_host(a) for a in vs.values()))
+    if vmax == 0:
+        raise ValueError(f"{what}: the direction v is zero")
+    t = eps * max(1.0, xmax / vmax)
 
-    def call(t):
-        moved = {k: xs[k] + t * vs[k] for k in xs}
+    def call(s):
+        moved = {k: xs[k] + s * vs[k] for k in xs}
         out = f(**moved) if is_dict else f(moved["x"])
         single = not isinstance(out, (tuple, list))
         return [_host(o).astype(np.float64) for o in ([out] if single else out)], single
 
-    (y0, single), (yp, _), (ym, _) = call(0.0), call(eps), call(-eps)
+    (y0, single), (yp, _), (ym, _) = call(0.0), call(t), call(-t)
     jv = [_host(j) for j in ([jvp] if single else jvp)]
     if len(jv) != len(y0):
         raise ValueError(f"{what}: f returns {len(y0)} outputs but jvp holds {len(jv)}")
-    failures, checked, skipped, total, worst = [], 0, 0, 0, 0.0
+    parts = []
     for k, (a0, ap, am, j) in enumerate(zip(y0, yp, ym, jv)):
         if tuple(j.shape) != tuple(a0.shape):
             raise ValueError(f"{what}: jvp[{k}] has shape {tuple(j.shape)}, f's output {k} "
                              f"has shape {tuple(a0.shape)}")
-        num = (ap - am) / (2 * eps)
-        fwd, bwd = (ap - a0) / eps, (a0 - am) / eps
-        noise = 8 * _U * (np.abs(a0) + np.abs(ap) + np.abs(am)) / eps
-        kinks = np.abs(fwd - bwd) > kink_tol * np.maximum(np.maximum(np.abs(fwd), np.abs(bwd)),
-                                                          floor) + noise
+        parts.append(((ap - am) / (2 * t), (ap - a0) / t, (a0 - am) / t,
+                      _noise(np.abs(a0) + np.abs(ap) + np.abs(am), t)))
+    kfloor = floor if floor is not None else _finite_max(*(p[c] for p in parts for c in (1, 2)))
+    kinks = [np.abs(fwd - bwd) > kink_tol * np.maximum(np.maximum(np.abs(fwd), np.abs(bwd)),
+                                                       kfloor) + noise
+             for _, fwd, bwd, noise in parts]
+    total = sum(j.size for j in jv)
+    skipped = int(sum(kk.sum() for kk in kinks))
+    checked = total - skipped
+    _too_many_skipped(what, skipped, total, max_skip_fraction)
+    scale = _finite_max(*(np.where(kk, 0.0, np.abs(j)) for kk, j in zip(kinks, jv)),
+                        *(np.where(kk, 0.0, np.abs(p[0])) for kk, p in zip(kinks, parts)))
+    failures, worst = [], 0.0
+    for k, (j, (num, _, _, noise), kk) in enumerate(zip(jv, parts, kinks)):
+        floors = (np.full(j.shape, float(floor)) if floor is not None
+                  else _default_floor(scale, noise, rtol))
         diff = np.abs(j - num)
-        err = diff / np.maximum(np.maximum(np.abs(j), np.abs(num)), floor)
-        total += j.size
-        skipped += int(kinks.sum())
-        checked += int((~kinks).sum())
-        ok = kinks | (err <= rtol)
-        if (~kinks).any():
-            worst = max(worst, float(np.max(np.where(kinks, 0.0, err))))
+        err = _rel_error(diff, j, num, floors)
+        ok = kk | (err <= rtol)
+        if (~kk).any():
+            worst = max(worst, float(np.max(np.where(kk, 0.0, np.where(np.isnan(err), np.inf,
+                                                                         err)))))
         label = "output" if single else f"output {k}"
         for idx in zip(*np.nonzero(~ok)):
             idx = tuple(int(i) for i in idx)
             failures.append((_fmt_index(label, idx), float(j[idx]), float(num[idx]),
-                             float(diff[idx]), float(err[idx])))
-    _too_many_skipped(what, skipped, total, max_skip_fraction)
+                             float(diff[idx]), float(err[idx]), float(floors[idx])))
     if failures:
-        _fail(what, failures, checked, rtol, floor)
+        _fail(what, failures, checked, rtol, floor, scale)
     return CheckResult(checked, skipped, worst)
 
 
@@ -343,10 +467,11 @@ def random_projection_loss(*outputs, seed=0):
 def assert_close(actual, expected, rtol, floor=None, name="array"):
     """Assert ``|actual - expected| <= rtol * max(|expected|, floor)`` entry by entry.
 
-    ``floor`` defaults to ``max |expected|`` over the whole array: the natural scale when
-    entries are sums whose terms cancel (matrix products, convolutions), where a small
-    entry carries the absolute rounding error of its large terms.  Shapes and dtypes must
-    match; NaN must sit in the same places in both.
+    ``floor`` defaults to ``max |expected|`` over the finite entries of the whole array: the
+    natural scale when entries are sums whose terms cancel (matrix products, convolutions),
+    where a small entry carries the absolute rounding error of its large terms.  Shapes and
+    dtypes must match; NaN must sit in the same places in both; an infinite expected entry
+    must be matched by the same infinity (same sign), and a finite one by a finite value.
     """
     a, e = _host(actual), _host(expected)
     if tuple(a.shape) != tuple(e.shape):
@@ -358,16 +483,18 @@ def assert_close(actual, expected, rtol, floor=None, name="array"):
     if (nan_a != nan_e).any():
         idx = tuple(int(i) for i in np.argwhere(nan_a != nan_e)[0])
         raise AssertionError(f"{name}: NaN mismatch at {idx}: {a64[idx]} vs expected {e64[idx]}")
-    finite = ~nan_e
-    if floor is None:
+    finite = np.isfinite(e64)
+    if floor is None:        # infinities carry no scale: they would make every tolerance inf
         floor = float(np.max(np.abs(e64[finite]), initial=0.0))
-    same_inf = np.isinf(e64) & (a64 == e64)
-    with np.errstate(invalid="ignore"):        # inf - inf where both are the same inf
-        diff = np.where(finite & ~same_inf, np.abs(a64 - e64), 0.0)
-    tol = rtol * np.maximum(np.abs(np.where(finite & ~same_inf, e64, 0.0)), floor)
-    bad = diff > tol
+    inf_bad = np.isinf(e64) & (a64 != e64)              # inf must meet the same inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(finite, np.abs(a64 - e64), np.where(inf_bad, np.inf, 0.0))
+    tol = rtol * np.maximum(np.abs(np.where(finite, e64, 0.0)), floor)
+    bad = inf_bad | (finite & ~(diff <= tol))            # an inf actual fails a finite expected
     if bad.any():
-        ratio = np.where(bad, diff / np.maximum(tol, np.finfo(np.float64).tiny), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(bad, diff / np.maximum(tol, np.finfo(np.float64).tiny), 0.0)
+        ratio = np.where(bad & ~(ratio > 0), np.inf, ratio)
         idx = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), a.shape))
         raise AssertionError(
             f"{name}: {int(bad.sum())} of {a.size} entries differ by more than "

@@ -1,5 +1,7 @@
 """The checkers of :mod:`deepbio.testing` themselves: they pass right derivatives, catch
 wrong ones with a message naming the entry, and skip kinks without hiding errors."""
+import math
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,9 @@ def test_small_relative_errors_on_large_gradients_are_caught():
 def test_floor_makes_tiny_gradients_absolute():
     x = np.array([1e-9, 2.0])
     f = lambda x: float(1e-9 * x[0] + x[1] ** 2)  # noqa: E731
-    # 1e-9 vs 2e-9 is 100% off relatively but far below rtol * floor absolutely
+    # 1e-9 vs 2e-9 is 100% off relatively but far below rtol * floor absolutely (the default
+    # floor is 1e-3 of the largest gradient, 4): at 1e-9 of the scale, below what the
+    # differences of f ~ 4 can resolve
     check_gradient(f, {"x": x}, {"x": np.array([2e-9, 4.0])})
     with pytest.raises(AssertionError):
         check_gradient(f, {"x": x}, {"x": np.array([2e-9, 4.0])}, floor=1e-12)
@@ -185,6 +189,23 @@ def test_assert_close():
     assert_close(np.array([np.inf, 1.0]), np.array([np.inf, 1.0]), rtol=1e-5)
 
 
+def test_assert_close_infinities_are_matched_exactly():
+    # an inf in expected must neither set the default floor (every tolerance would be inf)
+    # nor be matched by anything but the same inf
+    with pytest.raises(AssertionError, match=r"worst at \(0,\)"):
+        assert_close(np.array([1.0, 5.0, -3.0]), np.array([np.inf, 0.0, 7.0]), 1e-6)
+    with pytest.raises(AssertionError):
+        assert_close(np.array([1.0, 0.0, 7.0]), np.array([np.inf, 0.0, 7.0]), 1e-6)
+    with pytest.raises(AssertionError):
+        assert_close(np.array([-np.inf, 0.0]), np.array([np.inf, 0.0]), 1e-6)
+    with pytest.raises(AssertionError):
+        assert_close(np.array([np.inf, 0.0]), np.array([1.0, 0.0]), 1e-6)
+    with pytest.raises(AssertionError, match="floor=7"):     # the floor is over finite entries
+        assert_close(np.array([np.inf, 0.0, 7.1]), np.array([np.inf, 0.0, 7.0]), 1e-6)
+    assert_close(np.array([-np.inf, np.nan, 7.0]), np.array([-np.inf, np.nan, 7.0]), 1e-6)
+    assert_close(np.array([np.inf, -np.inf]), np.array([np.inf, -np.inf]), 1e-6)
+
+
 def test_rounding_noise_is_not_taken_for_a_kink():
     """|f| ~ 1e3 makes the one-sided slopes differ by rounding (~1e-7): not a kink, even
     with a kink tolerance far below that."""
@@ -192,3 +213,96 @@ def test_rounding_noise_is_not_taken_for_a_kink():
     f = lambda x: float(1e3 + np.sum(np.sin(x)))  # noqa: E731
     res = check_gradient(f, {"x": x}, {"x": np.cos(x)}, kink_tol=1e-12)
     assert (res.checked, res.skipped) == (3, 0)
+
+
+# ------------------------------------------- the default floor follows the gradient's scale
+
+SCALES = [1.0, 1e-3, 1e-6]
+
+
+def _scaled_sin(s):
+    x = np.random.default_rng(3).standard_normal(20)
+    return (lambda x: s * float(np.sum(np.sin(x)))), x, s * np.cos(x)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_right_gradient_passes_at_every_scale(s):
+    f, x, g = _scaled_sin(s)
+    res = check_gradient(f, {"x": x}, {"x": g})
+    assert (res.checked, res.skipped) == (20, 0) and res.max_error < 1e-7
+
+
+@pytest.mark.parametrize("s", SCALES)
+@pytest.mark.parametrize("wrong", ["scaled 1.01x", "sign flipped", "all zero"])
+def test_wrong_gradient_fails_at_every_scale(s, wrong):
+    """A fixed floor of 1 made the tolerance an absolute 1e-5: at s = 1e-3 a 1 % error
+    passed, at s = 1e-6 a negated or all-zero gradient did."""
+    f, x, g = _scaled_sin(s)
+    bad = {"scaled 1.01x": 1.01 * g, "sign flipped": -g, "all zero": np.zeros_like(g)}[wrong]
+    with pytest.raises(AssertionError, match="checked entries disagree"):
+        check_gradient(f, {"x": x}, {"x": bad})
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_one_wrong_entry_is_caught_at_every_scale(s):
+    # a 1 % error in one entry (at 1e-6, just above the ~2e-9 rounding floor of f's differences)
+    f, x, g = _scaled_sin(s)
+    i = int(np.argmax(np.abs(g)))
+    bad = g.copy()
+    bad[i] *= 1.01
+    with pytest.raises(AssertionError, match=rf"1 of 20 .*\n  x\[{i}\]"):
+        check_gradient(f, {"x": x}, {"x": bad})
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_rop_wrong_at_every_scale(s):
+    rng = np.random.default_rng(4)
+    x, v = rng.standard_normal(10), rng.standard_normal(10)
+    f = lambda x: s * np.tanh(x)  # noqa: E731
+    jvp = s * (1 - np.tanh(x) ** 2) * v
+    assert check_rop(f, x, v, jvp).checked == 10
+    for bad in (1.01 * jvp, -jvp, np.zeros_like(jvp)):
+        with pytest.raises(AssertionError, match="checked entries disagree"):
+            check_rop(f, x, v, bad)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_relu_kinks_are_found_at_every_scale(s):
+    z = np.array([[0.0, 1.5, -0.7], [0.3, 0.0, -2.0]])
+    R = s * np.array([[1.0, -2.0, 0.5], [0.7, 1.3, -1.1]])
+    f = lambda z: float(np.sum(np.maximum(z, 0) * R))  # noqa: E731
+    res = check_gradient(f, {"z": z}, {"z": R * (z > 0)})
+    assert (res.checked, res.skipped) == (4, 2)
+
+
+def test_loss_cancelling_to_rounding_is_not_failed_for_its_noise():
+    """f = sum(t) - sum(t) in two summation orders, t ~ 1: the true gradient is 0 and f is
+    rounding (~1e-15), yet its differences carry ~ u / h ~ 4e-10 of noise from the order-one
+    terms.  The noise floor counts those terms (|f| floored at 1), so a right (zero) gradient
+    passes, while a wrong one is still caught."""
+    x = np.random.default_rng(5).standard_normal(12)
+
+    def f(x):
+        t = np.exp(x) / 3
+        return math.fsum(t) - sum(t[::-1].tolist())
+    assert np.abs(numerical_gradient(f, {"x": x}, "x")).max() > 1e-10      # noise is there
+    check_gradient(f, {"x": x}, {"x": np.zeros(12)})
+    with pytest.raises(AssertionError):
+        check_gradient(f, {"x": x}, {"x": np.full(12, 1e-6)})
+
+
+def test_huge_entries_get_a_relative_step():
+    """1e12 + 1e-6 == 1e12: a fixed step divided by zero; the step is relative to |x|."""
+    res = check_gradient(lambda x: 0 * np.sum(x), {"x": np.array([1e12])}, {"x": np.array([0.0])})
+    assert res.checked == 1
+    x = np.array([1e12, -3e8, 0.5])
+    f = lambda x: float(np.sum(x ** 2)) * 1e-12  # noqa: E731
+    check_gradient(f, {"x": x}, {"x": 2e-12 * x})
+    # f ~ 1e12: its differences at x[1] (h = 3e2) carry ~1e-6 of rounding, so a 10 % error
+    # of that 6e-4 gradient entry is what they can resolve
+    with pytest.raises(AssertionError, match=r"x\[1\]"):
+        check_gradient(f, {"x": x}, {"x": 2e-12 * x * np.array([1, 1.1, 1])})
+    np.testing.assert_allclose(numerical_gradient(f, {"x": x}, "x"), 2e-12 * x, rtol=1e-6,
+                               atol=1e-5)            # f ~ 1e12: u |f| / h ~ 1e-6 at x[1]
+    with pytest.raises(ValueError, match="no usable step"):
+        check_gradient(lambda x: 0.0, {"x": np.array([np.inf])}, {"x": np.array([0.0])})
