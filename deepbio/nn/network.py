@@ -37,6 +37,18 @@ DTYPES = ("float32", "float64")
 _OWNERS = weakref.WeakKeyDictionary()
 
 
+
+def _snapshot(a):
+    """A copy of array ``a`` to compare with later (None for anything else)."""
+    return a.copy() if hasattr(a, "copy") and hasattr(a, "shape") else None
+
+
+def _same(saved, a):
+    """Whether ``a`` still equals the ``saved`` copy (shape and every entry)."""
+    if saved is None:
+        return not hasattr(a, "shape")
+    return saved.shape == a.shape and bool((saved == a).all())
+
 class Network:
     """A feed-forward stack of layers trained against a matching loss.
 
@@ -283,17 +295,18 @@ class Network:
     def _forward_for_gn(self, X, y, train):
         """Run (or reuse) the forward that Gauss-Newton products linearise around.
 
-        Consecutive products on the same ``X`` object, ``train`` flag and unchanged
+        Consecutive products on the same ``X`` and ``y`` (the same objects, with the same
+        contents: a batch refilled in place is a new batch), ``train`` flag and unchanged
         ``theta`` reuse one forward (and so one dropout mask), as a CG solve needs.
         Any other forward, or a change of ``theta``, invalidates it.
         """
         key = self._gn_key
         if key is not None and key[0] is X and key[1] is y and key[2] == train \
-                and bool((key[3] == self.theta).all()):
+                and _same(key[3], self.theta) and _same(key[4], X) and _same(key[5], y):
             return
         z = self.forward(X, train=train)
         self.loss_fn.forward(z, self._targets(y, z.shape[0]))
-        self._gn_key = (X, y, train, self.theta.copy())
+        self._gn_key = (X, y, train, self.theta.copy(), _snapshot(X), _snapshot(y))
 
     def gauss_newton_product(self, v, X, y, train=True):
         """``G v = J^T H_L J v`` at the current parameters on the batch ``(X, y)``.

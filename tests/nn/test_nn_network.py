@@ -259,8 +259,25 @@ def test_gauss_newton_cache_follows_theta(be):
     v = np.random.default_rng(1).normal(size=net.n_params)
     net.gauss_newton_product(v, xb, yb)
     net.theta *= 1.5                     # in-place change: the cached forward is stale
+    got = _np(net.gauss_newton_product(v, xb, yb))   # no other forward in between
     G, _ = _explicit_gn(net, X, y)
-    assert_close(_np(net.gauss_newton_product(v, xb, yb)), G @ v, 1e-6)
+    assert_close(got, G @ v, 1e-6)
+
+
+def test_gauss_newton_cache_follows_a_batch_refilled_in_place(be):
+    """The same X / y objects with new contents are a new batch: no stale forward."""
+    loss = "sigmoid_cross_entropy"
+    net = _net([Dense(4, "tanh"), Dense(3)], loss)
+    X, y = _data(loss)
+    xb = deepbio.backend.current().asarray(X, "float64")
+    yb = deepbio.backend.current().asarray(y, "float64")
+    v = np.random.default_rng(1).normal(size=net.n_params)
+    net.gauss_newton_product(v, xb, yb)
+    xb[...] = xb[::-1] * 0.5             # refill both in place
+    yb[...] = yb[::-1]
+    got = _np(net.gauss_newton_product(v, xb, yb))   # no other forward in between
+    G, _ = _explicit_gn(net, _np(xb), _np(yb))
+    assert_close(got, G @ v, 1e-6)
 
 
 def test_gauss_newton_leaves_out_penalties_and_matches_hessian_for_linear_model(be):
