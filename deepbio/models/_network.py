@@ -590,10 +590,12 @@ class FeedForwardClassifier(ClassifierMixin, FeedForwardEstimator):
         return self
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order;
+        float64 whatever the network's ``dtype`` (as the CNN and RNN models return)."""
         X = self._check_X(X)
         be = current_backend()
-        return to_host(be.kernels.activation_forward(self._forward(X), "softmax"))
+        return to_host(be.kernels.activation_forward(self._forward(X), "softmax")) \
+            .astype(np.float64)
 
 
 class FeedForwardRegressor(RegressorMixin, FeedForwardEstimator):

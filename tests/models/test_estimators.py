@@ -454,3 +454,13 @@ def test_partial_fit_history_has_fits_keys(cls, small_binary):
         assert entry["val_loss"] is None and entry["val_metric"] is None
     times = [e["time"] for e in est.history_]
     assert 0 < times[0] < times[1] < times[2]
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=[c.__name__ for c in CLASSIFIERS])
+def test_predict_proba_is_float64_whatever_the_network_dtype(cls, small_binary):
+    """Probabilities come out as float64 from every classifier (the CNN and RNN ones
+    too), so rows sum to 1 to double precision whatever dtype the network trains in."""
+    X, y = small_binary
+    proba = make(cls).fit(X, y).predict_proba(X)           # float32 network
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=0, atol=1e-6)
