@@ -226,6 +226,14 @@ class LayeredEstimator(DeterministicWithHF, BaseEstimator):
 
     _loss = None
 
+    def _partial_start(self, X, mask):
+        """``partial_fit``'s opening: the hyper-parameters are checked (at every call),
+        then ``(first, inputs)``: whether this call builds the network, and ``X`` (with
+        ``mask``) checked by ``_inputs``."""
+        self._validate_params()
+        first = not hasattr(self, "layers_")
+        return first, self._inputs(X, mask, fitting=first)
+
     def _assemble(self, layers, input_shape, seed):
         loss = (MaskedSoftmaxCrossEntropy() if self._loss == MaskedSoftmaxCrossEntropy.name
                 else self._loss)
@@ -603,10 +611,7 @@ class CNNClassifier(MaskedClassifierMixin, _CNNBase):
         -------
         self
         """
-        first = not hasattr(self, "layers_")
-        if first:
-            self._validate_params()
-        Xin = self._inputs(X, mask, fitting=first)
+        first, Xin = self._partial_start(X, mask)
         y = check_labels(y, Xin.shape[0])
         y_enc = self._partial_fit_labels(y, classes, first)
         self._partial_train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
@@ -656,10 +661,7 @@ class CNNRegressor(RegressorMixin, _CNNBase):
         -------
         self
         """
-        first = not hasattr(self, "layers_")
-        if first:
-            self._validate_params()
-        Xin = self._inputs(X, mask, fitting=first)
+        first, Xin = self._partial_start(X, mask)
         y = self._check_targets(y, Xin.shape[0], fitted=not first)
         Y = self._fit_target_scaling(y) if first else y.reshape(len(y), -1)
         self._partial_train(Xin, self._scaled(Y), Y.shape[1], first)

@@ -215,10 +215,7 @@ class RNNClassifier(MaskedClassifierMixin, _RNNBase):
         -------
         self
         """
-        first = not hasattr(self, "layers_")
-        if first:
-            self._validate_params()
-        Xin, _ = self._inputs(X, mask, fitting=first)
+        first, (Xin, _) = self._partial_start(X, mask)
         y = check_labels(y, Xin.shape[0])
         y_enc = self._partial_fit_labels(y, classes, first)
         self._partial_train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
@@ -323,10 +320,7 @@ class RNNTagger(ClassifierMixin, _RNNBase):
         -------
         self
         """
-        first = not hasattr(self, "layers_")
-        if first:
-            self._validate_params()
-        Xin, m = self._inputs(X, mask, fitting=first)
+        first, (Xin, m) = self._partial_start(X, mask)
         T = self._targets(y, m, classes, first)
         self._partial_train(Xin, T, len(self.classes_), first)
         return self

@@ -296,6 +296,10 @@ def test_regressor_partial_fit(on_backend):
     with pytest.raises(ValueError, match="y has the wrong length: X has 40 samples but y "
                                          "has 39"):
         reg.partial_fit(X, y[:39])
+    # hyper-parameters are checked at every call, not only the first
+    with pytest.raises(ValueError, match="learning_rate"):
+        reg.set_params(learning_rate=-1.0).partial_fit(X, y)
+    reg.set_params(learning_rate=0.01)
     # after fit, partial_fit continues from the fitted weights
     fitted = CNNRegressor(filters=(2,), kernel_size=3, max_epochs=2, random_state=0).fit(X, y)
     before = [p.copy() for p in fitted.params_]
