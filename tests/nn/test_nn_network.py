@@ -250,33 +250,29 @@ def test_gauss_newton_with_a_fixed_dropout_mask(be):
     assert not np.array_equal(_np(net.layers[1].mask), mask)
 
 
-def test_gauss_newton_cache_follows_theta(be):
-    loss = "sigmoid_cross_entropy"
-    net = _net([Dense(4, "tanh"), Dense(3)], loss)
-    X, y = _data(loss)
-    xb = deepbio.backend.current().asarray(X, "float64")
-    yb = deepbio.backend.current().asarray(y, "float64")
-    v = np.random.default_rng(1).normal(size=net.n_params)
-    net.gauss_newton_product(v, xb, yb)
-    net.theta *= 1.5                     # in-place change: the cached forward is stale
-    got = _np(net.gauss_newton_product(v, xb, yb))   # no other forward in between
-    G, _ = _explicit_gn(net, X, y)
-    assert_close(got, G @ v, 1e-6)
+def _scale_theta(net, xb, yb):
+    net.theta *= 1.5                     # in-place change of the parameters
 
 
-def test_gauss_newton_cache_follows_a_batch_refilled_in_place(be):
-    """The same X / y objects with new contents are a new batch: no stale forward."""
-    loss = "sigmoid_cross_entropy"
-    net = _net([Dense(4, "tanh"), Dense(3)], loss)
-    X, y = _data(loss)
-    xb = deepbio.backend.current().asarray(X, "float64")
-    yb = deepbio.backend.current().asarray(y, "float64")
-    v = np.random.default_rng(1).normal(size=net.n_params)
-    net.gauss_newton_product(v, xb, yb)
-    xb[...] = xb[::-1] * 0.5             # refill both in place
+def _refill_batch(net, xb, yb):
+    xb[...] = xb[::-1] * 0.5             # the same X / y objects, new contents
     yb[...] = yb[::-1]
+
+
+@pytest.mark.parametrize("change", [_scale_theta, _refill_batch], ids=["theta", "batch"])
+def test_gauss_newton_cache_is_not_reused_after_an_in_place_change(be, change):
+    """The forward cached for a CG run's products is stale once theta or the batch has
+    changed in place; the next product must linearise around the new state."""
+    loss = "sigmoid_cross_entropy"
+    net = _net([Dense(4, "tanh"), Dense(3)], loss)
+    X, y = _data(loss)
+    xb = deepbio.backend.current().asarray(X, "float64")
+    yb = deepbio.backend.current().asarray(y, "float64")
+    v = np.random.default_rng(1).normal(size=net.n_params)
+    net.gauss_newton_product(v, xb, yb)
+    change(net, xb, yb)
     got = _np(net.gauss_newton_product(v, xb, yb))   # no other forward in between
-    G, _ = _explicit_gn(net, _np(xb), _np(yb))
+    G, _ = _explicit_gn(net, _np(xb), _np(yb))       # (this runs forwards of its own)
     assert_close(got, G @ v, 1e-6)
 
 
