@@ -322,49 +322,45 @@ cdef inline Py_ssize_t _threads() noexcept nogil:
 # --------------------------------------------------------------------------- conv2d
 
 
+cdef inline void _forward_image(const floating *x, const floating *w, const floating *b,
+                                floating *y, floating *cols, const Geom *g,
+                                bint split) noexcept nogil:
+    """One image: ``y (F, P) = b[:, None] + w (F, K) @ cols (K, P)``, ``cols`` its im2col
+    patches (the image itself for a direct 1x1 convolution); im2col's rows are shared
+    among threads if ``split``."""
+    cdef Py_ssize_t f, o
+    cdef const floating *patches = x
+    for f in range(g.f):
+        for o in range(g.p):
+            y[f * g.p + o] = b[f]
+    if not g.direct:
+        _im2col(x, cols, g, split)
+        patches = cols
+    gemm(c"N", c"N", g.f, g.p, g.k, 1, w, g.k, patches, g.p, 1, y, g.p)
+
+
 cdef _forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
               const floating[::1] b, Geom g):
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t nt = _threads()
     cdef bint per_image = g.n >= nt          # share images among threads, else share rows
-    cdef Py_ssize_t nbuf = (nt if per_image else 1) if not g.direct else 1
+    cdef Py_ssize_t nbuf = nt if per_image else 1        # one cols buffer per thread
     y_arr = np.empty((g.n, g.f, g.oh, g.ow), dtype=dtype)
     scratch = np.empty((nbuf, 1 if g.direct else g.k, 1 if g.direct else g.p), dtype=dtype)
     cdef floating[:, :, :, ::1] y = y_arr
     cdef floating[:, :, ::1] cols = scratch
-    cdef Py_ssize_t i, t, f, o
-    cdef const floating *patches
-    cdef floating *yi
+    cdef Py_ssize_t i
 
-    # y[i] (F, P) = b[:, None];  y[i] += w (F, K) @ cols_i (K, P), one image per iteration
+    # y[i] (F, P) = b[:, None] + w (F, K) @ cols_i (K, P), one image per iteration
     if per_image:
         for i in prange(g.n, nogil=True, schedule="static"):
-            t = threadid()
-            yi = &y[i, 0, 0, 0]
-            for f in range(g.f):
-                for o in range(g.p):
-                    yi[f * g.p + o] = b[f]
-            if g.direct:
-                patches = &x[i, 0, 0, 0]
-            else:
-                _im2col(&x[i, 0, 0, 0], &cols[t, 0, 0], &g, False)
-                patches = &cols[t, 0, 0]
-            gemm(c"N", c"N", g.f, g.p, g.k, 1, &w[0, 0, 0, 0], g.k, patches, g.p,
-                  1, &y[i, 0, 0, 0], g.p)
+            _forward_image(&x[i, 0, 0, 0], &w[0, 0, 0, 0], &b[0], &y[i, 0, 0, 0],
+                           &cols[threadid(), 0, 0], &g, False)
     else:
         with nogil:
             for i in range(g.n):
-                yi = &y[i, 0, 0, 0]
-                for f in range(g.f):
-                    for o in range(g.p):
-                        yi[f * g.p + o] = b[f]
-                if g.direct:
-                    patches = &x[i, 0, 0, 0]
-                else:
-                    _im2col(&x[i, 0, 0, 0], &cols[0, 0, 0], &g, True)
-                    patches = &cols[0, 0, 0]
-                gemm(c"N", c"N", g.f, g.p, g.k, 1, &w[0, 0, 0, 0], g.k, patches, g.p,
-                      1, &y[i, 0, 0, 0], g.p)
+                _forward_image(&x[i, 0, 0, 0], &w[0, 0, 0, 0], &b[0], &y[i, 0, 0, 0],
+                               &cols[0, 0, 0], &g, True)
     return y_arr
 
 
