@@ -14,6 +14,17 @@ def on_backend(backend):
         yield backend
 
 
+#: the fastest usable backend, for the slower quality tests (run once, not per backend)
+FAST = "cython" if "cython" in deepbio.backends() else "numpy"
+
+
+@pytest.fixture
+def fast_backend():
+    """Make the fastest usable backend the active one."""
+    with deepbio.use_backend(FAST):
+        yield FAST
+
+
 @pytest.fixture(scope="session")
 def digits_split():
     """Digits scaled to [0, 1]; 75 / 25 stratified split, seed 0."""

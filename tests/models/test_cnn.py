@@ -12,26 +12,8 @@ import pytest
 import deepbio
 from deepbio._validation import NotFittedError
 from deepbio.datasets import load_digits, make_motif_sequences, one_hot, train_test_split
-from deepbio.models import REGISTRY
 from deepbio.models.cnn import CNNClassifier, CNNRegressor
 from deepbio.testing import assert_close
-
-FAST = "cython" if "cython" in deepbio.backends() else "numpy"
-
-
-@pytest.fixture
-def fast_backend():
-    with deepbio.use_backend(FAST):
-        yield FAST
-
-
-@pytest.fixture
-def registered(monkeypatch):
-    """deepbio.io loads only classes in deepbio.models.REGISTRY: make sure ours are."""
-    for cls in (CNNClassifier, CNNRegressor):
-        if cls.__name__ not in REGISTRY:
-            monkeypatch.setitem(REGISTRY, cls.__name__, cls)
-
 
 def roc_auc(y, score):
     """Area under the ROC curve (Mann-Whitney U; ties count one half)."""
@@ -144,7 +126,7 @@ def test_image_regressor_and_api(on_backend):
     assert params["filters"] == (4,) and params["pooling"] == "max"
 
 
-def test_save_load_round_trip(on_backend, tmp_path, registered, motif_data):
+def test_save_load_round_trip(on_backend, tmp_path, motif_data):
     X, m, y, Xt, mt, _ = motif_data
     seq = CNNClassifier(filters=(4,), kernel_size=7, max_epochs=1, random_state=0)
     seq.fit(X[:60], y[:60], mask=m[:60])

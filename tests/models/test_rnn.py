@@ -12,7 +12,6 @@ import pytest
 import deepbio
 from deepbio import MLPClassifier
 from deepbio.datasets import make_long_range_sequences, pad_sequences
-from deepbio.models import REGISTRY
 from deepbio.models.cnn import with_mask_channel
 from deepbio.models.rnn import RNNClassifier, RNNTagger
 from deepbio.nn import layer_from_config
@@ -20,23 +19,6 @@ from deepbio.testing import assert_close
 
 def _np(a):
     return deepbio.backend.current().to_numpy(a)
-
-
-FAST = "cython" if "cython" in deepbio.backends() else "numpy"
-
-
-@pytest.fixture
-def fast_backend():
-    with deepbio.use_backend(FAST):
-        yield FAST
-
-
-@pytest.fixture
-def registered(monkeypatch):
-    """deepbio.io loads only classes in deepbio.models.REGISTRY: make sure ours are."""
-    for cls in (RNNClassifier, RNNTagger):
-        if cls.__name__ not in REGISTRY:
-            monkeypatch.setitem(REGISTRY, cls.__name__, cls)
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +32,12 @@ def long_range():
 # ------------------------------------------------------------------ quality bar
 
 
-def test_long_range_task_is_position_blind_hard(long_range):
+def test_long_range_task_is_position_blind_hard(fast_backend, long_range):
     """A bag-of-symbols softmax regression (counts of each symbol) stays near chance."""
     X, y, Xt, yt = long_range
-    with deepbio.use_backend(FAST):
-        base = MLPClassifier(hidden_layer_sizes=(), max_epochs=50, learning_rate=0.01,
-                             random_state=0).fit(X.sum(axis=1), y)
-        acc = base.score(Xt.sum(axis=1), yt)
+    base = MLPClassifier(hidden_layer_sizes=(), max_epochs=50, learning_rate=0.01,
+                         random_state=0).fit(X.sum(axis=1), y)
+    acc = base.score(Xt.sum(axis=1), yt)
     assert acc < 0.4, acc                                   # chance is 0.25
 
 
@@ -174,7 +155,7 @@ def test_classifier_api(on_backend, capsys):
     assert clf.predict_proba(X2).shape == (5, 2)
 
 
-def test_save_load_round_trip(on_backend, tmp_path, registered):
+def test_save_load_round_trip(on_backend, tmp_path):
     X, m, y, _ = _shift_task(20, 4)
     clf = RNNClassifier(cell="lstm", units=3, bidirectional=True, max_epochs=1,
                         random_state=0).fit(X, y[:, 1], mask=m)
