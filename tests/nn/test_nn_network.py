@@ -9,6 +9,8 @@ import deepbio
 from deepbio.nn import Activation, Dense, Dropout, Flatten, KLSparsity, Network
 from deepbio.testing import assert_close, check_gradient
 
+from .._gauss_newton import jacobian, loss_hessian
+
 ACTS = ["linear", "sigmoid", "tanh", "relu", "softmax"]
 LOSSES = ["softmax_cross_entropy", "sigmoid_cross_entropy", "squared_error"]
 
@@ -40,34 +42,6 @@ def _net(layers, loss, d=4, seed=0, bias_seed=1):
     return net
 
 
-def _loss_hessian(loss, z):
-    """H_L (N K, N K) written out from the formulas."""
-    n, k = z.shape
-    H = np.zeros((n * k, n * k))
-    for i, row in enumerate(z):
-        if loss == "softmax_cross_entropy":
-            p = np.exp(row - row.max())
-            p /= p.sum()
-            b = np.diag(p) - np.outer(p, p)
-        elif loss == "sigmoid_cross_entropy":
-            p = 1 / (1 + np.exp(-row))
-            b = np.diag(p * (1 - p))
-        else:
-            b = np.eye(k)
-        H[i * k:(i + 1) * k, i * k:(i + 1) * k] = b
-    return H / n
-
-
-def _jacobian_fd(f, theta, eps=1e-6):
-    """dz/dtheta (N K, P) by central differences of a function of theta."""
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = eps
-        cols.append((f(theta + e) - f(theta - e)).ravel() / (2 * eps))
-    return np.stack(cols, axis=1)
-
-
 def _explicit_gn(net, X, y, forward=None):
     theta0 = _np(net.get_flat()).copy()
 
@@ -76,10 +50,10 @@ def _explicit_gn(net, X, y, forward=None):
         return _np(net.forward(X)).copy()
 
     f = forward or z_of
-    J = _jacobian_fd(f, theta0)
+    J = jacobian(f, theta0)
     z = f(theta0)
     net.set_flat(theta0)
-    return J.T @ _loss_hessian(net.loss_fn.name, z) @ J, J
+    return J.T @ loss_hessian(net.loss_fn.name, z) @ J, J
 
 
 def _gn_matrix(net, X, y, train=True):

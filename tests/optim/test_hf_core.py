@@ -1,5 +1,4 @@
 """Hessian-free core: CG, damping, counting -- on problems whose curvature is known exactly."""
-import math
 
 import numpy as np
 import pytest

@@ -30,10 +30,8 @@ import deepbio
 from deepbio.datasets import load_digits, make_addition_problem
 from deepbio.nn import Dense, Network
 from deepbio.optim import SGD, HessianFree
+from deepbio.nn import recurrent
 from deepbio.optim.hf import CountingNetwork
-
-recurrent = pytest.importorskip("deepbio.nn.recurrent",
-                                reason="deepbio.nn.recurrent (helper-9) not importable")
 
 FAST_BACKEND = "cython" if "cython" in deepbio.backends() else "numpy"
 

@@ -13,47 +13,13 @@ import numpy as np
 import pytest
 
 import deepbio
-from deepbio.nn import Dense, Flatten, Network
+from deepbio.nn import Dense, Flatten, Network, conv, pool, recurrent
 
-conv = pytest.importorskip("deepbio.nn.conv", reason="deepbio.nn.conv (helper-9) not importable")
-pool = pytest.importorskip("deepbio.nn.pool", reason="deepbio.nn.pool (helper-9) not importable")
-recurrent = pytest.importorskip("deepbio.nn.recurrent",
-                                reason="deepbio.nn.recurrent (helper-9) not importable")
+from .._gauss_newton import jacobian, loss_hessian
 
 
 def _np(a):
     return deepbio.backend.current().to_numpy(a)
-
-
-def _loss_hessian(name, z):
-    """``H_L`` of a mean-over-N loss, (M K, M K) for z of shape (N, ..., K)."""
-    n, k = z.shape[0], z.shape[-1]
-    rows = z.reshape(-1, k)
-    blocks = []
-    for row in rows:
-        if name == "softmax_cross_entropy":
-            p = np.exp(row - row.max())
-            p /= p.sum()
-            blocks.append(np.diag(p) - np.outer(p, p))
-        elif name == "sigmoid_cross_entropy":
-            p = 1.0 / (1.0 + np.exp(-row))
-            blocks.append(np.diag(p * (1 - p)))
-        else:
-            blocks.append(np.eye(k))
-    H = np.zeros((rows.size, rows.size))
-    for i, b in enumerate(blocks):
-        H[i * k:(i + 1) * k, i * k:(i + 1) * k] = b
-    return H / n
-
-
-def _jacobian(f, theta, eps=1e-6):
-    """Central differences of a vector function of theta: (len f, len theta)."""
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = eps
-        cols.append((f(theta + e) - f(theta - e)).ravel() / (2 * eps))
-    return np.stack(cols, axis=1)
 
 
 def _output_jacobian(net, X):
@@ -63,7 +29,7 @@ def _output_jacobian(net, X):
         net.set_flat(theta)
         return _np(net.forward(X)).copy()
 
-    J = _jacobian(z_of, theta0)
+    J = jacobian(z_of, theta0)
     z = z_of(theta0)
     net.set_flat(theta0)
     return J, z
@@ -171,7 +137,7 @@ def test_gauss_newton_product_equals_explicit_JtHJ(be, case):
     X = _inputs(shape, kind, 3, rng)
     y = _targets(loss, (3,) + net.output_shape, rng)
     J, z = _output_jacobian(net, X)
-    expected = J.T @ _loss_hessian(loss, z) @ J
+    expected = J.T @ loss_hessian(loss, z) @ J
     assert np.abs(J).max() > 0
     G = _gn_matrix(net, X, y)
     scale = np.abs(expected).max()
@@ -192,7 +158,7 @@ def _hidden_state_jacobian(net, X, units, activation):
         twin.set_flat(t)
         return _np(twin.forward(X)).copy()
 
-    Jh = _jacobian(h_of, theta[:k].copy())
+    Jh = jacobian(h_of, theta[:k].copy())
     return np.hstack([Jh, np.zeros((Jh.shape[0], theta.size - k))])
 
 
@@ -205,7 +171,7 @@ def test_structural_damping_adds_s_JhT_Jh(be, s):
     y = rng.normal(size=(4, 2))
     J, z = _output_jacobian(net, X)
     Jh = _hidden_state_jacobian(net, X, units, "tanh")
-    plain = J.T @ _loss_hessian("squared_error", z) @ J
+    plain = J.T @ loss_hessian("squared_error", z) @ J
     net.layers[0].structural_damping = s
     G = _gn_matrix(net, X, y)
     expected = plain + s * Jh.T @ Jh

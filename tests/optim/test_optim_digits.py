@@ -1,18 +1,14 @@
 """End to end: an MLP (a Network of Dense layers) trained by SGD on the bundled digits
 reaches >= 0.95 held-out accuracy with a fixed seed."""
 import numpy as np
-import pytest
 
 import deepbio
+from deepbio import datasets
 from deepbio.nn import Dense, Dropout, Network
 from deepbio.optim import SGD
 
-datasets = pytest.importorskip("deepbio.datasets")
-
 
 def test_mlp_on_digits_reaches_95_percent():
-    if not hasattr(datasets, "load_digits"):
-        pytest.skip("deepbio.datasets.load_digits is not available")
     X, y = datasets.load_digits(return_X_y=True)
     X = np.asarray(X, dtype=np.float64) / 16.0
     y = np.asarray(y)
