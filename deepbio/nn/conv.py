@@ -41,18 +41,13 @@ CONV_ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 # ---------------------------------------------------------------------------- helpers
 
 
-def _pos_int(name, v, low=1):
-    """``v`` as an int >= ``low`` (NumPy integers accepted, bools and floats not)."""
-    return _int(name, v, low)
-
-
 def _pair(name, v, low):
     """An int or a pair of ints (each >= low) as a tuple of two ints."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return (_pos_int(name, v[0], low), _pos_int(name, v[1], low))
-    v = _pos_int(name, v, low)
+        return (_int(name, v[0], low), _int(name, v[1], low))
+    v = _int(name, v, low)
     return (v, v)
 
 
@@ -118,7 +113,7 @@ class _ConvBase(Layer):
 
     def __init__(self, filters, kernel_size, stride, padding, activation):
         super().__init__()
-        self.filters = _pos_int("filters", filters)
+        self.filters = _int("filters", filters)
         self.activation = _choice("activation", activation, CONV_ACTIVATIONS)
         self._x = None      # the last forward's input
 
@@ -329,9 +324,9 @@ class Conv1D(_ConvBase):
 
     def __init__(self, filters, kernel_size, stride=1, padding=0, activation="linear"):
         super().__init__(filters, kernel_size, stride, padding, activation)
-        self.kernel_size = _pos_int("kernel_size", kernel_size)
-        self.stride = _pos_int("stride", stride)
-        self.padding = _pos_int("padding", padding, 0)
+        self.kernel_size = _int("kernel_size", kernel_size)
+        self.stride = _int("stride", stride)
+        self.padding = _int("padding", padding, 0)
         self._mask = None
 
     def build(self, input_shape, rng, dtype):

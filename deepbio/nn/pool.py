@@ -18,8 +18,8 @@ of their output; :class:`GlobalMaxPool1D` takes the maximum over real positions 
 a padded position never wins and never receives gradient.
 """
 from .. import backend as _backend
-from .conv import _check_input, _contig, _pair, _pos_int, sequence_out_mask
-from .layers import LAYERS, Layer, _shape
+from .conv import _check_input, _contig, _pair, sequence_out_mask
+from .layers import LAYERS, Layer, _int, _shape
 
 __all__ = ["MaxPool2D", "AvgPool2D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D"]
 
@@ -126,8 +126,8 @@ class _Pool1D(Layer):
 
     def __init__(self, pool_size=2, stride=None):
         super().__init__()
-        self.pool_size = _pos_int("pool_size", pool_size)
-        self.stride = self.pool_size if stride is None else _pos_int("stride", stride)
+        self.pool_size = _int("pool_size", pool_size)
+        self.stride = self.pool_size if stride is None else _int("stride", stride)
         self._mask = None
         self._in = None                  # the input length, cached by forward
 

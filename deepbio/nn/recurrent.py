@@ -69,8 +69,8 @@ import numbers
 import numpy as np
 
 from .. import backend as _backend
-from .conv import _chunks, _contig, _pos_int
-from .layers import (LAYERS, Activation, Dense, Dropout, Layer, _as_rows, _choice,
+from .conv import _chunks, _contig
+from .layers import (LAYERS, Activation, Dense, Dropout, Layer, _as_rows, _choice, _int,
                      _shape)
 from .losses import SoftmaxCrossEntropy
 
@@ -129,14 +129,14 @@ class _Recurrent(Layer):
 
     def __init__(self, units, return_sequences=False, bidirectional=False, bptt_steps=None):
         super().__init__()
-        self.units = _pos_int("units", units)
+        self.units = _int("units", units)
         if not isinstance(return_sequences, (bool, np.bool_)):
             raise ValueError(f"return_sequences must be a bool, got {return_sequences!r}")
         if not isinstance(bidirectional, (bool, np.bool_)):
             raise ValueError(f"bidirectional must be a bool, got {bidirectional!r}")
         self.return_sequences = bool(return_sequences)
         self.bidirectional = bool(bidirectional)
-        self.bptt_steps = None if bptt_steps is None else _pos_int("bptt_steps", bptt_steps)
+        self.bptt_steps = None if bptt_steps is None else _int("bptt_steps", bptt_steps)
         self.structural_damping = 0.0
         self._mask = None
         self._rop_states = None
