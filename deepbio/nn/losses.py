@@ -129,6 +129,9 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "softmax_cross_entropy"
     activation = "softmax"
+    #: whether an all-zero target row marks a padded position (skipped by the loss)
+    #: instead of being an error: True for the masked variant in deepbio.nn.recurrent
+    zero_rows_are_padding = False
 
     def _value(self, z, y, be):
         xp = be.xp
@@ -145,19 +148,13 @@ class SoftmaxCrossEntropy(Loss):
         k = y.shape[-1]
         sums = y.reshape(-1, k).sum(axis=1, dtype="float64")
         ok = xp.abs(sums - 1.0) <= ROW_SUM_TOL * k
-        if self._zero_rows_are_padding():
+        if self.zero_rows_are_padding:
             ok |= sums == 0
         if not bool(ok.all()):
             i = int(xp.argmax(~ok))
             raise ValueError(f"{self.name}: each target row of y (along the last axis) must "
                              f"sum to 1 (one-hot or class probabilities); row {i} sums to "
                              f"{float(sums[i]):.6g}")
-
-    def _zero_rows_are_padding(self):
-        """Whether an all-zero target row marks a padded position instead of being an
-        error: so for the masked variant (``MaskedSoftmaxCrossEntropy`` in
-        :mod:`deepbio.nn.recurrent`), whose loss skips such rows."""
-        return self.name == "masked_softmax_cross_entropy"
 
 
 class SigmoidCrossEntropy(Loss):

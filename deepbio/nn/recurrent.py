@@ -876,6 +876,7 @@ class MaskedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
     """
 
     name = "masked_softmax_cross_entropy"
+    zero_rows_are_padding = True        # all-zero target rows are padding (see above)
 
     def forward(self, z, y):
         value = super().forward(z, y)          # (sum of the real positions' losses) / N
