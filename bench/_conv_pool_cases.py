@@ -18,12 +18,17 @@ gradient, so neither side computes the gradient with respect to the network's in
 ``python bench/_conv_pool_cases.py [--threads 2] [--repeat 200] [--stat min]`` times these
 cases alone and prints medians (or minima) in microseconds.
 """
-import time
+import os
+import sys
 
 import numpy as np
 
-import deepbio
-import deepbio.backend
+# run from a checkout without installing (bench/kernels.py, which imports this module,
+# does the same)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import deepbio  # noqa: E402
+import deepbio.backend  # noqa: E402
+from _timing import time_us  # noqa: E402
 
 DTYPE = np.float32
 
@@ -286,22 +291,6 @@ def cases(threads):
             + _pool(rng, K, T))
 
 
-def _time_us(fn, repeat, stat="median", warmup=10, quiet=0.3):
-    # Let the worker threads of the previous implementation's thread pools (OpenMP, the
-    # BLAS of NumPy / SciPy / PyTorch) finish spinning and fall asleep first: on a machine
-    # with as many cores as threads, a spinning foreign worker steals a core from every
-    # parallel region and inflates times by whole scheduler slices.
-    time.sleep(quiet)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e6 * float(np.median(times) if stat == "median" else np.min(times))
-
-
 def main(argv=None):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -317,7 +306,7 @@ def main(argv=None):
     for case in cases(args.threads):
         if args.k not in case["name"]:
             continue
-        t = {k: (_time_us(case[k], args.repeat, args.stat) if case[k] is not None
+        t = {k: (time_us(case[k], args.repeat, args.stat, warmup=10) if case[k] is not None
                  else float("nan")) for k in ("numpy", "cython", "torch", "blas")}
         print(f"{case['name']:58s} {t['numpy']:9.0f} {t['cython']:9.0f} {t['torch']:9.0f} "
               f"{t['blas']:9.0f} {t['cython'] / t['torch']:8.2f} {t['cython'] / t['numpy']:6.3f}")

@@ -35,15 +35,13 @@ from deepbio.optim import SGD, HessianFree  # noqa: E402
 from deepbio.optim.hf import CountingNetwork  # noqa: E402
 from tests.optim import test_hf_demos as demos  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import time_us  # noqa: E402
 
-def _median_time(f, repeat):
-    f()                                    # warm up (and fill caches)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+
+def _median_seconds(f, repeat):
+    """Median seconds of ``f()`` over ``repeat`` calls after one warm-up call."""
+    return time_us(f, repeat, warmup=1, quiet=0) / 1e6
 
 
 # ------------------------------------------------------------------------ cost
@@ -78,21 +76,21 @@ def cost(args):
     for name, net, Xb, yb, demo in cases:
         Xc, yc = Xb[:len(Xb) // 10], yb[:len(Xb) // 10]
         v = rng.standard_normal(net.n_params).astype(np.float32)
-        g = _median_time(lambda: net.loss_and_grad(Xc, yc), args.repeat)
+        g = _median_seconds(lambda: net.loss_and_grad(Xc, yc), args.repeat)
 
         def fresh():
             net.forward(Xc[:1])            # invalidates the cached forward
             net.gauss_newton_product(v, Xc, yc)
 
-        gn_first = _median_time(fresh, args.repeat)
+        gn_first = _median_seconds(fresh, args.repeat)
         net.gauss_newton_product(v, Xc, yc)
-        gn = _median_time(lambda: net.gauss_newton_product(v, Xc, yc), args.repeat)
-        sq = _median_time(lambda: net.squared_example_grads(Xc, yc), max(1, args.repeat // 2))
+        gn = _median_seconds(lambda: net.gauss_newton_product(v, Xc, yc), args.repeat)
+        sq = _median_seconds(lambda: net.squared_example_grads(Xc, yc), max(1, args.repeat // 2))
         # HF iterations, in units of one loss_and_grad on their gradient batch
         its = []
         for label, params in (("defaults", dict(curvature_batch_size=0.1)), ("demo", demo)):
             nb = params.get("gradient_batch_size") or len(Xb)
-            g_batch = _median_time(lambda: net.loss_and_grad(Xb[:nb], yb[:nb]),
+            g_batch = _median_seconds(lambda: net.loss_and_grad(Xb[:nb], yb[:nb]),
                                    max(1, args.repeat // 2))
             it, counted, ncg = _hf_iteration(net, Xb, yb, params, args.iterations)
             its.append((label, nb, it / g_batch, counted / nb, ncg))

@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import sys
-import time
 
 # deepbio's own default (see deepbio/__init__.py), set here too because this script
 # imports NumPy before deepbio: short OpenBLAS spins, so NumPy's and SciPy's BLAS thread
@@ -42,6 +41,7 @@ sys.path.insert(0, HERE)
 
 import deepbio                                 # noqa: E402
 import deepbio.backend                         # noqa: E402
+from _timing import time_us                    # noqa: E402
 
 F32 = np.float32
 RBM = dict(n=100, d=784, h=500)
@@ -50,25 +50,6 @@ RNN = dict(t=100, n=32, d=20, h=128)
 
 
 # ------------------------------------------------------------------------------ timer
-
-
-def median_us(fn, repeat, warmup=5, quiet=0.3):
-    """Median wall time of ``fn()`` in microseconds over ``repeat`` calls.
-
-    Sleeps ``quiet`` seconds first so that the idle workers of the previously timed
-    implementation's thread pools (OpenMP, the BLAS of NumPy / SciPy / PyTorch) stop
-    spinning: on a machine with as many cores as threads a spinning foreign worker steals
-    a core from every parallel region.
-    """
-    time.sleep(quiet)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e6 * float(np.median(times))
 
 
 def _torch(threads):
@@ -467,7 +448,7 @@ def main(argv=None):
     for case in all_cases:
         if args.k not in case["name"]:
             continue
-        t = {k: (median_us(case[k], repeat, quiet=quiet) if case.get(k) is not None
+        t = {k: (time_us(case[k], repeat, quiet=quiet) if case.get(k) is not None
                  else float("nan")) for k in ("numpy", "cython", "torch", "blas")}
         results.append(dict(family=case["family"], name=case["name"], **t))
         print(f"{case['family']:9s} {case['name'][:46]:46s} {t['numpy']:9.0f} "

@@ -24,7 +24,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 # deepbio's own default (see deepbio/__init__.py), set here too because this script
 # imports NumPy before deepbio: short OpenBLAS spins, so NumPy's and SciPy's BLAS thread
@@ -34,9 +33,11 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)                       # bench/_timing.py (also under runpy)
 
 import deepbio  # noqa: E402
 from deepbio.datasets import load_digits  # noqa: E402
+from _timing import time_round_robin  # noqa: E402
 
 
 def make_data(n_samples, seed=0):
@@ -49,20 +50,6 @@ def make_data(n_samples, seed=0):
     data = np.tile(big, (reps, 1))[:n_samples]
     flips = rng.random(data.shape) < 0.03
     return np.ascontiguousarray(np.logical_xor(data, flips), dtype=np.float32)
-
-
-def time_round_robin(contenders, repeats):
-    """Warm each contender up once, then time them in turn, ``repeats`` rounds, so that
-    every one sees the same machine load; returns {name: [seconds, ...]}."""
-    for _, fn in contenders:
-        fn()
-    times = {name: [] for name, _ in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders:
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
 
 
 def deepbio_epoch(X, hidden, batch, backend):

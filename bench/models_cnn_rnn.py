@@ -26,7 +26,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 # deepbio's own default (see deepbio/__init__.py), set here too because this script
 # imports NumPy before deepbio: short OpenBLAS spins, so NumPy's and SciPy's BLAS thread
@@ -36,6 +35,7 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)                       # bench/_timing.py
 
 import deepbio  # noqa: E402
 from deepbio.nn import Dense, Flatten, Network  # noqa: E402
@@ -43,6 +43,7 @@ from deepbio.nn.conv import Conv2D  # noqa: E402
 from deepbio.nn.pool import MaxPool2D  # noqa: E402
 from deepbio.nn.recurrent import LSTM, Elman  # noqa: E402
 from deepbio.optim import SGD  # noqa: E402
+from _timing import time_round_robin  # noqa: E402
 
 LR, MOMENTUM = 0.01, 0.9
 
@@ -132,19 +133,6 @@ def torch_step(torch, factory, X, y):
     return step
 
 
-def time_round_robin(contenders, repeats):
-    for _, fn in contenders:
-        fn()
-        fn()
-    times = {name: [] for name, _ in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders:
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -178,7 +166,7 @@ def main(argv=None):
         contenders = [(b, deepbio_step(b, shape, layers, X, y)) for b in backends]
         if torch is not None:
             contenders.append(("torch", torch_step(torch, tfactory, X, y)))
-        times = time_round_robin(contenders, repeats)
+        times = time_round_robin(contenders, repeats, warmup=2)
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         row = [name] + [f"{med[b]:.2f}" for b in backends]
         if torch is not None:
