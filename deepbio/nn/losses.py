@@ -24,6 +24,8 @@ References
 Schraudolph (2002), Fast curvature matrix-vector products for second-order gradient
 descent.  Martens (2010), Deep learning via Hessian-free optimization.
 """
+import math
+
 from .. import backend as _backend
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy", "SquaredError",
@@ -96,18 +98,21 @@ class Loss:
 
     def check_targets(self, y):
         """ValueError unless the targets ``y`` are valid for this loss.  Here: finite (no
-        NaN or inf); subclasses add their own conditions (a few vectorised passes over ``y``)."""
-        xp = _backend.current().xp
-        if not bool(xp.isfinite(y).all()):
+        NaN or inf); subclasses add their own conditions.  Called on every batch, so each
+        check is one or two reductions over ``y``, without temporaries where possible."""
+        # a NaN or inf entry makes the sum non-finite; a non-finite sum of finite entries
+        # (overflow) is told apart by the exact test
+        if not math.isfinite(float(y.sum())) \
+                and not bool(_backend.current().xp.isfinite(y).all()):
             raise ValueError(f"{self.name}: targets y must be finite; they hold NaN or inf")
 
     def _check_probabilities(self, y):
         """ValueError unless every entry of ``y`` is finite and lies in [0, 1]."""
-        Loss.check_targets(self, y)
-        if not bool(((y >= 0) & (y <= 1)).all()):
+        lo, hi = float(y.min()), float(y.max())
+        if not (lo >= 0 and hi <= 1):              # also false when an entry is NaN
+            Loss.check_targets(self, y)            # NaN / inf: say so
             raise ValueError(f"{self.name}: targets y must lie in [0, 1] (probabilities or "
-                             f"0/1 labels); got values from {float(y.min())} to "
-                             f"{float(y.max())}")
+                             f"0/1 labels); got values from {lo} to {hi}")
 
     def _value(self, z, y, be):
         raise NotImplementedError
@@ -147,11 +152,11 @@ class SoftmaxCrossEntropy(Loss):
         xp = _backend.current().xp
         k = y.shape[-1]
         sums = y.reshape(-1, k).sum(axis=1, dtype="float64")
-        ok = xp.abs(sums - 1.0) <= ROW_SUM_TOL * k
+        off = xp.abs(sums - 1.0)                   # how far each row is from summing to 1
         if self.zero_rows_are_padding:
-            ok |= sums == 0
-        if not bool(ok.all()):
-            i = int(xp.argmax(~ok))
+            off[sums == 0] = 0.0
+        if not float(off.max()) <= ROW_SUM_TOL * k:
+            i = int(xp.argmax(~(off <= ROW_SUM_TOL * k)))      # the first bad row
             raise ValueError(f"{self.name}: each target row of y (along the last axis) must "
                              f"sum to 1 (one-hot or class probabilities); row {i} sums to "
                              f"{float(sums[i]):.6g}")
