@@ -329,8 +329,8 @@ def cmd_demo(args, out):
     print(f"  backend            {backend}", file=out)
     print(f"  data               {len(X)} samples x {X.shape[1]} features; stratified "
           f"held-out split: {len(ytr)} train / {len(yte)} test (seed {args.seed})", file=out)
-    print(f"  model              min-max scaling -> RBM 30-64 -> RBM 64-32 (pre-trained "
-          f"20 epochs each) -> softmax, fine-tuned 50 epochs", file=out)
+    print("  model              min-max scaling -> RBM 30-64 -> RBM 64-32 (pre-trained "
+          "20 epochs each) -> softmax, fine-tuned 50 epochs", file=out)
     print(f"  held-out accuracy  {report['accuracy']:.4f}", file=out)
     print(f"  held-out ROC AUC   {report['roc_auc']:.4f}", file=out)
     print(f"  time               {elapsed:.2f} s", file=out)
