@@ -5,8 +5,9 @@ A backend is an object with
 * ``name``: ``"numpy"``, ``"cython"``, ``"cupy"`` or ``"numba"``;
 * ``xp``: the array module (``numpy`` or ``cupy``) that layers use for array maths;
 * ``kernels``: a :class:`deepbio._kernels.Kernels` namespace holding every contract kernel;
-* ``rng(seed)``: a seeded generator whose ``random(shape, dtype)`` draws the uniforms
-  that sampling kernels take;
+* ``rng(seed)``: a seeded ``numpy.random.Generator`` (a Generator passed in is returned
+  as is), and ``uniform(rng, shape, dtype)``: uniforms on [0, 1) drawn from it, as an
+  array of this backend, for the sampling kernels;
 * ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out.
 
 Pick one with :func:`set_backend`, ``with use_backend(name):`` or the ``DEEPBIO_BACKEND``

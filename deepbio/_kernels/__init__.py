@@ -102,10 +102,6 @@ _OPTION_CHECKS = {
 # ------------------------------------------------------------------ shape checks
 
 
-def _out(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
-
-
 def _need(cond, msg):
     if not cond:
         raise ValueError(msg)
@@ -120,7 +116,7 @@ def _check_conv2d_forward(a, d):
 def _check_conv_out(ax_names, in_sizes, kernels, outs, stride, padding, what):
     for ax, n, k, o, s, p in zip(ax_names, in_sizes, kernels, outs, stride, padding):
         _need(n + 2 * p >= k, f"{what}: kernel {ax} size {k} exceeds padded input size {n + 2 * p}")
-        want = _out(n, k, s, p)
+        want = reference.out_size(n, k, s, p)
         _need(o == want, f"{what}: dy has output {ax} size {o}, but input size {n}, kernel {k}, "
                          f"stride {s} and padding {p} give {want}")
 

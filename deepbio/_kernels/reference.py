@@ -211,14 +211,18 @@ def gaussian_corrupt(x, u1, u2, std):
 # ------------------------------------------------------------------------ convolution
 
 
-def _out_size(n, k, s, p):
+def out_size(n, k, s=1, p=0):
+    """Output length of a convolution or pooling window sliding over ``n`` positions:
+    ``(n + 2 p - k) // s + 1`` for kernel ``k``, stride ``s`` and zero padding ``p`` on each
+    side (pooling: ``p = 0``).  Works elementwise on integer arrays too.  The one copy of
+    this formula: kernels, the contract's checks, layers and masks all call it."""
     return (n + 2 * p - k) // s + 1
 
 
 def _im2col(x, kh, kw, sh, sw, ph, pw):
     """Patches of x (N, C, H, W) as cols (N, C, KH, KW, OH, OW), zero padded."""
     n, c, h, w = x.shape
-    oh, ow = _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw)
+    oh, ow = out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     cols = np.empty_like(x, shape=(n, c, kh, kw, oh, ow))
     for i in range(kh):
@@ -327,7 +331,7 @@ def conv1d_backward_weight(dy, x, kernel_size, stride, padding):
 def _windows2d(x, kh, kw, sh, sw):
     """Pooling windows of x (N, C, H, W) as (N, C, OH, OW, KH*KW), no padding."""
     n, c, h, w = x.shape
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    oh, ow = out_size(h, kh, sh), out_size(w, kw, sw)
     win = np.empty((n, c, oh, ow, kh * kw), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):

@@ -14,7 +14,6 @@ scikit-learn duck-types all of this; ``__sklearn_tags__`` is provided (built laz
 only when scikit-learn asks) so ``Pipeline``, ``GridSearchCV`` and ``clone`` work.
 """
 import inspect
-import sys
 
 import numpy as np
 
@@ -317,39 +316,3 @@ def resolve_rng(random_state):
     return check_random_state(random_state)
 
 
-def minibatches(n, batch_size, rng=None):
-    """Index arrays of the minibatches of one epoch over ``n`` samples (shuffled if ``rng``)."""
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    bs = min(int(batch_size), n)
-    return [order[i:i + bs] for i in range(0, n, bs)]
-
-
-class Progress:
-    """Per-epoch progress on standard error: nothing with ``verbose=0``; otherwise a tqdm
-    bar on a terminal and one line per epoch elsewhere (``verbose>=2`` always prints
-    lines).  Use as a context manager."""
-
-    def __init__(self, total, verbose, desc):
-        self.verbose, self.desc, self.bar = int(verbose), desc, None
-        if self.verbose == 1 and sys.stderr.isatty():
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, desc=desc, leave=False, file=sys.stderr,
-                            dynamic_ncols=True)
-
-    def update(self, record):
-        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in record.items()
-                 if k != "epoch" and v is not None}
-        if self.bar is not None:
-            self.bar.set_postfix(shown, refresh=False)
-            self.bar.update(1)
-        elif self.verbose:
-            parts = " ".join(f"{k}={v}" for k, v in shown.items())
-            print(f"[{self.desc}] epoch {record.get('epoch')}: {parts}", file=sys.stderr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-        return False

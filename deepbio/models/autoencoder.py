@@ -14,11 +14,13 @@ import numpy as np
 
 from .._validation import Interval, IntSequence, Options, float_dtype_name
 from ..nn import Dense, KLSparsity, Network
-from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, resolve_rng,
-                    to_backend, to_host)
-from ._network import (ACTIVATIONS, SGD_CONSTRAINTS, Corruption, DeterministicWithHF,
-                       FeedForwardClassifier, FeedForwardRegressor, TiedAutoEncoder,
-                       child_seed, hidden_sizes, make_optimizer, partial_epoch)
+from ..nn.autoencoder import ACTIVATIONS, Corruption, TiedAutoEncoder
+from ..optim._base import Progress
+from ._base import (BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_backend,
+                    to_host)
+from ._feedforward import FeedForwardClassifier, FeedForwardRegressor
+from ._training import (SGD_CONSTRAINTS, DeterministicWithHF, child_seed, hidden_sizes,
+                        make_optimizer, partial_epoch, training_epochs)
 
 _LOSSES = {"squared_error": "squared_error", "cross_entropy": "sigmoid_cross_entropy"}
 
@@ -78,9 +80,10 @@ class AutoEncoder(DeterministicWithHF, TransformerMixin, BaseEstimator):
         drawn fresh for every minibatch.
     corruption_level : float >= 0, default=0.3
     learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm, batch_size, \
-max_epochs, early_stopping, validation_fraction, patience, tol
+max_iter, early_stopping, validation_fraction, patience, tol
         SGD settings (defaults 0.01, 0.9, False, 0.0, "constant", None, 32, 50, False,
-        0.1, 10, 1e-4), see :class:`deepbio.optim.SGD`.
+        0.1, 10, 1e-4), see :class:`deepbio.optim.SGD`;
+        ``max_iter`` counts epochs (``max_epochs``, its old name, is deprecated).
     include_input : bool, default=False
         If True, :meth:`transform` returns ``[codes, X]``.
     dtype : {"float32", "float64"}, default="float32"
@@ -88,7 +91,7 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     verbose : int, default=0
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
-        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
         deterministic objective, so fit refuses it with dropout or with an
         autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
@@ -118,7 +121,7 @@ max_epochs, early_stopping, validation_fraction, patience, tol
     >>> import numpy as np
     >>> from deepbio import AutoEncoder
     >>> X = np.random.default_rng(0).random((100, 12))
-    >>> ae = AutoEncoder(4, loss="cross_entropy", max_epochs=5, random_state=0).fit(X)
+    >>> ae = AutoEncoder(4, loss="cross_entropy", max_iter=5, random_state=0).fit(X)
     >>> ae.transform(X).shape, ae.reconstruct(X).shape
     ((100, 4), (100, 12))
     """
@@ -131,11 +134,12 @@ max_epochs, early_stopping, validation_fraction, patience, tol
                  sparsity_target=None, sparsity_weight=3.0, corruption=None,
                  corruption_level=0.3, learning_rate=0.01, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
-                 max_epochs=50, early_stopping=False, validation_fraction=0.1, patience=10,
+                 max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, include_input=False, dtype="float32", random_state=None,
                  verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         self.n_components = n_components
         self.activation = activation
         self.loss = loss
@@ -151,7 +155,7 @@ max_epochs, early_stopping, validation_fraction, patience, tol
         self.schedule = schedule
         self.clip_norm = clip_norm
         self.batch_size = batch_size
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -367,7 +371,7 @@ class StackedAutoEncoder(DeterministicWithHF, TransformerMixin, BaseEstimator):
     hidden_layer_sizes : int or tuple of int, default=(128, 64)
         Code sizes, bottom to top.
     activation, loss, tied, sparsity_target, sparsity_weight, corruption, \
-corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs, dtype
+corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, dtype
         As in :class:`AutoEncoder`, for every layer; ``loss`` applies to the bottom
         layer (layers above reconstruct sigmoid codes with cross-entropy, other codes
         with squared error).
@@ -377,7 +381,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
     verbose : int, default=0
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
-        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
         deterministic objective, so fit refuses it with dropout or with an
         autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
@@ -396,7 +400,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
     >>> import numpy as np
     >>> from deepbio import StackedAutoEncoder
     >>> X = np.random.default_rng(0).random((100, 12))
-    >>> StackedAutoEncoder((8, 4), max_epochs=3, random_state=0).fit_transform(X).shape
+    >>> StackedAutoEncoder((8, 4), max_iter=3, random_state=0).fit_transform(X).shape
     (100, 4)
     """
 
@@ -407,10 +411,11 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
     def __init__(self, hidden_layer_sizes=(128, 64), activation="sigmoid",
                  loss="squared_error", tied=True, sparsity_target=None, sparsity_weight=3.0,
                  corruption=None, corruption_level=0.3, learning_rate=0.01, momentum=0.9,
-                 weight_decay=0.0, batch_size=32, max_epochs=50, include_input=False,
+                 weight_decay=0.0, batch_size=32, max_iter=50, include_input=False,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss
@@ -423,7 +428,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.batch_size = batch_size
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.include_input = include_input
         self.dtype = dtype
         self.random_state = random_state
@@ -442,7 +447,8 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_epochs,
         params = {n: getattr(self, n) for n in (
             "activation", "tied", "sparsity_target", "sparsity_weight", "corruption",
             "corruption_level", "learning_rate", "momentum", "weight_decay", "batch_size",
-            "max_epochs", "dtype", "optimizer")}
+            "dtype", "optimizer")}
+        params["max_iter"] = training_epochs(self)
         self.autoencoders_ = pretrain_autoencoders(
             X, hidden_sizes(self.hidden_layer_sizes), params, self.loss,
             resolve_rng(self.random_state), self.verbose)
@@ -487,7 +493,7 @@ _SAE_SUPERVISED_DOC = """
     pretrain_batch_size : int, default=32
     pretrain_momentum : float in [0, 1), default=0.9
     dropout, learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm, \
-batch_size, max_epochs, early_stopping, validation_fraction, patience, tol
+batch_size, max_iter, early_stopping, validation_fraction, patience, tol
         SGD fine-tuning as in :class:`MLPClassifier` (defaults: 0.0, 0.05, 0.9, False,
         0.0, "constant", None, 32, 50, False, 0.1, 10, 1e-4).
     dtype : {"float32", "float64"}, default="float32"
@@ -495,7 +501,7 @@ batch_size, max_epochs, early_stopping, validation_fraction, patience, tol
     verbose : int, default=0
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
-        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
         deterministic objective, so fit refuses it with dropout or with an
         autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
@@ -535,7 +541,7 @@ class _SAEFineTuned:
                   "corruption_level": self.corruption_level,
                   "learning_rate": self.pretrain_learning_rate,
                   "momentum": self.pretrain_momentum, "batch_size": self.pretrain_batch_size,
-                  "max_epochs": self.pretrain_epochs, "dtype": self.dtype}
+                  "max_iter": self.pretrain_epochs, "dtype": self.dtype}
         aes = pretrain_autoencoders(X, hidden_sizes(self.hidden_layer_sizes), params,
                                     self.loss, rng, self.verbose)
         self.pretrain_history_ = [ae.history_ for ae in aes]
@@ -546,7 +552,7 @@ def _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,
               sparsity_weight, corruption, corruption_level, pretrain_epochs,
               pretrain_learning_rate, pretrain_batch_size, pretrain_momentum, dropout,
               learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm, batch_size,
-              max_epochs, early_stopping, validation_fraction, patience, tol, dtype,
+              max_iter, early_stopping, validation_fraction, patience, tol, dtype,
               random_state, verbose):
     for name, value in list(locals().items()):
         if name != "self":
@@ -563,7 +569,7 @@ class StackedAutoEncoderClassifier(_SAEFineTuned, FeedForwardClassifier):
     >>> from deepbio import StackedAutoEncoderClassifier
     >>> from deepbio.datasets import load_breast_cancer, standardize
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = StackedAutoEncoderClassifier((16,), pretrain_epochs=3, max_epochs=10,
+    >>> clf = StackedAutoEncoderClassifier((16,), pretrain_epochs=3, max_iter=10,
     ...                                    random_state=0).fit(standardize(X), y)
     >>> clf.predict_proba(standardize(X)[:2]).shape
     (2, 2)
@@ -578,15 +584,16 @@ class StackedAutoEncoderClassifier(_SAEFineTuned, FeedForwardClassifier):
                  pretrain_learning_rate=0.01, pretrain_batch_size=32, pretrain_momentum=0.9,
                  dropout=0.0, learning_rate=0.05, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
-                 max_epochs=50, early_stopping=False, validation_fraction=0.1, patience=10,
+                 max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,
                   sparsity_weight, corruption, corruption_level, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum, dropout,
                   learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm,
-                  batch_size, max_epochs, early_stopping, validation_fraction, patience, tol,
+                  batch_size, max_iter, early_stopping, validation_fraction, patience, tol,
                   dtype, random_state, verbose)
 
 
@@ -600,7 +607,7 @@ class StackedAutoEncoderRegressor(_SAEFineTuned, FeedForwardRegressor):
     >>> import numpy as np
     >>> from deepbio import StackedAutoEncoderRegressor
     >>> X = np.random.default_rng(0).normal(size=(200, 6))
-    >>> reg = StackedAutoEncoderRegressor((8,), pretrain_epochs=2, max_epochs=10,
+    >>> reg = StackedAutoEncoderRegressor((8,), pretrain_epochs=2, max_iter=10,
     ...                                   random_state=0).fit(X, X[:, 0] - X[:, 1])
     >>> reg.predict(X).shape
     (200,)
@@ -614,13 +621,14 @@ class StackedAutoEncoderRegressor(_SAEFineTuned, FeedForwardRegressor):
                  pretrain_learning_rate=0.01, pretrain_batch_size=32, pretrain_momentum=0.9,
                  dropout=0.0, learning_rate=0.05, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
-                 max_epochs=50, early_stopping=False, validation_fraction=0.1, patience=10,
+                 max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,
                   sparsity_weight, corruption, corruption_level, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum, dropout,
                   learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm,
-                  batch_size, max_epochs, early_stopping, validation_fraction, patience, tol,
+                  batch_size, max_iter, early_stopping, validation_fraction, patience, tol,
                   dtype, random_state, verbose)

@@ -2,9 +2,10 @@
 regressor) fine-tuning end to end by backpropagation.  Maths in ``docs/models/dbn.md``.
 """
 from .._validation import Interval, IntSequence, Options
-from ._base import (BaseEstimator, Progress, TransformerMixin, resolve_rng, to_host)
-from ._network import (FeedForwardClassifier, FeedForwardRegressor, child_seed,
-                       hidden_sizes)
+from ..optim._base import Progress
+from ._base import BaseEstimator, TransformerMixin, resolve_rng, to_host
+from ._feedforward import FeedForwardClassifier, FeedForwardRegressor
+from ._training import child_seed, hidden_sizes
 from .rbm import RBM
 
 _RBM_CONSTRAINTS = {
@@ -156,15 +157,16 @@ _DBN_SUPERVISED_DOC = """
     dropout : float in [0, 1), default=0.0
         Dropout after each hidden layer during fine-tuning.
     learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm, batch_size, \
-max_epochs, early_stopping, validation_fraction, patience, tol
+max_iter, early_stopping, validation_fraction, patience, tol
         SGD fine-tuning, as in :class:`MLPClassifier` (defaults: 0.1, 0.9, False, 0.0,
-        "constant", None, 32, 30, False, 0.1, 10, 1e-4).
+        "constant", None, 32, 30, False, 0.1, 10, 1e-4); ``max_iter`` counts epochs
+        (``max_epochs``, its old name, is deprecated).
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
-        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
         deterministic objective, so fit refuses it with dropout or with an
         autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
@@ -224,7 +226,7 @@ class _DBNFineTuned:
 def _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,
               pretrain_learning_rate, pretrain_batch_size, pretrain_momentum,
               pretrain_weight_decay, dropout, learning_rate, momentum, nesterov, weight_decay,
-              schedule, clip_norm, batch_size, max_epochs, early_stopping,
+              schedule, clip_norm, batch_size, max_iter, early_stopping,
               validation_fraction, patience, tol, dtype, random_state, verbose):
     for name, value in list(locals().items()):
         if name != "self":
@@ -240,7 +242,7 @@ class DBNClassifier(_DBNFineTuned, FeedForwardClassifier):
     >>> from deepbio import DBNClassifier
     >>> from deepbio.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = DBNClassifier((64,), pretrain_epochs=2, max_epochs=5, random_state=0)
+    >>> clf = DBNClassifier((64,), pretrain_epochs=2, max_iter=5, random_state=0)
     >>> clf.fit(X / 16, y).predict(X[:3] / 16).shape
     (3,)
     """
@@ -253,14 +255,15 @@ class DBNClassifier(_DBNFineTuned, FeedForwardClassifier):
                  pretrain_batch_size=10, pretrain_momentum=0.9, pretrain_weight_decay=1e-4,
                  dropout=0.0, learning_rate=0.1, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
-                 max_epochs=30, early_stopping=False, validation_fraction=0.1, patience=10,
+                 max_iter=30, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum,
                   pretrain_weight_decay, dropout, learning_rate, momentum, nesterov,
-                  weight_decay, schedule, clip_norm, batch_size, max_epochs, early_stopping,
+                  weight_decay, schedule, clip_norm, batch_size, max_iter, early_stopping,
                   validation_fraction, patience, tol, dtype, random_state, verbose)
 
 
@@ -274,7 +277,7 @@ class DBNRegressor(_DBNFineTuned, FeedForwardRegressor):
     >>> import numpy as np
     >>> from deepbio import DBNRegressor
     >>> X = np.random.default_rng(0).random((200, 8))
-    >>> reg = DBNRegressor((16,), pretrain_epochs=2, max_epochs=20, random_state=0)
+    >>> reg = DBNRegressor((16,), pretrain_epochs=2, max_iter=20, random_state=0)
     >>> reg.fit(X, X.sum(axis=1)).predict(X).shape
     (200,)
     """
@@ -286,12 +289,13 @@ class DBNRegressor(_DBNFineTuned, FeedForwardRegressor):
                  pretrain_batch_size=10, pretrain_momentum=0.9, pretrain_weight_decay=1e-4,
                  dropout=0.0, learning_rate=0.1, momentum=0.9, nesterov=False,
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
-                 max_epochs=30, early_stopping=False, validation_fraction=0.1, patience=10,
+                 max_iter=30, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,
                   pretrain_learning_rate, pretrain_batch_size, pretrain_momentum,
                   pretrain_weight_decay, dropout, learning_rate, momentum, nesterov,
-                  weight_decay, schedule, clip_norm, batch_size, max_epochs, early_stopping,
+                  weight_decay, schedule, clip_norm, batch_size, max_iter, early_stopping,
                   validation_fraction, patience, tol, dtype, random_state, verbose)

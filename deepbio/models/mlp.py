@@ -4,7 +4,7 @@ Maths in ``docs/models/mlp.md``.  Both estimators are :class:`FeedForwardEstimat
 subclasses: random (Glorot / He) initialisation, then SGD on the matching loss.
 """
 from .._validation import Options, check_X_y
-from ._network import FeedForwardClassifier, FeedForwardRegressor
+from ._feedforward import FeedForwardClassifier, FeedForwardRegressor
 
 _MLP_DOC_PARAMS = """
     hidden_layer_sizes : int or tuple of int, default=(100,)
@@ -24,7 +24,9 @@ _MLP_DOC_PARAMS = """
     clip_norm : float > 0 or None, default=None
         Clip the gradient to this global L2 norm.
     batch_size : int, default=32
-    max_epochs : int, default=100
+    max_iter : int, default=100
+        Training epochs (with ``optimizer=\"hf\"``: HF iterations), scikit-learn's
+        name; ``max_epochs``, the old name, still works and warns that it is deprecated.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop after ``patience``
         epochs without improvement of the validation loss by ``tol``, keep the best
@@ -38,7 +40,7 @@ _MLP_DOC_PARAMS = """
         0: silent; otherwise a progress bar on a terminal, one line per epoch elsewhere.
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
-        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
         deterministic objective, so fit refuses it with dropout or with an
         autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
@@ -59,7 +61,7 @@ _MLP_DOC_ATTRS = """
 
 
 def _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,
-              nesterov, weight_decay, schedule, clip_norm, batch_size, max_epochs,
+              nesterov, weight_decay, schedule, clip_norm, batch_size, max_iter,
               early_stopping, validation_fraction, patience, tol, dtype, random_state,
               verbose):
     self.hidden_layer_sizes = hidden_layer_sizes
@@ -72,7 +74,7 @@ def _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, mome
     self.schedule = schedule
     self.clip_norm = clip_norm
     self.batch_size = batch_size
-    self.max_epochs = max_epochs
+    self.max_iter = max_iter
     self.early_stopping = early_stopping
     self.validation_fraction = validation_fraction
     self.patience = patience
@@ -103,7 +105,7 @@ class MLPClassifier(FeedForwardClassifier):
     >>> from deepbio import MLPClassifier
     >>> from deepbio.datasets import load_breast_cancer, standardize
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = MLPClassifier((16,), max_epochs=20, random_state=0).fit(standardize(X), y)
+    >>> clf = MLPClassifier((16,), max_iter=20, random_state=0).fit(standardize(X), y)
     >>> clf.score(standardize(X), y) > 0.95
     True
     """
@@ -113,13 +115,14 @@ class MLPClassifier(FeedForwardClassifier):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", dropout=0.0,
                  learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 schedule="constant", clip_norm=None, batch_size=32, max_epochs=100,
+                 schedule="constant", clip_norm=None, batch_size=32, max_iter=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,
-                  nesterov, weight_decay, schedule, clip_norm, batch_size, max_epochs,
+                  nesterov, weight_decay, schedule, clip_norm, batch_size, max_iter,
                   early_stopping, validation_fraction, patience, tol, dtype, random_state,
                   verbose)
 
@@ -164,7 +167,7 @@ class MLPRegressor(FeedForwardRegressor):
     >>> from deepbio import MLPRegressor
     >>> X = np.random.default_rng(0).normal(size=(200, 3))
     >>> y = X @ [1.0, -2.0, 0.5]
-    >>> MLPRegressor((), max_epochs=30, random_state=0).fit(X, y).score(X, y) > 0.99
+    >>> MLPRegressor((), max_iter=30, random_state=0).fit(X, y).score(X, y) > 0.99
     True
     """
 
@@ -172,13 +175,14 @@ class MLPRegressor(FeedForwardRegressor):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", dropout=0.0,
                  learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 schedule="constant", clip_norm=None, batch_size=32, max_epochs=100,
+                 schedule="constant", clip_norm=None, batch_size=32, max_iter=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,
-                  nesterov, weight_decay, schedule, clip_norm, batch_size, max_epochs,
+                  nesterov, weight_decay, schedule, clip_norm, batch_size, max_iter,
                   early_stopping, validation_fraction, patience, tol, dtype, random_state,
                   verbose)
 

@@ -11,8 +11,10 @@ import time
 import numpy as np
 
 from .._validation import Interval, Options
-from ._base import (BaseEstimator, Progress, TransformerMixin, current_backend, minibatches,
-                    resolve_rng, to_backend, to_host)
+from ..optim._base import Progress, minibatches
+from ..optim.sgd import momentum_update
+from ._base import (BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_backend,
+                    to_host)
 
 #: Samples used each epoch to estimate the pseudo-likelihood in ``history_``.
 MONITOR_SIZE = 256
@@ -89,7 +91,8 @@ class RBM(TransformerMixin, BaseEstimator):
     momentum : float in [0, 1), default=0.5
         Momentum of the parameter updates.
     weight_decay : float >= 0, default=1e-4
-        L2 penalty on ``W`` (``dW -= weight_decay * W``).
+        L2 penalty on every parameter (``W`` and both biases), applied as
+        :class:`deepbio.optim.SGD` applies it: the step uses ``grad + weight_decay * param``.
     sparsity_target : float in (0, 1) or None, default=None
         Target mean activation of each hidden unit (Hinton 2010, sec. 11); None disables.
     sparsity_cost : float >= 0, default=0.1
@@ -446,19 +449,13 @@ class RBM(TransformerMixin, BaseEstimator):
             self._hidden_mean = q if self._hidden_mean is None else \
                 0.9 * self._hidden_mean + 0.1 * q
             dc = dc + self.sparsity_cost * (self.sparsity_target - self._hidden_mean)
-        if self.weight_decay:
-            dW -= self.weight_decay * W
-
-        # momentum update, in place: v = mom v + lr grad;  param += v
-        lr, mom = self._lr(), self.momentum
-        for param, vel, grad in zip((W, b, c), self._velocity, (dW, db, dc)):
-            grad *= lr
-            if mom:
-                vel *= mom
-                vel += grad
-                param += vel
-            else:
-                param += grad
+        # The CD statistics estimate the log-likelihood's gradient; the loss gradient is
+        # their negation.  The update (momentum, L2 weight decay on every parameter) is
+        # the one SGD makes: deepbio.optim.sgd.momentum_update.
+        for param, vel, stat in zip((W, b, c), self._velocity, (dW, db, dc)):
+            stat *= -1
+            momentum_update(param, stat, vel, self._lr(), self.momentum,
+                            weight_decay=self.weight_decay)
 
     def _reconstruction_error(self, be, v):
         """Mean squared error of the mean-field reconstruction E[v | h = p(h | v)]."""

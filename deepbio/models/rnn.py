@@ -7,7 +7,7 @@ sequences padded to a common ``T``.  The network is
 
 ``SequenceMask -> [Elman | LSTM] * len(units) (-> Dropout) -> Dense * hidden -> output``
 
-where :class:`~deepbio.nn.recurrent.SequenceMask` carries the mask into the recurrent
+where :class:`~deepbio.nn.masking.SequenceMask` carries the mask into the recurrent
 layers (padded steps keep the state and get zero gradient), and the output is a dense
 softmax layer on the last state (:class:`RNNClassifier`) or on every state
 (:class:`RNNTagger`, whose loss averages over real positions only).  Training is
@@ -17,13 +17,12 @@ truncated back-propagation through time (``bptt_steps``).
 import numpy as np
 
 from .._validation import Interval, IntSequence, Options, check_classification_targets
-from ..nn import Dense, Dropout
-from ..nn.recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
-                            TimeDistributedDense)
+from ..nn import (LSTM, Dense, Dropout, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+                  TimeDistributedDense)
 from ._base import ClassifierMixin, current_backend, resolve_rng
-from ._network import SGD_CONSTRAINTS, _accuracy_metric
-from .cnn import (LayeredEstimator, MaskedClassifierMixin, _ints, check_labels,
-                  check_sequences, one_hot_labels, with_mask_channel)
+from ._checks import _ints, check_labels, check_sequences, with_mask_channel
+from ._layered import LayeredEstimator, MaskedClassifierMixin
+from ._training import SGD_CONSTRAINTS, _accuracy_metric, one_hot_labels
 
 __all__ = ["RNNClassifier", "RNNTagger"]
 
@@ -66,7 +65,9 @@ _RNN_DOC_PARAMS = """
     clip_norm : float > 0 or None, default=1.0
         Gradient clipping to this global L2 norm (exploding gradients).
     batch_size : int, default=32
-    max_epochs : int, default=20
+    max_iter : int, default=20
+        Training epochs (with ``optimizer=\"hf\"``: HF iterations), scikit-learn's
+        name; ``max_epochs``, the old name, still works and warns that it is deprecated.
     early_stopping : bool, default=False
     validation_fraction : float in (0, 1), default=0.1
     patience : int, default=10
@@ -76,7 +77,7 @@ _RNN_DOC_PARAMS = """
     verbose : int, default=0
     optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
-        Hessian-free optimisation ("hf": ``max_epochs`` HF iterations; pass a
+        Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
         deterministic objective, so fit refuses it with dropout or with an
         autoencoder's own corruption (ValueError; docs/hf.md, *One objective*).
@@ -100,11 +101,12 @@ class _RNNBase(LayeredEstimator):
     def __init__(self, cell="lstm", units=64, activation="tanh", bidirectional=False,
                  bptt_steps=None, forget_bias=1.0, hidden_layer_sizes=(), dropout=0.0,
                  learning_rate=0.05, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 schedule="constant", clip_norm=1.0, batch_size=32, max_epochs=20,
+                 schedule="constant", clip_norm=1.0, batch_size=32, max_iter=20,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd"):
+                 optimizer="sgd", max_epochs="deprecated"):
         self.optimizer = optimizer
+        self.max_epochs = max_epochs
         self.cell = cell
         self.units = units
         self.activation = activation
@@ -120,7 +122,7 @@ class _RNNBase(LayeredEstimator):
         self.schedule = schedule
         self.clip_norm = clip_norm
         self.batch_size = batch_size
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -182,7 +184,7 @@ class RNNClassifier(MaskedClassifierMixin, _RNNBase):
     >>> from deepbio.models.rnn import RNNClassifier
     >>> from deepbio.datasets import make_long_range_sequences
     >>> X, y = make_long_range_sequences(n=300, length=10, random_state=0)
-    >>> clf = RNNClassifier(cell="elman", units=16, max_epochs=10, random_state=0).fit(X, y)
+    >>> clf = RNNClassifier(cell="elman", units=16, max_iter=10, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     """
@@ -242,9 +244,9 @@ class RNNTagger(ClassifierMixin, _RNNBase):
     secondary structure).
 
     Every state of the recurrent layers feeds a softmax over the classes at that
-    position (:class:`~deepbio.nn.recurrent.TimeDistributedDense`); the loss is the
+    position (:class:`~deepbio.nn.layers.TimeDistributedDense`); the loss is the
     cross-entropy averaged over the real positions of the batch
-    (:class:`~deepbio.nn.recurrent.MaskedSoftmaxCrossEntropy`), so padding never changes
+    (:class:`~deepbio.nn.losses.MaskedSoftmaxCrossEntropy`), so padding never changes
     the loss, the gradient or the predictions at real positions.  Use
     ``bidirectional=True`` when a position's label depends on what follows it.
 
@@ -264,7 +266,7 @@ class RNNTagger(ClassifierMixin, _RNNBase):
     >>> from deepbio.models.rnn import RNNTagger
     >>> X = np.eye(4)[np.random.default_rng(0).integers(0, 4, (100, 12))]
     >>> y = X.argmax(axis=2) % 2                # tag = parity of the symbol
-    >>> tagger = RNNTagger(cell="elman", units=8, max_epochs=10, random_state=0).fit(X, y)
+    >>> tagger = RNNTagger(cell="elman", units=8, max_iter=10, random_state=0).fit(X, y)
     >>> tagger.predict(X).shape
     (100, 12)
     """

@@ -31,21 +31,19 @@ See ``docs/nn.md`` for the maths.  Notes for callers (differences from the first
   sigmoid targets lie in [0, 1], all finite.
 """
 from .layers import (LAYERS, Activation, Dense, Dropout, Flatten, KLSparsity,  # noqa: F401
-                     Layer, layer_from_config)
-from .losses import (LOSSES, Loss, SigmoidCrossEntropy, SoftmaxCrossEntropy,  # noqa: F401
-                     SquaredError, get_loss)
+                     Layer, TimeDistributedDense, layer_from_config)
+from .losses import (LOSSES, Loss, MaskedSoftmaxCrossEntropy, SigmoidCrossEntropy,  # noqa: F401
+                     SoftmaxCrossEntropy, SquaredError, get_loss)
+from .masking import SequenceMask  # noqa: F401
 from .network import Network  # noqa: F401
 from .conv import ChannelsFirst, Conv1D, Conv2D  # noqa: F401,E402
 from .pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D  # noqa: F401
-from .recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,  # noqa: F401
-                        TimeDistributedDense)
-
-# The masked loss lives with the recurrent layers (which import .losses, so .losses cannot
-# import it): register it here, so get_loss and Network.from_config know its name.
-LOSSES[MaskedSoftmaxCrossEntropy.name] = MaskedSoftmaxCrossEntropy
+from .recurrent import LSTM, Elman  # noqa: F401
+from .autoencoder import Corruption, TiedAutoEncoder  # noqa: F401
 
 __all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten", "LAYERS",
            "layer_from_config", "Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy",
            "SquaredError", "LOSSES", "get_loss", "Network", "ChannelsFirst", "Conv1D", "Conv2D",
            "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "MaxPool1D", "MaxPool2D", "LSTM",
-           "Elman", "MaskedSoftmaxCrossEntropy", "SequenceMask", "TimeDistributedDense"]
+           "Elman", "MaskedSoftmaxCrossEntropy", "SequenceMask", "TimeDistributedDense",
+           "Corruption", "TiedAutoEncoder"]

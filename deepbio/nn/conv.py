@@ -21,7 +21,7 @@ cross-correlation of the kernels in :mod:`deepbio._kernels.reference`), and
   dz_n``, formed by a batched matrix product over n, squared and summed over n.
 
 Variable-length sequences: ``Conv1D`` has ``set_mask(mask) -> out_mask`` (see
-:class:`deepbio.nn.recurrent.SequenceMask`).  Sequences are padded at the END, so a
+:class:`deepbio.nn.masking.SequenceMask`).  Sequences are padded at the END, so a
 sequence of real length ``len`` gives ``OL_n = (len + 2 pad - K) // s + 1`` real outputs,
 exactly those an unpadded run would give; the layer zeroes its outputs beyond them, so a
 following layer sees the same zeros that zero padding of the unpadded sequence gives.
@@ -30,7 +30,10 @@ import math
 
 from .. import backend as _backend
 from .._kernels import reference as _reference
+from .._kernels.reference import out_size
+from ._arrays import _chunks, _contig
 from .layers import LAYERS, Layer, _choice, _int, _shape
+from .masking import sequence_out_mask
 
 __all__ = ["Conv2D", "Conv1D", "ChannelsFirst"]
 
@@ -51,34 +54,12 @@ def _pair(name, v, low):
     return (v, v)
 
 
-def _out_size(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
-
-
 def _glorot(be, rng, shape, fan_in, fan_out, dtype, relu):
     """Uniform on [-s, s]: s = sqrt(6 / (fan_in + fan_out)) (Glorot), or
     s = sqrt(6 / fan_in) for relu (He)."""
     scale = math.sqrt(6.0 / fan_in) if relu else math.sqrt(6.0 / (fan_in + fan_out))
     w = scale * (2.0 * be.uniform(rng, shape, "float64") - 1.0)
     return be.xp.ascontiguousarray(w.astype(dtype))
-
-
-def _contig(x):
-    return _backend.current().xp.ascontiguousarray(x)
-
-
-#: ``backward_squared`` forms per-example gradients a chunk of examples at a time, so that
-#: the chunk's temporaries (im2col patches, per-example gradient stacks) hold about this
-#: many entries (1 MiB in float32): they stay in cache and the allocator reuses them
-#: (larger chunks measured slower on the CPU, from page faults).
-SQUARED_CHUNK = 1 << 18
-
-
-def _chunks(n, per_example):
-    """Slices of ``range(n)`` whose temporaries of ``per_example`` entries each stay
-    within :data:`SQUARED_CHUNK` (at least one example per slice)."""
-    step = max(1, SQUARED_CHUNK // max(1, per_example))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
 
 
 def _im2col(x, kernel, stride, padding):
@@ -270,7 +251,7 @@ class Conv2D(_ConvBase):
         wt = _glorot(be, rng, (self.filters, c, kh, kw), c * kh * kw, self.filters * kh * kw,
                      dtype, self.activation == "relu")
         self._new_params([wt, be.xp.zeros(self.filters, dtype=dtype)], be)
-        self.output_shape = (self.filters, _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw))
+        self.output_shape = (self.filters, out_size(h, kh, sh, ph), out_size(w, kw, sw, pw))
         return self.output_shape
 
     def _conv(self, x, w, b):
@@ -343,7 +324,7 @@ class Conv1D(_ConvBase):
         wt = _glorot(be, rng, (self.filters, c, k), c * k, self.filters * k, dtype,
                      self.activation == "relu")
         self._new_params([wt, be.xp.zeros(self.filters, dtype=dtype)], be)
-        self.output_shape = (self.filters, _out_size(length, k, s, p))
+        self.output_shape = (self.filters, out_size(length, k, s, p))
         return self.output_shape
 
     def set_mask(self, mask):
@@ -379,36 +360,6 @@ class Conv1D(_ConvBase):
     def get_config(self):
         return {"filters": self.filters, "kernel_size": self.kernel_size,
                 "stride": self.stride, "padding": self.padding, "activation": self.activation}
-
-
-def sequence_lengths(mask, who):
-    """Real lengths (N,) of end-padded sequences from their mask (N, L); ValueError if a
-    mask has a hole (a padded position before a real one)."""
-    xp = _backend.current().xp
-    m = mask > 0
-    lengths = m.sum(axis=1)
-    prefix = xp.arange(m.shape[1])[None, :] < lengths[:, None]
-    if not bool((prefix == m).all()):
-        raise ValueError(f"{who}: masks must mark a prefix of each sequence (padding at the end "
-                         f"only); got a mask with padded positions before real ones")
-    return lengths
-
-
-def sequence_out_mask(mask, kernel, stride, padding, who):
-    """The output mask of a 1-d convolution or pooling of end-padded sequences.
-
-    A sequence of real length ``len`` has ``(len + 2 padding - kernel) // stride + 1``
-    real outputs (those of the unpadded sequence).  ValueError if that is < 1.
-    """
-    xp = _backend.current().xp
-    lengths = sequence_lengths(mask, who)
-    out_len = (lengths + 2 * padding - kernel) // stride + 1
-    if bool((out_len < 1).any()):
-        i = int(xp.argmax(out_len < 1))
-        raise ValueError(f"{who}: sequence {i} has {int(lengths[i])} real positions, fewer than "
-                         f"the kernel size {kernel} (with padding {padding}) needs")
-    n_out = (mask.shape[1] + 2 * padding - kernel) // stride + 1
-    return (xp.arange(n_out)[None, :] < out_len[:, None]).astype(mask.dtype)
 
 
 # ------------------------------------------------------------------------- ChannelsFirst

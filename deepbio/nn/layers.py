@@ -22,9 +22,10 @@ import math
 import numbers
 
 from .. import backend as _backend
+from ._arrays import _chunks, _contig
 
-__all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten",
-           "LAYERS", "layer_from_config"]
+__all__ = ["Layer", "Dense", "TimeDistributedDense", "Dropout", "KLSparsity", "Activation",
+           "Flatten", "LAYERS", "layer_from_config"]
 
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax")
 INITS = ("glorot", "he", "sparse")
@@ -93,6 +94,11 @@ def _last_axis_rows(x, be):
     """``x`` of shape (..., K) as a C-contiguous (M, K) array: elementwise and softmax
     activations act along the last axis."""
     return be.xp.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+
+def child_seed(rng):
+    """A fresh integer seed drawn from ``rng`` (to seed a sub-component reproducibly)."""
+    return int(rng.integers(0, 2**63 - 1))
 
 
 def _normal(be, rng, shape, dtype):
@@ -430,9 +436,7 @@ class Dropout(Layer):
 
     def build(self, input_shape, rng, dtype):
         be = _backend.current()
-        seed = self.random_state
-        if seed is None:
-            seed = int(rng.integers(0, 2**63 - 1))
+        seed = self.random_state if self.random_state is not None else child_seed(rng)
         self._rng = be.rng(seed)
         return super().build(input_shape, rng, dtype)
 
@@ -523,7 +527,76 @@ class KLSparsity(Layer):
         return {"rho": self.rho, "beta": self.beta}
 
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Dropout, KLSparsity, Activation, Flatten)}
+# ----------------------------------------------------------------- TimeDistributedDense
+
+
+class TimeDistributedDense(Dense):
+    """A :class:`~deepbio.nn.Dense` layer applied at every position of (N, T, D).
+
+    ``y[n, t] = f(x[n, t] W + b)``, one ``W`` (D, units) shared over time; output
+    (N, T, units).  For per-position outputs (sequence tagging).  Same parameters and
+    initialisation as ``Dense``; ``softmax`` normalises each position.
+    """
+
+    def build(self, input_shape, rng, dtype):
+        shape = _shape(input_shape)
+        if len(shape) != 2:
+            raise ValueError(f"TimeDistributedDense: input_shape must be (T, D), got {shape}")
+        super().build((shape[1],), rng, dtype)
+        self.input_shape = shape
+        self.output_shape = (shape[0], self.units)
+        return self.output_shape
+
+    def _rows(self, x):
+        self._check_built()
+        d = self.input_shape[1]
+        if x.ndim != 3 or x.shape[2] != d:
+            raise ValueError(f"TimeDistributedDense: expected sequences of shape (N, T, {d}), "
+                             f"got {tuple(x.shape)}")
+        return _contig(x).reshape(-1, d)
+
+    def forward(self, x, train=False):
+        self._nt = x.shape[:2]
+        y = super().forward(self._rows(x), train)
+        return y.reshape(self._nt + (self.units,))
+
+    def backward(self, dy, include_penalty=True):
+        be = _backend.current()
+        dx = super().backward(_as_rows(dy.reshape(-1, self.units), be), include_penalty)
+        return dx.reshape(self._nt + (self.input_shape[1],))
+
+    def backward_squared(self, dy):
+        """Example n's gradients are sums over its positions: ``G_W[n] = sum_t x_{n,t}^T
+        dz_{n,t}`` (a batched matrix product over n), ``G_b[n] = sum_t dz_{n,t}``, with
+        ``dz = f'(z) dy``; ``grads = (sum_n G_W[n]**2, sum_n G_b[n]**2)``.  (Dense's
+        rows-are-examples shortcut does not apply: the weights are shared over time.)"""
+        be = _backend.current()
+        xp, k = be.xp, be.kernels
+        n, t_len = self._nt
+        d = self.input_shape[1]
+        dz = k.activation_backward(self._a, _as_rows(dy.reshape(-1, self.units), be),
+                                   self.activation)
+        dx, _, _ = k.dense_backward(self._x, self.W, dz, dz, "linear")
+        xn = self._x.reshape(n, t_len, d)
+        zn = dz.reshape(n, t_len, self.units)
+        sw = xp.zeros_like(self.W)
+        for part in _chunks(n, d * self.units):
+            gw = xp.matmul(xn[part].transpose(0, 2, 1), zn[part])     # (n, D, units)
+            gw *= gw
+            sw += gw.sum(axis=0)
+        gb = zn.sum(axis=1)
+        self._grads[0][...] = sw
+        self._grads[1][...] = (gb * gb).sum(axis=0)
+        return dx.reshape(n, t_len, d)
+
+    def rop(self, dx, dparams=None):
+        rows = None if dx is None else self._rows(dx)
+        y = super().rop(rows, dparams)
+        return y.reshape(self._nt + (self.units,))
+
+
+LAYERS = {cls.__name__: cls for cls in (Dense, TimeDistributedDense, Dropout, KLSparsity,
+                                        Activation, Flatten)}
 
 
 def layer_from_config(name, config):

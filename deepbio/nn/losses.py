@@ -29,7 +29,7 @@ import math
 from .. import backend as _backend
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy", "SquaredError",
-           "LOSSES", "get_loss"]
+           "MaskedSoftmaxCrossEntropy", "LOSSES", "get_loss"]
 
 
 def _rows(a, be):
@@ -135,7 +135,7 @@ class SoftmaxCrossEntropy(Loss):
     name = "softmax_cross_entropy"
     activation = "softmax"
     #: whether an all-zero target row marks a padded position (skipped by the loss)
-    #: instead of being an error: True for the masked variant in deepbio.nn.recurrent
+    #: instead of being an error: True for MaskedSoftmaxCrossEntropy below
     zero_rows_are_padding = False
 
     def _value(self, z, y, be):
@@ -198,10 +198,41 @@ class SquaredError(Loss):
         return 0.5 * (d * d).sum()
 
 
-#: Loss classes by name.  ``deepbio.nn`` adds ``"masked_softmax_cross_entropy"``
-#: (:class:`~deepbio.nn.recurrent.MaskedSoftmaxCrossEntropy`, defined with the recurrent
-#: layers, which import this module; importing it here would be circular).
-LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidCrossEntropy, SquaredError)}
+# --------------------------------------------------------------------- the tagger loss
+
+
+class MaskedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
+    """Softmax cross-entropy per position, averaged over the REAL positions only.
+
+    ``z`` and the targets ``y`` are (N, T, K); a position whose target row is all zeros
+    is padding.  With ``m_nt = 1[sum_k y_ntk > 0]`` and ``M = sum m``:
+    ``L = -(1/M) sum_{n,t} m_nt sum_k y_ntk log p_ntk``, ``dL/dz = m (p - y) / M``,
+    ``H_L rz = m (diag p - p p^T) rz / M``.  Padded positions add nothing to the loss,
+    the gradient or the curvature, so padding a batch changes none of them.
+    """
+
+    name = "masked_softmax_cross_entropy"
+    zero_rows_are_padding = True        # all-zero target rows are padding (see above)
+
+    def forward(self, z, y):
+        value = super().forward(z, y)          # (sum of the real positions' losses) / N
+        self._m = (self._y.sum(axis=-1, keepdims=True) > 0).astype(z.dtype)
+        real = float(self._m.sum())
+        if real == 0:
+            raise ValueError("MaskedSoftmaxCrossEntropy: the batch has no real position")
+        n, self._n = self._n, real             # backward and gauss_newton divide by _n
+        return value * n / real
+
+    def backward(self):
+        return super().backward() * self._m
+
+    def gauss_newton(self, rz):
+        return super().gauss_newton(rz) * self._m
+
+
+#: Loss classes by name.
+LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidCrossEntropy, SquaredError,
+                                    MaskedSoftmaxCrossEntropy)}
 
 
 def get_loss(loss):

@@ -25,7 +25,7 @@ import numpy as np
 from .. import backend as _backend
 from .layers import Layer, layer_from_config, _shape, _size
 from .losses import get_loss
-from .recurrent import SequenceMask
+from .masking import SequenceMask
 
 __all__ = ["Network"]
 

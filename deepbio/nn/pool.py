@@ -12,13 +12,16 @@ sequences ``(N, C, L)`` (see :class:`deepbio.nn.conv.ChannelsFirst`).  No paddin
 
 No layer here has parameters.
 
-Masks (end-padded sequences, see :class:`deepbio.nn.recurrent.SequenceMask`):
+Masks (end-padded sequences, see :class:`deepbio.nn.masking.SequenceMask`):
 ``MaxPool1D`` / ``AvgPool1D`` keep the windows of the unpadded sequence and zero the rest
 of their output; :class:`GlobalMaxPool1D` takes the maximum over real positions only, so
 a padded position never wins and never receives gradient.
 """
 from .. import backend as _backend
-from .conv import _check_input, _contig, _pair, sequence_out_mask
+from .._kernels.reference import out_size
+from ._arrays import _contig
+from .conv import _check_input, _pair
+from .masking import sequence_out_mask
 from .layers import LAYERS, Layer, _int, _shape
 
 __all__ = ["MaxPool2D", "AvgPool2D", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D"]
@@ -55,7 +58,7 @@ class _Pool2D(Layer):
         if kh > h or kw > w:
             raise ValueError(f"{name}: pool {kh}x{kw} is larger than the input {h}x{w}")
         self.input_shape = shape
-        self.output_shape = (c, (h - kh) // sh + 1, (w - kw) // sw + 1)
+        self.output_shape = (c, out_size(h, kh, sh), out_size(w, kw, sw))
         return self.output_shape
 
     def get_config(self):
@@ -141,7 +144,7 @@ class _Pool1D(Layer):
             raise ValueError(f"{name}: pool size {self.pool_size} exceeds the sequence length "
                              f"{length}")
         self.input_shape = shape
-        self.output_shape = (c, (length - self.pool_size) // self.stride + 1)
+        self.output_shape = (c, out_size(length, self.pool_size, self.stride))
         return self.output_shape
 
     def set_mask(self, mask):

@@ -1,4 +1,4 @@
-"""Recurrent layers (Elman, LSTM), sequence masks, and per-position dense outputs.
+"""Recurrent layers: Elman and LSTM, one or both directions, truncated BPTT.
 
 Layouts.  The public sequence layout is ``(N, T, D)`` (sample, time, feature); the
 recurrent kernels are time-major ``(T, N, D)``, so :class:`Elman` and :class:`LSTM`
@@ -69,13 +69,10 @@ import numbers
 import numpy as np
 
 from .. import backend as _backend
-from .conv import _chunks, _contig
-from .layers import (LAYERS, Activation, Dense, Dropout, Layer, _as_rows, _choice, _int,
-                     _shape)
-from .losses import SoftmaxCrossEntropy
+from ._arrays import _chunks, _contig
+from .layers import LAYERS, Layer, _choice, _int, _shape
 
-__all__ = ["Elman", "LSTM", "SequenceMask", "TimeDistributedDense",
-           "MaskedSoftmaxCrossEntropy"]
+__all__ = ["Elman", "LSTM"]
 
 RNN_ACTIVATIONS = ("tanh", "relu")
 
@@ -723,176 +720,20 @@ class LSTM(_Recurrent):
         return cfg
 
 
-# ------------------------------------------------------------------------ SequenceMask
+LAYERS.update({cls.__name__: cls for cls in (Elman, LSTM)})
 
 
-class SequenceMask(Layer):
-    """First layer of a network on variable-length sequences: splits off the mask.
-
-    Input ``(N, T, D + 1)``: ``D`` features and, last, the mask (1.0 on real positions,
-    0.0 on padding; any other value is an error).  Output ``(N, T, D)``.  Before passing
-    the features on, ``forward`` hands the mask to the following layers in
-    ``downstream`` (set by :meth:`connect`, usually with the rest of the network): each
-    layer with a ``set_mask`` method receives it and returns the mask of its own output
-    (None ends the chain); :class:`~deepbio.nn.Dropout` and
-    :class:`~deepbio.nn.Activation` pass it on unchanged; any other layer ends it.
-
-    A sequence with no real position raises ``ValueError`` (an empty sequence).
-    """
-
-    _PASS = (Dropout, Activation)
-
-    def __init__(self):
-        super().__init__()
-        self.downstream = []
-
-    def connect(self, layers):
-        """Hand masks to ``layers`` (the layers after this one, in order); returns self."""
-        self.downstream = list(layers)
-        return self
-
-    def build(self, input_shape, rng, dtype):
-        shape = _shape(input_shape)
-        if len(shape) != 2 or shape[1] < 2:
-            raise ValueError(f"SequenceMask: input_shape must be (T, D + 1) with D >= 1 "
-                             f"features and the mask last, got {shape}")
-        self.input_shape = shape
-        self.output_shape = (shape[0], shape[1] - 1)
-        return self.output_shape
-
-    def forward(self, x, train=False):
-        self._check_built()
-        xp = _backend.current().xp
-        if x.ndim != 3 or x.shape[2] != self.input_shape[1] or 0 in x.shape:
-            raise ValueError(f"SequenceMask: expected (N, T, {self.input_shape[1]}) = features "
-                             f"+ a mask channel, got {tuple(x.shape)}")
-        mask = _contig(x[:, :, -1])
-        if not bool(((mask == 0) | (mask == 1)).all()):
-            raise ValueError("SequenceMask: the mask channel must hold only 0 (padding) and 1 "
-                             "(real position)")
-        empty = ~(mask > 0).any(axis=1)
-        if bool(empty.any()):
-            raise ValueError(f"SequenceMask: sequence {int(xp.argmax(empty))} is empty (no real "
-                             f"position); every sequence needs at least one")
-        m = mask
-        for layer in self.downstream:
-            if m is None:
-                break
-            if hasattr(layer, "set_mask"):
-                m = layer.set_mask(m)
-            elif not isinstance(layer, self._PASS):
-                break
-        self._n_features = x.shape[2] - 1
-        return _contig(x[:, :, :-1])
-
-    def backward(self, dy, include_penalty=True):
-        xp = _backend.current().xp
-        zero = xp.zeros(dy.shape[:2] + (1,), dtype=dy.dtype)
-        return _contig(xp.concatenate([dy, zero], axis=2))
-
-    def rop(self, dx, dparams=None):
-        return None if dx is None else _contig(dx[:, :, :-1])
+_MOVED = {"SequenceMask": "masking", "TimeDistributedDense": "layers",
+          "MaskedSoftmaxCrossEntropy": "losses"}
 
 
-# ----------------------------------------------------------------- TimeDistributedDense
-
-
-class TimeDistributedDense(Dense):
-    """A :class:`~deepbio.nn.Dense` layer applied at every position of (N, T, D).
-
-    ``y[n, t] = f(x[n, t] W + b)``, one ``W`` (D, units) shared over time; output
-    (N, T, units).  For per-position outputs (sequence tagging).  Same parameters and
-    initialisation as ``Dense``; ``softmax`` normalises each position.
-    """
-
-    def build(self, input_shape, rng, dtype):
-        shape = _shape(input_shape)
-        if len(shape) != 2:
-            raise ValueError(f"TimeDistributedDense: input_shape must be (T, D), got {shape}")
-        super().build((shape[1],), rng, dtype)
-        self.input_shape = shape
-        self.output_shape = (shape[0], self.units)
-        return self.output_shape
-
-    def _rows(self, x):
-        self._check_built()
-        d = self.input_shape[1]
-        if x.ndim != 3 or x.shape[2] != d:
-            raise ValueError(f"TimeDistributedDense: expected sequences of shape (N, T, {d}), "
-                             f"got {tuple(x.shape)}")
-        return _contig(x).reshape(-1, d)
-
-    def forward(self, x, train=False):
-        self._nt = x.shape[:2]
-        y = super().forward(self._rows(x), train)
-        return y.reshape(self._nt + (self.units,))
-
-    def backward(self, dy, include_penalty=True):
-        be = _backend.current()
-        dx = super().backward(_as_rows(dy.reshape(-1, self.units), be), include_penalty)
-        return dx.reshape(self._nt + (self.input_shape[1],))
-
-    def backward_squared(self, dy):
-        """Example n's gradients are sums over its positions: ``G_W[n] = sum_t x_{n,t}^T
-        dz_{n,t}`` (a batched matrix product over n), ``G_b[n] = sum_t dz_{n,t}``, with
-        ``dz = f'(z) dy``; ``grads = (sum_n G_W[n]**2, sum_n G_b[n]**2)``.  (Dense's
-        rows-are-examples shortcut does not apply: the weights are shared over time.)"""
-        be = _backend.current()
-        xp, k = be.xp, be.kernels
-        n, t_len = self._nt
-        d = self.input_shape[1]
-        dz = k.activation_backward(self._a, _as_rows(dy.reshape(-1, self.units), be),
-                                   self.activation)
-        dx, _, _ = k.dense_backward(self._x, self.W, dz, dz, "linear")
-        xn = self._x.reshape(n, t_len, d)
-        zn = dz.reshape(n, t_len, self.units)
-        sw = xp.zeros_like(self.W)
-        for part in _chunks(n, d * self.units):
-            gw = xp.matmul(xn[part].transpose(0, 2, 1), zn[part])     # (n, D, units)
-            gw *= gw
-            sw += gw.sum(axis=0)
-        gb = zn.sum(axis=1)
-        self._grads[0][...] = sw
-        self._grads[1][...] = (gb * gb).sum(axis=0)
-        return dx.reshape(n, t_len, d)
-
-    def rop(self, dx, dparams=None):
-        rows = None if dx is None else self._rows(dx)
-        y = super().rop(rows, dparams)
-        return y.reshape(self._nt + (self.units,))
-
-
-# --------------------------------------------------------------------- the tagger loss
-
-
-class MaskedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
-    """Softmax cross-entropy per position, averaged over the REAL positions only.
-
-    ``z`` and the targets ``y`` are (N, T, K); a position whose target row is all zeros
-    is padding.  With ``m_nt = 1[sum_k y_ntk > 0]`` and ``M = sum m``:
-    ``L = -(1/M) sum_{n,t} m_nt sum_k y_ntk log p_ntk``, ``dL/dz = m (p - y) / M``,
-    ``H_L rz = m (diag p - p p^T) rz / M``.  Padded positions add nothing to the loss,
-    the gradient or the curvature, so padding a batch changes none of them.
-    """
-
-    name = "masked_softmax_cross_entropy"
-    zero_rows_are_padding = True        # all-zero target rows are padding (see above)
-
-    def forward(self, z, y):
-        value = super().forward(z, y)          # (sum of the real positions' losses) / N
-        self._m = (self._y.sum(axis=-1, keepdims=True) > 0).astype(z.dtype)
-        real = float(self._m.sum())
-        if real == 0:
-            raise ValueError("MaskedSoftmaxCrossEntropy: the batch has no real position")
-        n, self._n = self._n, real             # backward and gauss_newton divide by _n
-        return value * n / real
-
-    def backward(self):
-        return super().backward() * self._m
-
-    def gauss_newton(self, rz):
-        return super().gauss_newton(rz) * self._m
-
-
-LAYERS.update({cls.__name__: cls for cls in (Elman, LSTM, SequenceMask,
-                                             TimeDistributedDense)})
+def __getattr__(name):
+    """Names that moved out of this module still import from it, with a warning."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+        warnings.warn(f"deepbio.nn.recurrent.{name} moved to deepbio.nn.{_MOVED[name]}."
+                      f"{name} (also deepbio.nn.{name}); the old path will be removed",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(f"deepbio.nn.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -193,8 +193,7 @@ class Optimizer:
 
         history, best, best_theta, best_epoch, bad = [], math.inf, None, None, 0
         start = time.perf_counter()
-        bar = _progress_bar(self.max_epochs, self.verbose, type(self).__name__)
-        try:
+        with Progress(self.max_epochs, self.verbose, type(self).__name__) as bar:
             for epoch in range(self.max_epochs):
                 entry = {"epoch": epoch}
                 entry.update(self._run_epoch(network, X, y, epoch))
@@ -215,7 +214,8 @@ class Optimizer:
                                            else None)
                 entry["time"] = time.perf_counter() - start
                 history.append(entry)
-                _report(bar, entry, self.verbose)
+                bar.update({k: entry.get(k) for k in ("epoch", "loss", "val_loss",
+                                                      "val_metric", "lr")})
 
                 stop = False
                 if self.early_stopping:
@@ -228,9 +228,6 @@ class Optimizer:
                     stop = True
                 if stop:
                     break
-        finally:
-            if bar is not None:
-                bar.close()
         if best_theta is not None:
             network.set_flat(best_theta)
         return history
@@ -267,22 +264,49 @@ class Optimizer:
         return X[train], y[train], X[val], y[val]
 
 
-def _progress_bar(total, verbose, name):
-    """A tqdm bar when ``verbose`` and stderr is a terminal; else None."""
-    if not verbose or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc=name, unit="epoch", leave=False, file=sys.stderr)
+def minibatches(n, batch_size, rng=None):
+    """Index arrays (NumPy) of the minibatches of one epoch over ``n`` samples: a random
+    order drawn from ``rng``, or ``0..n-1`` when ``rng`` is None, cut into slices of
+    ``batch_size`` (the last one shorter).  Every training loop draws its epochs here."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    bs = min(int(batch_size), n)
+    return [order[i:i + bs] for i in range(0, n, bs)]
 
 
-def _report(bar, entry, verbose):
-    parts = {"loss": entry["loss"], "val_loss": entry.get("val_loss"),
-             "val_metric": entry.get("val_metric"), "lr": entry.get("lr")}
-    shown = {k: f"{v:.4g}" for k, v in parts.items() if v is not None}
-    if bar is not None:
-        bar.set_postfix(shown)
-        bar.update(1)
-    elif verbose:
-        text = ", ".join(f"{k}={v}" for k, v in shown.items())
-        print(f"epoch {entry['epoch']}: {text}", file=sys.stderr)
+class Progress:
+    """Progress of a training loop on standard error, one ``update`` per epoch or iteration.
 
+    ``verbose=0``: nothing.  ``verbose=1``: a tqdm bar on a terminal, one line per update
+    elsewhere.  ``verbose>=2``: always one line per update.  ``update(record, text=None)``
+    shows ``text``, or else every non-None entry of ``record`` but the counter.  Use as a
+    context manager (the bar is closed on exit, also after an error).
+    """
+
+    def __init__(self, total, verbose, desc, unit="epoch"):
+        self.verbose, self.desc, self.unit, self.bar = int(verbose), desc, unit, None
+        self._count = 0
+        if self.verbose == 1 and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr,
+                            dynamic_ncols=True)
+
+    def update(self, record, text=None):
+        self._count += 1
+        if text is None:
+            text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in record.items()
+                            if k not in ("epoch", "iteration") and v is not None)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+        elif self.verbose:
+            n = record.get(self.unit, record.get("epoch", self._count))
+            print(f"[{self.desc}] {self.unit} {n}: {text}", file=sys.stderr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False

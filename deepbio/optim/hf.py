@@ -45,7 +45,6 @@ the demonstrations.
 """
 import math
 import numbers
-import sys
 import time
 
 import numpy as np
@@ -53,7 +52,7 @@ import numpy as np
 from .. import backend as _backend
 from .._validation import Interval, Options
 from ..nn import Dropout
-from ._base import Optimizer
+from ._base import Optimizer, Progress
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
 _NO_CACHE = object()
@@ -496,9 +495,8 @@ class HessianFree(Optimizer):
         net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
         n = X.shape[0]
         history = self.history_ = []
-        bar = _progress(self.max_iter, self.verbose)
         start = time.perf_counter()
-        try:
+        with Progress(self.max_iter, self.verbose, "HF", unit="iteration") as bar:
             for it in range(1, self.max_iter + 1):
                 g_idx, c_idx = self._batches(n)
                 Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])
@@ -511,12 +509,7 @@ class HessianFree(Optimizer):
                     if metric is not None:
                         entry["val_metric"] = float(metric(net.network, X_val, y_val))
                 history.append(entry)
-                if bar is not None:
-                    bar.set_postfix_str(_postfix(entry), refresh=False)
-                    bar.update(1)
-                elif self.verbose:
-                    print(f"HF iteration {it}: {_postfix(entry)} cost={net.cost:.4g}",
-                          file=sys.stderr)
+                bar.update(entry, f"{_postfix(entry)} cost={net.cost:.4g}")
                 if callback is not None and callback(entry):
                     break
                 if not math.isfinite(entry["loss"]):
@@ -530,9 +523,6 @@ class HessianFree(Optimizer):
                 if self.tol and accepted and \
                         abs(before - entry["loss"]) <= self.tol * max(abs(before), 1e-12):
                     break
-        finally:
-            if bar is not None:
-                bar.close()
         return history
 
 
@@ -559,11 +549,3 @@ def _postfix(entry):
     return (f"loss={entry['loss']:.4g} lam={entry['damping']:.3g} rho={entry['rho']:.2f} "
             f"cg={entry['cg_iters']}/{entry['cg_iterate']} step={entry['step_size']:.2g}")
 
-
-def _progress(total, verbose):
-    """A tqdm bar when ``verbose`` and stderr is a terminal; else None (``minimize`` then
-    prints one line per iteration when ``verbose``)."""
-    if not verbose or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc="HF", unit="it", leave=False, file=sys.stderr)

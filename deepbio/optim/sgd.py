@@ -14,10 +14,32 @@ look-ahead point theta + mu v": it stores the look-ahead parameters in ``theta``
 """
 from .. import backend as _backend
 from .._validation import Interval, Options
-from ._base import CallableConstraint, Optimizer
+from ._base import CallableConstraint, Optimizer, minibatches
 from .schedules import SCHEDULES, get_schedule
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "momentum_update"]
+
+
+def momentum_update(param, grad, velocity, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """One step of gradient descent with momentum, in place on ``param`` and ``velocity``.
+
+    With ``g = grad + weight_decay * param`` (L2 weight decay; ``grad`` is the loss
+    gradient, it is not modified)::
+
+        v     <- momentum * v - lr * g
+        param <- param + v                          (classical momentum)
+        param <- param + momentum * v - lr * g      (Nesterov, Sutskever et al. 2013)
+
+    Every deepbio training loop updates its parameters here: :class:`SGD` on the flat
+    parameter vector, the RBM on ``W`` and its biases.
+    """
+    g = grad + weight_decay * param if weight_decay else grad
+    velocity *= momentum
+    velocity -= lr * g
+    if nesterov:
+        param += momentum * velocity - lr * g
+    else:
+        param += velocity
 
 
 class SGD(Optimizer):
@@ -144,13 +166,7 @@ class SGD(Optimizer):
         if self._velocity is None or self._velocity.shape != theta.shape \
                 or self._velocity.dtype != theta.dtype:
             self._velocity = xp.zeros_like(theta)
-        v, mu, lr = self._velocity, self.momentum, self._lr
-        v *= mu
-        v -= lr * g
-        if self.nesterov:
-            theta += mu * v - lr * g
-        else:
-            theta += v
+        momentum_update(theta, g, self._velocity, self._lr, self.momentum, self.nesterov)
         return value
 
     def _run_epoch(self, network, X, y, epoch):
@@ -158,9 +174,8 @@ class SGD(Optimizer):
         be = _backend.current()
         self._lr = self.learning_rate_at(epoch)
         n = X.shape[0]
-        order = be.asarray(self._get_rng().permutation(n))
         total = 0.0
-        for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in minibatches(n, self.batch_size, self._get_rng()):
+            idx = be.asarray(idx)
             total += self.step(network, X[idx], y[idx]) * idx.shape[0]
         return {"loss": total / n, "lr": self._lr}

@@ -4,7 +4,7 @@ import pytest
 
 from deepbio import (AutoEncoder, MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier)
-from deepbio.models._network import Corruption
+from deepbio.nn import Corruption
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def unit_data():
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 @pytest.mark.parametrize("loss", ["squared_error", "cross_entropy"])
 def test_autoencoder_reconstructs(on_backend, unit_data, tied, loss):
-    ae = AutoEncoder(4, loss=loss, tied=tied, learning_rate=0.05, max_epochs=60,
+    ae = AutoEncoder(4, loss=loss, tied=tied, learning_rate=0.05, max_iter=60,
                      random_state=0).fit(unit_data)
     err = np.mean((ae.reconstruct(unit_data) - unit_data) ** 2)
     baseline = np.mean((unit_data - unit_data.mean(axis=0)) ** 2)
@@ -47,8 +47,8 @@ def test_autoencoder_options_are_checked(unit_data):
     with pytest.raises(ValueError, match=r"'corruption_level' parameter of AutoEncoder must "
                                          r"be a float in the range \[0, inf\); got inf"):
         AutoEncoder(corruption="gaussian", corruption_level=float("inf")).fit(unit_data)
-    AutoEncoder(4, corruption="gaussian", corruption_level=2.0, max_epochs=1).fit(unit_data)
-    ae = AutoEncoder(4, max_epochs=1).fit(unit_data)
+    AutoEncoder(4, corruption="gaussian", corruption_level=2.0, max_iter=1).fit(unit_data)
+    ae = AutoEncoder(4, max_iter=1).fit(unit_data)
     with pytest.raises(ValueError, match="H has 3 columns"):
         ae.inverse_transform(np.ones((2, 3)))
 
@@ -71,14 +71,14 @@ def test_corruption_layer_names_its_level():
 
 
 def test_autoencoder_partial_fit_after_set_params(unit_data):
-    ae = AutoEncoder(4, max_epochs=2, random_state=0).fit(unit_data)
+    ae = AutoEncoder(4, max_iter=2, random_state=0).fit(unit_data)
     for name, value, fitted in [("tied", False, True), ("n_components", 5, 4)]:
         ae.set_params(**{name: value})
         with pytest.raises(ValueError, match=f"was built with {name}={fitted}, but {name} is "
                                              f"now {value}; call fit"):
             ae.partial_fit(unit_data)
         ae.set_params(**{name: fitted})
-    untied = AutoEncoder(4, tied=False, max_epochs=2, random_state=0).fit(unit_data)
+    untied = AutoEncoder(4, tied=False, max_iter=2, random_state=0).fit(unit_data)
     with pytest.raises(ValueError, match="was built with tied=False"):
         untied.set_params(tied=True).partial_fit(unit_data)
     # other settings take effect: the network is rebuilt from the current weights
@@ -96,7 +96,7 @@ def test_autoencoder_partial_fit_after_set_params(unit_data):
 
 
 def test_stacked_autoencoder_codes(on_backend, unit_data):
-    sae = StackedAutoEncoder((8, 3), max_epochs=5, random_state=0).fit(unit_data)
+    sae = StackedAutoEncoder((8, 3), max_iter=5, random_state=0).fit(unit_data)
     assert [ae.n_components for ae in sae.autoencoders_] == [8, 3]
     assert sae.autoencoders_[0].loss == "squared_error"
     assert sae.autoencoders_[1].loss == "cross_entropy"      # sigmoid codes
@@ -108,12 +108,12 @@ def test_stacked_autoencoder_codes(on_backend, unit_data):
 
 def test_stacked_classifier_pretraining(on_backend, unit_data):
     y = (unit_data[:, 0] > np.median(unit_data[:, 0])).astype(int)
-    clf = StackedAutoEncoderClassifier((6,), pretrain_epochs=5, max_epochs=1,
+    clf = StackedAutoEncoderClassifier((6,), pretrain_epochs=5, max_iter=1,
                                        random_state=0).fit(unit_data, y)
     assert len(clf.pretrain_history_) == 1 and len(clf.pretrain_history_[0]) == 5
     hist = clf.pretrain_history_[0]
     assert hist[-1]["loss"] < hist[0]["loss"]
-    no_pre = StackedAutoEncoderClassifier((6,), pretrain_epochs=0, max_epochs=1,
+    no_pre = StackedAutoEncoderClassifier((6,), pretrain_epochs=0, max_iter=1,
                                           random_state=0).fit(unit_data, y)
     assert no_pre.pretrain_history_ == []
     assert np.asarray(clf.coefs_[0]).shape == (12, 6)
@@ -156,7 +156,7 @@ def test_mlp_partial_fit_after_set_params():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 4))
     y = (X[:, 0] > 0).astype(int)
-    clf = MLPClassifier((8,), max_epochs=2, random_state=0).fit(X, y)
+    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
     clf.set_params(hidden_layer_sizes=(5,))
     with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(5,\) does not match the "
                                          r"fitted network .* hidden layers of \(8,\) units"):
@@ -172,7 +172,7 @@ def test_mlp_without_hidden_layer_is_linear(on_backend):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     y = X @ [2.0, -1.0, 0.5] + 1
-    reg = MLPRegressor((), max_epochs=50, random_state=0).fit(X, y)
+    reg = MLPRegressor((), max_iter=50, random_state=0).fit(X, y)
     assert len(reg.coefs_) == 1 and reg.score(X, y) > 0.999
     with pytest.raises(ValueError, match="no hidden layer"):
         reg.transform(X)
@@ -183,7 +183,7 @@ def test_dropout_and_early_stopping(on_backend):
     X = rng.normal(size=(300, 5))
     y = (X[:, 0] > 0).astype(int)
     clf = MLPClassifier((16,), dropout=0.3, early_stopping=True, patience=3,
-                        max_epochs=200, random_state=0).fit(X, y)
+                        max_iter=200, random_state=0).fit(X, y)
     assert clf.n_iter_ < 200
     assert clf.history_[-1]["val_loss"] is not None
     assert clf.history_[-1]["val_metric"] is not None

@@ -48,7 +48,7 @@ def test_lenet5_digits_accuracy(fast_backend, digit_images):
     """LeNet-5 (the default architecture; "same" padding for 8x8 inputs) reaches >= 0.98
     held-out accuracy on the bundled digits."""
     Xtr, Xte, ytr, yte = digit_images
-    clf = CNNClassifier(dropout=0.25, learning_rate=0.02, schedule="cosine", max_epochs=40,
+    clf = CNNClassifier(dropout=0.25, learning_rate=0.02, schedule="cosine", max_iter=40,
                         random_state=0).fit(Xtr, ytr)
     assert [d["name"] for d in clf.layers_] == [
         "Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "Dense",
@@ -70,7 +70,7 @@ def test_motif_finding(fast_backend, motif_data):
     and the filter that alone best separates the classes spells TGACTCA (the argmax
     letter at each of 7 consecutive positions) and correlates with its PWM > 0.8."""
     X, m, y, Xt, mt, yt = motif_data
-    clf = CNNClassifier(max_epochs=15, random_state=0).fit(X, y, mask=m)
+    clf = CNNClassifier(max_iter=15, random_state=0).fit(X, y, mask=m)
     assert [d["name"] for d in clf.layers_][:4] == ["SequenceMask", "ChannelsFirst", "Conv1D",
                                                     "GlobalMaxPool1D"]
     auc = roc_auc(yt, clf.predict_proba(Xt, mask=mt)[:, 1])
@@ -99,7 +99,7 @@ def test_sequence_padding_never_changes_predictions(on_backend):
     seqs = ["".join(rng.choice(list("ACGT"), n)) for n in (30, 12, 21, 8)]
     y = [0, 1, 0, 1]
     X, m = one_hot(seqs)
-    clf = CNNClassifier(filters=(4, 3), kernel_size=(5, 3), max_epochs=2, dtype="float64",
+    clf = CNNClassifier(filters=(4, 3), kernel_size=(5, 3), max_iter=2, dtype="float64",
                         random_state=0).fit(X, y, mask=m)
     batch = clf.predict_proba(X, mask=m)
     X2, m2 = one_hot(seqs, length=40)
@@ -116,7 +116,7 @@ def test_image_regressor_and_api(on_backend):
     rng = np.random.default_rng(0)
     X = rng.random((40, 2, 6, 6))
     y = X[:, 0, :3].mean(axis=(1, 2)) - X[:, 1].mean(axis=(1, 2))
-    reg = CNNRegressor(filters=(4,), kernel_size=3, hidden_layer_sizes=(8,), max_epochs=60,
+    reg = CNNRegressor(filters=(4,), kernel_size=3, hidden_layer_sizes=(8,), max_iter=60,
                        learning_rate=0.02, random_state=0).fit(X, y)
     assert reg.predict(X).shape == (40,)
     assert reg.score(X, y) > 0.5
@@ -128,10 +128,10 @@ def test_image_regressor_and_api(on_backend):
 
 def test_save_load_round_trip(on_backend, tmp_path, motif_data):
     X, m, y, Xt, mt, _ = motif_data
-    seq = CNNClassifier(filters=(4,), kernel_size=7, max_epochs=1, random_state=0)
+    seq = CNNClassifier(filters=(4,), kernel_size=7, max_iter=1, random_state=0)
     seq.fit(X[:60], y[:60], mask=m[:60])
     img = CNNClassifier(filters=(2, 3), kernel_size=3, hidden_layer_sizes=(5,), dropout=0.1,
-                        max_epochs=1, random_state=0)
+                        max_iter=1, random_state=0)
     Xi = np.random.default_rng(0).random((20, 1, 8, 8))
     img.fit(Xi, np.arange(20) % 3)
     for model, args in ((seq, (Xt[:10],), ), (img, (Xi,))):
@@ -156,7 +156,7 @@ def test_partial_fit(on_backend):
 def test_sklearn_clone_and_pipeline_params():
     sklearn = pytest.importorskip("sklearn")
     from sklearn.base import clone
-    clf = CNNClassifier(filters=(3,), kernel_size=5, max_epochs=2)
+    clf = CNNClassifier(filters=(3,), kernel_size=5, max_iter=2)
     twin = clone(clf)
     assert twin.get_params() == clf.get_params()
     assert sklearn is not None
@@ -169,7 +169,7 @@ def test_sklearn_clone_and_pipeline_params():
 def tiny_image_model():
     X = np.random.default_rng(0).random((12, 1, 8, 8))
     with deepbio.use_backend("numpy"):
-        return CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), max_epochs=1,
+        return CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), max_iter=1,
                              random_state=0).fit(X, np.arange(12) % 2)
 
 
@@ -190,7 +190,7 @@ def test_images_with_wrong_channels_or_size(tiny_image_model):
 
 def test_sequence_bad_input():
     X, m = one_hot(["ACGTACGT", "ACG"])
-    clf = CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), max_epochs=1,
+    clf = CNNClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(), max_iter=1,
                         random_state=0)
     with pytest.raises(ValueError, match="ragged"):
         clf.fit([np.zeros((5, 4)), np.zeros((3, 4))], [0, 1])
@@ -242,7 +242,7 @@ def test_sequence_shorter_than_the_kernels_is_named_up_front(batch_size, seed):
     X, y = _random_dna(30, 12), np.arange(30) % 2
     m = np.ones((30, 12))
     m[7, 3:] = 0
-    one = CNNClassifier(filters=(2,), kernel_size=5, padding="valid", max_epochs=1,
+    one = CNNClassifier(filters=(2,), kernel_size=5, padding="valid", max_iter=1,
                         batch_size=batch_size, random_state=seed)
     with pytest.raises(ValueError, match=r"sequence 7 of X has 3 real position\(s\), but the "
                                          r"layers Conv1D\(kernel_size=5, padding=0\) need at "
@@ -251,7 +251,7 @@ def test_sequence_shorter_than_the_kernels_is_named_up_front(batch_size, seed):
     # conv(3) -> pool(2) -> conv(3), all valid: the last conv needs 3 inputs, so the pool
     # needs (3 - 1) * 2 + 2 = 6 and the first conv 6 + 3 - 1 = 8 real positions
     two = CNNClassifier(filters=(2, 2), kernel_size=3, padding="valid", pool_size=2,
-                        max_epochs=1, batch_size=batch_size, random_state=seed)
+                        max_iter=1, batch_size=batch_size, random_state=seed)
     m[7, :8], m[7, 8:] = 1, 0
     two.fit(X, y, mask=m)                             # exactly enough: trains
     m[7, 7:] = 0
@@ -283,7 +283,7 @@ def test_regressor_partial_fit(on_backend):
         reg.set_params(learning_rate=-1.0).partial_fit(X, y)
     reg.set_params(learning_rate=0.01)
     # after fit, partial_fit continues from the fitted weights
-    fitted = CNNRegressor(filters=(2,), kernel_size=3, max_epochs=2, random_state=0).fit(X, y)
+    fitted = CNNRegressor(filters=(2,), kernel_size=3, max_iter=2, random_state=0).fit(X, y)
     before = [p.copy() for p in fitted.params_]
     fitted.partial_fit(X, y)
     assert fitted.n_iter_ == 3 and len(fitted.history_) == 3
@@ -293,7 +293,7 @@ def test_regressor_partial_fit(on_backend):
 def test_regressor_score_checks_y():
     X = _random_dna(20, 6)
     with deepbio.use_backend("numpy"):
-        reg = CNNRegressor(filters=(2,), kernel_size=3, max_epochs=1, random_state=0)
+        reg = CNNRegressor(filters=(2,), kernel_size=3, max_iter=1, random_state=0)
         reg.fit(X, np.arange(20.0))
         with pytest.raises(ValueError, match="y has the wrong length: X has 20 samples but y "
                                              "has 19"):
@@ -306,7 +306,7 @@ def test_regressor_score_checks_y():
 
 def test_classifier_rejects_missing_labels():
     X = _random_dna(6, 5)
-    clf = CNNClassifier(filters=(2,), kernel_size=3, max_epochs=1, random_state=0)
+    clf = CNNClassifier(filters=(2,), kernel_size=3, max_iter=1, random_state=0)
     with pytest.raises(ValueError, match=r"y contains NaN \(at index 4\)"):
         clf.fit(X, [0.0, 1.0, 0.0, 1.0, np.nan, 1.0])
     with pytest.raises(ValueError, match="y contains missing labels"):

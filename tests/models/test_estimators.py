@@ -20,16 +20,16 @@ from deepbio._validation import NotFittedError
 FAST = {
     RBM: dict(n_components=6, n_iter=2, batch_size=16),
     DBN: dict(hidden_layer_sizes=(8, 4), n_iter=2, batch_size=16),
-    AutoEncoder: dict(n_components=4, max_epochs=2),
-    StackedAutoEncoder: dict(hidden_layer_sizes=(6, 3), max_epochs=2),
-    DBNClassifier: dict(hidden_layer_sizes=(8,), pretrain_epochs=2, max_epochs=3),
-    DBNRegressor: dict(hidden_layer_sizes=(8,), pretrain_epochs=2, max_epochs=3),
+    AutoEncoder: dict(n_components=4, max_iter=2),
+    StackedAutoEncoder: dict(hidden_layer_sizes=(6, 3), max_iter=2),
+    DBNClassifier: dict(hidden_layer_sizes=(8,), pretrain_epochs=2, max_iter=3),
+    DBNRegressor: dict(hidden_layer_sizes=(8,), pretrain_epochs=2, max_iter=3),
     StackedAutoEncoderClassifier: dict(hidden_layer_sizes=(8,), pretrain_epochs=2,
-                                       max_epochs=3),
+                                       max_iter=3),
     StackedAutoEncoderRegressor: dict(hidden_layer_sizes=(8,), pretrain_epochs=2,
-                                      max_epochs=3),
-    MLPClassifier: dict(hidden_layer_sizes=(8,), max_epochs=3),
-    MLPRegressor: dict(hidden_layer_sizes=(8,), max_epochs=3),
+                                      max_iter=3),
+    MLPClassifier: dict(hidden_layer_sizes=(8,), max_iter=3),
+    MLPRegressor: dict(hidden_layer_sizes=(8,), max_iter=3),
 }
 CLASSIFIERS = [DBNClassifier, StackedAutoEncoderClassifier, MLPClassifier]
 REGRESSORS = [DBNRegressor, StackedAutoEncoderRegressor, MLPRegressor]
@@ -277,7 +277,7 @@ def test_regressor_outputs_and_score(cls):
     rng = np.random.default_rng(0)
     X = rng.random((150, 5))
     y = 3 * X[:, 0] - 2 * X[:, 1] + 10
-    reg = cls(**{**FAST[cls], "max_epochs": 60, "random_state": 0}).fit(X, y)
+    reg = cls(**{**FAST[cls], "max_iter": 60, "random_state": 0}).fit(X, y)
     pred = reg.predict(X)
     assert pred.shape == (150,)
     assert reg.score(X, y) > 0.8
@@ -444,7 +444,7 @@ def test_partial_fit_history_has_fits_keys(cls, small_binary):
     None), and time runs on from one call to the next."""
     X, y = small_binary
     y = targets(cls, y)
-    fitted = make(cls, max_epochs=1).fit(*((X,) if cls is AutoEncoder else (X, y)))
+    fitted = make(cls, max_iter=1).fit(*((X,) if cls is AutoEncoder else (X, y)))
     est = make(cls)
     for _ in range(3):
         partial_fit(est, X, y)

@@ -24,10 +24,10 @@ def _hf_history_ok(history):
 
 
 @pytest.mark.parametrize("make", [
-    lambda opt: deepbio.MLPClassifier((16,), max_epochs=15, optimizer=opt, random_state=0),
+    lambda opt: deepbio.MLPClassifier((16,), max_iter=15, optimizer=opt, random_state=0),
     lambda opt: deepbio.DBNClassifier((16,), visible="gaussian", pretrain_epochs=2,
-                                      max_epochs=15, optimizer=opt, random_state=0),
-    lambda opt: deepbio.StackedAutoEncoderClassifier((16,), pretrain_epochs=2, max_epochs=15,
+                                      max_iter=15, optimizer=opt, random_state=0),
+    lambda opt: deepbio.StackedAutoEncoderClassifier((16,), pretrain_epochs=2, max_iter=15,
                                                      optimizer=opt, random_state=0),
 ], ids=["mlp", "dbn", "sae"])
 def test_classifiers_train_with_hf(backend, cancer, make):
@@ -41,13 +41,13 @@ def test_classifiers_train_with_hf(backend, cancer, make):
 def test_regressor_and_autoencoders_train_with_hf(backend, cancer):
     Xtr, Xte, ytr, yte = cancer
     with deepbio.use_backend(backend.name):
-        reg = deepbio.MLPRegressor((16,), max_epochs=15, optimizer="hf",
+        reg = deepbio.MLPRegressor((16,), max_iter=15, optimizer="hf",
                                    random_state=0).fit(Xtr, Xtr[:, 0] + Xtr[:, 1] ** 2)
         _hf_history_ok(reg.history_)
         assert reg.score(Xte, Xte[:, 0] + Xte[:, 1] ** 2) > 0.8
-        ae = deepbio.AutoEncoder(8, max_epochs=15, optimizer="hf", random_state=0).fit(Xtr)
+        ae = deepbio.AutoEncoder(8, max_iter=15, optimizer="hf", random_state=0).fit(Xtr)
         _hf_history_ok(ae.history_)
-        sae = deepbio.StackedAutoEncoder((12, 6), max_epochs=5, optimizer="hf",
+        sae = deepbio.StackedAutoEncoder((12, 6), max_iter=5, optimizer="hf",
                                          random_state=0).fit(Xtr)
         assert sae.transform(Xte).shape == (len(Xte), 6)
         for layer in sae.autoencoders_:
@@ -56,13 +56,13 @@ def test_regressor_and_autoencoders_train_with_hf(backend, cancer):
 
 def test_sequence_and_image_models_train_with_hf():
     X, y = make_long_range_sequences(120, length=8, random_state=0)
-    rnn = deepbio.RNNClassifier(cell="elman", units=16, max_epochs=6, optimizer="hf",
+    rnn = deepbio.RNNClassifier(cell="elman", units=16, max_iter=6, optimizer="hf",
                                 random_state=0).fit(X, y)
     _hf_history_ok(rnn.history_)
     rng = np.random.default_rng(0)
     imgs = rng.random((60, 1, 8, 8)).astype(np.float32)
     labels = (imgs[:, 0, :4].mean(axis=(1, 2)) > imgs[:, 0, 4:].mean(axis=(1, 2))).astype(int)
-    cnn = deepbio.CNNClassifier(max_epochs=4, optimizer="hf", random_state=0).fit(imgs, labels)
+    cnn = deepbio.CNNClassifier(max_iter=4, optimizer="hf", random_state=0).fit(imgs, labels)
     _hf_history_ok(cnn.history_)
 
 
@@ -80,9 +80,9 @@ def test_optimizer_object_is_copied_not_mutated(cancer):
 
 def test_hf_choice_is_reproducible_and_saved(cancer, tmp_path):
     Xtr, Xte, ytr, _ = cancer
-    a = deepbio.MLPClassifier((8,), max_epochs=4, optimizer=HessianFree(max_iter=4),
+    a = deepbio.MLPClassifier((8,), max_iter=4, optimizer=HessianFree(max_iter=4),
                               random_state=3).fit(Xtr, ytr)
-    b = deepbio.MLPClassifier((8,), max_epochs=4, optimizer=HessianFree(max_iter=4),
+    b = deepbio.MLPClassifier((8,), max_iter=4, optimizer=HessianFree(max_iter=4),
                               random_state=3).fit(Xtr, ytr)
     np.testing.assert_array_equal(a.predict_proba(Xte), b.predict_proba(Xte))
     path = tmp_path / "hf.safetensors"
@@ -111,11 +111,11 @@ def test_partial_fit_with_hf_takes_one_hf_iteration_per_call(cancer):
 
 
 @pytest.mark.parametrize("make", [
-    lambda opt: deepbio.MLPClassifier((8,), dropout=0.2, max_epochs=2, optimizer=opt),
+    lambda opt: deepbio.MLPClassifier((8,), dropout=0.2, max_iter=2, optimizer=opt),
     lambda opt: deepbio.CNNClassifier(filters=(2,), kernel_size=3, dropout=0.5,
-                                      max_epochs=1, optimizer=opt),
-    lambda opt: deepbio.AutoEncoder(4, corruption="mask", max_epochs=2, optimizer=opt),
-    lambda opt: deepbio.StackedAutoEncoder((4,), corruption="gaussian", max_epochs=2,
+                                      max_iter=1, optimizer=opt),
+    lambda opt: deepbio.AutoEncoder(4, corruption="mask", max_iter=2, optimizer=opt),
+    lambda opt: deepbio.StackedAutoEncoder((4,), corruption="gaussian", max_iter=2,
                                            optimizer=opt),
 ], ids=["mlp-dropout", "cnn-dropout", "ae-corruption", "sae-corruption"])
 @pytest.mark.parametrize("opt", ["hf", HessianFree(max_iter=2)], ids=["str", "object"])
@@ -143,6 +143,6 @@ def test_sae_heads_may_fine_tune_with_hf_after_denoising_pretraining(cancer):
     HF fine-tuning is allowed with corruption set."""
     Xtr, Xte, ytr, yte = cancer
     clf = deepbio.StackedAutoEncoderClassifier((16,), corruption="mask", pretrain_epochs=2,
-                                               max_epochs=10, optimizer="hf",
+                                               max_iter=10, optimizer="hf",
                                                random_state=0).fit(Xtr, ytr)
     assert clf.score(Xte, yte) >= 0.9

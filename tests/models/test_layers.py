@@ -3,7 +3,7 @@ generic gradient and R-op checkers, on every backend, in float64."""
 import numpy as np
 import pytest
 
-from deepbio.models._network import Corruption, TiedAutoEncoder
+from deepbio.nn import Corruption, TiedAutoEncoder
 from deepbio.nn import KLSparsity, Network
 from deepbio.testing import check_gradient, check_rop
 

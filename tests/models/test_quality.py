@@ -12,7 +12,7 @@ from deepbio.datasets import make_expression, standardize
 def test_dbn_classifier_digits_accuracy(on_backend, digits_split):
     Xtr, Xte, ytr, yte = digits_split
     clf = DBNClassifier(hidden_layer_sizes=(256, 128), pretrain_epochs=10,
-                        pretrain_batch_size=10, max_epochs=30, random_state=0)
+                        pretrain_batch_size=10, max_iter=30, random_state=0)
     clf.fit(Xtr, ytr)
     acc = clf.score(Xte, yte)
     assert acc >= 0.97, acc
@@ -25,7 +25,7 @@ def test_dbn_classifier_digits_accuracy(on_backend, digits_split):
 def test_stacked_autoencoder_classifier_breast_cancer(on_backend, cancer_split):
     Xtr, Xte, ytr, yte = cancer_split
     clf = StackedAutoEncoderClassifier(hidden_layer_sizes=(64, 32), pretrain_epochs=20,
-                                       max_epochs=50, random_state=0)
+                                       max_iter=50, random_state=0)
     acc = clf.fit(Xtr, ytr).score(Xte, yte)
     assert acc >= 0.96, acc
 
@@ -37,7 +37,7 @@ def _mask(X, p, seed):
 def test_denoising_autoencoder_beats_identity_on_masked_inputs(on_backend, digits_split):
     Xtr, Xte, _, _ = digits_split
     ae = AutoEncoder(32, loss="cross_entropy", corruption="mask", corruption_level=0.3,
-                     max_epochs=30, random_state=0).fit(Xtr)
+                     max_iter=30, random_state=0).fit(Xtr)
     Xm = _mask(Xte, 0.3, seed=1)
     err_identity = np.mean((Xm - Xte) ** 2)
     err_ae = np.mean((ae.reconstruct(Xm) - Xte) ** 2)
@@ -47,7 +47,7 @@ def test_denoising_autoencoder_beats_identity_on_masked_inputs(on_backend, digit
 def test_denoising_with_gaussian_noise_untied(on_backend, digits_split):
     Xtr, Xte, _, _ = digits_split
     ae = AutoEncoder(32, tied=False, corruption="gaussian", corruption_level=0.2,
-                     max_epochs=20, random_state=0).fit(Xtr)
+                     max_iter=20, random_state=0).fit(Xtr)
     noisy = Xte + 0.2 * np.random.default_rng(2).standard_normal(Xte.shape)
     assert np.mean((ae.reconstruct(noisy) - Xte) ** 2) < np.mean((noisy - Xte) ** 2)
 
@@ -56,12 +56,12 @@ def test_sparse_autoencoder_mean_activation_near_target(on_backend, digits_split
     Xtr, Xte, _, _ = digits_split
     for tied, rho in ((True, 0.1), (False, 0.05)):
         ae = AutoEncoder(64, sparsity_target=rho, sparsity_weight=3.0, tied=tied,
-                         max_epochs=30, random_state=0).fit(Xtr)
+                         max_iter=30, random_state=0).fit(Xtr)
         for X in (Xtr, Xte):
             mean = ae.transform(X).mean()
             assert abs(mean - rho) <= 0.2 * rho, (tied, rho, mean)
         # without the penalty the code is far from sparse
-    dense = AutoEncoder(64, max_epochs=30, random_state=0).fit(Xtr)
+    dense = AutoEncoder(64, max_iter=30, random_state=0).fit(Xtr)
     assert dense.transform(Xtr).mean() > 0.2
 
 
@@ -69,7 +69,7 @@ def test_rbm_features_beat_raw_pixels_with_a_linear_classifier(on_backend, digit
     Xtr, Xte, ytr, yte = digits_split
 
     def linear():   # softmax regression: deepbio's MLP with no hidden layer
-        return MLPClassifier(hidden_layer_sizes=(), learning_rate=0.1, max_epochs=100,
+        return MLPClassifier(hidden_layer_sizes=(), learning_rate=0.1, max_iter=100,
                              random_state=0)
 
     raw = linear().fit(Xtr, ytr).score(Xte, yte)

@@ -192,7 +192,7 @@ def test_dbn_pretraining_divergence_names_the_layer_and_parameter(wide_gaussian)
             FloatingPointError, match="DBNClassifier pre-training diverged in layer 1 .*"
                                       "DBNClassifier's pretrain_learning_rate"):
         DBNClassifier((8, 4), visible="gaussian", pretrain_learning_rate=5.0,
-                      pretrain_epochs=5, max_epochs=1, random_state=0).fit(wide_gaussian, y)
+                      pretrain_epochs=5, max_iter=1, random_state=0).fit(wide_gaussian, y)
 
 
 def test_error_scale_is_the_mean_feature_variance_at_least_one():

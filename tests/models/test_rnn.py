@@ -12,7 +12,7 @@ import pytest
 import deepbio
 from deepbio import MLPClassifier
 from deepbio.datasets import make_long_range_sequences, pad_sequences
-from deepbio.models.cnn import with_mask_channel
+from deepbio.models._checks import with_mask_channel
 from deepbio.models.rnn import RNNClassifier, RNNTagger
 from deepbio.nn import layer_from_config
 from deepbio.testing import assert_close
@@ -35,15 +35,15 @@ def long_range():
 def test_long_range_task_is_position_blind_hard(fast_backend, long_range):
     """A bag-of-symbols softmax regression (counts of each symbol) stays near chance."""
     X, y, Xt, yt = long_range
-    base = MLPClassifier(hidden_layer_sizes=(), max_epochs=50, learning_rate=0.01,
+    base = MLPClassifier(hidden_layer_sizes=(), max_iter=50, learning_rate=0.01,
                          random_state=0).fit(X.sum(axis=1), y)
     acc = base.score(Xt.sum(axis=1), yt)
     assert acc < 0.4, acc                                   # chance is 0.25
 
 
 @pytest.mark.parametrize("cell,kw", [
-    ("elman", dict(learning_rate=0.05, max_epochs=5, schedule="cosine")),
-    ("lstm", dict(learning_rate=0.1, max_epochs=5, schedule="cosine")),
+    ("elman", dict(learning_rate=0.05, max_iter=5, schedule="cosine")),
+    ("lstm", dict(learning_rate=0.1, max_iter=5, schedule="cosine")),
 ])
 def test_long_range_memory(fast_backend, long_range, cell, kw):
     X, y, Xt, yt = long_range
@@ -64,7 +64,7 @@ def _shift_task(n, seed, low=6, high=16):
 def test_tagger_learns_a_one_step_memory(fast_backend):
     X, m, y, _ = _shift_task(300, 0)
     Xt, mt, yt, _ = _shift_task(100, 1)
-    tagger = RNNTagger(cell="elman", units=16, learning_rate=0.05, max_epochs=15,
+    tagger = RNNTagger(cell="elman", units=16, learning_rate=0.05, max_iter=15,
                        random_state=0).fit(X, y, mask=m)
     assert tagger.score(Xt, yt, mask=mt) > 0.95
     pred = tagger.predict(Xt, mask=mt)
@@ -87,7 +87,7 @@ def test_tagger_padding_changes_nothing(on_backend, cell, bptt_steps):
     X2, m2 = pad_sequences(list(X[i, :len(c)] for i, c in enumerate(codes)), length=23)
     y2 = np.zeros(m2.shape, dtype=int)
     y2[:, :y.shape[1]] = y
-    kw = dict(cell=cell, units=5, bidirectional=True, bptt_steps=bptt_steps, max_epochs=3,
+    kw = dict(cell=cell, units=5, bidirectional=True, bptt_steps=bptt_steps, max_iter=3,
               batch_size=8, dtype="float64", random_state=0)
     a = RNNTagger(**kw).fit(X, y, mask=m)
     b = RNNTagger(**kw).fit(X2, y2, mask=m2)
@@ -121,7 +121,7 @@ def test_classifier_masks_keep_the_last_real_state(on_backend):
     """RNNClassifier on end-padded sequences predicts exactly as on each sequence alone."""
     X, m, _, codes = _shift_task(12, 3)
     y = np.array([c[0] % 2 for c in codes])
-    clf = RNNClassifier(cell="lstm", units=4, max_epochs=2, dtype="float64",
+    clf = RNNClassifier(cell="lstm", units=4, max_iter=2, dtype="float64",
                         random_state=0).fit(X, y, mask=m)
     proba = clf.predict_proba(X, mask=m)
     for i, c in enumerate(codes):
@@ -134,7 +134,7 @@ def test_classifier_masks_keep_the_last_real_state(on_backend):
 def test_classifier_api(on_backend, capsys):
     X, y = make_long_range_sequences(n=64, length=8, random_state=0)
     clf = RNNClassifier(cell="elman", units=(6, 5), activation="relu", dropout=0.2,
-                        hidden_layer_sizes=(4,), bptt_steps=3, clip_norm=0.5, max_epochs=2,
+                        hidden_layer_sizes=(4,), bptt_steps=3, clip_norm=0.5, max_iter=2,
                         early_stopping=True, verbose=2, random_state=0).fit(X, ["ab"[k % 2]
                                                                                 for k in y])
     names = [d["name"] for d in clf.layers_]
@@ -157,9 +157,9 @@ def test_classifier_api(on_backend, capsys):
 
 def test_save_load_round_trip(on_backend, tmp_path):
     X, m, y, _ = _shift_task(20, 4)
-    clf = RNNClassifier(cell="lstm", units=3, bidirectional=True, max_epochs=1,
+    clf = RNNClassifier(cell="lstm", units=3, bidirectional=True, max_iter=1,
                         random_state=0).fit(X, y[:, 1], mask=m)
-    tag = RNNTagger(cell="elman", units=3, hidden_layer_sizes=(4,), max_epochs=1,
+    tag = RNNTagger(cell="elman", units=3, hidden_layer_sizes=(4,), max_iter=1,
                     random_state=0).fit(X, y, mask=m)
     for model in (clf, tag):
         path = tmp_path / f"{type(model).__name__}.safetensors"
@@ -181,7 +181,7 @@ def test_sklearn_clone():
 
 def test_bad_input():
     X, y = make_long_range_sequences(n=6, length=5, random_state=0)
-    clf = RNNClassifier(cell="elman", units=3, max_epochs=1, random_state=0)
+    clf = RNNClassifier(cell="elman", units=3, max_iter=1, random_state=0)
     with pytest.raises(ValueError, match="ragged"):
         clf.fit([np.zeros((5, 4)), np.zeros((3, 4))], [0, 1])
     with pytest.raises(ValueError, match="3-d array of sequences"):
@@ -204,7 +204,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="3 features per position, but the RNNClassifier "
                                          "was fitted with 4"):
         clf.predict(X[:, :, :3])
-    tagger = RNNTagger(cell="elman", units=3, max_epochs=1)
+    tagger = RNNTagger(cell="elman", units=3, max_iter=1)
     with pytest.raises(ValueError, match="one label per position"):
         tagger.fit(X, y)
     # missing labels at real positions: the classifiers' check and message
@@ -238,7 +238,7 @@ def test_numpy_scalar_hyper_parameters():
     """What the parameter validation accepts, the layers accept: NumPy scalars."""
     X, y = make_long_range_sequences(n=6, length=5, random_state=0)
     clf = RNNClassifier(units=np.int64(3), bptt_steps=np.int64(2),
-                        forget_bias=np.float32(1.0), max_epochs=1, random_state=0).fit(X, y)
+                        forget_bias=np.float32(1.0), max_iter=1, random_state=0).fit(X, y)
     config = clf.layers_[1]["config"]
     assert config["forget_bias"] == 1.0 and config["units"] == 3
     assert type(config["forget_bias"]) is float

@@ -54,7 +54,7 @@ def test_pipeline_rbm_features_into_sklearn(data):
 
 def test_pipeline_and_grid_search(data):
     X, y = data
-    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_epochs=10,
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=10,
                                                          random_state=0))
     grid = GridSearchCV(pipe, {"mlpclassifier__learning_rate": [0.001, 0.05],
                                "mlpclassifier__hidden_layer_sizes": [(4,), (8,)]}, cv=3)
@@ -68,7 +68,7 @@ def test_pipeline_and_grid_search(data):
 def test_cross_val_score_dbn(data):
     X, y = data
     pipe = make_pipeline(StandardScaler(), DBNClassifier((16,), visible="gaussian",
-                                                         pretrain_epochs=2, max_epochs=10,
+                                                         pretrain_epochs=2, max_iter=10,
                                                          random_state=0))
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.mean() > 0.9
@@ -77,7 +77,7 @@ def test_cross_val_score_dbn(data):
 def test_grid_search_unsupervised_uses_score(data):
     X, _ = data
     X = StandardScaler().fit_transform(X)
-    grid = GridSearchCV(AutoEncoder(max_epochs=5, random_state=0),
+    grid = GridSearchCV(AutoEncoder(max_iter=5, random_state=0),
                         {"n_components": [2, 12]}, cv=3).fit(X)
     assert grid.best_params_ == {"n_components": 12}
 
@@ -106,9 +106,9 @@ def test_transformer_tags_declare_the_preserved_dtype(cls):
     assert cls(dtype="int8").__sklearn_tags__().transformer_tags.preserves_dtype == []
 
 
-SMALL = [MLPClassifier((4,), max_epochs=5, random_state=0),
-         MLPRegressor((4,), max_epochs=5, random_state=0),
-         AutoEncoder(3, max_epochs=5, random_state=0)]
+SMALL = [MLPClassifier((4,), max_iter=5, random_state=0),
+         MLPRegressor((4,), max_iter=5, random_state=0),
+         AutoEncoder(3, max_iter=5, random_state=0)]
 
 
 @pytest.mark.parametrize("estimator", SMALL, ids=lambda e: type(e).__name__)

@@ -14,8 +14,8 @@ import deepbio
 from deepbio.nn import Dense, Flatten, Network
 from deepbio.nn.conv import ChannelsFirst, Conv1D, Conv2D
 from deepbio.nn.pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D
-from deepbio.nn.recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
-                                  TimeDistributedDense)
+from deepbio.nn import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+                        TimeDistributedDense)
 from deepbio.testing import assert_close
 
 RTOL = 1e-10
@@ -307,7 +307,7 @@ def test_backward_squared_returns_the_input_gradient(be, name):
 def test_chunks_of_one_example_and_one_step(be, monkeypatch):
     """Per-example gradients formed one example at a time (the smallest chunk) give the
     same result; so does a sequence of a single step (no recurrent term)."""
-    monkeypatch.setattr("deepbio.nn.conv.SQUARED_CHUNK", 1)
+    monkeypatch.setattr("deepbio.nn._arrays.SQUARED_CHUNK", 1)
     make, loss, shape = CONV_NETS["conv2d-pool"]
     net = _net(make(), loss, shape)
     X = np.random.default_rng(0).standard_normal((N,) + shape)

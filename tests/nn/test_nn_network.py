@@ -424,7 +424,7 @@ def test_from_config_round_trips_a_model_network_on_padded_input(be):
     X = rng.normal(size=(6, 6, 3))
     mask = np.arange(6)[None, :] < np.array(lengths)[:, None]
     y = rng.integers(0, 2, size=(6, 6))
-    tagger = RNNTagger(cell="lstm", units=3, max_epochs=1, batch_size=3, dtype="float64",
+    tagger = RNNTagger(cell="lstm", units=3, max_iter=1, batch_size=3, dtype="float64",
                        random_state=0).fit(X, y, mask=mask)
     net = tagger.network_
     config = net.get_config()

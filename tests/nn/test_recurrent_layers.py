@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from deepbio.nn import LAYERS, Network, layer_from_config
-from deepbio.nn.recurrent import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
-                                  TimeDistributedDense)
+from deepbio.nn import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+                        TimeDistributedDense)
 from deepbio.testing import assert_close, check_gradient
 
 from .test_conv_pool_layers import _arr, _built, _np, check_layer

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import deepbio
-from deepbio.nn import Dense, Flatten, Network, conv, pool, recurrent
+from deepbio.nn import (Dense, Flatten, Network, SequenceMask, TimeDistributedDense, conv, pool,
+                        recurrent)
 
 from .._gauss_newton import jacobian, loss_hessian
 
@@ -71,7 +72,7 @@ def _seq_mask(n, t, rng):
 
 
 def _masked_elman(units):
-    mask = recurrent.SequenceMask()
+    mask = SequenceMask()
     rnn = recurrent.Elman(units)
     mask.connect([rnn])
     return [mask, rnn, Dense(2)]
@@ -110,7 +111,7 @@ CASES = [
     ("elman", lambda: [recurrent.Elman(3), Dense(2)], "squared_error", (5, 2), None),
     ("elman_relu_sequences", lambda: [recurrent.Elman(3, activation="relu",
                                                       return_sequences=True),
-                                      recurrent.TimeDistributedDense(2)],
+                                      TimeDistributedDense(2)],
      "softmax_cross_entropy", (4, 2), None),
     ("elman_bidirectional", lambda: [recurrent.Elman(2, bidirectional=True), Dense(2)],
      "squared_error", (4, 2), None),
