@@ -15,7 +15,12 @@ Rules every implementation follows:
 * pure functions: inputs are never modified; outputs are new arrays of the input dtype;
 * parameter gradients are *returned* (overwrite semantics), never accumulated into
   arrays the caller passed in;
-* randomness enters only as arrays of uniforms on [0, 1) drawn by the caller.
+* randomness enters only as arrays of uniforms on [0, 1) drawn by the caller, and those
+  come from one generator, ``philox_uniform`` (Philox4x32-10 keyed by seed, stream and
+  offset), which every backend computes bit for bit alike.
+
+A kernel may take no arrays at all (``philox_uniform`` takes only options, among them
+its output ``dtype``); its float dtype is then that option's.
 """
 import inspect
 from typing import Callable, NamedTuple, Optional
@@ -85,6 +90,25 @@ def _choice(name, v, allowed):
     return v
 
 
+def _uint64(name, v):
+    v = _int(name, v, 0)
+    if v >= 1 << 64:
+        raise ValueError(f"{name} must be < 2**64 (a 64-bit unsigned integer), got {v}")
+    return v
+
+
+def _float_dtype(name, v):
+    """float32 / float64, as a NumPy dtype, a scalar type or a name; returns the dtype."""
+    try:
+        dt = None if v is None or isinstance(v, (bool, int, float)) else np.dtype(v)
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dt not in _FLOAT:      # (dtype == None compares with float64)
+        raise ValueError(f"{name} must be one of {FLOAT_DTYPES} (a dtype or its name), "
+                         f"got {v!r}")
+    return dt
+
+
 _INF = float("inf")
 _OPTION_CHECKS = {
     "activation": lambda n, v: _choice(n, v, ACTIVATIONS),
@@ -96,6 +120,8 @@ _OPTION_CHECKS = {
     "prob": lambda n, v: _real(n, v, 0.0, 1.0),
     "open_prob": lambda n, v: _real(n, v, 0.0, 1.0, True, True),
     "nonneg": lambda n, v: _real(n, v, 0.0, _INF, high_open=True),
+    "uint64": _uint64,
+    "float_dtype": _float_dtype,
 }
 
 
@@ -190,6 +216,10 @@ def _check_lstm(a, d):
 
 _S = KernelSpec
 _SPECS = [
+    # random numbers (Philox4x32-10; the keying rule is in reference.philox_uniform)
+    _S("philox_uniform", "random", {},
+       {"n": "int_pos", "seed": "uint64", "stream": "uint64", "offset": "uint64",
+        "dtype": "float_dtype"}, "u (n,)"),
     # RBM
     _S("sigmoid_bernoulli", "rbm", {"x": "N,D", "u": "N,D"}, {}, "(p (N,D), s (N,D))"),
     _S("gaussian_sample", "rbm", {"mean": "N,D", "sigma": "D", "u1": "N,D", "u2": "N,D"}, {},
@@ -276,7 +306,7 @@ _SPECS = [
        "(dx (T,N,D), dh0 (N,H), dc0 (N,H), dWx (D,4H), dWh (H,4H), db (4H,))", _check_lstm),
 ]
 CONTRACT = {s.name: s for s in _SPECS}
-FAMILIES = ("rbm", "dense", "conv", "pool", "recurrent")
+FAMILIES = ("random", "rbm", "dense", "conv", "pool", "recurrent")
 
 
 # ------------------------------------------------------------------ array validation

@@ -17,7 +17,9 @@ Conventions (see ``docs/kernels.md``):
 * Kernels are pure: they never modify their inputs, and every output is a new array.
   Parameter gradients are returned, never accumulated into caller's arrays.
 * Randomness enters as arrays of uniforms on ``[0, 1)`` drawn by the caller, so
-  every backend given the same uniforms produces the same samples.
+  every backend given the same uniforms produces the same samples.  The uniforms
+  themselves come from one counter-based generator, Philox4x32-10
+  (:func:`philox_uniform`), which every backend computes bit for bit alike.
 
 Callers go through :mod:`deepbio._kernels`, which validates shapes and dtypes before
 any function here runs.
@@ -48,6 +50,105 @@ def _standard_normal(u1, u2):
 
 def _pair(v):
     return (v, v) if np.isscalar(v) else tuple(v)
+
+
+# ------------------------------------------------- random numbers: Philox4x32-10
+#
+# Salmon, Moraes, Dror & Shaw (2011), "Parallel random numbers: as easy as 1, 2, 3"
+# (SC11); the Random123 library.  A counter-based generator is a keyed bijection of a
+# 128-bit counter: the j-th block of random bits is a pure function of (key, j), so any
+# thread of any backend can compute any block directly, with no state to carry.
+
+PHILOX_M = (0xD2511F53, 0xCD9E8D57)     # round multipliers M0, M1
+PHILOX_W = (0x9E3779B9, 0xBB67AE85)     # Weyl key increments W0, W1 (golden ratio, sqrt 3)
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def _philox_rounds(c0, c1, c2, c3, k0, k1, rounds=10):
+    """Philox rounds on four words held in uint64 arrays (each word < 2^32).
+
+    mulhilo32(M, c) is the 64-bit product M c split into its high and low 32-bit halves;
+    M c < 2^64, so it is exact in uint64 arithmetic.
+    """
+    m0, m1 = np.uint64(PHILOX_M[0]), np.uint64(PHILOX_M[1])
+    k0, k1 = int(k0), int(k1)
+    for r in range(rounds):
+        if r:                                            # bump the key between rounds
+            k0, k1 = (k0 + PHILOX_W[0]) & 0xFFFFFFFF, (k1 + PHILOX_W[1]) & 0xFFFFFFFF
+        p0, p1 = m0 * c0, m1 * c2                        # (hi0, lo0), (hi1, lo1)
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ np.uint64(k0), p1 & _MASK32,
+                          (p0 >> 32) ^ c3 ^ np.uint64(k1), p0 & _MASK32)
+    return c0, c1, c2, c3
+
+
+def philox4x32_10(counter, key, rounds=10):
+    """The Philox4x32-10 block function: 128-bit counter and 64-bit key to 128 random bits.
+
+    With ``mulhilo32(a, b) = (floor(a b / 2^32), a b mod 2^32)``, one round maps the
+    counter ``c = (c0, c1, c2, c3)`` under the key ``k = (k0, k1)`` to::
+
+        (hi0, lo0) = mulhilo32(M0, c0),  (hi1, lo1) = mulhilo32(M1, c2)
+        c = (hi1 ^ c1 ^ k0,  lo1,  hi0 ^ c3 ^ k1,  lo0)
+
+    and between rounds the key is bumped, ``k0 += W0, k1 += W1`` (mod 2^32), with
+    ``M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85``; ten rounds.
+    Agrees with the Random123 known-answer vectors (``tests/kernels/test_philox.py``).
+
+    counter : uint32 (N, 4).  key : uint32 (2,).  ``rounds``: 10 (other values only for
+    the published 7-round test vectors).  Returns uint32 (N, 4).
+
+    Not a contract kernel (its arrays are not floating): it is the definition that
+    :func:`philox_uniform` and every backend's generator build on.
+    """
+    ctr = np.asarray(counter)
+    k = np.asarray(key)
+    if ctr.ndim != 2 or ctr.shape[1] != 4 or k.shape != (2,):
+        raise ValueError(f"philox4x32_10: counter must be (N, 4) and key (2,), got "
+                         f"{ctr.shape} and {k.shape}")
+    if ctr.dtype != np.uint32 or k.dtype != np.uint32:
+        raise TypeError(f"philox4x32_10: counter and key must be uint32, got {ctr.dtype} "
+                        f"and {k.dtype}")
+    words = _philox_rounds(*(ctr[:, i].astype(np.uint64) for i in range(4)),
+                           int(k[0]), int(k[1]), rounds)
+    return np.stack(words, axis=1).astype(np.uint32)
+
+
+def philox_uniform(n, seed, stream, offset, dtype):
+    """``n`` uniforms on [0, 1) from Philox4x32-10, keyed by (seed, stream, offset).
+
+    deepbio's keying rule (every backend follows it, bit for bit):
+
+    * key ``= (seed mod 2^32, seed >> 32)`` for a 64-bit ``seed``;
+    * block ``j = 0, 1, ...`` of the call has the counter
+      ``(lo32(offset + j), hi32(offset + j), lo32(stream), hi32(stream))``, ``offset + j``
+      taken mod 2^64: ``offset`` counts 128-bit blocks, ``stream`` (64-bit) names an
+      independent sequence (one per layer, say);
+    * float32: element ``i`` takes word ``x = X[i % 4]`` of block ``i // 4`` and is
+      ``u = (x >> 8) 2^-24`` (24 random bits);
+    * float64: element ``i`` takes words ``a = X[2 (i % 2)]``, ``b = X[2 (i % 2) + 1]`` of
+      block ``i // 2`` and is ``u = ((a >> 5) 2^26 + (b >> 6)) 2^-53`` (53 random bits).
+
+    Both formulas are exact in their dtype, so every ``u`` is a multiple of 2^-24 (2^-53)
+    in ``[0, 1 - 2^-24]`` (``[0, 1 - 2^-53]``).  A caller drawing ``n`` uniforms advances
+    its offset by ``ceil(n / 4)`` (float32) or ``ceil(n / 2)`` (float64) blocks to draw
+    fresh ones next.
+
+    n : int >= 1.  seed, stream, offset : ints in [0, 2^64).  dtype : float32 / float64.
+    Returns u : (n,) of ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    per_block = 4 if dtype == np.float32 else 2
+    blocks = -(-n // per_block)
+    j = np.arange(blocks, dtype=np.uint64) + np.uint64(offset)       # wraps mod 2^64
+    lo_s, hi_s = np.uint64(stream & 0xFFFFFFFF), np.uint64(stream >> 32)
+    x = _philox_rounds(j & _MASK32, j >> np.uint64(32), np.full_like(j, lo_s),
+                       np.full_like(j, hi_s), seed & 0xFFFFFFFF, seed >> 32)
+    x = np.stack(x, axis=1).reshape(-1)                              # X[0..3] of block 0, ...
+    if per_block == 4:
+        return (x[:n] >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
+    a, b = x[0::2][:n], x[1::2][:n]                  # words (0, 1) then (2, 3) of a block
+    return ((a >> np.uint64(5)).astype(np.float64) * 2.0 ** 26
+            + (b >> np.uint64(6)).astype(np.float64)) * 2.0 ** -53
 
 
 # ------------------------------------------------------------------------------- RBM

@@ -28,6 +28,8 @@ DEFAULT_DIMS = {
     "L": 7, "K": 3, "S": 2, "P": 1,
     # options
     "activation": "tanh", "rnn_activation": "tanh", "gaussian": False,
+    # philox_uniform: count, key and counter (the default offset crosses 2^32)
+    "n": 11, "seed": 2**40 + 5, "stream": 3, "offset": 2**32 - 2,
 }
 
 
@@ -65,6 +67,9 @@ def make_args(name, dtype, rng, dims=None):
     def unif01(*shape):
         return rng.random(shape, dtype=dtype)
 
+    if name == "philox_uniform":
+        return {"n": d["n"], "seed": d["seed"], "stream": d["stream"], "offset": d["offset"],
+                "dtype": dtype}
     if name == "sigmoid_bernoulli":
         return {"x": nrm(N, D, scale=3.0), "u": unif01(N, D)}
     if name == "gaussian_sample":
@@ -222,10 +227,19 @@ def _dims_recurrent(draw):
             "D": draw(st.integers(1, 5)), "H": draw(st.integers(1, 5))}
 
 
+@st.composite
+def _dims_random(draw):
+    u64 = st.integers(0, 2**64 - 1)
+    return {"n": draw(st.integers(1, 40)), "seed": draw(u64), "stream": draw(u64),
+            "offset": draw(u64)}
+
+
 def dims_strategy(name):
     """A hypothesis strategy for the sizes (and options) of a call of ``name``."""
     family = CONTRACT[name].family
-    if family in ("rbm", "dense"):
+    if family == "random":
+        base = _dims_random()
+    elif family in ("rbm", "dense"):
         base = _dims_dense()
     elif family == "conv":
         base = _dims_conv2d() if "2d" in name else _dims_conv1d()
@@ -263,9 +277,21 @@ EDGE_DIMS = {
     "sequence length 1": {"T": 1},
 }
 
+#: Named edge cases of the random family (counters at the ends of their ranges).
+RANDOM_EDGE_DIMS = {
+    "n 1": {"n": 1},
+    "n not a multiple of 4": {"n": 13},
+    "all zero": {"n": 8, "seed": 0, "stream": 0, "offset": 0},
+    "offset wraps past 2^64 - 1": {"n": 21, "offset": 2**64 - 3},
+    "all ones": {"n": 9, "seed": 2**64 - 1, "stream": 2**64 - 1, "offset": 2**64 - 1},
+    "high words only": {"n": 6, "seed": 2**32, "stream": 2**32, "offset": 2**32},
+}
+
 
 def edge_cases(name):
     """``[(label, dims)]`` of :data:`EDGE_DIMS` that make a valid call of ``name``."""
+    if CONTRACT[name].family == "random":
+        return list(RANDOM_EDGE_DIMS.items())
     cases = []
     for label, dims in EDGE_DIMS.items():
         d = dict(DEFAULT_DIMS, **dims)
@@ -295,9 +321,10 @@ def _pair(v):
 
 
 def symbol_sizes(name, args):
-    """Sizes of every shape symbol of one call: from the arrays, then from the options."""
+    """Sizes of every shape symbol of one call: from the arrays, then from the options
+    (an int option may itself be a symbol: ``philox_uniform``'s ``n``)."""
     spec = CONTRACT[name]
-    dims = {}
+    dims = {k: int(args[k]) for k, kind in spec.options.items() if kind == "int_pos"}
     for arg, shape in spec.arrays.items():
         a = args[arg]
         if a is None:
@@ -323,9 +350,11 @@ def symbol_sizes(name, args):
 def expected_outputs(name, args):
     """``[(output name, shape, dtype)]`` the contract promises for this call."""
     dims = symbol_sizes(name, args)
-    float_dtype = next(a.dtype for k, a in args.items()
-                       if k in CONTRACT[name].arrays and a is not None
-                       and not CONTRACT[name].arrays[k].startswith("i:"))
+    float_dtype = next((a.dtype for k, a in args.items()
+                        if k in CONTRACT[name].arrays and a is not None
+                        and not CONTRACT[name].arrays[k].startswith("i:")), None)
+    if float_dtype is None:                  # a kernel without arrays: its dtype option
+        float_dtype = np.dtype(args["dtype"])
     out = []
     for oname, is_int, syms in returns_of(name):
         shape = []

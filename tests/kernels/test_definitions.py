@@ -16,10 +16,11 @@ from deepbio._kernels import ACTIVATIONS, RNN_ACTIVATIONS
 from deepbio.testing import assert_close
 
 from ._examples import distinct
+from .test_philox import philox_uniform_py
 
 #: Kernels whose outputs this module checks against a definition (read by test_coverage).
 DEFINITION_COVERED = {
-    "sigmoid_bernoulli", "gaussian_sample", "free_energy", "activation_forward",
+    "philox_uniform", "sigmoid_bernoulli", "gaussian_sample", "free_energy", "activation_forward",
     "dense_forward", "sparsity_grad", "mask_corrupt", "gaussian_corrupt", "conv2d_forward",
     "conv1d_forward", "maxpool2d_forward", "avgpool2d_forward", "maxpool1d_forward",
     "avgpool1d_forward", "elman_step_forward", "elman_forward", "lstm_step_forward",
@@ -51,6 +52,17 @@ def close(actual, expected, name="", rtol=1e-12):
 
 def _sigm(z):
     return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+
+
+# ----------------------------------------------------------------- random numbers
+
+
+@pytest.mark.parametrize("n,seed,stream,offset", [(9, 0, 0, 0), (6, 2**64 - 1, 3, 2**64 - 2),
+                                                  (11, 2**33 + 1, 2**40, 2**32 - 1)])
+def test_philox_uniform(backend, dtype, n, seed, stream, offset):
+    """The keying rule element by element (Philox on Python ints, see test_philox)."""
+    got = Run(backend).philox_uniform(n, seed, stream, offset, dtype)
+    np.testing.assert_array_equal(got, philox_uniform_py(n, seed, stream, offset, dtype))
 
 
 # -------------------------------------------------------------------- RBM, dense

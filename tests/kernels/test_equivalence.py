@@ -11,7 +11,7 @@ and float64, each call through ``backend.kernels``
 * equals the reference: float64 within ``1e-10`` and float32 within ``1e-5``, relative
   with a floor: ``|got - ref| <= rtol * max(|ref|, floor)``, ``floor = max(1, max |ref|)``
   (inputs are O(1) and sums cancel, so each entry is compared at the scale of its terms);
-  argmax indices and masks exactly; Bernoulli samples exactly wherever the uniform is not
+  argmax indices, masks and Philox uniforms exactly; Bernoulli samples exactly wherever the uniform is not
   within rounding of the probability (the sample is ``1[u < p]`` and ``p`` may differ in
   its last bit between backends).
 """
@@ -28,7 +28,8 @@ from ._examples import as_tuple, edge_cases, expected_outputs, kernel_args, make
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 
 #: Outputs compared exactly (no arithmetic of rounding consequence lies behind them).
-EXACT = {("maxpool2d_forward", 1), ("maxpool1d_forward", 1), ("mask_corrupt", 0)}
+EXACT = {("maxpool2d_forward", 1), ("maxpool1d_forward", 1), ("mask_corrupt", 0),
+         ("philox_uniform", 0)}
 
 
 def _compare_bernoulli(name, args, got, ref):

@@ -139,6 +139,8 @@ def test_arrays_of_another_backend(backend):
     if backend.array_type is np.ndarray:
         pytest.skip("host backend: NumPy arrays are its own")
     for name in CONTRACT:
+        if not CONTRACT[name].arrays:
+            continue                   # philox_uniform: options only, nothing to move
         args = example_args(name, np.float64, np.random.default_rng(0))
         with pytest.raises(TypeError, match=name):
             getattr(backend.kernels, name)(**args)
@@ -163,6 +165,11 @@ BAD_OPTIONS = {
     "open_prob": [(0.0, ValueError), (1.0, ValueError), (-1, ValueError)],
     "nonneg": [(-1e-3, ValueError), (float("inf"), ValueError), (float("nan"), ValueError),
                ("1", TypeError), (np.array([0.1]), TypeError)],
+    "uint64": [(-1, ValueError), (2**64, ValueError), (1.5, TypeError), ("3", TypeError),
+               (True, TypeError), (None, TypeError), (np.array([1]), TypeError)],
+    "float_dtype": [("float16", ValueError), (np.int64, ValueError), (np.float16, ValueError),
+                    (None, ValueError), (4, ValueError), ("single-ish", ValueError),
+                    (True, ValueError)],
 }
 
 OPTION_CASES = [

@@ -20,7 +20,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: Compiled modules holding contract kernels (each defines ``__all__``).
-_MODULES = ("rbm", "conv", "pool", "dense", "recurrent")
+_MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent")
 
 #: Compiled module with thread control and build facts (not kernels).
 _THREADS = "threads"
