@@ -58,7 +58,9 @@ class Backend:
         return self.xp.ascontiguousarray(self.xp.asarray(x, dtype=dtype))
 
     def to_numpy(self, x):
-        """``x`` as a NumPy array on the host."""
+        """``x`` as a NumPy array on the host (a device array is copied back)."""
+        if not isinstance(x, np.ndarray) and hasattr(x, "get"):     # CuPy
+            return x.get()
         return np.asarray(x)
 
     def __repr__(self):
@@ -111,12 +113,16 @@ def _make_cupy():
 
 def _make_numba():
     _cuda_probe("numba", "pip install numba numba-cuda")
-    from numba import cuda
-    if not cuda.is_available():
-        raise BackendError("backend 'numba' is unavailable: Numba is installed but finds no "
-                           "CUDA GPU (set NUMBA_ENABLE_CUDASIM=1 only for simulator tests).")
-    raise BackendError("backend 'numba' is unavailable: deepbio's Numba CUDA kernels are not "
-                       "part of this release yet; use 'cython' or 'numpy'.")
+    from ._kernels import numba as _numba_kernels
+    try:
+        implementations = _numba_kernels.load()
+    except ImportError as e:               # no GPU (and no simulator), or no CuPy on a GPU
+        raise BackendError(f"backend 'numba' is unavailable: {e}") from None
+    rt = _numba_kernels.runtime()
+    where = ("on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), NumPy arrays"
+             if rt.simulator else "on the GPU, CuPy arrays")
+    return Backend("numba", rt.xp, implementations, rt.xp.ndarray,
+                   f"Numba CUDA kernels {where}")
 
 
 _FACTORIES = {"numpy": _make_numpy, "cython": _make_cython, "cupy": _make_cupy,

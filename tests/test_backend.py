@@ -213,12 +213,19 @@ def test_cupy_without_a_gpu(monkeypatch):
 
 
 def test_numba_without_a_gpu(monkeypatch):
+    """Numba installed, no GPU and no simulator: one BackendError that says so and names
+    the simulator switch."""
+    cuda = pytest.importorskip("numba.cuda")
+    if cuda.is_available():               # True on a GPU and on the simulator
+        pytest.skip("a GPU (or the simulator) is usable in this process")
+    import deepbio._kernels.numba as numba_kernels
     _forget(monkeypatch, "numba")
-    fake = types.ModuleType("numba")
-    fake.cuda = types.SimpleNamespace(is_available=lambda: False)
-    monkeypatch.setitem(sys.modules, "numba", fake)
-    with pytest.raises(deepbio.BackendError, match="no CUDA GPU"):
+    monkeypatch.setattr(numba_kernels, "_runtime", None)
+    monkeypatch.setattr(numba_kernels, "_loaded", None)
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    with pytest.raises(deepbio.BackendError, match="no usable CUDA GPU.*NUMBA_ENABLE_CUDASIM"):
         deepbio.set_backend("numba")
+    assert "numba" not in deepbio.backends()
 
 
 def test_cython_not_compiled_is_an_error_not_a_fallback(monkeypatch):
