@@ -13,19 +13,36 @@ Contents
   :func:`check_sample_weight`, :func:`check_n_features`, :func:`check_is_fitted`,
   :func:`check_random_state`;
 * hyper-parameter constraints :class:`Interval`, :class:`Options`, :class:`IntSequence`
-  and :func:`validate_parameters`, which reads an estimator's ``_parameter_constraints``.
+  and :func:`validate_parameters`, which reads an estimator's ``_parameter_constraints``;
+* single arguments of functions, layers, kernels and schedules: :func:`check_int`,
+  :func:`check_int_pair`, :func:`check_real`, :func:`check_choice`,
+  :func:`check_float_dtype` (a wrong *kind* of value raises
+  :class:`InvalidParameterError`, which is both a ValueError and a TypeError; a value out
+  of range a ValueError).
+
+This module imports nothing from deepbio, so every layer (kernels included) may use it.
 """
 import importlib
 import math
 import numbers
+import operator
 import sys
 
 import numpy as np
 
-__all__ = ["NotFittedError", "check_array", "check_X_y", "check_classification_targets",
-           "check_sample_weight", "check_n_features", "check_is_fitted",
-           "check_random_state", "float_dtype_name", "Interval", "Options", "IntSequence",
-           "validate_parameters"]
+__all__ = ["NotFittedError", "InvalidParameterError", "check_array", "check_X_y",
+           "check_classification_targets", "check_sample_weight", "check_n_features",
+           "check_is_fitted", "check_random_state", "check_int", "check_int_pair",
+           "check_real", "check_choice", "check_float_dtype", "float_dtype_name", "Interval",
+           "Options", "IntSequence", "validate_parameters"]
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """An argument of the wrong kind (a float or a string where an int is needed, ...).
+
+    Both a ValueError and a TypeError, as scikit-learn's ``InvalidParameterError``: code
+    written for either convention catches it.
+    """
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -267,19 +284,198 @@ def check_is_fitted(estimator, attribute="n_features_in_"):
                     f"(or partial_fit) before using it")
 
 
-def check_random_state(random_state):
+def check_random_state(random_state, name="random_state"):
     """Resolve ``random_state`` into a :class:`numpy.random.Generator`.
 
-    None: fresh OS entropy; an int: a new seeded generator; a Generator: used as is.
+    The one resolver of deepbio: None gives fresh OS entropy, an int >= 0 seeds a new
+    generator (``numpy.random.default_rng(seed)``), and a Generator is used as is (and
+    advanced).  Legacy ``numpy.random.RandomState`` objects are refused: deepbio uses no
+    global or legacy RNG.
+
+    Raises
+    ------
+    InvalidParameterError
+        For any other kind of value (naming ``name``).
+    ValueError
+        For a negative seed.
     """
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None:
         return np.random.default_rng()
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state,
+                                                                     (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(f"{name} must be None, an int >= 0 (a seed) or a "
+                             f"numpy.random.Generator; got the negative seed {random_state}")
         return np.random.default_rng(int(random_state))
-    raise ValueError(f"random_state must be None, an int or a numpy.random.Generator, got "
-                     f"{random_state!r}")
+    hint = ""
+    if isinstance(random_state, np.random.RandomState):
+        hint = " (a legacy RandomState is not accepted: pass numpy.random.default_rng(seed))"
+    raise InvalidParameterError(f"{name} must be None, an int >= 0 (a seed) or a "
+                                f"numpy.random.Generator; got {random_state!r}{hint}")
+
+
+# ------------------------------------------------------------------- single arguments
+
+
+def _is_array_with_axes(value):
+    """A NumPy (or CuPy) array with at least one axis: never a scalar argument."""
+    return getattr(value, "ndim", 0) != 0
+
+
+def _closed(low_open, high_open):
+    return {(False, False): "both", (False, True): "left", (True, False): "right",
+            (True, True): "neither"}[(bool(low_open), bool(high_open))]
+
+
+def _kind_error(name, what, value):
+    return InvalidParameterError(f"{name} must be {what}; got {type(value).__name__} "
+                                 f"{value!r}")
+
+
+def check_int(name, value, low=None, high=None):
+    """``value`` as a Python int in ``[low, high]`` (None: unbounded on that side).
+
+    Accepted: Python and NumPy integers and 0-d integer arrays (anything with a working
+    ``__index__``).  Refused as the wrong kind: bools, floats (even ``5.0``), strings,
+    arrays with axes.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``value`` is not an integer; e.g. ``"units must be an int in the range [1, inf);
+        got float 2.5"``.
+    ValueError
+        ``value`` is outside the range; e.g. ``"units must be an int in the range
+        [1, inf); got 0"``.
+    """
+    interval = Interval("int", low, high, closed="both")
+    what = "an int" if low is None and high is None else str(interval)
+    if isinstance(value, (bool, np.bool_)) or _is_array_with_axes(value):
+        raise _kind_error(name, what, value)
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise _kind_error(name, what, value) from None
+    if not interval.accepts(v):
+        raise ValueError(f"{name} must be {what}; got {v}")
+    return v
+
+
+def check_int_pair(name, value, low=None, high=None):
+    """An int or a pair of ints (each checked by :func:`check_int`) as a tuple of 2 ints.
+
+    ``3`` gives ``(3, 3)``; ``(2, 3)``, ``[2, 3]`` and ``np.array([2, 3])`` give
+    ``(2, 3)``.  The elements are named ``name[0]`` and ``name[1]`` in messages.
+
+    Raises
+    ------
+    ValueError
+        A sequence of another length than 2; an element out of range.
+    InvalidParameterError
+        An element (or ``value`` itself) that is not an integer.
+    """
+    if _is_array_with_axes(value) and getattr(value, "ndim", 0) == 1:
+        value = tuple(value.tolist())
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints; got {value!r}")
+        return (check_int(f"{name}[0]", value[0], low, high),
+                check_int(f"{name}[1]", value[1], low, high))
+    if _is_array_with_axes(value):
+        raise ValueError(f"{name} must be an int or a pair of ints; got an array of shape "
+                         f"{value.shape}")
+    v = check_int(name, value, low, high)
+    return (v, v)
+
+
+def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a finite Python float in the interval from ``low`` to ``high``.
+
+    ``low_open`` / ``high_open`` exclude the bound; None means unbounded on that side.
+    NaN and infinity are never accepted.  Accepted kinds: Python and NumPy reals (ints
+    included) and 0-d real arrays; bools, strings, None and arrays with axes are refused.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``value`` is not a real number; e.g. ``"rate must be a float in the range [0, 1);
+        got str '0.5'"``.
+    ValueError
+        ``value`` is NaN, infinite or outside the interval; e.g. ``"rate must be a float
+        in the range [0, 1); got 1.0"``.
+    """
+    interval = Interval("real", low, high, closed=_closed(low_open, high_open))
+    what = "a finite float" if low is None and high is None else str(interval)
+    if isinstance(value, (bool, np.bool_)) or _is_array_with_axes(value):
+        raise _kind_error(name, what, value)
+    if getattr(value, "ndim", None) == 0 and getattr(value, "dtype", None) is not None:
+        if value.dtype.kind not in "iuf":
+            raise _kind_error(name, what, value)
+        value = value.item()                     # a 0-d array
+    if not isinstance(value, numbers.Real):
+        raise _kind_error(name, what, value)
+    v = float(value)
+    if not interval.accepts(v):
+        raise ValueError(f"{name} must be {what}; got {v}")
+    return v
+
+
+def check_choice(name, value, allowed):
+    """``value`` if it is one of ``allowed`` (returned as the element of ``allowed``).
+
+    Strings compare by value (a ``numpy.str_`` matches its ``str``); other values by
+    type and value, so ``True`` never passes for ``1`` nor ``1.0`` for ``1``.
+
+    Raises
+    ------
+    ValueError
+        e.g. ``"activation must be one of 'relu', 'tanh'; got 'swish'"``.
+    """
+    for option in allowed:
+        if value is option:
+            return option
+        same_kind = (isinstance(value, str) and isinstance(option, str)) or \
+            type(value) is type(option)
+        if same_kind:
+            try:
+                if bool(value == option):
+                    return option
+            except (TypeError, ValueError):    # arrays and the like
+                pass
+    options = ", ".join(repr(o) for o in allowed)
+    raise ValueError(f"{name} must be one of {options}; got {value!r}")
+
+
+def check_float_dtype(name, dtype, allowed=None):
+    """``dtype`` as a floating-point :class:`numpy.dtype`.
+
+    ``dtype`` is a NumPy dtype, a scalar type (``np.float32``) or a name
+    (``"float64"``).  ``allowed`` (names or dtypes, e.g. ``("float32", "float64")``)
+    restricts the choice; by default any floating dtype (float16 included) passes.
+    None, bools and numbers are refused (``numpy.dtype(None)`` would be float64).
+
+    Raises
+    ------
+    InvalidParameterError
+        e.g. ``"dtype must be one of 'float32', 'float64' (a dtype or its name); got
+        'float16'"``.
+    """
+    if allowed is None:
+        what = "a floating-point dtype such as numpy.float32"
+    else:
+        allowed = tuple(np.dtype(a) for a in allowed)
+        what = "one of " + ", ".join(repr(a.name) for a in allowed) + " (a dtype or its name)"
+    dt = None
+    if dtype is not None and not isinstance(dtype, (bool, numbers.Number, np.bool_)):
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError):
+            dt = None
+    if dt is None or dt.kind != "f" or (allowed is not None and dt not in allowed):
+        raise InvalidParameterError(f"{name} must be {what}; got {dtype!r}")
+    return dt
 
 
 # ------------------------------------------------------------------- hyper-parameters

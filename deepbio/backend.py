@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from . import _kernels
+from ._validation import check_random_state
 
 NAMES = ("numpy", "cython", "cupy", "numba")
 
@@ -45,9 +46,7 @@ class Backend:
 
         ``seed`` may be None, an int, or a ``numpy.random.Generator`` (returned as is).
         """
-        if isinstance(seed, np.random.Generator):
-            return seed
-        return np.random.default_rng(seed)
+        return check_random_state(seed)
 
     def uniform(self, rng, shape, dtype):
         """Uniforms on [0, 1) of ``shape`` and ``dtype``, drawn from ``rng``, on this backend."""

@@ -27,6 +27,8 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+from .._validation import (check_choice, check_float_dtype, check_int, check_int_pair,
+                           check_real)
 from . import reference
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -46,82 +48,19 @@ class KernelSpec(NamedTuple):
 # ---------------------------------------------------------------- option validation
 
 
-def _is_non_scalar_array(v):
-    """An array with axes: it has ``__index__`` / ``__float__`` but they raise."""
-    return getattr(v, "ndim", 0) != 0
-
-
-def _int(name, v, low):
-    if isinstance(v, (bool, np.bool_)) or _is_non_scalar_array(v) \
-            or not hasattr(v, "__index__"):
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
-    v = int(v)
-    if v < low:
-        raise ValueError(f"{name} must be >= {low}, got {v}")
-    return v
-
-
-def _pair(name, v, low):
-    if _is_non_scalar_array(v) and getattr(v, "shape", None) == (2,):
-        v = tuple(v)                     # np.array([1, 2]) is a pair
-    elif hasattr(v, "__index__") and not isinstance(v, (bool, np.bool_)) \
-            and not _is_non_scalar_array(v):
-        v = (v, v)
-    if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-    return (_int(f"{name}[0]", v[0], low), _int(f"{name}[1]", v[1], low))
-
-
-def _real(name, v, low, high, low_open=False, high_open=False):
-    if isinstance(v, (bool, np.bool_)) or _is_non_scalar_array(v) \
-            or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
-    v = float(v)
-    ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must lie in {lo}{low}, {high}{hi}, got {v}")
-    return v
-
-
-def _choice(name, v, allowed):
-    if v not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
-    return v
-
-
-def _uint64(name, v):
-    v = _int(name, v, 0)
-    if v >= 1 << 64:
-        raise ValueError(f"{name} must be < 2**64 (a 64-bit unsigned integer), got {v}")
-    return v
-
-
-def _float_dtype(name, v):
-    """float32 / float64, as a NumPy dtype, a scalar type or a name; returns the dtype."""
-    try:
-        dt = None if v is None or isinstance(v, (bool, int, float)) else np.dtype(v)
-    except (TypeError, ValueError):
-        dt = None
-    if dt is None or dt not in _FLOAT:      # (dtype == None compares with float64)
-        raise ValueError(f"{name} must be one of {FLOAT_DTYPES} (a dtype or its name), "
-                         f"got {v!r}")
-    return dt
-
-
-_INF = float("inf")
+# The option checks are the shared ones of deepbio._validation (one copy of each rule).
 _OPTION_CHECKS = {
-    "activation": lambda n, v: _choice(n, v, ACTIVATIONS),
-    "rnn_activation": lambda n, v: _choice(n, v, RNN_ACTIVATIONS),
-    "pair_pos": lambda n, v: _pair(n, v, 1),
-    "pair_nonneg": lambda n, v: _pair(n, v, 0),
-    "int_pos": lambda n, v: _int(n, v, 1),
-    "int_nonneg": lambda n, v: _int(n, v, 0),
-    "prob": lambda n, v: _real(n, v, 0.0, 1.0),
-    "open_prob": lambda n, v: _real(n, v, 0.0, 1.0, True, True),
-    "nonneg": lambda n, v: _real(n, v, 0.0, _INF, high_open=True),
-    "uint64": _uint64,
-    "float_dtype": _float_dtype,
+    "activation": lambda n, v: check_choice(n, v, ACTIVATIONS),
+    "rnn_activation": lambda n, v: check_choice(n, v, RNN_ACTIVATIONS),
+    "pair_pos": lambda n, v: check_int_pair(n, v, 1),
+    "pair_nonneg": lambda n, v: check_int_pair(n, v, 0),
+    "int_pos": lambda n, v: check_int(n, v, 1),
+    "int_nonneg": lambda n, v: check_int(n, v, 0),
+    "prob": lambda n, v: check_real(n, v, 0.0, 1.0),
+    "open_prob": lambda n, v: check_real(n, v, 0.0, 1.0, True, True),
+    "nonneg": lambda n, v: check_real(n, v, 0.0),
+    "uint64": lambda n, v: check_int(n, v, 0, 2**64 - 1),
+    "float_dtype": lambda n, v: check_float_dtype(n, v, FLOAT_DTYPES),
 }
 
 

@@ -29,6 +29,7 @@ following layer sees the same zeros that zero padding of the unpadded sequence g
 import math
 
 from .. import backend as _backend
+from .._validation import check_int_pair
 from .._kernels import reference as _reference
 from .._kernels.reference import out_size
 from ._arrays import _chunks, _contig
@@ -46,12 +47,7 @@ CONV_ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 
 def _pair(name, v, low):
     """An int or a pair of ints (each >= low) as a tuple of two ints."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return (_int(name, v[0], low), _int(name, v[1], low))
-    v = _int(name, v, low)
-    return (v, v)
+    return check_int_pair(name, v, low)
 
 
 def _glorot(be, rng, shape, fan_in, fan_out, dtype, relu):

@@ -22,6 +22,7 @@ import math
 import numbers
 
 from .. import backend as _backend
+from .._validation import check_choice, check_int, check_real
 from ._arrays import _chunks, _contig
 
 __all__ = ["Layer", "Dense", "TimeDistributedDense", "Dropout", "KLSparsity", "Activation",
@@ -38,13 +39,8 @@ def _is_int(value):
 
 
 def _int(name, value, low=1):
-    """``value`` as a Python int >= ``low``; ValueError naming ``name`` otherwise.
-
-    NumPy integers (``np.int64(5)``) are accepted; bools and floats (even ``5.0``) are not.
-    """
-    if not _is_int(value) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    """``value`` as a Python int >= ``low`` (:func:`deepbio._validation.check_int`)."""
+    return check_int(name, value, low)
 
 
 def _shape(shape):
@@ -65,24 +61,8 @@ def _size(shape):
     return math.prod(shape)
 
 
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
-
-
-def _real(name, value, low, high, low_open=False, high_open=False):
-    """``value`` as a Python float in the given interval (NumPy floats and ints accepted,
-    bools not); TypeError or ValueError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    ok = (value > low if low_open else value >= low) and \
-         (value < high if high_open else value <= high)
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must lie in {lo}{low}, {high}{hi}, got {value}")
-    return value
+_choice = check_choice      # the shared checks of deepbio._validation, by their short names
+_real = check_real
 
 
 def _as_rows(x, be):
