@@ -1,50 +1,61 @@
-"""Data for deepbio: bundled data sets, file loaders, generators, preprocessing.
+"""Data for deepbio: bundled data sets, file loaders, encodings, generators, preprocessing,
+metrics.
 
 Only NumPy and the standard library are needed (SciPy is not even imported),
 so ``import deepbio.datasets`` is cheap. Array layouts follow the library:
 tables are ``(n_samples, n_features)`` and sequences ``(N, T, D)``
 (sample, position, channel) with a boolean ``(N, T)`` mask.
 
-Bundled real data
-    :func:`load_breast_cancer`, :func:`load_digits`
-Files
-    :func:`read_expression` (CSV / TSV / GCT), :func:`load_array` (``.npy`` /
-    ``.npz``), :func:`read_fasta`
-Sequences
-    :func:`one_hot`, :func:`decode_one_hot`, :func:`pad_sequences`,
-    :func:`batch_iter`
-Synthetic data
-    :func:`make_expression`, :func:`make_motif_sequences`,
-    :func:`make_long_range_sequences`, :func:`make_addition_problem`
-Preprocessing
-    :func:`train_test_split`, :func:`standardize`, :class:`StandardScaler`
+One concept per module; every public name is exported here:
 
+=====================  ================================================================
+module                 contents
+=====================  ================================================================
+``_base``              :class:`Bunch`; bundled real data :func:`load_breast_cancer`,
+                       :func:`load_digits`
+``tables``             generic data files: :func:`read_table`, :func:`table_to_float`,
+                       :func:`has_header` (CSV / TSV), :func:`load_array` (``.npy`` /
+                       ``.npz``)
+``expression``         expression matrices: :func:`read_expression` (CSV / TSV / GCT)
+``fasta``              :func:`read_fasta`, :class:`FastaRecord`
+``encoding``           :data:`ALPHABETS`, :func:`one_hot`, :func:`decode_one_hot`
+``padding``            :func:`pad_sequences`, :func:`batch_iter`
+``synthetic``          :func:`make_expression`, :func:`make_motif_sequences`,
+                       :func:`make_long_range_sequences`, :func:`make_addition_problem`
+``_preprocessing``     :func:`train_test_split`, :func:`standardize`,
+                       :class:`StandardScaler`, :class:`MinMaxScaler`
+``metrics``            :func:`roc_auc_score`, :func:`accuracy_score`,
+                       :func:`mean_squared_error`
+``_text``              (private) text input: gzip by content, encodings, line endings
+``sequences``          (deprecated) the old home of ``fasta``, ``encoding``, ``padding``
+                       and the sequence generators; its names warn when read
+=====================  ================================================================
+
+Argument checks and ``random_state`` resolution are those of :mod:`deepbio._validation`.
 See ``docs/datasets.md`` for formats, the ambiguity-code table and licences.
 """
 
 from ._base import Bunch, load_breast_cancer, load_digits
-from ._preprocessing import StandardScaler, standardize, train_test_split
-from .expression import load_array, make_expression, read_expression
-from .sequences import (
-    ALPHABETS,
-    FastaRecord,
-    batch_iter,
-    decode_one_hot,
-    make_addition_problem,
-    make_long_range_sequences,
-    make_motif_sequences,
-    one_hot,
-    pad_sequences,
-    read_fasta,
-)
+from ._preprocessing import MinMaxScaler, StandardScaler, standardize, train_test_split
+from .encoding import ALPHABETS, decode_one_hot, one_hot
+from .expression import read_expression
+from .fasta import FastaRecord, read_fasta
+from .metrics import accuracy_score, mean_squared_error, roc_auc_score
+from .padding import batch_iter, pad_sequences
+from .synthetic import (make_addition_problem, make_expression, make_long_range_sequences,
+                        make_motif_sequences)
+from .tables import has_header, load_array, read_table, table_to_float
 
 __all__ = [
     "ALPHABETS",
     "Bunch",
     "FastaRecord",
+    "MinMaxScaler",
     "StandardScaler",
+    "accuracy_score",
     "batch_iter",
     "decode_one_hot",
+    "has_header",
     "load_array",
     "load_breast_cancer",
     "load_digits",
@@ -52,10 +63,23 @@ __all__ = [
     "make_expression",
     "make_long_range_sequences",
     "make_motif_sequences",
+    "mean_squared_error",
     "one_hot",
     "pad_sequences",
     "read_expression",
     "read_fasta",
+    "read_table",
+    "roc_auc_score",
     "standardize",
+    "table_to_float",
     "train_test_split",
 ]
+
+
+def __getattr__(name):
+    # ``deepbio.datasets.sequences`` stayed reachable as an attribute when the package
+    # imported it; it is now imported on first use only (reading its names warns).
+    if name == "sequences":
+        import importlib
+        return importlib.import_module(f"{__name__}.sequences")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

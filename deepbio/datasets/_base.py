@@ -1,4 +1,4 @@
-"""Bundled real data sets, the ``Bunch`` container and small argument checks.
+"""Bundled real data sets and the ``Bunch`` container the loaders return.
 
 The bundled files live in ``deepbio/datasets/data/`` as gzip-compressed CSV: one
 header line of feature names followed by a ``target`` column, then one line per
@@ -10,7 +10,6 @@ deepbio.datasets`` is cheap and never needs scikit-learn.
 
 import functools
 import gzip
-import numbers
 import os
 
 import numpy as np
@@ -57,59 +56,6 @@ class Bunch(dict):
 
     def __dir__(self):
         return list(super().__dir__()) + [str(k) for k in self.keys()]
-
-
-# ---------------------------------------------------------------------------
-# Small argument checks shared by the generators (one function per guard).
-# ---------------------------------------------------------------------------
-
-
-def _check_int(value, name, minimum=None, maximum=None):
-    """Return ``value`` as an ``int`` or raise ``ValueError`` naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return value
-
-
-def _check_float(value, name, minimum=None, maximum=None, low_open=False, high_open=False):
-    """Return ``value`` as a finite ``float`` in the given range, else ``ValueError``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if minimum is not None and (value < minimum or (low_open and value == minimum)):
-        op = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {op} {minimum}, got {value}")
-    if maximum is not None and (value > maximum or (high_open and value == maximum)):
-        op = "<" if high_open else "<="
-        raise ValueError(f"{name} must be {op} {maximum}, got {value}")
-    return value
-
-
-def _check_random_state(random_state):
-    """Resolve ``random_state`` into a :class:`numpy.random.Generator`.
-
-    ``None`` gives fresh OS entropy, an integer seeds a new generator, and a
-    ``Generator`` is used as is (and advanced). Legacy ``RandomState`` objects
-    are rejected: the library uses no global or legacy RNG.
-    """
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, (bool, np.bool_)):
-        if random_state < 0:
-            raise ValueError(f"random_state must be a non-negative integer, got {random_state}")
-        return np.random.default_rng(int(random_state))
-    raise ValueError(
-        f"random_state must be None, an int or a numpy.random.Generator, got {random_state!r}"
-    )
 
 
 # ---------------------------------------------------------------------------

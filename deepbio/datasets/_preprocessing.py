@@ -1,8 +1,9 @@
 """Splitting and scaling without scikit-learn.
 
-``train_test_split`` (optionally stratified), ``standardize`` and a
-``StandardScaler`` with ``fit`` / ``transform``: enough for the tests and the
-demo to run where scikit-learn is not installed.
+``train_test_split`` (optionally stratified), ``standardize``, and the
+``StandardScaler`` and ``MinMaxScaler`` with ``fit`` / ``transform`` (the
+scikit-learn API): enough for the tests, the demo and the command line to run
+where scikit-learn is not installed.
 """
 
 import math
@@ -10,10 +11,9 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_is_fitted
-from ._base import _check_random_state
+from .._validation import check_is_fitted, check_random_state
 
-__all__ = ["train_test_split", "standardize", "StandardScaler"]
+__all__ = ["train_test_split", "standardize", "StandardScaler", "MinMaxScaler"]
 
 
 def _n_test(test_size, n):
@@ -127,7 +127,7 @@ def train_test_split(X, y=None, test_size=0.25, stratify=None, random_state=None
         if y.ndim == 0 or y.shape[0] != n:
             raise ValueError(f"X and y have different numbers of samples: {n} and {y.shape[:1]}")
     n_test = _n_test(test_size, n)
-    rng = _check_random_state(random_state)
+    rng = check_random_state(random_state)
 
     if stratify is None:
         perm = rng.permutation(n)
@@ -232,7 +232,53 @@ def standardize(X, mean=None, std=None):
     return (X - mean) / _safe_scale(std, mean).astype(X.dtype)
 
 
-class StandardScaler:
+class _ColumnScaler:
+    """What the scalers share: the scikit-learn parameter API and the fitted checks.
+
+    A subclass lists its constructor arguments in ``_params`` and sets
+    ``n_features_in_`` and its statistics in ``fit``; ``_fitted_attribute`` is one of
+    them.
+    """
+
+    _params = ()
+    _fitted_attribute = "scale_"
+
+    def get_params(self, deep=True):
+        """Return the constructor arguments as a dict (scikit-learn API)."""
+        return {name: getattr(self, name) for name in self._params}
+
+    def set_params(self, **params):
+        """Set constructor arguments by name and return ``self``."""
+        for key, value in params.items():
+            if key not in self._params:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}")
+            setattr(self, key, value)
+        return self
+
+    def _check_fit_input(self, X):
+        X = _as_float_2d(X)
+        if X.shape[0] == 0:
+            raise ValueError("X has no samples")
+        return X
+
+    def _check_fitted(self, X):
+        # NotFittedError (a ValueError and an AttributeError; also scikit-learn's once it
+        # is imported), as the estimators of deepbio.models raise
+        check_is_fitted(self, self._fitted_attribute)
+        X = _as_float_2d(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
+
+    def fit_transform(self, X, y=None):
+        """``fit(X)`` then ``transform(X)``; shape (n_samples, n_features)."""
+        return self.fit(X).transform(X)
+
+
+class StandardScaler(_ColumnScaler):
     """Standardise features to zero mean and unit variance.
 
     Learns the per-column mean and (population) standard deviation on
@@ -269,21 +315,11 @@ class StandardScaler:
     [[3.0, 0.0]]
     """
 
+    _params = ("with_mean", "with_std")
+
     def __init__(self, with_mean=True, with_std=True):
         self.with_mean = with_mean
         self.with_std = with_std
-
-    def get_params(self, deep=True):
-        """Return the constructor arguments as a dict (scikit-learn API)."""
-        return {"with_mean": self.with_mean, "with_std": self.with_std}
-
-    def set_params(self, **params):
-        """Set constructor arguments by name and return ``self``."""
-        for key, value in params.items():
-            if key not in ("with_mean", "with_std"):
-                raise ValueError(f"invalid parameter {key!r} for StandardScaler")
-            setattr(self, key, value)
-        return self
 
     def fit(self, X, y=None):
         """Learn column means and scales from ``X`` of shape (n_samples, n_features).
@@ -292,9 +328,7 @@ class StandardScaler:
         -------
         self : StandardScaler
         """
-        X = _as_float_2d(X)
-        if X.shape[0] == 0:
-            raise ValueError("X has no samples")
+        X = self._check_fit_input(X)
         mean = X.mean(axis=0)
         self.var_ = X.var(axis=0)
         self.mean_ = mean if self.with_mean else np.zeros_like(mean)
@@ -304,28 +338,100 @@ class StandardScaler:
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _check_fitted(self, X):
-        # NotFittedError (a ValueError and an AttributeError; also scikit-learn's once it
-        # is imported), as the estimators of deepbio.models raise
-        check_is_fitted(self, "scale_")
-        X = _as_float_2d(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but StandardScaler was fitted with "
-                f"{self.n_features_in_}"
-            )
-        return X
-
     def transform(self, X):
         """Return ``(X - mean_) / scale_``, shape (n_samples, n_features)."""
         X = self._check_fitted(X)
         return (X - self.mean_.astype(X.dtype)) / self.scale_.astype(X.dtype)
 
-    def fit_transform(self, X, y=None):
-        """``fit(X)`` then ``transform(X)``; shape (n_samples, n_features)."""
-        return self.fit(X).transform(X)
-
     def inverse_transform(self, Z):
         """Undo ``transform``: ``Z * scale_ + mean_``, shape (n_samples, n_features)."""
         Z = self._check_fitted(Z)
         return Z * self.scale_.astype(Z.dtype) + self.mean_.astype(Z.dtype)
+
+
+class MinMaxScaler(_ColumnScaler):
+    """Scale each feature linearly onto ``feature_range`` (default [0, 1]).
+
+    Learns each column's minimum and maximum on ``fit``; ``transform`` maps them to the
+    ends of ``feature_range``: ``X * scale_ + min_``, where ``scale_ = (hi - lo) /
+    data_range_`` and ``min_ = lo - data_min_ * scale_`` (scikit-learn's definition).
+    Constant columns get ``data_range_ = 1``, so they map to ``lo`` instead of NaN.
+    Bernoulli visible units (RBM, DBN) want their inputs in [0, 1].
+
+    Parameters
+    ----------
+    feature_range : tuple (lo, hi), default=(0.0, 1.0)
+        Target range; ``lo < hi``.
+    clip : bool, default=False
+        Clip transformed values to ``feature_range`` (for data outside the range seen
+        at ``fit``, such as a test set).
+
+    Attributes
+    ----------
+    data_min_, data_max_ : ndarray of shape (n_features,)
+        Column minima and maxima seen in ``fit``.
+    data_range_ : ndarray of shape (n_features,)
+        ``data_max_ - data_min_``, with 1 for constant columns.
+    scale_, min_ : ndarray of shape (n_features,)
+        The affine map ``transform`` applies.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+
+    Examples
+    --------
+    >>> from deepbio.datasets import MinMaxScaler
+    >>> scaler = MinMaxScaler(clip=True).fit([[0.0, 5.0], [4.0, 5.0]])
+    >>> scaler.data_range_.tolist()
+    [4.0, 1.0]
+    >>> scaler.transform([[1.0, 5.0], [8.0, 5.0]]).tolist()
+    [[0.25, 0.0], [1.0, 0.0]]
+    """
+
+    _params = ("feature_range", "clip")
+
+    def __init__(self, feature_range=(0.0, 1.0), clip=False):
+        self.feature_range = feature_range
+        self.clip = clip
+
+    def _range(self):
+        try:
+            lo, hi = (float(v) for v in self.feature_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"feature_range must be a pair (lo, hi) of numbers, got "
+                             f"{self.feature_range!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"feature_range must be a pair (lo, hi) with finite lo < hi, "
+                             f"got {self.feature_range!r}")
+        return lo, hi
+
+    def fit(self, X, y=None):
+        """Learn column minima and maxima from ``X`` of shape (n_samples, n_features).
+
+        Returns
+        -------
+        self : MinMaxScaler
+        """
+        lo, hi = self._range()
+        X = self._check_fit_input(X)
+        self.data_min_ = X.min(axis=0)
+        self.data_max_ = X.max(axis=0)
+        mid = (self.data_min_ + self.data_max_) / 2
+        self.data_range_ = _safe_scale(self.data_max_ - self.data_min_, mid)
+        self.scale_ = (hi - lo) / self.data_range_
+        self.min_ = lo - self.data_min_ * self.scale_
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        """Return ``X * scale_ + min_`` (clipped if ``clip``), shape (n_samples, n_features)."""
+        X = self._check_fitted(X)
+        Z = X * self.scale_.astype(X.dtype) + self.min_.astype(X.dtype)
+        if self.clip:
+            lo, hi = self._range()
+            Z = np.clip(Z, lo, hi)
+        return Z
+
+    def inverse_transform(self, Z):
+        """Undo ``transform``: ``(Z - min_) / scale_``, shape (n_samples, n_features)."""
+        Z = self._check_fitted(Z)
+        return (Z - self.min_.astype(Z.dtype)) / self.scale_.astype(Z.dtype)

@@ -1,10 +1,21 @@
-"""Small helpers shared by the text readers: gzip and encoding checks, messages."""
+"""Text input shared by the readers: gzip by content, encodings, line endings, messages.
 
+Every reader of deepbio.datasets (FASTA, expression matrices, delimited tables) opens its
+input through these helpers, so they all recognise gzip data by its first bytes (any
+file name), skip a UTF-8 byte-order mark, name UTF-16 files as such, and report an
+undecodable byte by line and column.
+"""
+
+import gzip
 import io
 import os
+import zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+#: What a truncated or corrupt gzip stream raises while it is read.
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def source_prefix(path_or_file):
@@ -58,3 +69,148 @@ def not_decodable_message(line_no, column, byte, encoding):
         f"line {line_no}, column {column}: byte 0x{byte:02x} is not valid {codec}; the "
         f"file is not {codec} encoded (re-save it as UTF-8 or pass encoding=)"
     )
+
+
+def strip_gz(path):
+    """The lower-cased file name of ``path`` without a trailing ``.gz``."""
+    name = os.fspath(path).lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+# ------------------------------------------------------------------ paths, for csv
+
+
+def open_binary(path):
+    """Open ``path`` for reading bytes, transparently un-gzipping it."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+
+
+def open_text(path, encoding):
+    """Open ``path`` as text for the csv module (gzip by content; UTF-16 checked).
+
+    Universal newlines are off (``newline=""``), as the csv module wants.
+    """
+    binary = open_binary(path)
+    try:
+        head, binary = peek(binary, 2)
+        check_not_utf16(head, encoding, "")
+    except BaseException:
+        binary.close()
+        raise
+    return io.TextIOWrapper(binary, encoding=python_encoding(encoding), newline="")
+
+
+def decode_error_message(path, encoding, err):
+    """Locate the first undecodable byte of ``path`` (line and column) for a message."""
+    codec = python_encoding(encoding)
+    with open_binary(path) as fh:
+        line_no = 0
+        for raw in fh:
+            # Lines end in \n, \r\n or \r, as for the csv reader.
+            for line in raw.rstrip(b"\n").removesuffix(b"\r").split(b"\r"):
+                line_no += 1
+                try:
+                    line.decode(codec if line_no == 1 else encoding)
+                except UnicodeDecodeError as bad:
+                    column = len(line[:bad.start].decode(encoding, errors="replace")) + 1
+                    return not_decodable_message(line_no, column, line[bad.start], encoding)
+    return f"the file is not valid {encoding!r} text ({err})"
+
+
+def first_nonblank_line(fh):
+    """Return the first line of ``fh`` that is not blank (``""`` if none); rewind."""
+    for line in fh:
+        if line.strip():
+            break
+    else:
+        line = ""
+    fh.seek(0)
+    return line
+
+
+# ------------------------------------------- paths, file objects, iterables: lines
+
+
+def _decoded_lines(binary, encoding, prefix):
+    """Decode a binary stream (gzip allowed) into lines; errors become ``ValueError``.
+
+    Any line ending (``\\n``, ``\\r\\n``, ``\\r``) ends a line, and a UTF-8
+    byte-order mark is dropped. Invalid bytes are reported with their line and
+    column.
+    """
+    head, binary = peek(binary, 2)
+    stream = gzip.GzipFile(fileobj=binary, mode="rb") if head == GZIP_MAGIC else binary
+    if stream is not binary:
+        head, stream = peek(stream, 2)
+    check_not_utf16(head, encoding, prefix)
+    text = io.TextIOWrapper(stream, encoding=python_encoding(encoding), errors="surrogateescape",
+                            newline=None)
+    line_no = 0
+    try:
+        for line_no, line in enumerate(text, start=1):
+            if not line.isascii():
+                _check_decoded(line, line_no, encoding, prefix)
+            yield line.rstrip("\r\n")
+    except GZIP_ERRORS as err:
+        raise ValueError(
+            f"{prefix}truncated or corrupt gzip data after line {line_no} ({err})"
+        ) from None
+    finally:
+        if stream is binary:
+            text.detach()  # leave the caller's file open
+        else:
+            text.close()  # closes the GzipFile, not the caller's file
+
+
+def _check_decoded(line, line_no, encoding, prefix):
+    """Raise ``ValueError`` if ``line`` holds bytes that did not decode."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as err:
+        # errors="surrogateescape" maps an undecodable byte b to chr(0xDC00 + b).
+        byte = ord(line[err.start]) - 0xDC00
+        raise ValueError(
+            prefix + not_decodable_message(line_no, err.start + 1, byte, encoding)
+        ) from None
+
+
+def _split_line_endings(line):
+    """Split a text line on any of ``\\r\\n``, ``\\r``, ``\\n`` (ending removed)."""
+    line = line.rstrip("\r\n")
+    if "\r" not in line and "\n" not in line:
+        return [line]
+    return line.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def text_lines(path_or_file, encoding="utf-8"):
+    """Yield decoded lines (line endings removed) from a path, file or iterable.
+
+    Paths and binary streams may be gzip-compressed (recognised by content);
+    a leading UTF-8 byte-order mark is dropped from every kind of input.
+    """
+    prefix = source_prefix(path_or_file)
+    if isinstance(path_or_file, (str, bytes, os.PathLike)):
+        with open(path_or_file, "rb") as raw:
+            yield from _decoded_lines(raw, encoding, prefix)
+        return
+    if hasattr(path_or_file, "read") and not isinstance(path_or_file, io.TextIOBase):
+        if isinstance(path_or_file.read(0), bytes):
+            yield from _decoded_lines(path_or_file, encoding, prefix)
+            return
+    # A text stream or an iterable of str (or bytes) lines.
+    first = True
+    for line_no, line in enumerate(path_or_file, start=1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    prefix + not_decodable_message(line_no, err.start + 1, line[err.start],
+                                                   encoding)
+                ) from None
+        if first:
+            line = line.removeprefix("\ufeff")
+            first = False
+        yield from _split_line_endings(line)

@@ -1,4 +1,4 @@
-"""Expression loaders (CSV / TSV / GCT, .npy / .npz) and make_expression."""
+"""Expression matrices: read_expression (CSV / TSV / GCT)."""
 import gzip
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deepbio.datasets import load_array, make_expression, read_expression
+from deepbio.datasets import read_expression
 
 # ---------------------------------------------------------------------------
 # writers used by the round-trip tests
@@ -160,119 +160,6 @@ def test_format_override(tmp_path):
     with pytest.raises(ValueError):
         read_expression(path, format="csv")  # ';' is not ','
     assert read_expression(path, sep=";").X.tolist() == [[2.0]]
-
-
-# ---------------------------------------------------------------------------
-# load_array
-# ---------------------------------------------------------------------------
-
-
-def test_load_array_npy_and_npz(tmp_path):
-    a = np.arange(6.0).reshape(2, 3)
-    np.save(tmp_path / "a.npy", a)
-    np.testing.assert_array_equal(load_array(tmp_path / "a.npy"), a)
-    np.savez(tmp_path / "one.npz", a=a)
-    np.testing.assert_array_equal(load_array(tmp_path / "one.npz"), a)
-    np.savez_compressed(tmp_path / "two.npz", X=a, y=np.arange(2))
-    both = load_array(tmp_path / "two.npz")
-    assert set(both) == {"X", "y"}
-    np.testing.assert_array_equal(both["y"], [0, 1])
-    np.testing.assert_array_equal(load_array(tmp_path / "two.npz", key="X"), a)
-    with pytest.raises(ValueError, match="key"):
-        load_array(tmp_path / "two.npz", key="Z")
-    with pytest.raises(ValueError, match="single array"):
-        load_array(tmp_path / "a.npy", key="X")
-
-
-def test_load_array_never_unpickles(tmp_path):
-    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError):
-        load_array(tmp_path / "obj.npy")
-
-
-# ---------------------------------------------------------------------------
-# make_expression
-# ---------------------------------------------------------------------------
-
-
-def test_make_expression_shapes_dtypes_and_balance():
-    X, y = make_expression(n_samples=61, n_genes=120, n_subtypes=4, n_markers=10, random_state=0)
-    assert X.shape == (61, 120) and X.dtype == np.float64
-    assert y.shape == (61,) and y.dtype == np.int64
-    assert sorted(np.bincount(y).tolist()) == [15, 15, 15, 16]
-    assert np.isfinite(X).all()
-
-
-def test_make_expression_reproducible_and_seed_dependent():
-    a = make_expression(n_samples=20, n_genes=50, n_markers=5, random_state=3)
-    b = make_expression(n_samples=20, n_genes=50, n_markers=5, random_state=3)
-    c = make_expression(n_samples=20, n_genes=50, n_markers=5, random_state=4)
-    np.testing.assert_array_equal(a[0], b[0])
-    np.testing.assert_array_equal(a[1], b[1])
-    assert not np.allclose(a[0], c[0])
-
-
-def test_make_expression_markers_carry_the_subtype_signal():
-    sim = make_expression(n_samples=300, n_genes=200, n_subtypes=3, n_markers=15, noise=0.5,
-                          random_state=0, return_bunch=True)
-    X, y = sim.data, sim.target
-    assert sim.markers.shape == (3, 15) and len(set(sim.markers.ravel().tolist())) == 45
-    assert len(sim.feature_names) == 200 and sim.feature_names[0] == "GENE0001"
-    for k in range(3):
-        cols = sim.markers[k]
-        diff = X[y == k][:, cols].mean(axis=0) - X[y != k][:, cols].mean(axis=0)
-        # sign and size of each marker's shift follow the planted effect
-        assert np.all(np.sign(diff) == np.sign(sim.effects[k, cols]))
-        assert np.all(np.abs(diff) > 0.5)
-    non_markers = np.setdiff1d(np.arange(200), sim.markers.ravel())
-    non = [abs(X[y == 0][:, j].mean() - X[y != 0][:, j].mean()) for j in non_markers]
-    assert np.median(non) < 0.3
-
-
-def test_make_expression_modules_are_correlated_and_library_shifts_samples():
-    sim = make_expression(n_samples=400, n_genes=100, n_subtypes=2, n_markers=5, n_modules=2,
-                          module_size=10, noise=0.3, library_sd=0.0, random_state=1,
-                          return_bunch=True)
-    assert len(sim.modules) == 2 and all(len(m) == 10 for m in sim.modules)
-    assert not set(sim.modules[0]) & set(sim.markers.ravel())
-    C = np.corrcoef(sim.data[:, sim.modules[0]].T)
-    assert C[np.triu_indices(10, 1)].min() > 0.3
-    outside = np.setdiff1d(np.arange(100), np.concatenate([*sim.modules, sim.markers.ravel()]))
-    C2 = np.corrcoef(sim.data[:, outside[:10]].T)
-    assert np.abs(C2[np.triu_indices(10, 1)]).max() < 0.3
-    np.testing.assert_array_equal(sim.library_size, 0.0)
-    sim2 = make_expression(n_samples=400, n_genes=100, library_sd=2.0, random_state=1,
-                           return_bunch=True)
-    # the per-sample offset moves every gene of a sample: row means track it
-    r = np.corrcoef(sim2.data.mean(axis=1), sim2.library_size)[0, 1]
-    assert r > 0.9
-
-
-def test_make_expression_noise_zero_is_deterministic_given_structure():
-    sim = make_expression(n_samples=10, n_genes=30, n_markers=2, noise=0.0, n_modules=0,
-                          library_sd=0.0, random_state=2, return_bunch=True)
-    # without noise, modules or library effect, samples of one subtype are identical
-    for k in range(3):
-        rows = sim.data[sim.target == k]
-        np.testing.assert_array_equal(rows, np.broadcast_to(rows[0], rows.shape))
-
-
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(n_samples=2, n_subtypes=3), "n_samples"),
-    (dict(n_genes=10, n_subtypes=3, n_markers=4), "n_genes"),
-    (dict(n_subtypes=0), "n_subtypes"),
-    (dict(n_markers=-1), "n_markers"),
-    (dict(noise=-1.0), "noise"),
-    (dict(noise=float("nan")), "noise"),
-    (dict(n_samples=10.5), "n_samples"),
-    (dict(n_samples=True), "n_samples"),
-    (dict(effect_size=-2), "effect_size"),
-    (dict(module_size=0), "module_size"),
-    (dict(random_state="seed"), "random_state"),
-])
-def test_make_expression_argument_errors_name_the_parameter(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        make_expression(**kwargs)
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deepbio._validation import NotFittedError
-from deepbio.datasets import StandardScaler, standardize, train_test_split
+from deepbio.datasets import MinMaxScaler, StandardScaler, standardize, train_test_split
 
 
 def test_split_sizes_disjoint_and_complete():
@@ -172,3 +172,37 @@ def test_stratify_singleton_class_message_shows_the_plain_label():
     labels = np.array(["a", "a", "b"])
     with pytest.raises(ValueError, match=r"class 'b' has only 1 member"):
         train_test_split(labels, stratify=labels)
+
+
+def test_min_max_scaler_maps_onto_the_range_and_back():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * [1.0, 10.0, 0.0] + [0.0, 5.0, 7.0]  # last column constant
+    scaler = MinMaxScaler().fit(X)
+    Z = scaler.transform(X)
+    np.testing.assert_allclose(Z[:, :2].min(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(Z[:, :2].max(axis=0), 1.0)
+    np.testing.assert_array_equal(Z[:, 2], 0.0)                     # constant -> lo
+    assert scaler.data_range_[2] == 1.0
+    np.testing.assert_allclose(scaler.inverse_transform(Z), X)
+    wide = MinMaxScaler(feature_range=(-1, 1)).fit(X).transform(X)
+    np.testing.assert_allclose(wide[:, :2].min(axis=0), -1.0)
+    outside = X.max(axis=0) + 1.0
+    assert MinMaxScaler(clip=True).fit(X).transform(outside[None]).max() == 1.0
+    assert MinMaxScaler().fit(X).transform(outside[None]).max() > 1.0
+    preprocessing = pytest.importorskip("sklearn.preprocessing")
+    theirs = preprocessing.MinMaxScaler(feature_range=(-1, 1)).fit(X)
+    np.testing.assert_allclose(wide, theirs.transform(X), atol=1e-12)
+
+
+def test_min_max_scaler_params_and_errors():
+    scaler = MinMaxScaler(clip=True)
+    assert scaler.get_params() == {"feature_range": (0.0, 1.0), "clip": True}
+    assert scaler.set_params(clip=False) is scaler and not scaler.clip
+    with pytest.raises(ValueError, match="invalid parameter"):
+        scaler.set_params(with_mean=True)
+    with pytest.raises(NotFittedError, match="This MinMaxScaler instance is not fitted"):
+        scaler.transform([[1.0]])
+    with pytest.raises(ValueError, match="feature_range"):
+        MinMaxScaler(feature_range=(1, 0)).fit([[1.0], [2.0]])
+    with pytest.raises(ValueError, match="MinMaxScaler was fitted with 1"):
+        MinMaxScaler().fit([[1.0], [2.0]]).transform([[1.0, 2.0]])
