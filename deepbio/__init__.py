@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 # Layers 4 and 5: models (scikit-learn estimators), model files and data sets.
 from . import datasets  # noqa: E402,F401
-from .io import load, save  # noqa: E402,F401
+from .models import load, save  # noqa: E402,F401
 from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # noqa: E402
                      RNNTagger, AutoEncoder, DBNClassifier, DBNRegressor,  # noqa: E402,F401
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,

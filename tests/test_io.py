@@ -26,21 +26,21 @@ MODELS = [
     (RBM(5, visible="gaussian", persistent=True, n_iter=2, random_state=0), None,
      "transform"),
     (DBN((5, 3), n_iter=2, random_state=0), None, "transform"),
-    (AutoEncoder(3, max_epochs=2, random_state=0), None, "reconstruct"),
-    (AutoEncoder(3, tied=False, sparsity_target=0.2, corruption="mask", max_epochs=2,
+    (AutoEncoder(3, max_iter=2, random_state=0), None, "reconstruct"),
+    (AutoEncoder(3, tied=False, sparsity_target=0.2, corruption="mask", max_iter=2,
                  random_state=0), None, "reconstruct"),
-    (StackedAutoEncoder((4, 2), max_epochs=2, include_input=True, random_state=0), None,
+    (StackedAutoEncoder((4, 2), max_iter=2, include_input=True, random_state=0), None,
      "transform"),
-    (DBNClassifier((5,), pretrain_epochs=2, max_epochs=2, random_state=0), y,
+    (DBNClassifier((5,), pretrain_epochs=2, max_iter=2, random_state=0), y,
      "predict_proba"),
-    (DBNRegressor((5,), pretrain_epochs=2, max_epochs=2, random_state=0), y_reg, "predict"),
-    (StackedAutoEncoderClassifier((5,), pretrain_epochs=2, max_epochs=2, random_state=0), y,
+    (DBNRegressor((5,), pretrain_epochs=2, max_iter=2, random_state=0), y_reg, "predict"),
+    (StackedAutoEncoderClassifier((5,), pretrain_epochs=2, max_iter=2, random_state=0), y,
      "predict_proba"),
-    (StackedAutoEncoderRegressor((5,), pretrain_epochs=2, max_epochs=2, random_state=0),
+    (StackedAutoEncoderRegressor((5,), pretrain_epochs=2, max_iter=2, random_state=0),
      y_reg, "predict"),
-    (MLPClassifier((4, 3), dropout=0.1, max_epochs=2, dtype="float64", random_state=0), y,
+    (MLPClassifier((4, 3), dropout=0.1, max_iter=2, dtype="float64", random_state=0), y,
      "predict_proba"),
-    (MLPRegressor((), max_epochs=2, random_state=0), np.column_stack([y_reg, -y_reg]),
+    (MLPRegressor((), max_iter=2, random_state=0), np.column_stack([y_reg, -y_reg]),
      "predict"),
 ]
 
@@ -50,7 +50,7 @@ MODELS = [
 def test_round_trip_predicts_identically(tmp_path, model, target, method):
     model = model.fit(X) if target is None else model.fit(X, target)
     path = tmp_path / "model.safetensors"
-    assert dio.save(model, path) == str(path)
+    assert deepbio.save(model, path) == str(path)
     loaded = deepbio.load(path)
     assert type(loaded) is type(model)
     assert loaded.get_params() == model.get_params()
@@ -62,7 +62,7 @@ def test_round_trip_predicts_identically(tmp_path, model, target, method):
     if hist is not None:
         assert loaded.history_ == hist
     # a loaded model can be saved again, with the same tensors
-    dio.save(loaded, tmp_path / "again.safetensors")
+    deepbio.save(loaded, tmp_path / "again.safetensors")
     first = safetensors.numpy.load_file(str(path))
     again = safetensors.numpy.load_file(str(tmp_path / "again.safetensors"))
     assert first.keys() == again.keys()
@@ -79,10 +79,10 @@ def test_loaded_model_keeps_training(tmp_path):
     pcd = RBM(4, persistent=True, sparsity_target=0.1, n_iter=2, random_state=0).fit(X)
     pcd.save(tmp_path / "pcd.safetensors")
     assert len(deepbio.load(tmp_path / "pcd.safetensors").partial_fit(X).history_) == 3
-    ae = AutoEncoder(3, max_epochs=2, random_state=0).fit(X)
+    ae = AutoEncoder(3, max_iter=2, random_state=0).fit(X)
     ae.save(tmp_path / "ae.safetensors")
     assert deepbio.load(tmp_path / "ae.safetensors").partial_fit(X).n_iter_ == 3
-    mlp = MLPClassifier((4,), max_epochs=2, random_state=0).fit(X, y)
+    mlp = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
     mlp.save(tmp_path / "mlp.safetensors")
     again = deepbio.load(tmp_path / "mlp.safetensors").partial_fit(X, y)
     assert again.n_iter_ == 3
@@ -92,20 +92,20 @@ def test_loaded_model_keeps_training(tmp_path):
 
 def test_unfitted_model_and_user_metadata(tmp_path):
     path = tmp_path / "m.safetensors"
-    dio.save(DBNClassifier(hidden_layer_sizes=(7, 3), learning_rate=0.2), path,
+    deepbio.save(DBNClassifier(hidden_layer_sizes=(7, 3), learning_rate=0.2), path,
              metadata={"scaler": {"mean": [1.0, 2.0]}, "note": "demo"})
-    model, meta = dio.load(path, return_metadata=True)
+    model, meta = deepbio.load(path, return_metadata=True)
     assert model.hidden_layer_sizes == (7, 3) and model.learning_rate == 0.2
     assert not hasattr(model, "coefs_")
     assert meta == {"scaler": {"mean": [1.0, 2.0]}, "note": "demo"}
     with pytest.raises(ValueError, match="not JSON"):
-        dio.save(RBM(), path, metadata={"bad": object()})
+        deepbio.save(RBM(), path, metadata={"bad": object()})
     with pytest.raises(TypeError, match="deepbio estimator"):
-        dio.save(object(), path)
+        deepbio.save(object(), path)
 
 
 def test_file_layout_is_safetensors_plus_json(tmp_path):
-    model = MLPClassifier((4,), max_epochs=1, random_state=0).fit(X, y)
+    model = MLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
     path = tmp_path / "m.safetensors"
     model.save(path)
     tensors = safetensors.numpy.load_file(str(path))
@@ -194,14 +194,14 @@ def test_saved_file_permissions_follow_umask_or_the_replaced_file(tmp_path):
     model = RBM(3)
     old = os.umask(0o022)
     try:
-        dio.save(model, tmp_path / "a.safetensors")
+        deepbio.save(model, tmp_path / "a.safetensors")
         assert _mode(tmp_path / "a.safetensors") == 0o644      # was 0o600 (mkstemp's)
         os.umask(0o027)
-        dio.save(model, tmp_path / "b.safetensors")
+        deepbio.save(model, tmp_path / "b.safetensors")
         assert _mode(tmp_path / "b.safetensors") == 0o640
         # replacing an existing file keeps that file's permissions, not the umask's
         os.chmod(tmp_path / "a.safetensors", 0o604)
-        dio.save(model, tmp_path / "a.safetensors")
+        deepbio.save(model, tmp_path / "a.safetensors")
         assert _mode(tmp_path / "a.safetensors") == 0o604
     finally:
         os.umask(old)
@@ -251,14 +251,14 @@ def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path)
 def test_save_into_missing_directory_or_onto_a_directory_says_so(tmp_path):
     missing = tmp_path / "no-such-dir" / "m.safetensors"
     with pytest.raises(FileNotFoundError, match="does not exist") as info:
-        dio.save(RBM(3), missing)
+        deepbio.save(RBM(3), missing)
     assert str(missing) in str(info.value) and ".tmp" not in str(info.value)
     assert info.value.filename == str(missing)
     assert not (tmp_path / "no-such-dir").exists()
     folder = tmp_path / "models"
     folder.mkdir()
     with pytest.raises(IsADirectoryError, match="is a directory") as info:
-        dio.save(RBM(3), folder)
+        deepbio.save(RBM(3), folder)
     assert str(folder) in str(info.value) and ".tmp" not in str(info.value)
     assert folder.is_dir() and list(folder.iterdir()) == []
 
@@ -285,7 +285,7 @@ def _write_deepbio(path, doc, tensors=None, fmt="deepbio"):
 
 def test_truncated_corrupt_and_foreign_files(tmp_path):
     good = tmp_path / "good.safetensors"
-    MLPClassifier((4,), max_epochs=1, random_state=0).fit(X, y).save(good)
+    MLPClassifier((4,), max_iter=1, random_state=0).fit(X, y).save(good)
     data = good.read_bytes()
     cases = {
         "empty": (b"", "truncated or empty"),
@@ -311,7 +311,7 @@ def test_truncated_corrupt_and_foreign_files(tmp_path):
 
 def test_flipped_tensor_bytes_are_detected_by_shape_or_load(tmp_path):
     good = tmp_path / "good.safetensors"
-    MLPClassifier((4,), max_epochs=1, random_state=0).fit(X, y).save(good)
+    MLPClassifier((4,), max_iter=1, random_state=0).fit(X, y).save(good)
     data = bytearray(good.read_bytes())
     (n,) = struct.unpack("<Q", bytes(data[:8]))
     header = json.loads(bytes(data[8:8 + n]))

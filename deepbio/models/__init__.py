@@ -27,15 +27,12 @@ __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMix
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
            "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNTagger"]
 
-#: Estimator classes that :func:`deepbio.io.load` may construct, by class name.
-REGISTRY = {name: globals()[name] for name in __all__
-            if name not in ("BaseEstimator", "ClassifierMixin", "RegressorMixin",
-                            "TransformerMixin")}
+# Model files: deepbio.models.save / load (also deepbio.save / load), and the classes a
+# file may name, each with its file schema (deepbio/models/_persist.py).
+from ._persist import REGISTRY, load, register, save  # noqa: E402
 
-
-def register(cls):
-    """Allow :func:`deepbio.io.load` to build ``cls`` (a BaseEstimator subclass)."""
-    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
-        raise TypeError(f"only deepbio estimator classes can be registered, got {cls!r}")
-    REGISTRY[cls.__name__] = cls
-    return cls
+for _name in __all__:
+    if _name not in ("BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin"):
+        register(globals()[_name])
+del _name
+__all__ += ["save", "load", "register", "REGISTRY"]

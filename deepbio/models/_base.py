@@ -4,7 +4,7 @@
   signature (``deep=True`` reaches nested estimators as ``outer__inner``), ``__repr__``
   shows the parameters that differ from their defaults, hyper-parameters are checked on
   entering ``fit`` against the class's ``_parameter_constraints`` table, and
-  ``save(path)`` / ``load(path)`` go through :mod:`deepbio.io`.
+  ``save(path)`` / ``load(path)`` go through :mod:`deepbio.models._persist`.
 * :class:`ClassifierMixin` (labels of any type encoded through ``classes_``; ``score`` is
   accuracy), :class:`RegressorMixin` (``score`` is R^2), :class:`TransformerMixin`
   (``fit_transform``, optional concatenation of the raw input to the features; every
@@ -101,17 +101,19 @@ class BaseEstimator:
         return f"{type(self).__name__}({', '.join(shown)})"
 
     # ------------------------------------------------------------------ files
-    def save(self, path):
-        """Save this estimator to ``path`` (safetensors + JSON); see :func:`deepbio.io.save`."""
-        from .. import io
-        io.save(self, path)
+    def save(self, path, metadata=None):
+        """Save this estimator to ``path`` (safetensors + JSON); see :func:`deepbio.save`."""
+        # _persist (the models' file format) imports this module, so it is imported
+        # here, when a file is written, not at the top
+        from ._persist import save
+        save(self, path, metadata=metadata)
         return path
 
     @classmethod
     def load(cls, path):
         """Load an estimator saved by :meth:`save`; it must be an instance of ``cls``."""
-        from .. import io
-        model = io.load(path)
+        from ._persist import load
+        model = load(path)
         if not isinstance(model, cls):
             raise ValueError(f"{path!s} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
