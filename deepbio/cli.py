@@ -10,23 +10,24 @@
     deepbio bench                                  # runs bench/models.py from a checkout
 
 Data files: CSV / TSV (optionally gzipped; the first row is a header when it differs in
-kind from the rows below, see ``_has_header``, or as ``--header yes|no`` says), ``.npy``
+kind from the rows below, see :func:`deepbio.datasets.has_header`, or as ``--header
+yes|no`` says; read by :func:`deepbio.datasets.read_table`), ``.npy``
 (2-d, or 1-d = one column) or ``.npz`` (arrays ``X`` and optionally ``y``, read
 separately).  The target is a column (``--target NAME`` or index; default: a column
 named ``target``, ``label``, ``class`` or ``y``), a separate file (``--labels``: one
 column, one label per data row; not together with ``--target``), the ``y`` of an
 ``.npz`` file, or else the last column of a NumPy file.
 
-Scaling (``--scale standard|minmax|none``) is learnt on the training data and stored in
-the model file's metadata, so ``predict`` and ``evaluate`` apply the same scaling.
+Scaling (``--scale standard|minmax|none``) is learnt on the training data (by
+:class:`deepbio.datasets.StandardScaler` / :class:`~deepbio.datasets.MinMaxScaler`) and
+stored in the model file's metadata, so ``predict`` and ``evaluate`` apply the same
+scaling.  Metrics come from :mod:`deepbio.datasets.metrics`.
 
 Exit status: 0 on success, 1 on an error in the data, the model file or the backend, or
 a diverging training (the message says which), 2 on a usage error.
 """
 import argparse
 import csv
-import gzip
-import io as _stdio
 import json
 import os
 import sys
@@ -34,7 +35,18 @@ import time
 
 import numpy as np
 
+from .datasets import (Bunch, MinMaxScaler, StandardScaler, accuracy_score, load_array,
+                       mean_squared_error, read_table, roc_auc_score, standardize,
+                       table_to_float)
+from .datasets.tables import is_number
+
 _TARGET_NAMES = ("target", "label", "labels", "class", "y")
+
+#: ``--header`` choices as :func:`deepbio.datasets.read_table` takes them.
+_HEADER = {"auto": "auto", "yes": True, "no": False}
+
+#: The ROC AUC the reports print (the library's; kept under its old name here).
+roc_auc = roc_auc_score
 
 
 class CLIError(Exception):
@@ -44,108 +56,42 @@ class CLIError(Exception):
 # ----------------------------------------------------------------------- metrics
 
 
-def _average_ranks(a):
-    """Ranks 1..n of ``a``, ties sharing their average rank."""
-    order = np.argsort(a, kind="mergesort")
-    sorted_a = a[order]
-    ranks = np.empty(len(a), dtype=np.float64)
-    i = 0
-    while i < len(a):
-        j = i
-        while j + 1 < len(a) and sorted_a[j + 1] == sorted_a[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
-
-
-def roc_auc(y_true, score):
-    """Area under the ROC curve by the rank (Mann-Whitney) formula.
-
-    ``AUC = (sum of the positives' ranks - n_pos (n_pos + 1) / 2) / (n_pos n_neg)``, with
-    tied scores given their average rank.  ``y_true`` holds 0 / 1 (or booleans).
-    """
-    y_true = np.asarray(y_true).astype(bool)
-    score = np.asarray(score, dtype=np.float64)
-    n_pos = int(y_true.sum())
-    n_neg = len(y_true) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("ROC AUC needs both classes among the samples")
-    ranks = _average_ranks(score)
-    return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
 def _classification_report(model, X, y):
     proba = model.predict_proba(X)
     pred = model.classes_[np.argmax(proba, axis=1)]
-    out = {"accuracy": float(np.mean(pred == y))}
+    out = {"accuracy": accuracy_score(y, pred)}
     present = [k for k, c in enumerate(model.classes_) if np.any(y == c)]
     if len(model.classes_) == 2 and len(present) == 2:
-        out["roc_auc"] = roc_auc(y == model.classes_[1], proba[:, 1])
+        out["roc_auc"] = roc_auc_score(y == model.classes_[1], proba[:, 1])
     elif len(present) > 2:       # macro average of one-vs-rest AUCs
-        out["roc_auc_ovr"] = float(np.mean([roc_auc(y == model.classes_[k], proba[:, k])
+        out["roc_auc_ovr"] = float(np.mean([roc_auc_score(y == model.classes_[k],
+                                                          proba[:, k])
                                             for k in present]))
     return out
 
 
 def _regression_report(model, X, y):
     pred = model.predict(X).reshape(y.shape)
-    return {"r2": model.score(X, y), "mse": float(np.mean((pred - y) ** 2))}
+    return {"r2": model.score(X, y), "mse": mean_squared_error(y, pred)}
 
 
 # -------------------------------------------------------------------------- data
-
-
-def _open_text(path):
-    if path.endswith(".gz"):
-        return _stdio.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
-def _is_number(cell):
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _has_header(rows):
-    """Whether the first row of a CSV file is a header (``--header auto``).
-
-    A header differs in kind from the rows below it.  With a *word* meaning a non-empty
-    cell that is not a number:
-
-    * a first row without words (numbers, maybe empty cells) is data;
-    * otherwise it is a header if one of its words stands above a column of numbers
-      (``age`` above ``34, 51, ...``);
-    * otherwise (its words stand above words, as in a labels file ``B, M, M, ...``) it is
-      a header if none of its words appears again below it in its column: ``diagnosis``
-      above ``B, M, ...`` is a header, a first row ``B`` is a label.
-    """
-    first, below = rows[0], rows[1:]
-    words = [j for j, cell in enumerate(first) if cell.strip() and not _is_number(cell)]
-    if not words:
-        return False
-    if any(all(_is_number(row[j]) for row in below) for j in words):
-        return True
-    return not any(first[j].strip() in {row[j].strip() for row in below} for j in words)
 
 
 def _read_numpy(path):
     """``(X, y)`` of a ``.npy`` file (y None) or of an ``.npz`` file (y None without one);
     a 1-d ``X`` is one column."""
     try:
-        if path.endswith(".npy"):
-            X, y = np.load(path, allow_pickle=False), None
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                if "X" not in z:
-                    raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
-                                   f"(and optionally 'y'); found {sorted(z.files)}")
-                X, y = z["X"], (z["y"] if "y" in z else None)
+        arrays = load_array(path, as_dict=True)
     except (ValueError, OSError) as e:      # not a NumPy file, or an object array
         raise CLIError(f"{path}: not a readable NumPy file ({e})") from None
+    if isinstance(arrays, dict):
+        if "X" not in arrays:
+            raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
+                           f"(and optionally 'y'); found {sorted(arrays)}")
+        X, y = arrays["X"], arrays.get("y")
+    else:
+        X, y = arrays, None
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
@@ -159,42 +105,30 @@ def _read_numpy(path):
     return X, y
 
 
-def read_table(path, header="auto"):
-    """``(cells, names, y)``: a 2-d array of strings (or numbers for NumPy files), the
-    column names (None without a header row) and the ``y`` of an ``.npz`` file (else
-    None).  ``header`` is ``"auto"`` (see ``_has_header``), ``"yes"`` or ``"no"``."""
+def read_data(path, header="auto"):
+    """``(table, y)`` of a data file: ``table`` as :func:`deepbio.datasets.read_table`
+    returns it (``cells``, ``columns``, ...; for a NumPy file its array as ``cells``,
+    no column names) and ``y``, the ``y`` of an ``.npz`` file (else None).
+
+    ``header`` is ``"auto"`` (see :func:`deepbio.datasets.has_header`), ``"yes"`` or
+    ``"no"``."""
     if not os.path.exists(path):
         raise CLIError(f"data file not found: {path}")
     if path.endswith((".npy", ".npz")):
         X, y = _read_numpy(path)
-        return X, None, y
-    name = path[:-3] if path.endswith(".gz") else path
-    delimiter = "\t" if name.endswith((".tsv", ".tab", ".txt")) else ","
-    with _open_text(path) as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
-    if not rows:
-        raise CLIError(f"{path} is empty")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise CLIError(f"{path}: row {i + 1} has {len(row)} fields, expected {width}")
-    names = None
-    if header == "yes" or (header == "auto" and _has_header(rows)):
-        names, rows = [c.strip() for c in rows[0]], rows[1:]
-    if not rows:
-        raise CLIError(f"{path} has a header but no data rows")
-    return np.array(rows, dtype=str), names, None
+        return Bunch(cells=X, columns=None, source=f"{path!r}: "), y
+    return read_table(path, header=_HEADER[header]), None
 
 
 def read_labels(path, data_path, n_rows, header="auto"):
     """The labels of a ``--labels`` file, read the same way by every command: one
     column (or the ``y`` of an ``.npz`` file), exactly one label per row of the data."""
-    cells, _, y = read_table(path, header)
+    table, y = read_data(path, header)
     if y is None:
-        if cells.shape[1] != 1:
+        if table.cells.shape[1] != 1:
             raise CLIError(f"--labels {path} must hold one column of labels, "
-                           f"found {cells.shape[1]} columns")
-        y = cells[:, 0]
+                           f"found {table.cells.shape[1]} columns")
+        y = table.cells[:, 0]
     if len(y) != n_rows:
         raise CLIError(f"--labels {path} has {len(y)} labels but --data {data_path} has "
                        f"{n_rows} rows")
@@ -220,17 +154,15 @@ def _column_index(spec, header, width):
     return i % width
 
 
-def _to_float(cells, path, names=None):
-    try:
-        return np.asarray(cells, dtype=np.float64)
-    except ValueError:
-        for j in range(cells.shape[1]):
-            for i in range(cells.shape[0]):
-                if not _is_number(cells[i, j]):
-                    col = names[j] if names else j
-                    raise CLIError(f"{path}: feature column {col!r} holds a non-numeric "
-                                   f"value {str(cells[i, j])!r} (data row {i + 1})") from None
-        raise
+def _split_target(table, t):
+    """``(X, y, names)``: the float features of ``table`` without column ``t`` (None:
+    all columns), that column (None if ``t`` is None) and the features' names."""
+    names = table.columns
+    if t is None:
+        return table_to_float(table), None, names
+    if names:
+        names = names[:t] + names[t + 1:]
+    return table_to_float(table, exclude=t), table.cells[:, t], names
 
 
 def load_xy(path, target=None, labels=None, need_target=False, header_mode="auto"):
@@ -239,37 +171,40 @@ def load_xy(path, target=None, labels=None, need_target=False, header_mode="auto
     ``y``: the ``labels`` file, else the ``target`` column (default: one named ``target``,
     ``label``, ...), else the ``y`` of an ``.npz`` file, else (if ``need_target``) the
     last column of a NumPy file."""
-    cells, header, y = read_table(path, header_mode)
-    width = cells.shape[1]
-    t = _column_index(target, header, width)
+    table, y = read_data(path, header_mode)
+    width = table.cells.shape[1]
     if labels is not None:
-        y = read_labels(labels, path, len(cells), header_mode)
-    elif t is not None:
-        y = cells[:, t]
-        cells = np.delete(cells, t, axis=1)
-        if header:
-            header = header[:t] + header[t + 1:]
-    elif y is None and need_target:                     # and no 'y' in an .npz file
-        if cells.dtype.kind == "f" and width > 1:       # NumPy files: last column
-            y, cells = cells[:, -1], cells[:, :-1]
+        X, _, names = _split_target(table, None)
+        return X, read_labels(labels, path, len(X), header_mode), names
+    t = _column_index(target, table.columns, width)
+    if t is None and y is None and need_target:            # and no 'y' in an .npz file
+        if table.cells.dtype.kind == "f" and width > 1:    # NumPy files: last column
+            t = width - 1
         else:
             raise CLIError("no target column: name it with --target (column name or index) "
                            "or give --labels FILE")
-    X = _to_float(cells, path, header)
-    return X, y, header
+    X, y_column, names = _split_target(table, t)
+    return X, (y if t is None else y_column), names
+
+
+def _all_numbers(y):
+    return all(is_number(v) for v in y)
 
 
 def _as_targets(y, classifier):
     if y is None:
         return None
+    text = y.dtype.kind in "US"
     if classifier:
-        if y.dtype.kind in "US" and all(_is_number(v) for v in y):
+        if text and _all_numbers(y):
             f = y.astype(np.float64)
             return f.astype(np.int64) if np.all(f == np.round(f)) else f
         return y
+    if text and not _all_numbers(y):
+        raise CLIError("the target of a regressor must be numeric")
     try:
         return np.asarray(y, dtype=np.float64)
-    except ValueError:
+    except (TypeError, ValueError):
         raise CLIError("the target of a regressor must be numeric") from None
 
 
@@ -277,25 +212,29 @@ def _as_targets(y, classifier):
 
 
 def fit_scaling(X, kind):
+    """The scaling ``kind`` (``standard``, ``minmax`` or ``none``) learnt on ``X``, as the
+    JSON-able dict stored in a model file: ``apply_scaling`` computes
+    ``(X - offset) / scale`` (then clips to [0, 1] for ``minmax``)."""
     if kind == "none":
         return {"kind": "none"}
     if kind == "standard":
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        return {"kind": kind, "offset": mean.tolist(),
-                "scale": np.where(std > 0, std, 1.0).tolist()}
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    return {"kind": kind, "offset": lo.tolist(),
-            "scale": np.where(hi > lo, hi - lo, 1.0).tolist(), "clip": True}
+        scaler = StandardScaler().fit(X)
+        return {"kind": kind, "offset": scaler.mean_.tolist(),
+                "scale": scaler.scale_.tolist()}
+    scaler = MinMaxScaler(clip=True).fit(X)
+    return {"kind": kind, "offset": scaler.data_min_.tolist(),
+            "scale": scaler.data_range_.tolist(), "clip": True}
 
 
 def apply_scaling(X, scaling):
+    """``X`` scaled as ``fit_scaling`` learnt (``scaling`` from a model file's metadata)."""
     if not scaling or scaling.get("kind") == "none":
         return X
     offset, scale = np.asarray(scaling["offset"]), np.asarray(scaling["scale"])
     if X.shape[1] != len(offset):
         raise CLIError(f"the data has {X.shape[1]} feature columns, but the model was "
                        f"trained on {len(offset)}")
-    Z = (X - offset) / scale
+    Z = standardize(X, mean=offset, std=scale)
     return np.clip(Z, 0.0, 1.0) if scaling.get("clip") else Z
 
 
@@ -321,7 +260,7 @@ def cmd_demo(args, out):
     scaling = fit_scaling(Xtr, "minmax")        # Bernoulli visible units want [0, 1]
     Xtr, Xte = apply_scaling(Xtr, scaling), apply_scaling(Xte, scaling)
     clf = DBNClassifier(hidden_layer_sizes=(64, 32), visible="bernoulli", pretrain_epochs=20,
-                        max_epochs=50, random_state=args.seed, verbose=args.verbose)
+                        max_iter=50, random_state=args.seed, verbose=args.verbose)
     clf.fit(Xtr, ytr)
     report = _classification_report(clf, Xte, yte)
     elapsed = time.perf_counter() - t0
@@ -362,7 +301,7 @@ def _check_out_dir(path):
 
 
 def cmd_train(args, out):
-    from . import io, models
+    from . import models
     _check_out_dir(args.out)
     _backend_name(args.backend)
     if args.model not in models.REGISTRY:
@@ -394,7 +333,7 @@ def cmd_train(args, out):
     elapsed = time.perf_counter() - t0
     meta = {"scaling": scaling, "feature_names": names, "target": args.target,
             "trained_on": os.path.basename(args.data)}
-    io.save(model, args.out, metadata=meta)
+    models.save(model, args.out, metadata=meta)
     print(f"trained {args.model} on {X.shape[0]} samples x {X.shape[1]} features in "
           f"{elapsed:.2f} s; saved to {args.out}", file=out)
     if X_test is not None:
@@ -410,10 +349,10 @@ def _report(model, X, y, kind):
 
 
 def _load_model(path):
-    from . import io
+    from .models import load
     if not os.path.exists(path):
         raise CLIError(f"model file not found: {path}")
-    model, meta = io.load(path, return_metadata=True)
+    model, meta = load(path, return_metadata=True)
     return model, meta or {}
 
 
@@ -421,21 +360,17 @@ def _features_for(model, path, meta, target, drop_target, header_mode="auto"):
     """Scaled features ``X`` of a data file and its target ``y`` (None if it has none):
     the target column, found when ``drop_target`` or when the file has one column more
     than the model's features, or else the ``y`` of an ``.npz`` file."""
-    cells, header, y = read_table(path, header_mode)
+    table, y = read_data(path, header_mode)
+    width = table.cells.shape[1]
     n = model.n_features_in_ if hasattr(model, "n_features_in_") else None
     t = None
     # an .npz file's y is the target, unless --target names a column of its X
     if (drop_target and (y is None or target is not None)) or \
-            (n is not None and cells.shape[1] == n + 1):
-        t = _column_index(target if target is not None else meta.get("target"), header,
-                          cells.shape[1])
-    if t is not None:
-        y = cells[:, t]
-        cells = np.delete(cells, t, axis=1)
-        if header:
-            header = header[:t] + header[t + 1:]
-    X = apply_scaling(_to_float(cells, path, header), meta.get("scaling"))
-    return X, y
+            (n is not None and width == n + 1):
+        t = _column_index(target if target is not None else meta.get("target"),
+                          table.columns, width)
+    X, y_column, _ = _split_target(table, t)
+    return apply_scaling(X, meta.get("scaling")), (y if t is None else y_column)
 
 
 def cmd_predict(args, out):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepbio import cli
-from deepbio.datasets import load_breast_cancer
+from deepbio.datasets import has_header, load_breast_cancer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,21 +20,12 @@ def run(*argv):
     return code, out.getvalue()
 
 
-def test_roc_auc_rank_formula():
+def test_roc_auc_is_the_librarys():
+    """The reports' ROC AUC is deepbio.datasets.roc_auc_score (tested in
+    tests/datasets/test_metrics.py), still reachable under its old name cli.roc_auc."""
+    from deepbio.datasets import roc_auc_score
+    assert cli.roc_auc is roc_auc_score
     assert cli.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
-    assert cli.roc_auc([0, 1], [0.2, 0.9]) == 1.0
-    assert cli.roc_auc([1, 0], [0.2, 0.9]) == 0.0
-    assert cli.roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5    # ties: average rank
-    rng = np.random.default_rng(0)
-    y = rng.random(200) < 0.4
-    s = rng.random(200) + y * 0.5
-    pairs = np.mean([(si > sj) + 0.5 * (si == sj) for si, yi in zip(s, y) if yi
-                     for sj, yj in zip(s, y) if not yj])
-    assert cli.roc_auc(y, s) == pytest.approx(pairs)
-    with pytest.raises(ValueError, match="both classes"):
-        cli.roc_auc([1, 1], [0.1, 0.2])
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
-    assert cli.roc_auc(y, s) == pytest.approx(sklearn_metrics.roc_auc_score(y, s))
 
 
 def test_demo_prints_backend_metrics_and_time():
@@ -72,7 +63,7 @@ def test_train_predict_evaluate_round_trip(tmp_path, cancer_csv):
     model = tmp_path / "m.safetensors"
     code, text = run("train", "--model", "MLPClassifier", "--data", str(path),
                      "--target", "diagnosis", "--param", "hidden_layer_sizes=[16]",
-                     "--param", "max_epochs=20", "--test-size", "0.25", "--out", str(model))
+                     "--param", "max_iter=20", "--test-size", "0.25", "--out", str(model))
     assert code == 0, text
     assert "held-out accuracy" in text and model.exists()
     held_out = float(text.split("held-out accuracy")[1].split(",")[0])
@@ -182,7 +173,7 @@ def test_bench_help_shows_the_benchmarks_options(argv, capsys):
 # ------------------------------------------------- data files, labels files, headers
 
 SMALL_MLP = ("--model", "MLPClassifier", "--param", "hidden_layer_sizes=[8]",
-             "--param", "max_epochs=5")
+             "--param", "max_iter=5")
 
 
 @pytest.fixture
@@ -230,14 +221,17 @@ def test_labels_file_with_a_header_is_read_alike_by_train_and_evaluate(small):
 
 
 def test_header_rule():
-    assert not cli._has_header([["1", "2"], ["3", "4"]])
-    assert not cli._has_header([["1", "", "2"], ["3", "4", "5"]])      # a missing value
-    assert cli._has_header([["age", "x"], ["34", "1"], ["51", "2"]])
-    assert cli._has_header([["", "a", "b"], ["1", "2", "3"]])          # R's row names
-    assert not cli._has_header([["1.5", "B"], ["2", "M"], ["3", "B"]])  # string target
-    assert not cli._has_header([["B"], ["M"], ["B"]])                  # labels, no header
-    assert cli._has_header([["diagnosis"], ["M"], ["B"]])
-    assert cli._has_header([["label"], ["0"], ["1"]])
+    """``--header auto`` is deepbio.datasets.has_header."""
+    assert not has_header([["1", "2"], ["3", "4"]])
+    assert not has_header([["1", "", "2"], ["3", "4", "5"]])      # a missing value
+    assert not has_header([["1.5", "NA", "2"], ["3", "4", "5"]])  # another missing value
+    assert has_header([["age", "x"], ["34", "1"], ["51", "2"]])
+    assert has_header([["age", "x"], ["34", "NA"], ["", "2"]])    # numbers, some missing
+    assert has_header([["", "a", "b"], ["1", "2", "3"]])          # R's row names
+    assert not has_header([["1.5", "B"], ["2", "M"], ["3", "B"]])  # string target
+    assert not has_header([["B"], ["M"], ["B"]])                  # labels, no header
+    assert has_header([["diagnosis"], ["M"], ["B"]])
+    assert has_header([["label"], ["0"], ["1"]])
 
 
 def test_headerless_csv_with_string_labels_keeps_its_first_row(small):
@@ -312,3 +306,43 @@ def test_train_checks_the_out_directory_before_training(small, monkeypatch, caps
     err = capsys.readouterr().err
     assert code == 1 and len(err.splitlines()) == 1
     assert f"--out {out}" in err and "does not exist" in err
+
+
+def test_scaling_uses_the_library_scalers_and_keeps_the_model_file_format():
+    from deepbio.datasets import MinMaxScaler, StandardScaler
+    X = np.array([[0.0, 5.0, 1.0], [2.0, 5.0, 3.0], [4.0, 5.0, 8.0]])
+    standard = cli.fit_scaling(X, "standard")
+    scaler = StandardScaler().fit(X)
+    assert standard == {"kind": "standard", "offset": scaler.mean_.tolist(),
+                        "scale": scaler.scale_.tolist()}
+    np.testing.assert_allclose(cli.apply_scaling(X, standard), scaler.transform(X))
+    minmax = cli.fit_scaling(X, "minmax")
+    assert minmax["clip"] is True and minmax["scale"][1] == 1.0      # constant column
+    np.testing.assert_allclose(cli.apply_scaling(X, minmax), MinMaxScaler().fit(X).transform(X))
+    assert cli.apply_scaling(X + 10, minmax).max() == 1.0             # clipped
+    # a model file written before the scalers moved into the library reads the same
+    old = {"kind": "minmax", "offset": [0.0, 5.0], "scale": [4.0, 1.0], "clip": True}
+    np.testing.assert_allclose(cli.apply_scaling(np.array([[1.0, 5.0], [8.0, 4.0]]), old),
+                               [[0.25, 0.0], [1.0, 0.0]])
+    assert cli.fit_scaling(X, "none") == {"kind": "none"}
+    assert cli.apply_scaling(X, {"kind": "none"}) is X
+
+
+def test_gzipped_tsv_and_strict_cells(small, capsys):
+    d, X, y = small
+    import gzip
+    with gzip.open(d / "x.tsv.gz", "wt") as fh:
+        fh.write("\t".join([f"f{j}" for j in range(X.shape[1])] + ["label"]) + "\n")
+        for row, label in zip(X, y):
+            fh.write("\t".join([f"{v:.6g}" for v in row] + [str(label)]) + "\n")
+    model = str(d / "m.safetensors")
+    code, text = run("train", *SMALL_MLP, "--data", str(d / "x.tsv.gz"), "--out", model)
+    assert code == 0 and "on 120 samples x 30 features" in text, text
+    code, text = run("evaluate", "--model", model, "--data", str(d / "x.tsv.gz"))
+    assert code == 0 and "on 120 samples: accuracy" in text, text
+    for cell, message in [("NA", "missing value 'NA' at line 3, column 2 (column 'b')"),
+                          ("1_000", "non-numeric value '1_000' at line 3, column 2")]:
+        (d / "bad.csv").write_text(f"a,b,label\n1,2,0\n3,{cell},1\n")
+        code, _ = run("train", *SMALL_MLP, "--data", str(d / "bad.csv"), "--out", model)
+        err = capsys.readouterr().err
+        assert code == 1 and message in err and len(err.splitlines()) == 1, err
