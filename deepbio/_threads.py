@@ -1,9 +1,92 @@
-"""One knob for CPU parallelism: OpenMP threads of the Cython kernels and BLAS threads."""
-import numbers
+"""CPU parallelism: one knob for the Cython kernels' OpenMP threads and BLAS threads, and
+how idle threads of those pools wait.
 
-import numpy as np
+deepbio runs three thread pools on the CPU: NumPy's BLAS (the layers' ``xp`` products),
+SciPy's BLAS (behind ``scipy.linalg.cython_blas``, inside the kernels) and the OpenMP
+runtime of the kernels.  A fit alternates between them every few hundred microseconds,
+so an idle pool must hand its cores back at once: a pool whose workers busy-wait
+holds a core the next pool needs.  Each runtime reads its waiting rule from the
+environment once, when it is loaded, and a package imported before deepbio (PyTorch,
+SciPy, scikit-learn, or NumPy itself) may have loaded it already; so deepbio
+
+* sets ``OPENBLAS_THREAD_TIMEOUT=1`` (:func:`configure_blas_wait`, at import) and, for an
+  OpenBLAS loaded earlier, restarts its thread pool with the new timeout
+  (:func:`_restart_openblas_pools`);
+* sets ``OMP_WAIT_POLICY=PASSIVE`` (``deepbio._kernels.cpu``) and, when the OpenMP
+  runtime was loaded earlier, keeps the kernels' short element-wise loops on the calling
+  thread instead (the runtime's waiting cannot be changed once it is loaded).
+
+A user's own setting of any of these variables wins.  ``docs/performance.md`` has the
+measurements.
+"""
+import numbers
+import os
+import sys
 
 _state = {"n": None}
+
+#: What :func:`configure_blas_wait` found and did.
+BLAS_WAIT = {"user_timeout": None, "restarted": [], "not_restarted": []}
+
+#: The environment variables that set how idle threads wait, in show_config's order.
+WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OPENBLAS_THREAD_TIMEOUT")
+
+
+def configure_blas_wait():
+    """Make idle OpenBLAS workers sleep after ~16 cycles instead of spinning ~2^28.
+
+    Sets ``OPENBLAS_THREAD_TIMEOUT=1`` unless the user set it; that reaches every
+    OpenBLAS loaded from now on.  An OpenBLAS (pthreads build) loaded before this call,
+    NumPy's whenever NumPy was imported before deepbio, read the variable without it:
+    its pool is restarted with the new timeout (see :func:`_restart_openblas_pools`).
+    Called once, by ``import deepbio``.
+    """
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        BLAS_WAIT["user_timeout"] = os.environ["OPENBLAS_THREAD_TIMEOUT"]
+        return
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "1"
+    # Only NumPy (or SciPy, which imports it) loads an OpenBLAS deepbio uses; without
+    # them loaded there is nothing to restart, and threadpoolctl need not be imported.
+    if "numpy" in sys.modules:
+        _restart_openblas_pools()
+
+
+def _restart_openblas_pools():
+    """Restart the thread pool of every OpenBLAS loaded now, so it takes the timeout.
+
+    OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` into a cache at load (``openblas_read_env``)
+    and turns it into the workers' spin limit when it starts its pool
+    (``blas_thread_init``).  Both functions are exported by OpenBLAS; so is
+    ``blas_thread_shutdown_``, which OpenBLAS itself calls before every ``fork()`` (its
+    ``pthread_atfork`` handler), after which the next threaded call starts a new pool.
+    deepbio does the same: re-read the environment, shut the pool down; the next BLAS
+    call starts workers that sleep when idle.  The thread count (threadpoolctl's
+    setting) is kept.  Like a ``fork()``, it must not run while another thread is inside
+    that OpenBLAS, which is why it runs at ``import deepbio`` only.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:              # pragma: no cover - threadpoolctl is a dependency
+        return
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.internal_api != "openblas":
+            continue
+        where = lib.filepath
+        if getattr(lib, "threading_layer", None) != "pthreads":
+            BLAS_WAIT["not_restarted"].append(f"{where} (threading layer "
+                                              f"{getattr(lib, 'threading_layer', '?')})")
+            continue
+        try:
+            read_env = lib.dynlib.openblas_read_env
+            shutdown = lib.dynlib.blas_thread_shutdown_
+        except AttributeError:
+            BLAS_WAIT["not_restarted"].append(f"{where} (no openblas_read_env / "
+                                              "blas_thread_shutdown_)")
+            continue
+        read_env.restype = None
+        read_env()
+        shutdown()
+        BLAS_WAIT["restarted"].append(where)
 
 
 def set_num_threads(n):
@@ -11,6 +94,7 @@ def set_num_threads(n):
 
     Returns the previous setting (None if never set).
     """
+    import numpy as np
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be a positive integer, got {n!r}")
     if n < 1:
