@@ -22,7 +22,7 @@ _threads.configure_blas_wait()
 
 from .backend import (BackendError, backends, get_backend, set_backend,  # noqa: E402,F401
                       use_backend)
-from ._threads import get_num_threads, set_num_threads  # noqa: E402,F401
+from ._threads import get_num_threads, set_num_threads, show_config  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
