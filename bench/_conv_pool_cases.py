@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deepbio  # noqa: E402
 import deepbio.backend  # noqa: E402
-from _timing import time_us  # noqa: E402
+from _timing import process_note, time_us  # noqa: E402
 
 DTYPE = np.float32
 
@@ -300,10 +300,12 @@ def main(argv=None):
                     help="median (default), or min on a machine shared with other work")
     ap.add_argument("-k", default="", help="only cases whose name contains this")
     args = ap.parse_args(argv)
+    all_cases = cases(args.threads)
+    print(process_note())
     print(f"threads={args.threads}, float32, {args.stat} of {args.repeat} (microseconds)")
     print(f"{'case':58s} {'numpy':>9s} {'cython':>9s} {'torch':>9s} {'blas':>9s} "
           f"{'cy/torch':>8s} {'cy/np':>6s}")
-    for case in cases(args.threads):
+    for case in all_cases:
         if args.k not in case["name"]:
             continue
         t = {k: (time_us(case[k], args.repeat, args.stat, warmup=10) if case[k] is not None

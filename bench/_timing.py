@@ -1,4 +1,5 @@
 """Timers shared by the bench scripts (import with ``bench/`` on ``sys.path``)."""
+import os
 import time
 
 import numpy as np
@@ -37,3 +38,31 @@ def time_round_robin(contenders, repeats, warmup=1):
             fn()
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def process_note():
+    """One header line: do deepbio and PyTorch share this process, and who came first?
+
+    A deepbio number measured in a process that also imported PyTorch is measured beside
+    it: the two share the OpenMP runtime and NumPy's BLAS, and whichever loaded first set
+    how their idle threads wait (``docs/performance.md``).  ``bench/threads.py`` times
+    deepbio alone and beside PyTorch in separate processes.
+    """
+    import sys
+    if "torch" not in sys.modules:
+        return "process: deepbio alone (PyTorch not imported in this process)"
+    version = getattr(sys.modules["torch"], "__version__", "?")
+    import deepbio
+    how = "deepbio's settings unknown (a deepbio without show_config)"
+    if hasattr(deepbio, "show_config"):
+        applied = deepbio.show_config(as_dict=True)["deepbio_applied"]
+        if applied["openmp_loaded_before_deepbio"]:
+            how = ("PyTorch loaded the OpenMP runtime first: its idle threads spin, and "
+                   f"deepbio's kernels keep loops under {applied['kernel_grain_floor']} "
+                   "elements per thread serial")
+        else:
+            how = ("deepbio loaded the OpenMP runtime first: PyTorch runs on it with "
+                   f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    return (f"process: deepbio and PyTorch {version} SHARE this process ({how}); deepbio's "
+            "numbers here are measured beside an imported torch (bench/threads.py times "
+            "deepbio in processes of its own)")

@@ -41,7 +41,7 @@ sys.path.insert(0, HERE)
 
 import deepbio                                 # noqa: E402
 import deepbio.backend                         # noqa: E402
-from _timing import time_us                    # noqa: E402
+from _timing import process_note, time_us      # noqa: E402
 
 F32 = np.float32
 RBM = dict(n=100, d=784, h=500)
@@ -439,6 +439,7 @@ def main(argv=None):
 
     all_cases = cases(args.threads) + _conv_pool(args.threads)
     print(machine())
+    print(process_note())
     print(f"threads={args.threads}, float32, median of {repeat} calls, microseconds")
     head = (f"{'family':9s} {'case':46s} {'numpy':>9s} {'cython':>9s} {'torch':>9s} "
             f"{'blas':>9s} {'cy/torch':>8s} {'cy/np':>6s} {'cy/blas':>7s}")

@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)                       # bench/_timing.py (also under ru
 
 import deepbio  # noqa: E402
 from deepbio.datasets import load_digits  # noqa: E402
-from _timing import time_round_robin  # noqa: E402
+from _timing import process_note, time_round_robin  # noqa: E402
 
 
 def make_data(n_samples, seed=0):
@@ -150,6 +150,8 @@ def main(argv=None):
              f"{os.cpu_count()} CPUs, load average {load:.1f} at the end; "
              f"{platform.machine()}, Python {platform.python_version()}, "
              f"NumPy {np.__version__}.",
+             "",
+             process_note() + ".",
              "",
              "| contender | median (s) | min (s) | median / deepbio default |",
              "|---|---:|---:|---:|"]

@@ -43,7 +43,7 @@ from deepbio.nn.conv import Conv2D  # noqa: E402
 from deepbio.nn.pool import MaxPool2D  # noqa: E402
 from deepbio.nn.recurrent import LSTM, Elman  # noqa: E402
 from deepbio.optim import SGD  # noqa: E402
-from _timing import time_round_robin  # noqa: E402
+from _timing import process_note, time_round_robin  # noqa: E402
 
 LR, MOMENTUM = 0.01, 0.9
 
@@ -156,6 +156,7 @@ def main(argv=None):
           f"{args.threads} threads, median of {repeats}, float32")
     print(f"# deepbio {deepbio.__version__}" +
           (f", torch {torch.__version__}" if torch is not None else ""))
+    print(f"# {process_note()}")
     header = ["case"] + [f"deepbio {b} (ms)" for b in backends]
     if torch is not None:
         header += ["torch (ms)"] + [f"{b} / torch" for b in backends]

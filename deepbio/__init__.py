@@ -9,19 +9,20 @@ kernel with a NumPy reference and compiled twins behind one backend switch::
     with deepbio.use_backend("numpy"):
         ...
 """
-import os as _os
-
 # deepbio runs two OpenBLAS builds side by side (NumPy's for the layers' `xp` products,
 # SciPy's inside the Cython kernels).  OpenBLAS workers spin for ~2^28 cycles after each
 # call by default, so on a small machine one library's idle team holds the cores the
-# other needs next.  Short spins let them hand over; a user's own setting wins.  It only
-# reaches a BLAS loaded after this line (always SciPy's; NumPy's if deepbio is imported
-# first).
-_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
+# other needs next.  Short spins let them hand over; a user's own setting wins.  The
+# variable reaches a BLAS loaded after this line; an OpenBLAS loaded before (NumPy's,
+# when NumPy, SciPy, scikit-learn or PyTorch was imported first) has its thread pool
+# restarted to take it (see deepbio/_threads.py and docs/performance.md).
+from . import _threads  # noqa: E402  (imports neither NumPy nor SciPy)
 
-from .backend import (BackendError, backends, get_backend, set_backend,  # noqa: F401
+_threads.configure_blas_wait()
+
+from .backend import (BackendError, backends, get_backend, set_backend,  # noqa: E402,F401
                       use_backend)
-from ._threads import get_num_threads, set_num_threads  # noqa: F401
+from ._threads import get_num_threads, set_num_threads, show_config  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

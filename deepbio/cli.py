@@ -446,6 +446,8 @@ def cmd_bench(args, out):
         raise CLIError("bench/models.py was not found: the benchmarks live in the deepbio "
                        "source checkout (run `deepbio bench` from its root, or "
                        "`python bench/models.py`)")
+    from ._threads import show_config
+    show_config(file=out)
     import runpy
     argv = sys.argv
     sys.argv = [path] + list(args.bench_args or [])

@@ -10,14 +10,65 @@ If the extensions were not compiled, :func:`load` (and ``COMPILED``,
 ``ImportError`` that says how to build them; :func:`available` answers without
 raising.  Nothing here falls back to the NumPy reference.
 """
+import ctypes
 import importlib
 import os
 
+#: Shared-library names of the OpenMP runtimes the kernels may be linked with
+#: (GCC's libgomp; LLVM's libomp; Intel's libiomp5).
+_OPENMP_SONAMES = ("libgomp.so.1", "libomp.so", "libomp.so.5", "libiomp5.so")
+
+#: Environment variables that set how idle OpenMP threads wait.
+WAIT_POLICY_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+#: Grain floor (elements per thread) of the kernels' element-wise loops when the OpenMP
+#: runtime busy-waits after each region: about 2 ms of element-wise work per thread, so
+#: only loops that outlast the spin of the idle workers still run in parallel.
+SPIN_GRAIN = 1 << 21
+
+
+def _loaded_openmp():
+    """Names of the OpenMP runtimes already loaded in this process (POSIX: dlopen with
+    RTLD_NOLOAD loads nothing; it answers whether a library of that name is mapped)."""
+    mode = getattr(os, "RTLD_NOLOAD", None)
+    if mode is None:
+        return []
+    found = []
+    for name in _OPENMP_SONAMES:
+        try:
+            ctypes.CDLL(name, mode=mode)
+        except OSError:
+            continue
+        found.append(name)
+    return found
+
+
+def _passive(env):
+    """Whether the wait-policy variables in ``env`` make idle OpenMP threads sleep at once."""
+    spin = (env.get("GOMP_SPINCOUNT") or "").strip()
+    if spin:
+        return spin == "0"
+    blocktime = (env.get("KMP_BLOCKTIME") or "").strip()
+    if blocktime:
+        return blocktime == "0"
+    return (env.get("OMP_WAIT_POLICY") or "").strip().lower() == "passive"
+
+
 # Idle OpenMP threads should sleep, not spin: on a 2-core machine a spinning team
 # steals the core that BLAS (or the other backend's BLAS) needs next, and every
-# short parallel region then waits a scheduler slice.  Must be set before libgomp
-# initialises, i.e. before the first compiled module loads; a user's own setting wins.
+# short parallel region then waits a scheduler slice.  The runtime reads the variable
+# once, when it is loaded: that is here, at the first compiled module, unless another
+# package (PyTorch, ...) loaded it first; then its idle threads spin and the kernels'
+# element-wise loops stay serial below SPIN_GRAIN instead (see _apply_wait_policy).
+# A user's own setting wins, and is assumed to have been read by the runtime.
+_USER_WAIT_ENV = {name: os.environ[name] for name in WAIT_POLICY_VARS if name in os.environ}
+_PRELOADED_OPENMP = _loaded_openmp()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+#: How the kernels' OpenMP runtime waits, as decided at import (empty if not compiled):
+#: ``preloaded`` (runtimes loaded before deepbio), ``user_env`` (the user's wait-policy
+#: variables), ``spinning`` (idle threads busy-wait), ``grain_floor`` (applied).
+WAIT_POLICY = {}
 
 #: Compiled modules holding contract kernels (each defines ``__all__``).
 _MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent")
@@ -59,9 +110,36 @@ def load():
                         f"kernel {kname!r} is exported by both {origin[kname]} and {modname}"
                     )
                 kernels[kname], origin[kname] = getattr(module, kname), modname
-        _import(_THREADS)
         _compiled = kernels
     return dict(_compiled)
+
+
+def _apply_wait_policy():
+    """Decide whether the OpenMP runtime's idle threads spin; if they do, set the grain
+    floor so that short element-wise loops (most of them) run on the calling thread.
+
+    Runs once, when this package is imported, so that the floor is in place before any
+    kernel runs, however the kernels are reached.  Loading the ``threads`` extension here
+    loads the OpenMP runtime, just after OMP_WAIT_POLICY was set above.
+    """
+    try:
+        threads = importlib.import_module(f"{__name__}.{_THREADS}")
+    except ImportError:
+        return                       # not compiled: load() will say so when asked
+    openmp = threads.build_info()["openmp"]
+    if _USER_WAIT_ENV:
+        # The user chose: a passive choice sleeps; an active one is meant to spin.
+        spinning = not _passive(_USER_WAIT_ENV)
+        floor = 0
+    else:
+        # No choice made: the runtime saw our PASSIVE unless it was loaded before us.
+        spinning = bool(_PRELOADED_OPENMP)
+        floor = SPIN_GRAIN if spinning else 0
+    if not openmp:
+        spinning, floor = False, 0
+    threads.set_grain_floor(floor)
+    WAIT_POLICY.update(preloaded=list(_PRELOADED_OPENMP), user_env=dict(_USER_WAIT_ENV),
+                       spinning=spinning, grain_floor=floor)
 
 
 def available():
@@ -83,6 +161,17 @@ def get_num_threads():
     return _import(_THREADS).get_num_threads()
 
 
+def set_grain_floor(n):
+    """Minimum elements per OpenMP thread in the kernels' element-wise loops (0: none);
+    returns the previous floor.  Changes thread counts only, never a result."""
+    return _import(_THREADS).set_grain_floor(n)
+
+
+def get_grain_floor():
+    """The grain floor in force (0: the kernels' own grains)."""
+    return _import(_THREADS).get_grain_floor()
+
+
 def build_info():
     """``{"openmp": bool, "debug": bool}``: how the extensions were compiled."""
     return _import(_THREADS).build_info()
@@ -97,4 +186,6 @@ def __getattr__(name):
 
 
 __all__ = ["COMPILED", "available", "load", "set_num_threads", "get_num_threads",
-           "build_info"]
+           "set_grain_floor", "get_grain_floor", "build_info", "WAIT_POLICY"]
+
+_apply_wait_policy()

@@ -36,6 +36,8 @@ from cython cimport floating
 from libc.math cimport fabs, fabsf, sqrt, sqrtf
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
+from deepbio._kernels.cpu.threads cimport grain_floor
+
 cdef extern from *:
     """
     /* The head of NumPy's PyUFuncObject (numpy/ufuncobject.h): public, ABI-stable since
@@ -307,9 +309,13 @@ cdef inline void col_sums(const floating* a, const floating* b, Py_ssize_t n, Py
 
 
 cdef inline int omp_threads(Py_ssize_t work, Py_ssize_t grain) noexcept nogil:
-    """Threads for ``work`` units of element-wise work: one per ``grain`` units, at least
-    one, at most the OpenMP setting (``deepbio.set_num_threads``)."""
+    """Threads for ``work`` units of element-wise work: one per ``grain`` units (or per
+    ``threads.grain_floor()`` units when that is larger), at least one, at most the
+    OpenMP setting (``deepbio.set_num_threads``)."""
     cdef int t = deepbio_omp_max_threads()
+    cdef Py_ssize_t floor = grain_floor()
+    if floor > grain:
+        grain = floor
     cdef Py_ssize_t want = work // grain
     if want < 1:
         return 1

@@ -4,6 +4,12 @@ When the extensions were compiled without OpenMP, ``get_num_threads()`` returns 
 and ``set_num_threads`` does nothing.  Like ``omp_set_num_threads`` itself (and
 threadpoolctl), the setting applies to parallel regions started from the calling
 thread.
+
+The *grain floor* is deepbio's own, process-wide knob: element-wise loops of the kernels
+(``blas.omp_threads``) give each OpenMP thread at least this many elements of work, so
+below it they run on fewer threads (0, the default, leaves the kernels' own grains).
+``deepbio._kernels.cpu`` raises it when the OpenMP runtime busy-waits between regions
+(see ``docs/performance.md``); it changes no result, only the thread count.
 """
 
 cdef extern from *:
@@ -29,7 +35,14 @@ cdef extern from *:
     void deepbio_set_threads(int n) noexcept nogil
     int deepbio_max_threads() noexcept nogil
 
-__all__ = ("set_num_threads", "get_num_threads", "build_info")
+__all__ = ("set_num_threads", "get_num_threads", "build_info", "set_grain_floor",
+           "get_grain_floor")
+
+cdef Py_ssize_t _grain_floor = 0
+
+
+cdef Py_ssize_t grain_floor() noexcept nogil:
+    return _grain_floor
 
 
 def set_num_threads(int n):
@@ -47,3 +60,18 @@ def get_num_threads():
 def build_info():
     """How the extensions were built: ``{"openmp": bool, "debug": bool}``."""
     return {"openmp": bool(deepbio_have_openmp), "debug": bool(deepbio_debug_build)}
+
+
+def set_grain_floor(Py_ssize_t n):
+    """Give every OpenMP thread of an element-wise kernel loop at least ``n`` elements
+    (``n >= 0``; 0 removes the floor).  Returns the previous floor."""
+    global _grain_floor
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    old, _grain_floor = _grain_floor, n
+    return old
+
+
+def get_grain_floor():
+    """The floor set by :func:`set_grain_floor` (0: none)."""
+    return _grain_floor
