@@ -66,3 +66,21 @@ def process_note():
     return (f"process: deepbio and PyTorch {version} SHARE this process ({how}); deepbio's "
             "numbers here are measured beside an imported torch (bench/threads.py times "
             "deepbio in processes of its own)")
+
+
+def timed_backends():
+    """The usable deepbio backends worth timing: ``deepbio.backends()`` less those that
+    run on an emulation of their device (the ``numba`` backend on Numba's CUDA simulator,
+    where every CUDA thread is a Python thread); each one left out is said on stderr."""
+    import sys
+
+    import deepbio
+    from deepbio import backend as _backend
+    names = []
+    for name in deepbio.backends():
+        if _backend.get(name).simulated:
+            print(f"deepbio backend {name!r} runs on a simulator here: not timed",
+                  file=sys.stderr)
+        else:
+            names.append(name)
+    return names

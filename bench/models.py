@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)                       # bench/_timing.py (also under ru
 
 import deepbio  # noqa: E402
 from deepbio.datasets import load_digits  # noqa: E402
-from _timing import process_note, time_round_robin  # noqa: E402
+from _timing import process_note, time_round_robin, timed_backends  # noqa: E402
 
 
 def make_data(n_samples, seed=0):
@@ -116,7 +116,7 @@ def main(argv=None):
 
     # load every backend (and so every BLAS library: SciPy's for the Cython kernels,
     # NumPy's for ``@``) before limiting the threads, so the limit reaches them all
-    usable = deepbio.backends()
+    usable = timed_backends()
     deepbio.set_num_threads(args.threads)
     X = make_data(args.samples)
     contenders = []

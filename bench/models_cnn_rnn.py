@@ -43,7 +43,7 @@ from deepbio.nn.conv import Conv2D  # noqa: E402
 from deepbio.nn.pool import MaxPool2D  # noqa: E402
 from deepbio.nn.recurrent import LSTM, Elman  # noqa: E402
 from deepbio.optim import SGD  # noqa: E402
-from _timing import process_note, time_round_robin  # noqa: E402
+from _timing import process_note, time_round_robin, timed_backends  # noqa: E402
 
 LR, MOMENTUM = 0.01, 0.9
 
@@ -137,7 +137,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--backends", default=",".join(deepbio.backends()),
+    parser.add_argument("--backends", default=",".join(timed_backends()),
                         help="comma-separated deepbio backends (default: all usable)")
     parser.add_argument("--cases", default="lenet5,elman,lstm")
     parser.add_argument("--quick", action="store_true", help="small shapes, 3 repeats")

@@ -8,7 +8,10 @@ A backend is an object with
 * ``rng(seed)``: a seeded ``numpy.random.Generator`` (a Generator passed in is returned
   as is), and ``uniform(rng, shape, dtype)``: uniforms on [0, 1) drawn from it, as an
   array of this backend, for the sampling kernels;
-* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out.
+* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out;
+* ``simulated``: True when the kernels run on an emulation of their device (the
+  ``numba`` backend on Numba's CUDA simulator), which is for testing only: its timings
+  mean nothing, and the benchmarks skip it.
 
 Pick one with :func:`set_backend`, ``with use_backend(name):`` or the ``DEEPBIO_BACKEND``
 environment variable.  The default is ``cython`` when the compiled kernels are
@@ -34,8 +37,9 @@ class BackendError(RuntimeError):
 class Backend:
     """One backend: an array module, its kernels and its random generator."""
 
-    def __init__(self, name, xp, implementations, array_type, description):
+    def __init__(self, name, xp, implementations, array_type, description, simulated=False):
         self.name = name
+        self.simulated = bool(simulated)
         self.xp = xp
         self.kernels = _kernels.Kernels(implementations, array_type)
         self.array_type = array_type
@@ -121,7 +125,7 @@ def _make_numba():
     where = ("on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), NumPy arrays"
              if rt.simulator else "on the GPU, CuPy arrays")
     return Backend("numba", rt.xp, implementations, rt.xp.ndarray,
-                   f"Numba CUDA kernels {where}")
+                   f"Numba CUDA kernels {where}", simulated=rt.simulator)
 
 
 _FACTORIES = {"numpy": _make_numpy, "cython": _make_cython, "cupy": _make_cupy,

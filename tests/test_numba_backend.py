@@ -54,7 +54,8 @@ def _fit(name, make, *args):
 def test_the_backend_says_where_it_runs(numba_backend):
     assert numba_backend.name == "numba"
     assert "Numba CUDA kernels" in numba_backend.description
-    if numba_backend.xp is np:
+    assert numba_backend.simulated == (numba_backend.xp is np)
+    if numba_backend.simulated:
         assert "simulator" in numba_backend.description
     assert set(numba_backend.kernels.raw) == set(deepbio._kernels.CONTRACT)
 
@@ -93,3 +94,23 @@ def test_lstm_few_steps_match_cython(numba_backend):
     a, b = _fit("numba", make, X, y), _fit("cython", make, X, y)
     for pa, pb in zip(a.params_, b.params_):
         np.testing.assert_allclose(numba_backend.to_numpy(pa), pb, rtol=1e-10, atol=1e-12)
+
+
+def test_the_benchmarks_do_not_time_a_simulated_backend(numba_backend, capsys):
+    """A backend on the simulator is usable (the test suite runs on it) but never timed:
+    one Python thread per CUDA thread made `deepbio bench` run for hours."""
+    if not numba_backend.simulated:
+        pytest.skip("the numba backend runs on a real GPU here")
+    import sys
+    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+    if not os.path.isdir(bench):
+        pytest.skip("not a source checkout: bench/ is absent")
+    sys.path.insert(0, bench)
+    try:
+        from _timing import timed_backends
+    finally:
+        sys.path.remove(bench)
+    assert "numba" in deepbio.backends()
+    timed = timed_backends()
+    assert "numba" not in timed and set(timed) == set(deepbio.backends()) - {"numba"}
+    assert "'numba' runs on a simulator here: not timed" in capsys.readouterr().err
