@@ -5,9 +5,14 @@ A backend is an object with
 * ``name``: ``"numpy"``, ``"cython"``, ``"cupy"`` or ``"numba"``;
 * ``xp``: the array module (``numpy`` or ``cupy``) that layers use for array maths;
 * ``kernels``: a :class:`deepbio._kernels.Kernels` namespace holding every contract kernel;
-* ``rng(seed)``: a seeded ``numpy.random.Generator`` (a Generator passed in is returned
-  as is), and ``uniform(rng, shape, dtype)``: uniforms on [0, 1) drawn from it, as an
-  array of this backend, for the sampling kernels;
+* ``stream(seed, stream)``: a :class:`~deepbio._random.PhiloxStream`, and
+  ``uniform(stream, shape, dtype)``: uniforms on [0, 1) drawn from it by the
+  ``philox_uniform`` kernel, on this backend's device and bit for bit the same on every
+  backend.  Sampling (Gibbs steps, dropout masks, corruption) draws from streams;
+* ``rng(seed)``: a seeded host ``numpy.random.Generator`` (a Generator passed in is
+  returned as is), for what is drawn once or on the host: initial weights, shuffles,
+  the seeds of streams.  ``uniform(rng, shape, dtype)`` accepts one too (drawn on the
+  host, then moved);
 * ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out;
 * ``simulated``: True when the kernels run on an emulation of their device (the
   ``numba`` backend on Numba's CUDA simulator), which is for testing only: its timings
@@ -20,11 +25,13 @@ saying what is missing; there is never a silent fall back to another backend.
 """
 import contextlib
 import contextvars
+import math
 import os
 
 import numpy as np
 
 from . import _kernels
+from ._random import PhiloxStream, derive_seed
 from ._validation import check_random_state
 
 NAMES = ("numpy", "cython", "cupy", "numba")
@@ -52,9 +59,40 @@ class Backend:
         """
         return check_random_state(seed)
 
-    def uniform(self, rng, shape, dtype):
-        """Uniforms on [0, 1) of ``shape`` and ``dtype``, drawn from ``rng``, on this backend."""
-        return self.asarray(rng.random(shape, dtype=np.dtype(dtype)))
+    def stream(self, seed=None, stream=0):
+        """The Philox stream ``stream`` (an int in [0, 2^64)) keyed by ``seed``.
+
+        ``seed``: an int in [0, 2^64) is the key itself, so ``random_state=s`` names the
+        same uniforms on every backend; a ``numpy.random.Generator`` gives a key drawn
+        from it (it advances); None a key from fresh OS entropy; a ``PhiloxStream`` is
+        returned as is.
+        """
+        if isinstance(seed, PhiloxStream):
+            return seed
+        if seed is None or isinstance(seed, np.random.Generator):
+            key = derive_seed(check_random_state(seed))
+        else:
+            check_random_state(seed)                 # the one message for a bad seed
+            key = int(seed)
+        return PhiloxStream(key, stream)
+
+    def uniform(self, source, shape, dtype):
+        """Uniforms on [0, 1) of ``shape`` and ``dtype``, as an array of this backend.
+
+        ``source`` is a :class:`PhiloxStream` (the uniforms are the ``philox_uniform``
+        kernel's, computed where this backend's arrays live, and the stream advances past
+        them) or a host ``numpy.random.Generator`` (drawn on the host, then moved).
+        """
+        dtype = np.dtype(dtype)
+        if not isinstance(source, PhiloxStream):
+            return self.asarray(source.random(shape, dtype=dtype))
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        n = math.prod(shape)
+        if n == 0:
+            return self.xp.empty(shape, dtype=dtype)
+        offset = source.take(n, dtype)
+        u = self.kernels.raw["philox_uniform"](n, source.seed, source.stream, offset, dtype)
+        return u.reshape(shape)
 
     def asarray(self, x, dtype=None):
         """``x`` as a C-contiguous array of this backend (optionally of ``dtype``)."""

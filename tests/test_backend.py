@@ -85,6 +85,82 @@ def test_backend_object(name):
     assert b.asarray([[1, 2]], np.float64).dtype == np.float64
 
 
+# ------------------------------------------------------------ random streams
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", deepbio.backends())
+def test_stream_uniforms_are_the_reference_philox_bit_for_bit(name, dtype):
+    from deepbio._kernels import reference
+    b = deepbio.backend.get(name)
+    s = b.stream(7, 3)
+    first = b.to_numpy(b.uniform(s, (3, 5), dtype))
+    second = b.to_numpy(b.uniform(s, 4, dtype))
+    assert first.shape == (3, 5) and second.shape == (4,) and first.dtype == dtype
+    per = 4 if dtype == "float32" else 2
+    np.testing.assert_array_equal(first.ravel(), reference.philox_uniform(15, 7, 3, 0, dtype))
+    # 15 uniforms took ceil(15 / per) blocks; the next draw starts after them
+    np.testing.assert_array_equal(second,
+                                  reference.philox_uniform(4, 7, 3, -(-15 // per), dtype))
+    assert s.offset == -(-15 // per) + -(-4 // per)
+    # other streams and other keys are other numbers; an empty draw takes nothing
+    assert not np.array_equal(first, b.to_numpy(b.uniform(b.stream(7, 4), (3, 5), dtype)))
+    assert not np.array_equal(first, b.to_numpy(b.uniform(b.stream(8, 3), (3, 5), dtype)))
+    before = s.offset
+    assert b.to_numpy(b.uniform(s, (0, 5), dtype)).shape == (0, 5) and s.offset == before
+
+
+def test_stream_keys():
+    b = deepbio.backend.get("numpy")
+    assert (b.stream(5).seed, b.stream(5).stream, b.stream(5, 9).stream) == (5, 0, 9)
+    assert b.stream(2**64 - 1).seed == 2**64 - 1 and b.stream(np.int64(3)).seed == 3
+    s = b.stream(1)
+    assert b.stream(s) is s
+    g1, g2 = np.random.default_rng(0), np.random.default_rng(0)
+    k1, k2 = b.stream(g1).seed, b.stream(g2).seed
+    assert k1 == k2 and b.stream(g1).seed != k1         # drawn from the generator
+    assert b.stream(None).seed != b.stream(None).seed    # fresh entropy
+    for bad in (-1, 1.5, "seed", True, np.random.RandomState(0)):
+        with pytest.raises((ValueError, TypeError), match="random_state"):
+            b.stream(bad)
+    from deepbio._random import PhiloxStream
+    for kw in ({"seed": 2**64}, {"seed": 0, "stream": -1}, {"seed": 0, "offset": 1.0}):
+        with pytest.raises(ValueError, match=f"{list(kw)[-1]} must be an int in"):
+            PhiloxStream(**kw)
+    assert PhiloxStream(1, 2, 3) == PhiloxStream(1, 2, 3) != PhiloxStream(1, 2, 4)
+    assert repr(PhiloxStream(1, 2, 3)) == "PhiloxStream(seed=1, stream=2, offset=3)"
+
+
+def test_the_same_seed_gives_the_same_masks_and_samples_on_every_backend():
+    """Dropout masks, corruptions and an RBM's Gibbs samples come from Philox streams,
+    so the CPU backends agree to the bit on the uniforms; what differs is only the
+    order of the sums in the kernels."""
+    from deepbio.nn import Corruption, Dropout
+    names = deepbio.backends()
+    X = np.random.default_rng(0).random((6, 10))
+    out = {}
+    for name in names:
+        with deepbio.use_backend(name):
+            b = deepbio.backend.current()
+            drop = Dropout(0.5, random_state=3)
+            drop.build((10,), np.random.default_rng(0), "float64")
+            corr = Corruption("gaussian", 0.2, random_state=4)
+            corr.build((10,), np.random.default_rng(0), "float64")
+            rbm = deepbio.RBM(n_components=5, n_iter=1, batch_size=3, dtype="float64",
+                              random_state=5).fit((X > 0.5).astype(float))
+            out[name] = (b.to_numpy(drop.forward(b.asarray(X), train=True)),
+                         b.to_numpy(corr.forward(b.asarray(X), train=True)),
+                         rbm.gibbs((X > 0.5).astype(float)), b.to_numpy(rbm.W_))
+    ref = out["numpy"]
+    assert (ref[0] == 0).any() and (ref[0] != 0).any()
+    for name in names[1:]:
+        np.testing.assert_array_equal(out[name][0], ref[0], err_msg=name)    # same mask
+        np.testing.assert_allclose(out[name][1], ref[1], rtol=1e-12, err_msg=name)
+        np.testing.assert_array_equal(out[name][2], ref[2], err_msg=name)    # same samples
+        np.testing.assert_allclose(out[name][3], ref[3], rtol=1e-10, atol=1e-13,
+                                   err_msg=name)
+
+
 def test_get_returns_one_object_per_name():
     assert deepbio.backend.get("numpy") is deepbio.backend.get("numpy")
 

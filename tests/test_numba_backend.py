@@ -1,9 +1,10 @@
 """The ``numba`` backend, end to end, on Numba's CUDA simulator (no GPU needed).
 
 Trajectory parity (issue #13): a model trained on ``numba`` from one seed ends with the
-weights ``cython`` gives, within float64 rounding.  Random numbers are drawn on the host
-from the same generator on both backends, so the Gibbs samples, shuffles and
-initialisations are the same draws; the kernels differ only in the order of their sums.
+weights ``cython`` gives, within float64 rounding.  The Gibbs samples and dropout masks
+come from the same Philox stream on both backends (drawn by each one's own
+``philox_uniform`` kernel, bit for bit alike), the shuffles and initialisations from the
+same host generator; the kernels differ only in the order of their sums.
 Shapes are tiny: the simulator runs one Python thread per CUDA thread.
 
 ``DEEPBIO_GPU_TESTS=1`` runs the same tests on a real GPU instead.

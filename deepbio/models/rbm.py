@@ -23,9 +23,9 @@ MONITOR_SIZE = 256
 #: scale on the data (:func:`error_scale`); healthy training stays near 1 or below.
 DIVERGENCE_FACTOR = 1e3
 
-#: Stream numbers of the generators derived from an int ``random_state`` for the draws
-#: made outside training (:meth:`RBM._derived_rng`), distinct from the training stream.
-SCORE_STREAM, GIBBS_STREAM = 1, 2
+#: Philox stream numbers (``deepbio._random``): training's Gibbs samples, and the draws
+#: made outside training (:meth:`RBM._derived_stream`), each its own sequence.
+TRAIN_STREAM, SCORE_STREAM, GIBBS_STREAM = 0, 1, 2
 
 
 def _affine(a, M, bias):
@@ -106,10 +106,12 @@ class RBM(TransformerMixin, BaseEstimator):
     dtype : {"float32", "float64"}, default="float32"
         Floating type of the parameters and of the computation.
     random_state : None, int or numpy.random.Generator, default=None
-        Seeds initialisation, shuffling and sampling during training.  The flips of
-        :meth:`score_samples` and the samples of :meth:`gibbs` come from generators of
-        their own derived from it (for an int, the same flips at every call), so they
-        never change training.  A Generator is used as is: everything draws from it.
+        Seeds initialisation and shuffling (a host generator) and the Gibbs samples of
+        training (a Philox stream, ``deepbio._random``; an int is its key, so the samples
+        are the same on every backend).  The flips of :meth:`score_samples` and the
+        samples of :meth:`gibbs` come from streams of their own derived from it (for an
+        int, the same flips at every call), so they never change training.  A Generator
+        is used as is: initialisation and shuffles draw from it, and the streams' keys.
     verbose : int, default=0
         0: silent; 1: a progress bar; 2: one line per epoch.
 
@@ -237,8 +239,9 @@ class RBM(TransformerMixin, BaseEstimator):
                           xp.zeros_like(self.intercept_hidden_)]
         self._chain = None
         self._hidden_mean = None
-        self._rng = rng                 # the training generator (partial_fit continues it)
-        self._gibbs_rng = None          # gibbs' own generator, created at its first call
+        self._rng = rng                 # host generator: shuffles (partial_fit continues it)
+        self._stream = self._training_stream(be, rng)    # the Gibbs samples' uniforms
+        self._gibbs_stream = None       # gibbs' own stream, created at its first call
         self._visible_built = self.visible
         self.history_ = []
 
@@ -259,6 +262,8 @@ class RBM(TransformerMixin, BaseEstimator):
             self._velocity = [to_backend(be, v, dt) for v in self._velocity]
         if getattr(self, "_rng", None) is None:
             self._rng = resolve_rng(self.random_state)
+        if getattr(self, "_stream", None) is None:
+            self._stream = self._training_stream(be, self._rng)
         self._chain = to_backend(be, getattr(self, "_chain", None), dt)
         self._hidden_mean = to_backend(be, getattr(self, "_hidden_mean", None), dt)
 
@@ -306,10 +311,11 @@ class RBM(TransformerMixin, BaseEstimator):
             for epoch in range(self.n_iter):
                 t0 = time.perf_counter()
                 for idx in minibatches(n, self.batch_size, rng):
-                    self._cd_step(be, Xb[be.asarray(idx)], rng)
+                    self._cd_step(be, Xb[be.asarray(idx)], self._stream)
                 record = {"epoch": epoch + 1,
                           "reconstruction_error": self._reconstruction_error(be, monitor),
-                          "pseudo_likelihood": self._mean_pseudo_likelihood(be, monitor, rng),
+                          "pseudo_likelihood": self._mean_pseudo_likelihood(be, monitor,
+                                                                            self._stream),
                           "time": time.perf_counter() - t0}
                 self.history_.append(record)
                 self.n_iter_ = epoch + 1
@@ -351,7 +357,7 @@ class RBM(TransformerMixin, BaseEstimator):
         else:
             self._ensure_on(be)
         v = be.asarray(X, dtype=self.dtype)
-        self._cd_step(be, v, self._rng)
+        self._cd_step(be, v, self._stream)
         self.history_ = getattr(self, "history_", [])
         error = self._reconstruction_error(be, v)
         self.history_.append({"epoch": None, "reconstruction_error": error,
@@ -476,18 +482,23 @@ class RBM(TransformerMixin, BaseEstimator):
         return tuple(to_backend(be, p, dt) for p in
                      (self.W_, self.intercept_visible_, self.intercept_hidden_))
 
-    def _derived_rng(self, stream):
-        """A generator for draws made outside training, never the training generator.
-
-        From an int ``random_state`` a new generator seeded with ``(random_state,
-        stream)``: the same draws at every call, independent of training's (whose
-        stream is ``random_state`` alone).  None: a fresh unpredictable generator.  A
-        Generator ``random_state`` is used as is (the caller shares it on purpose).
-        """
+    def _training_stream(self, be, rng):
+        """The Philox stream of training's samples: keyed by an int ``random_state``
+        itself (the same samples on every backend), else by a seed drawn from the host
+        generator ``rng`` (which is ``random_state`` when that is a Generator)."""
         rs = self.random_state
-        if rs is None or isinstance(rs, np.random.Generator):
-            return resolve_rng(rs)
-        return np.random.default_rng([int(rs), stream])
+        int_seed = isinstance(rs, (int, np.integer)) and not isinstance(rs, bool)
+        return be.stream(rs if int_seed else rng, TRAIN_STREAM)
+
+    def _derived_stream(self, be, stream):
+        """A Philox stream for draws made outside training, never training's own.
+
+        From an int ``random_state`` the stream ``(random_state, stream)``: the same
+        draws at every call, independent of training's (whose stream number is
+        ``TRAIN_STREAM``).  None: a fresh unpredictable key.  A Generator
+        ``random_state`` gives a key drawn from it (the caller shares it on purpose).
+        """
+        return be.stream(self.random_state, stream)
 
     def transform(self, X):
         """Hidden probabilities ``p(h = 1 | X) = sigmoid(X W + c)``.
@@ -517,22 +528,22 @@ class RBM(TransformerMixin, BaseEstimator):
         binary for Bernoulli units, real for Gaussian units.
 
         ``random_state`` (None, int or Generator) is the source of the samples.  None
-        uses the RBM's own sampling generator, derived from the RBM's ``random_state``
+        uses the RBM's own sampling stream, derived from the RBM's ``random_state``
         after each fit and continued from call to call (a chain run one step per call
         gets new noise at every step; a refit RBM repeats the same samples).  The
-        training generator is never used, so sampling between :meth:`partial_fit` calls
+        training stream is never used, so sampling between :meth:`partial_fit` calls
         leaves training unchanged.
         """
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be an int >= 1, got {steps!r}")
         v = self._host_X(v)
-        if random_state is not None:
-            rng = resolve_rng(random_state)
-        else:
-            if getattr(self, "_gibbs_rng", None) is None:
-                self._gibbs_rng = self._derived_rng(GIBBS_STREAM)
-            rng = self._gibbs_rng
         be = current_backend()
+        if random_state is not None:
+            rng = be.stream(random_state)
+        else:
+            if getattr(self, "_gibbs_stream", None) is None:
+                self._gibbs_stream = self._derived_stream(be, GIBBS_STREAM)
+            rng = self._gibbs_stream
         K = be.kernels
         W, b, c = self._parameters(be)
         v = be.asarray(v, dtype=self.dtype)
@@ -576,7 +587,7 @@ class RBM(TransformerMixin, BaseEstimator):
 
         Bernoulli units: the stochastic pseudo-likelihood (one random bit flipped per
         sample, as scikit-learn's ``BernoulliRBM``).  The flips come from a generator
-        derived afresh from ``random_state`` at every call (see :meth:`_derived_rng`):
+        derived afresh from ``random_state`` at every call (see :meth:`_derived_stream`):
         with an int seed repeated calls give identical scores, and training is never
         disturbed.  Gaussian units: ``-F(v)``, the unnormalised log-density.
         """
@@ -584,7 +595,7 @@ class RBM(TransformerMixin, BaseEstimator):
         be = current_backend()
         v = be.asarray(X, dtype=self.dtype)
         if self.visible == "bernoulli":
-            return to_host(self._pseudo_likelihood(be, v, self._derived_rng(SCORE_STREAM)))
+            return to_host(self._pseudo_likelihood(be, v, self._derived_stream(be, SCORE_STREAM)))
         return -to_host(self._free_energy(be, v))
 
     def reconstruct(self, X):

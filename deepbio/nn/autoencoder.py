@@ -24,7 +24,7 @@ class Corruption(Layer):
 
     ``kind="mask"``: ``x_tilde = x * 1[u >= level]`` (each input zeroed with probability
     ``level``); ``kind="gaussian"``: ``x_tilde = x + level * z``, ``z ~ N(0, 1)``.
-    Fresh uniforms are drawn from the layer's generator at every training forward.
+    Fresh uniforms are drawn from the layer's Philox stream at every training forward.
     Backward and rop apply the Jacobian of the last corruption (the same mask; the
     identity for additive noise).
 
@@ -50,7 +50,7 @@ class Corruption(Layer):
 
     def build(self, input_shape, rng, dtype):
         seed = self.random_state if self.random_state is not None else child_seed(rng)
-        self._rng = _backend.current().rng(seed)
+        self._rng = _backend.current().stream(seed)     # the noise's Philox stream
         return super().build(input_shape, rng, dtype)
 
     def forward(self, x, train=False):

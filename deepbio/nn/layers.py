@@ -397,8 +397,9 @@ class Dropout(Layer):
     rate : float in [0, 1)
         Probability of dropping each unit.
     random_state : int, numpy Generator or None
-        Seed of the mask generator; None takes a seed from the generator passed to
-        ``build`` (the network's).
+        Key of the masks' Philox stream (an int is the key itself, so the masks are the
+        same on every backend); None takes a seed from the generator passed to ``build``
+        (the network's).
 
     References
     ----------
@@ -417,7 +418,7 @@ class Dropout(Layer):
     def build(self, input_shape, rng, dtype):
         be = _backend.current()
         seed = self.random_state if self.random_state is not None else child_seed(rng)
-        self._rng = be.rng(seed)
+        self._rng = be.stream(seed)        # the masks' Philox stream
         return super().build(input_shape, rng, dtype)
 
     @property
