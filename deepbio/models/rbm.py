@@ -310,8 +310,8 @@ class RBM(TransformerMixin, BaseEstimator):
         with Progress(self.n_iter, self.verbose, "RBM") as bar:
             for epoch in range(self.n_iter):
                 t0 = time.perf_counter()
-                for idx in minibatches(n, self.batch_size, rng):
-                    self._cd_step(be, Xb[be.asarray(idx)], self._stream)
+                for idx in minibatches(n, self.batch_size, rng, be):
+                    self._cd_step(be, Xb[idx], self._stream)
                 record = {"epoch": epoch + 1,
                           "reconstruction_error": self._reconstruction_error(be, monitor),
                           "pseudo_likelihood": self._mean_pseudo_likelihood(be, monitor,

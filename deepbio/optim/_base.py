@@ -264,11 +264,18 @@ class Optimizer:
         return X[train], y[train], X[val], y[val]
 
 
-def minibatches(n, batch_size, rng=None):
-    """Index arrays (NumPy) of the minibatches of one epoch over ``n`` samples: a random
-    order drawn from ``rng``, or ``0..n-1`` when ``rng`` is None, cut into slices of
-    ``batch_size`` (the last one shorter).  Every training loop draws its epochs here."""
+def minibatches(n, batch_size, rng=None, backend=None):
+    """Index arrays of the minibatches of one epoch over ``n`` samples: a random order
+    drawn from ``rng``, or ``0..n-1`` when ``rng`` is None, cut into slices of
+    ``batch_size`` (the last one shorter).  Every training loop draws its epochs here.
+
+    The order is drawn on the host.  With a ``backend`` it is moved there once per epoch
+    and the minibatches are views of it, so a GPU backend uploads one index array per
+    epoch, not one per step; without one they are NumPy arrays.
+    """
     order = rng.permutation(n) if rng is not None else np.arange(n)
+    if backend is not None:
+        order = backend.asarray(order)
     bs = min(int(batch_size), n)
     return [order[i:i + bs] for i in range(0, n, bs)]
 

@@ -175,7 +175,6 @@ class SGD(Optimizer):
         self._lr = self.learning_rate_at(epoch)
         n = X.shape[0]
         total = 0.0
-        for idx in minibatches(n, self.batch_size, self._get_rng()):
-            idx = be.asarray(idx)
+        for idx in minibatches(n, self.batch_size, self._get_rng(), be):
             total += self.step(network, X[idx], y[idx]) * idx.shape[0]
         return {"loss": total / n, "lr": self._lr}

@@ -447,3 +447,18 @@ def test_params_api():
     assert isinstance(opt, Optimizer)
     with pytest.raises(NotImplementedError):
         Optimizer().step(None, None, None)
+
+
+@pytest.mark.parametrize("name", deepbio.backends())
+def test_minibatches_cover_every_sample_once_and_live_on_the_backend(name):
+    from deepbio.optim._base import minibatches
+    be = deepbio.backend.get(name)
+    host = minibatches(23, 5, np.random.default_rng(3))
+    moved = minibatches(23, 5, np.random.default_rng(3), be)
+    assert [len(b) for b in host] == [5, 5, 5, 5, 3]
+    assert all(isinstance(b, np.ndarray) for b in host)
+    assert all(isinstance(b, be.array_type) for b in moved)
+    np.testing.assert_array_equal(np.sort(np.concatenate(host)), np.arange(23))
+    for h, m in zip(host, moved):                 # the same order, wherever it lives
+        np.testing.assert_array_equal(be.to_numpy(m), h)
+    np.testing.assert_array_equal(np.concatenate(minibatches(7, 10)), np.arange(7))
