@@ -24,21 +24,10 @@ Loshchilov & Hutter (2017), SGDR: stochastic gradient descent with warm restarts
 import math
 import numbers
 
+from .._validation import check_int, check_real
+
 __all__ = ["Schedule", "Constant", "InverseScaling", "StepDecay", "Cosine", "FromCallable",
            "SCHEDULES", "get_schedule"]
-
-
-def _check(name, value, low, low_open, high=math.inf, high_open=True, integer=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a real number'}, got "
-                        f"{value!r}")
-    ok = (value > low if low_open else value >= low) and \
-         (value < high if high_open else value <= high)
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must lie in {lo}{low}, {high}{hi}, got {value}")
-    return value
 
 
 class Schedule:
@@ -69,7 +58,7 @@ class InverseScaling(Schedule):
     """``lr = base_lr / (1 + decay * epoch)``."""
 
     def __init__(self, decay=0.1):
-        self.decay = _check("decay", decay, 0.0, False)
+        self.decay = check_real("decay", decay, 0.0)
 
     def __call__(self, epoch, base_lr, max_epochs):
         return base_lr / (1.0 + self.decay * epoch)
@@ -79,8 +68,8 @@ class StepDecay(Schedule):
     """``lr = base_lr * factor ** (epoch // step_size)``: by default halve every 10 epochs."""
 
     def __init__(self, step_size=10, factor=0.5):
-        self.step_size = _check("step_size", step_size, 1, False, integer=True)
-        self.factor = _check("factor", factor, 0.0, True, 1.0, False)
+        self.step_size = check_int("step_size", step_size, 1)
+        self.factor = check_real("factor", factor, 0.0, 1.0, low_open=True)
 
     def __call__(self, epoch, base_lr, max_epochs):
         return base_lr * self.factor ** (epoch // self.step_size)
@@ -91,7 +80,7 @@ class Cosine(Schedule):
     from ``base_lr`` at epoch 0 down towards ``min_lr`` at ``max_epochs``."""
 
     def __init__(self, min_lr=0.0):
-        self.min_lr = _check("min_lr", min_lr, 0.0, False)
+        self.min_lr = check_real("min_lr", min_lr, 0.0)
 
     def __call__(self, epoch, base_lr, max_epochs):
         c = (1.0 + math.cos(math.pi * epoch / max_epochs)) / 2.0
