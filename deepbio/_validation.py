@@ -329,6 +329,18 @@ def _closed(low_open, high_open):
             (True, True): "neither"}[(bool(low_open), bool(high_open))]
 
 
+def _what(kind, low, high, closed="both"):
+    """What an argument must be, for a message: "an int", "a float in the range [0, 1)".
+    Built only when a check fails."""
+    if low is None and high is None:
+        return "an int" if kind == "int" else "a finite float"
+    return str(Interval(kind, low, high, closed=closed))
+
+
+def _what_real(low, high, low_open, high_open):
+    return _what("real", low, high, _closed(low_open, high_open))
+
+
 def _kind_error(name, what, value):
     return InvalidParameterError(f"{name} must be {what}; got {type(value).__name__} "
                                  f"{value!r}")
@@ -350,16 +362,17 @@ def check_int(name, value, low=None, high=None):
         ``value`` is outside the range; e.g. ``"units must be an int in the range
         [1, inf); got 0"``.
     """
-    interval = Interval("int", low, high, closed="both")
-    what = "an int" if low is None and high is None else str(interval)
-    if isinstance(value, (bool, np.bool_)) or _is_array_with_axes(value):
-        raise _kind_error(name, what, value)
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise _kind_error(name, what, value) from None
-    if not interval.accepts(v):
-        raise ValueError(f"{name} must be {what}; got {v}")
+    if type(value) is int:                       # the common case, checked first
+        v = value
+    else:
+        if isinstance(value, (bool, np.bool_)) or _is_array_with_axes(value):
+            raise _kind_error(name, _what("int", low, high, "both"), value)
+        try:
+            v = operator.index(value)
+        except TypeError:
+            raise _kind_error(name, _what("int", low, high, "both"), value) from None
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise ValueError(f"{name} must be {_what('int', low, high, 'both')}; got {v}")
     return v
 
 
@@ -406,19 +419,23 @@ def check_real(name, value, low=None, high=None, low_open=False, high_open=False
         ``value`` is NaN, infinite or outside the interval; e.g. ``"rate must be a float
         in the range [0, 1); got 1.0"``.
     """
-    interval = Interval("real", low, high, closed=_closed(low_open, high_open))
-    what = "a finite float" if low is None and high is None else str(interval)
-    if isinstance(value, (bool, np.bool_)) or _is_array_with_axes(value):
-        raise _kind_error(name, what, value)
-    if getattr(value, "ndim", None) == 0 and getattr(value, "dtype", None) is not None:
-        if value.dtype.kind not in "iuf":
-            raise _kind_error(name, what, value)
-        value = value.item()                     # a 0-d array
-    if not isinstance(value, numbers.Real):
-        raise _kind_error(name, what, value)
-    v = float(value)
-    if not interval.accepts(v):
-        raise ValueError(f"{name} must be {what}; got {v}")
+    if type(value) is float or type(value) is int:     # the common cases, checked first
+        v = float(value)
+    else:
+        if isinstance(value, (bool, np.bool_)) or _is_array_with_axes(value):
+            raise _kind_error(name, _what_real(low, high, low_open, high_open), value)
+        if getattr(value, "ndim", None) == 0 and getattr(value, "dtype", None) is not None:
+            if value.dtype.kind not in "iuf":
+                raise _kind_error(name, _what_real(low, high, low_open, high_open), value)
+            value = value.item()                 # a 0-d array
+        if not isinstance(value, numbers.Real):
+            raise _kind_error(name, _what_real(low, high, low_open, high_open), value)
+        v = float(value)
+    if not (math.isfinite(v)
+            and (low is None or (v > low if low_open else v >= low))
+            and (high is None or (v < high if high_open else v <= high))):
+        raise ValueError(f"{name} must be {_what_real(low, high, low_open, high_open)}; "
+                         f"got {v}")
     return v
 
 
