@@ -20,7 +20,8 @@ Contents
   :class:`InvalidParameterError`, which is both a ValueError and a TypeError; a value out
   of range a ValueError).
 
-This module imports nothing from deepbio, so every layer (kernels included) may use it.
+This module imports from deepbio only ``_device`` (layer 0 too), so every layer (kernels
+included) may use it.
 """
 import importlib
 import math
@@ -29,6 +30,8 @@ import operator
 import sys
 
 import numpy as np
+
+from ._device import is_device_array, to_host
 
 __all__ = ["NotFittedError", "InvalidParameterError", "check_array", "check_X_y",
            "check_classification_targets", "check_sample_weight", "check_n_features",
@@ -120,8 +123,8 @@ def _to_numeric(a, name, dtype):
         kind = "matrix" if isinstance(a, sys.modules["scipy.sparse"].spmatrix) else "array"
         raise ValueError(f"{name} is a scipy.sparse {kind}; deepbio needs a dense array: "
                          f"use {name}.toarray()")
-    if hasattr(a, "__cuda_array_interface__") and hasattr(a, "get"):
-        a = a.get()                      # a CuPy array: validate on the host
+    if is_device_array(a):
+        a = to_host(a)                   # a CuPy array: validate on the host
     try:
         arr = np.asarray(a)
     except Exception as e:               # ragged lists and the like

@@ -31,6 +31,7 @@ import os
 import numpy as np
 
 from . import _kernels
+from ._device import to_host
 from ._random import PhiloxStream, derive_seed
 from ._validation import check_random_state
 
@@ -100,9 +101,7 @@ class Backend:
 
     def to_numpy(self, x):
         """``x`` as a NumPy array on the host (a device array is copied back)."""
-        if not isinstance(x, np.ndarray) and hasattr(x, "get"):     # CuPy
-            return x.get()
-        return np.asarray(x)
+        return to_host(x)
 
     def __repr__(self):
         return f"<deepbio backend {self.name!r}: {self.description}>"

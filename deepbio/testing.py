@@ -35,6 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._device import to_host
+
 __all__ = ["CheckResult", "check_gradient", "check_rop", "numerical_gradient",
            "random_projection_loss", "assert_close"]
 
@@ -53,12 +55,8 @@ class CheckResult(NamedTuple):
 
 
 def _host(a):
-    """A NumPy view/copy of a NumPy or CuPy array (anything with ``.get()``)."""
-    if isinstance(a, np.ndarray):
-        return a
-    if hasattr(a, "get"):
-        return np.asarray(a.get())
-    return np.asarray(a)
+    """A NumPy view/copy of a NumPy, CuPy or Numba device array."""
+    return to_host(a)
 
 
 def _require_float64(what, name, a):

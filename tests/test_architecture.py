@@ -12,7 +12,7 @@ ROOT = pathlib.Path(deepbio.__file__).parent
 
 #: Layer of each top-level part of the package (docs/architecture.md).
 LAYERS = {
-    "_kernels": 0, "_validation": 0, "_random": 0,
+    "_kernels": 0, "_validation": 0, "_random": 0, "_device": 0,
     "_threads": 1, "backend": 1, "io": 1, "distributed": 1,
     "nn": 2, "testing": 2,
     "optim": 3,

@@ -125,3 +125,50 @@ def test_check_float_dtype_restricted_to_allowed():
         with pytest.raises(InvalidParameterError,
                            match=r"dtype must be one of 'float32', 'float64' \(a dtype"):
             check_float_dtype("dtype", bad, allowed)
+
+
+# ------------------------------------------------------------ device arrays
+
+
+class _FakeCuPy:
+    """Stands for a CuPy array: the CUDA array interface and a synchronising .get()."""
+
+    def __init__(self, a):
+        self._a = np.asarray(a)
+        self.__cuda_array_interface__ = {"shape": self._a.shape, "typestr": "<f8",
+                                         "data": (0, False), "version": 3}
+
+    def get(self):
+        return self._a.copy()
+
+
+class _FakeNumbaDeviceArray(_FakeCuPy):
+    get = property()                              # no .get on a Numba device array
+
+    def copy_to_host(self):
+        return self._a.copy()
+
+
+def test_device_arrays_are_told_by_the_cuda_array_interface_not_by_a_get_method():
+    from deepbio._device import is_device_array, to_host
+    for host in (np.zeros(2), [1.0, 2.0], {"a": 1}, 3.0):
+        assert not is_device_array(host)
+    assert is_device_array(_FakeCuPy([1.0])) and is_device_array(_FakeNumbaDeviceArray([1.0]))
+    np.testing.assert_array_equal(to_host(_FakeCuPy([[1.0, 2.0]])), [[1.0, 2.0]])
+    np.testing.assert_array_equal(to_host(_FakeNumbaDeviceArray([3.0])), [3.0])
+    a = np.arange(3.0)
+    assert to_host(a) is a
+    np.testing.assert_array_equal(to_host([1, 2]), [1, 2])
+
+
+def test_a_device_array_is_validated_on_the_host():
+    from deepbio._validation import check_array
+    X = check_array(_FakeCuPy([[1.0, 2.0], [3.0, 4.0]]))
+    assert isinstance(X, np.ndarray) and X.shape == (2, 2)
+
+
+def test_an_object_with_a_get_method_is_not_taken_for_a_cupy_array():
+    """A dict (or a pandas Series) has .get; it used to be called as CuPy's .get()."""
+    from deepbio.models._checks import check_images
+    with pytest.raises(ValueError, match="X must be an array of images, got dict"):
+        check_images({"pixels": 1})

@@ -18,6 +18,7 @@ import inspect
 import numpy as np
 
 from .. import backend as _backend
+from .._device import to_host
 from .._validation import (check_array, check_classification_targets, check_is_fitted,
                            check_n_features, check_random_state, check_sample_weight,
                            check_X_y, float_dtype_name, validate_parameters)
@@ -297,15 +298,6 @@ def to_backend(be, a, dtype=None):
     if not isinstance(a, be.array_type):
         a = to_host(a)
     return be.asarray(a, dtype=dtype)
-
-
-def to_host(a):
-    """Array ``a`` of any backend as a NumPy array."""
-    if isinstance(a, np.ndarray):
-        return a
-    if hasattr(a, "get"):          # CuPy
-        return a.get()
-    return np.asarray(a)
 
 
 def current_backend():

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from .._device import is_device_array, to_host
 from ..nn.conv import Conv1D
 from ..nn.pool import AvgPool1D, MaxPool1D
 
@@ -15,12 +16,14 @@ __all__ = ["check_sequences", "check_images", "check_labels", "check_sequence_le
 
 def _as_float_array(X, name, what):
     """``X`` as a float64 NumPy array; ValueError for ragged or non-numeric input."""
-    if hasattr(X, "get") and not isinstance(X, np.ndarray):
-        X = X.get()                                   # CuPy
+    if is_device_array(X):
+        X = to_host(X)                                # CuPy
     try:
         arr = np.asarray(X)
     except ValueError:
         arr = None
+    if arr is not None and arr.dtype == object and arr.ndim == 0:
+        raise ValueError(f"{name} must be an array of {what}, got {type(X).__name__}")
     if arr is None or arr.dtype == object:
         raise ValueError(f"{name} is ragged: its {what} have different shapes. Pad sequences "
                          f"to one length with deepbio.datasets.pad_sequences (or one_hot for "

@@ -54,9 +54,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .. import io as _io
+from .._device import to_host
 from .._kernels.reference import out_size
 from .._validation import float_dtype_name
-from ..nn import layer_from_config
 from ..optim import SGD, HessianFree
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
@@ -581,14 +581,6 @@ def _describe(v, limit=80):
 # ------------------------------------------------------------------------ encoding
 
 
-def _to_numpy(a):
-    if isinstance(a, np.ndarray):
-        return a
-    if hasattr(a, "get"):            # CuPy
-        return a.get()
-    return np.asarray(a)
-
-
 def _is_array(v):
     return isinstance(v, np.ndarray) or (hasattr(v, "__array__") and hasattr(v, "shape")
                                          and hasattr(v, "dtype") and not np.isscalar(v))
@@ -622,7 +614,7 @@ class _Encoder:
                 raise ValueError(f"cannot save {name}: dict keys must be strings")
             return {"__dict__": {k: self.value(x, f"{name}.{k}") for k, x in v.items()}}
         if _is_array(v):
-            a = _to_numpy(v)
+            a = to_host(v)
             if a.dtype.kind in "biuf":
                 self.tensors[name] = np.ascontiguousarray(a)
                 return {"__tensor__": name, "dtype": a.dtype.name}
