@@ -139,16 +139,15 @@ def _cuda_probe(package, install):
 
 
 def _make_cupy():
-    cupy = _cuda_probe("cupy", "pip install cupy-cuda13x")
+    _cuda_probe("cupy", "pip install cupy-cuda13x")
+    from ._kernels import cuda as _cuda_kernels
     try:
-        n = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:  # no driver, no device
-        raise BackendError(f"backend 'cupy' is unavailable: CuPy is installed but no CUDA GPU "
-                           f"is usable ({e}).") from None
-    if n < 1:
-        raise BackendError("backend 'cupy' is unavailable: CuPy found no CUDA GPU.")
-    raise BackendError("backend 'cupy' is unavailable: deepbio's CUDA kernels are not part "
-                       "of this release yet; use 'cython' or 'numpy'.")
+        implementations = _cuda_kernels.load()
+    except (ImportError, RuntimeError) as e:     # no usable GPU or driver
+        raise BackendError(f"backend 'cupy' is unavailable: {e}") from None
+    import cupy
+    return Backend("cupy", cupy, implementations, cupy.ndarray,
+                   "CUDA C kernels through CuPy (cuBLAS for the matrix products), on the GPU")
 
 
 def _make_numba():

@@ -284,8 +284,11 @@ def test_cupy_without_a_gpu(monkeypatch):
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
     monkeypatch.setitem(sys.modules, "cupy", fake)
-    with pytest.raises(deepbio.BackendError, match="no CUDA GPU.*no CUDA-capable device"):
+    with pytest.raises(deepbio.BackendError,
+                       match="'cupy' is unavailable: .*need a usable NVIDIA GPU.*no CUDA "
+                             "device or driver.*no CUDA-capable device"):
         deepbio.set_backend("cupy")
+    assert "cupy" not in deepbio.backends()
 
 
 def test_numba_without_a_gpu(monkeypatch):

@@ -1,7 +1,7 @@
 """The ``numba`` backend, end to end, on Numba's CUDA simulator (no GPU needed).
 
-Trajectory parity (issue #13): a model trained on ``numba`` from one seed ends with the
-weights ``cython`` gives, within float64 rounding.  The Gibbs samples and dropout masks
+Trajectory parity (issue #13, ``tests/_parity.py``): a model trained on ``numba`` from
+one seed ends with the weights ``cython`` gives, within float64 rounding.  The Gibbs samples and dropout masks
 come from the same Philox stream on both backends (drawn by each one's own
 ``philox_uniform`` kernel, bit for bit alike), the shuffles and initialisations from the
 same host generator; the kernels differ only in the order of their sums.
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 import deepbio
-from deepbio import MLPClassifier, RBM, RNNClassifier
+
+from . import _parity
+from ._parity import needs_cython
 
 pytest.importorskip("numba")
-needs_cython = pytest.mark.skipif("cython" not in deepbio.backends(),
-                                  reason="the Cython kernels are not compiled")
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,6 @@ def numba_backend():
             forget()
 
 
-def _fit(name, make, *args):
-    with deepbio.use_backend(name):
-        return make().fit(*args)
-
-
 def test_the_backend_says_where_it_runs(numba_backend):
     assert numba_backend.name == "numba"
     assert "Numba CUDA kernels" in numba_backend.description
@@ -63,38 +58,23 @@ def test_the_backend_says_where_it_runs(numba_backend):
 
 @needs_cython
 def test_rbm_one_epoch_matches_cython(numba_backend):
-    X = (np.random.default_rng(0).random((20, 6)) < 0.4).astype(float)
-    make = lambda: RBM(n_components=4, n_iter=1, batch_size=10, dtype="float64",  # noqa: E731
-                       random_state=0)
-    a, b = _fit("numba", make, X), _fit("cython", make, X)
-    for attr in ("W_", "intercept_visible_", "intercept_hidden_"):
-        np.testing.assert_allclose(numba_backend.to_numpy(getattr(a, attr)),
-                                   getattr(b, attr), rtol=1e-10, atol=1e-12)
+    _parity.rbm_one_epoch(numba_backend)
 
 
 @needs_cython
-def test_mlp_few_steps_match_cython(numba_backend):
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(30, 4))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    make = lambda: MLPClassifier((5,), max_iter=2, batch_size=10, dtype="float64",  # noqa: E731
-                                 random_state=0)
-    a, b = _fit("numba", make, X, y), _fit("cython", make, X, y)
-    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
-        np.testing.assert_allclose(numba_backend.to_numpy(wa), wb, rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+@pytest.mark.parametrize("dropout", [False, True], ids=["plain", "dropout"])
+def test_mlp_few_steps_match_cython(numba_backend, dropout):
+    _parity.mlp_few_steps(numba_backend, dropout)
 
 
 @needs_cython
 def test_lstm_few_steps_match_cython(numba_backend):
-    rng = np.random.default_rng(2)
-    X = np.eye(3)[rng.integers(0, 3, size=(12, 5))]          # one-hot sequences (N, T, D)
-    y = (X[:, :, 0].sum(axis=1) > 1).astype(int)
-    make = lambda: RNNClassifier(cell="lstm", units=3, max_iter=1, batch_size=6,  # noqa: E731
-                                 dtype="float64", random_state=0)
-    a, b = _fit("numba", make, X, y), _fit("cython", make, X, y)
-    for pa, pb in zip(a.params_, b.params_):
-        np.testing.assert_allclose(numba_backend.to_numpy(pa), pb, rtol=1e-10, atol=1e-12)
+    _parity.lstm_few_steps(numba_backend)
+
+
+@needs_cython
+def test_cnn_few_steps_match_cython(numba_backend):
+    _parity.cnn_few_steps(numba_backend)
 
 
 def test_the_benchmarks_do_not_time_a_simulated_backend(numba_backend, capsys):
