@@ -13,7 +13,8 @@ A backend is an object with
   returned as is), for what is drawn once or on the host: initial weights, shuffles,
   the seeds of streams.  ``uniform(rng, shape, dtype)`` accepts one too (drawn on the
   host, then moved);
-* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out;
+* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out, and
+  ``synchronize()`` to wait for the device;
 * ``simulated``: True when the kernels run on an emulation of their device (the
   ``numba`` backend on Numba's CUDA simulator), which is for testing only: its timings
   mean nothing, and the benchmarks skip it.
@@ -102,6 +103,14 @@ class Backend:
     def to_numpy(self, x):
         """``x`` as a NumPy array on the host (a device array is copied back)."""
         return to_host(x)
+
+    def synchronize(self):
+        """Wait until every kernel queued on this backend's device has finished (a no-op on
+        the CPU backends and on a simulator, whose kernels finish before they return).
+        Timers call it before they read the clock."""
+        if self.xp is np:
+            return
+        self.xp.cuda.get_current_stream().synchronize()
 
     def __repr__(self):
         return f"<deepbio backend {self.name!r}: {self.description}>"

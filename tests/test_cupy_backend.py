@@ -88,3 +88,25 @@ def test_a_fitted_model_predicts_on_every_backend_and_saves_the_same_file(cupy_b
         np.testing.assert_allclose(model.predict_proba(X), p_gpu, rtol=1e-12)
         again = deepbio.load(tmp_path / "gpu.safetensors")
         np.testing.assert_allclose(again.predict_proba(X), p_gpu, rtol=1e-12)
+
+
+def test_bench_gpu_runs_on_the_backend(cupy_backend, tmp_path, capsys):
+    """bench/gpu.py end to end at its tiny shapes (the timings mean nothing here: the
+    kernels run on the host); every kernel's parity with the reference is met."""
+    import os
+    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+    if not os.path.isdir(bench):
+        pytest.skip("not a source checkout: bench/ is absent")
+    sys.path.insert(0, bench)
+    try:
+        import gpu
+    finally:
+        sys.path.remove(bench)
+    out = tmp_path / "gpu.md"
+    assert gpu.main(["--tiny", "--backends", "cupy", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "Largest error per backend: cupy" in text and "(met)" in text
+    for name in CONTRACT:
+        assert f"| {name} " in text, name
+    for step in ("lenet5", "lstm", "rbm_cd1"):
+        assert f"| {step} " in text, step

@@ -141,9 +141,11 @@ def fake_cupy(library, launched):
     cp = FakeCupy("cupy")
     cp.RawModule = RawModule
     cp.ndarray = np.ndarray
+    stream = types.SimpleNamespace(ptr=0, synchronize=lambda: None)   # launches are synchronous
     cp.cuda = types.SimpleNamespace(
         Device=lambda *a: types.SimpleNamespace(id=0),
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        get_current_stream=lambda: stream)
     return cp
 
 
