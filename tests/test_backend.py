@@ -83,6 +83,7 @@ def test_backend_object(name):
     assert isinstance(a, b.array_type) and a.dtype == np.float32 and a.flags.c_contiguous
     np.testing.assert_array_equal(b.to_numpy(a), x.astype(np.float32))
     assert b.asarray([[1, 2]], np.float64).dtype == np.float64
+    assert b.synchronize() is None            # waits for the device; nothing to wait for here
 
 
 # ------------------------------------------------------------ random streams
