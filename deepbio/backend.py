@@ -13,7 +13,8 @@ A backend is an object with
   returned as is), for what is drawn once or on the host: initial weights, shuffles,
   the seeds of streams.  ``uniform(rng, shape, dtype)`` accepts one too (drawn on the
   host, then moved);
-* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out, and
+* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out, ``scalar(x)`` and
+  ``all_finite(x)`` to read a value on the host (each a synchronisation on a GPU), and
   ``synchronize()`` to wait for the device;
 * ``simulated``: True when the kernels run on an emulation of their device (the
   ``numba`` backend on Numba's CUDA simulator), which is for testing only: its timings
@@ -103,6 +104,21 @@ class Backend:
     def to_numpy(self, x):
         """``x`` as a NumPy array on the host (a device array is copied back)."""
         return to_host(x)
+
+    def scalar(self, x):
+        """``x`` (a 0-d or one-element array of this backend) as a Python float.
+
+        The one named synchronisation point: on a GPU it waits for the work that computes
+        ``x`` and copies it back, so every place the host waits for the device reads
+        ``be.scalar(...)`` (or :meth:`all_finite`, :meth:`to_numpy`) and can be found by
+        grep.
+        """
+        return float(x)
+
+    def all_finite(self, x):
+        """True when no entry of ``x`` is NaN or infinite: one reduction on the device and
+        one synchronisation."""
+        return bool(self.xp.isfinite(x).all())
 
     def synchronize(self):
         """Wait until every kernel queued on this backend's device has finished (a no-op on

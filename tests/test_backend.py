@@ -84,6 +84,12 @@ def test_backend_object(name):
     np.testing.assert_array_equal(b.to_numpy(a), x.astype(np.float32))
     assert b.asarray([[1, 2]], np.float64).dtype == np.float64
     assert b.synchronize() is None            # waits for the device; nothing to wait for here
+    # scalar / all_finite: the named host reads
+    v = b.scalar(b.xp.sum(b.asarray([1.5, 2.0])))
+    assert type(v) is float and v == 3.5
+    assert b.all_finite(b.asarray([0.0, 1e300])) is True
+    for bad in (np.nan, np.inf, -np.inf):
+        assert b.all_finite(b.asarray([0.0, bad])) is False
 
 
 # ------------------------------------------------------------ random streams

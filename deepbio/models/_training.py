@@ -197,7 +197,7 @@ def check_diverged(est, opt, net, entry):
     diverged epoch.
     """
     loss = float(entry["loss"])
-    if math.isfinite(loss) and bool(current_backend().xp.isfinite(net.theta).all()):
+    if math.isfinite(loss) and current_backend().all_finite(net.theta):
         return
     problem = (f"the training loss became {loss}" if not math.isfinite(loss)
                else "the weights became NaN or infinite")
@@ -245,8 +245,9 @@ def hidden_sizes(sizes):
 
 def _accuracy_metric(network, X, Y):
     """Validation accuracy of a softmax network on one-hot targets (for ``history_``)."""
-    xp = _backend.current().xp
+    be = _backend.current()
+    xp = be.xp
     z = network.forward(X, train=False)
-    return float(xp.mean(xp.argmax(z, axis=1) == xp.argmax(Y, axis=1)))
+    return be.scalar(xp.mean(xp.argmax(z, axis=1) == xp.argmax(Y, axis=1)))
 
 

@@ -377,14 +377,13 @@ class RBM(TransformerMixin, BaseEstimator):
         before raising, so the broken model cannot pass for a fitted one; ``history_`` is
         kept to show how the error grew.
         """
-        xp = be.xp
         params = (self.W_, self.intercept_visible_, self.intercept_hidden_)
         if not math.isfinite(error):
             problem = f"the reconstruction error became {error}"
         elif error > DIVERGENCE_FACTOR * scale:
             problem = (f"the reconstruction error grew to {error:.3g}, over "
                        f"{DIVERGENCE_FACTOR:g} times its scale on this data ({scale:.3g})")
-        elif not all(bool(xp.isfinite(p).all()) for p in params):
+        elif not all(be.all_finite(p) for p in params):
             problem = "the weights or biases became NaN or infinite"
         else:
             return
@@ -469,7 +468,7 @@ class RBM(TransformerMixin, BaseEstimator):
         W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
         recon = self._visible_mean(K, K.dense_forward(v, W, c, "sigmoid") @ W.T + b)
         diff = v - recon
-        return float(be.xp.mean(diff * diff))
+        return be.scalar(be.xp.mean(diff * diff))
 
     # ------------------------------------------------------------------ inference
     def _host_X(self, X):
@@ -580,7 +579,7 @@ class RBM(TransformerMixin, BaseEstimator):
     def _mean_pseudo_likelihood(self, be, v, rng):
         if self.visible != "bernoulli":
             return None
-        return float(be.xp.mean(self._pseudo_likelihood(be, v, rng)))
+        return be.scalar(be.xp.mean(self._pseudo_likelihood(be, v, rng)))
 
     def score_samples(self, X):
         """Log-likelihood proxy per sample, shape (n_samples,).

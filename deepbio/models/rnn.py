@@ -232,11 +232,12 @@ class RNNClassifier(MaskedClassifierMixin, _RNNBase):
 
 def _masked_accuracy(network, X, Y):
     """Accuracy over real positions (target rows that are not all zero)."""
-    xp = current_backend().xp
+    be = current_backend()
+    xp = be.xp
     z = network.forward(X, train=False)
     real = Y.sum(axis=-1) > 0
     hit = (xp.argmax(z, axis=-1) == xp.argmax(Y, axis=-1)) & real
-    return float(hit.sum() / xp.maximum(real.sum(), 1))
+    return be.scalar(hit.sum() / xp.maximum(real.sum(), 1))
 
 
 class RNNTagger(ClassifierMixin, _RNNBase):

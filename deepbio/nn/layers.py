@@ -495,7 +495,7 @@ class KLSparsity(Layer):
         return x
 
     def penalty(self):
-        return 0.0 if self._penalty is None else float(self._penalty)
+        return 0.0 if self._penalty is None else _backend.current().scalar(self._penalty)
 
     def backward(self, dy, include_penalty=True):
         self._check_forward(self._da, "backward")

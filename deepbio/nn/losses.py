@@ -74,7 +74,7 @@ class Loss:
         self._n = z.shape[0]
         self._p = self.output(z)
         self._y = y
-        return float(self._value(z, y, be)) / self._n
+        return be.scalar(self._value(z, y, be)) / self._n
 
     def backward(self):
         """``dL/dz = (y_hat - y) / N`` from the last :meth:`forward`."""
@@ -102,13 +102,14 @@ class Loss:
         check is one or two reductions over ``y``, without temporaries where possible."""
         # a NaN or inf entry makes the sum non-finite; a non-finite sum of finite entries
         # (overflow) is told apart by the exact test
-        if not math.isfinite(float(y.sum())) \
-                and not bool(_backend.current().xp.isfinite(y).all()):
+        be = _backend.current()
+        if not math.isfinite(be.scalar(y.sum())) and not be.all_finite(y):
             raise ValueError(f"{self.name}: targets y must be finite; they hold NaN or inf")
 
     def _check_probabilities(self, y):
         """ValueError unless every entry of ``y`` is finite and lies in [0, 1]."""
-        lo, hi = float(y.min()), float(y.max())
+        be = _backend.current()
+        lo, hi = be.scalar(y.min()), be.scalar(y.max())
         if not (lo >= 0 and hi <= 1):              # also false when an entry is NaN
             Loss.check_targets(self, y)            # NaN / inf: say so
             raise ValueError(f"{self.name}: targets y must lie in [0, 1] (probabilities or "
@@ -149,13 +150,14 @@ class SoftmaxCrossEntropy(Loss):
         """Targets are probability rows along the last axis: entries in [0, 1], each row
         summing to 1 (one-hot, or soft labels) within ``ROW_SUM_TOL * K``."""
         self._check_probabilities(y)
-        xp = _backend.current().xp
+        be = _backend.current()
+        xp = be.xp
         k = y.shape[-1]
         sums = y.reshape(-1, k).sum(axis=1, dtype="float64")
         off = xp.abs(sums - 1.0)                   # how far each row is from summing to 1
         if self.zero_rows_are_padding:
             off[sums == 0] = 0.0
-        if not float(off.max()) <= ROW_SUM_TOL * k:
+        if not be.scalar(off.max()) <= ROW_SUM_TOL * k:
             i = int(xp.argmax(~(off <= ROW_SUM_TOL * k)))      # the first bad row
             raise ValueError(f"{self.name}: each target row of y (along the last axis) must "
                              f"sum to 1 (one-hot or class probabilities); row {i} sums to "
@@ -217,7 +219,7 @@ class MaskedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
     def forward(self, z, y):
         value = super().forward(z, y)          # (sum of the real positions' losses) / N
         self._m = (self._y.sum(axis=-1, keepdims=True) > 0).astype(z.dtype)
-        real = float(self._m.sum())
+        real = _backend.current().scalar(self._m.sum())
         if real == 0:
             raise ValueError("MaskedSoftmaxCrossEntropy: the batch has no real position")
         n, self._n = self._n, real             # backward and gauss_newton divide by _n

@@ -204,7 +204,7 @@ class Network:
         if theta.shape != self.theta.shape:
             raise ValueError(f"theta must have shape {tuple(self.theta.shape)}, got "
                              f"{tuple(theta.shape)}")
-        if not bool(be.xp.isfinite(theta).all()):
+        if not be.all_finite(theta):
             raise ValueError("theta must be finite; it holds NaN or inf")
         self.theta[...] = theta
 

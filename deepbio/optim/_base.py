@@ -33,7 +33,7 @@ def check_finite(a, name):
     to find the position.
     """
     be = _backend.current()
-    if bool(be.xp.isfinite(a).all()):
+    if be.all_finite(a):
         return
     host = be.to_numpy(a)
     nan = np.isnan(host)

@@ -116,7 +116,7 @@ class CountingNetwork:
 
 
 def _dot(a, b):
-    return float((a * b).sum())
+    return _backend.current().scalar((a * b).sum())
 
 
 def check_deterministic(network):
@@ -431,7 +431,7 @@ class HessianFree(Optimizer):
         # CG-iterate backtracking: walk back while the earlier iterate is better.
         def f_at(p):
             theta = theta0 + p
-            if not bool(xp.isfinite(theta).all()):
+            if not _backend.current().all_finite(theta):
                 return math.inf          # a CG iterate that overflowed: rho = -inf below
             network.set_flat(theta)
             return self._objective(network, X, y)
