@@ -18,6 +18,7 @@ Because a layer's parameters are views of ONE network's ``theta``, a layer objec
 belongs to one network, once: a second network (or a second place in the same one)
 would rebind them and silently break the first.  :class:`Network` refuses both.
 """
+import contextlib
 import weakref
 
 import numpy as np
@@ -118,6 +119,7 @@ class Network:
         self.output_shape = None
         self._slices = []     # per layer: list of (start, stop, shape) of its params
         self._gn_key = None   # what the last gauss_newton_product's forward was run on
+        self._targets_trusted = False    # inside targets_checked(): batches of checked y
 
     # ---------------------------------------------------------------- building
     def _claim_layers(self):
@@ -223,8 +225,28 @@ class Network:
             raise ValueError(f"y must have shape {want} (the network's output shape), got "
                              f"{tuple(y.shape)}; one-hot encode class labels and reshape "
                              f"1-d targets to (N, 1)")
-        self.loss_fn.check_targets(y)      # e.g. softmax rows sum to 1; ValueError if not
+        if not self._targets_trusted:
+            self.loss_fn.check_targets(y)  # e.g. softmax rows sum to 1; ValueError if not
         return y
+
+    @contextlib.contextmanager
+    def targets_checked(self, *targets):
+        """Check whole target arrays once, then trust their minibatches inside the block.
+
+        The loss's target check (finite, rows summing to 1, ...) is row-wise, so checking
+        every ``y`` of ``targets`` (None entries are skipped) once is checking every batch
+        cut from them.  Inside the block the per-call check is skipped (the shape check
+        stays): an optimiser runs its epochs here, and each step reads no target value on
+        the host.  Only batches of the checked arrays may be passed inside the block.
+        """
+        for y in targets:
+            if y is not None:
+                self._targets(y, y.shape[0])
+        before, self._targets_trusted = self._targets_trusted, True
+        try:
+            yield self
+        finally:
+            self._targets_trusted = before
 
     def forward(self, X, train=False):
         """The pre-loss output ``z`` (N, *output_shape); caches every layer's state."""

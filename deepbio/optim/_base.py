@@ -12,6 +12,7 @@ evaluates the validation set, stops early, reports progress and returns the hist
 Every ``minimize`` first checks its data with :meth:`Optimizer._prepare_data` (shapes,
 NaN / infinity via :func:`check_finite`) and builds an unbuilt network.
 """
+import contextlib
 import inspect
 import math
 import sys
@@ -193,7 +194,8 @@ class Optimizer:
 
         history, best, best_theta, best_epoch, bad = [], math.inf, None, None, 0
         start = time.perf_counter()
-        with Progress(self.max_epochs, self.verbose, type(self).__name__) as bar:
+        with targets_checked(network, y, y_val), \
+                Progress(self.max_epochs, self.verbose, type(self).__name__) as bar:
             for epoch in range(self.max_epochs):
                 entry = {"epoch": epoch}
                 entry.update(self._run_epoch(network, X, y, epoch))
@@ -262,6 +264,13 @@ class Optimizer:
         perm = rng.permutation(n)
         train, val = be.asarray(perm[n_val:]), be.asarray(perm[:n_val])
         return X[train], y[train], X[val], y[val]
+
+
+def targets_checked(network, *targets):
+    """``network.targets_checked(*targets)`` (check the whole targets once, trust their
+    batches), or nothing for a network object without it."""
+    ctx = getattr(network, "targets_checked", None)
+    return ctx(*targets) if ctx is not None else contextlib.nullcontext()
 
 
 def minibatches(n, batch_size, rng=None, backend=None):

@@ -52,7 +52,7 @@ import numpy as np
 from .. import backend as _backend
 from .._validation import Interval, Options
 from ..nn import Dropout
-from ._base import Optimizer, Progress
+from ._base import Optimizer, Progress, targets_checked
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
 _NO_CACHE = object()
@@ -496,7 +496,8 @@ class HessianFree(Optimizer):
         n = X.shape[0]
         history = self.history_ = []
         start = time.perf_counter()
-        with Progress(self.max_iter, self.verbose, "HF", unit="iteration") as bar:
+        with targets_checked(network, y, y_val), \
+                Progress(self.max_iter, self.verbose, "HF", unit="iteration") as bar:
             for it in range(1, self.max_iter + 1):
                 g_idx, c_idx = self._batches(n)
                 Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])

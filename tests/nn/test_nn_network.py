@@ -465,6 +465,37 @@ def test_invalid_targets_are_rejected(be, loss, bad, match):
             call()
 
 
+@pytest.mark.parametrize("loss, bad, match", [
+    ("softmax_cross_entropy", lambda y: 0.5 * y, "row 0 sums to 0.5"),
+    ("sigmoid_cross_entropy", lambda y: 2 * y - 1, "lie in \\[0, 1\\]"),
+    ("squared_error", lambda y: np.where(y > 0, np.nan, y), "NaN|finite"),
+])
+def test_targets_checked_once_for_a_whole_fit(be, loss, bad, match):
+    """An optimiser checks its whole targets once (targets_checked) and then trusts the
+    batches cut from them, so a step reads no target value on the host; bad targets are
+    still refused, at the start, by SGD and HF alike."""
+    from deepbio.optim import SGD, HessianFree
+    X, y = _data(loss)
+    net = _net([Dense(3)], loss)
+    for opt in (SGD(max_epochs=1, batch_size=3, random_state=0), HessianFree(max_iter=1)):
+        with pytest.raises(ValueError, match=match):
+            opt.minimize(net, X, bad(y))
+    reads = []
+    b = deepbio.backend.current()
+    scalar = b.scalar
+    try:
+        b.scalar = lambda x: reads.append(1) or scalar(x)     # count the host reads
+        with net.targets_checked(y) as same:
+            assert same is net and len(reads) > 0
+            before = len(reads)
+            net.loss(X[:3], bad(y)[:3])       # inside: trusted, only the loss is read
+            assert len(reads) == before + 1
+        with pytest.raises(ValueError, match=match):       # outside: checked again
+            net.loss(X[:3], bad(y)[:3])
+    finally:
+        del b.scalar
+
+
 def test_soft_labels_in_float32_are_accepted(be):
     X, _ = _data("softmax_cross_entropy")
     rng = np.random.default_rng(3)
