@@ -84,3 +84,11 @@ def timed_backends():
         else:
             names.append(name)
     return names
+
+
+def report(text, markdown=None):
+    """Print a benchmark's ``text`` and, with ``--markdown PATH``, write it there too."""
+    print(text)
+    if markdown:
+        with open(markdown, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")

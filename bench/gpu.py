@@ -43,7 +43,7 @@ sys.path.insert(0, HERE)
 import deepbio  # noqa: E402
 from deepbio import backend as _backend  # noqa: E402
 from deepbio._kernels import CONTRACT  # noqa: E402
-from _timing import process_note  # noqa: E402
+from _timing import process_note, report  # noqa: E402
 from models_cnn_rnn import LR, MOMENTUM, cases as step_cases, data, deepbio_step  # noqa: E402
 
 GPU_BACKENDS = ("cupy", "numba")
@@ -342,11 +342,7 @@ def main(argv=None):
     srows, _ = training_steps(backends, torch, args.quick, repeats, args.tiny,
                               warmup=1 if args.tiny else 3)
     lines += ["## Training steps (float32)", ""] + table(srows) + [""]
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    report("\n".join(lines), args.markdown)
     return 0
 
 

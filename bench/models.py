@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)                       # bench/_timing.py (also under ru
 
 import deepbio  # noqa: E402
 from deepbio.datasets import load_digits  # noqa: E402
-from _timing import process_note, time_round_robin, timed_backends  # noqa: E402
+from _timing import process_note, report, time_round_robin, timed_backends  # noqa: E402
 
 
 def make_data(n_samples, seed=0):
@@ -161,11 +161,7 @@ def main(argv=None):
     for name, med, best in results[1:]:
         lines.append(f"- {results[0][0]} is {med / ref:.2f}x as fast as {name} "
                      f"(medians; {best / ref_min:.2f}x by minimum)")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    report("\n".join(lines), args.markdown)
     return 0
 
 

@@ -164,13 +164,12 @@ def _cuda_probe(package, install):
 
 
 def _make_cupy():
-    _cuda_probe("cupy", "pip install cupy-cuda13x")
+    cupy = _cuda_probe("cupy", "pip install cupy-cuda13x")
     from ._kernels import cuda as _cuda_kernels
     try:
         implementations = _cuda_kernels.load()
     except (ImportError, RuntimeError) as e:     # no usable GPU or driver
         raise BackendError(f"backend 'cupy' is unavailable: {e}") from None
-    import cupy
     return Backend("cupy", cupy, implementations, cupy.ndarray,
                    "CUDA C kernels through CuPy (cuBLAS for the matrix products), on the GPU")
 

@@ -64,3 +64,14 @@ def cnn_few_steps(be):
                                  batch_size=4, dtype="float64", random_state=0)
     a, b = _fit(be.name, make, X, y), _fit("cython", make, X, y)
     _same(be, a.params_, b.params_)
+
+
+#: Every parity case by name: ``CASES[name](backend)`` trains on ``backend`` and on
+#: ``cython`` and asserts the same weights.
+CASES = {
+    "rbm_one_epoch": rbm_one_epoch,
+    "mlp_few_steps": mlp_few_steps,
+    "mlp_with_dropout": lambda be: mlp_few_steps(be, dropout=True),
+    "lstm_few_steps": lstm_few_steps,
+    "cnn_with_dropout": cnn_few_steps,
+}

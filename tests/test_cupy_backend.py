@@ -54,24 +54,9 @@ def test_stream_uniforms_are_the_reference_philox(cupy_backend):
 
 
 @needs_cython
-def test_rbm_one_epoch_matches_cython(cupy_backend):
-    _parity.rbm_one_epoch(cupy_backend)
-
-
-@needs_cython
-@pytest.mark.parametrize("dropout", [False, True], ids=["plain", "dropout"])
-def test_mlp_few_steps_match_cython(cupy_backend, dropout):
-    _parity.mlp_few_steps(cupy_backend, dropout)
-
-
-@needs_cython
-def test_lstm_few_steps_match_cython(cupy_backend):
-    _parity.lstm_few_steps(cupy_backend)
-
-
-@needs_cython
-def test_cnn_few_steps_match_cython(cupy_backend):
-    _parity.cnn_few_steps(cupy_backend)
+@pytest.mark.parametrize("case", sorted(_parity.CASES))
+def test_trains_to_the_weights_cython_gives(case, cupy_backend):
+    _parity.CASES[case](cupy_backend)
 
 
 def test_a_fitted_model_predicts_on_every_backend_and_saves_the_same_file(cupy_backend,

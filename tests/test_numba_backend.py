@@ -57,24 +57,9 @@ def test_the_backend_says_where_it_runs(numba_backend):
 
 
 @needs_cython
-def test_rbm_one_epoch_matches_cython(numba_backend):
-    _parity.rbm_one_epoch(numba_backend)
-
-
-@needs_cython
-@pytest.mark.parametrize("dropout", [False, True], ids=["plain", "dropout"])
-def test_mlp_few_steps_match_cython(numba_backend, dropout):
-    _parity.mlp_few_steps(numba_backend, dropout)
-
-
-@needs_cython
-def test_lstm_few_steps_match_cython(numba_backend):
-    _parity.lstm_few_steps(numba_backend)
-
-
-@needs_cython
-def test_cnn_few_steps_match_cython(numba_backend):
-    _parity.cnn_few_steps(numba_backend)
+@pytest.mark.parametrize("case", sorted(_parity.CASES))
+def test_trains_to_the_weights_cython_gives(case, numba_backend):
+    _parity.CASES[case](numba_backend)
 
 
 def test_the_benchmarks_do_not_time_a_simulated_backend(numba_backend, capsys):

@@ -240,7 +240,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self._chain = None
         self._hidden_mean = None
         self._rng = rng                 # host generator: shuffles (partial_fit continues it)
-        self._stream = self._training_stream(be, rng)    # the Gibbs samples' uniforms
+        self._stream = self._derived_stream(be, TRAIN_STREAM)    # the Gibbs samples' uniforms
         self._gibbs_stream = None       # gibbs' own stream, created at its first call
         self._visible_built = self.visible
         self.history_ = []
@@ -263,7 +263,7 @@ class RBM(TransformerMixin, BaseEstimator):
         if getattr(self, "_rng", None) is None:
             self._rng = resolve_rng(self.random_state)
         if getattr(self, "_stream", None) is None:
-            self._stream = self._training_stream(be, self._rng)
+            self._stream = self._derived_stream(be, TRAIN_STREAM)
         self._chain = to_backend(be, getattr(self, "_chain", None), dt)
         self._hidden_mean = to_backend(be, getattr(self, "_hidden_mean", None), dt)
 
@@ -481,21 +481,15 @@ class RBM(TransformerMixin, BaseEstimator):
         return tuple(to_backend(be, p, dt) for p in
                      (self.W_, self.intercept_visible_, self.intercept_hidden_))
 
-    def _training_stream(self, be, rng):
-        """The Philox stream of training's samples: keyed by an int ``random_state``
-        itself (the same samples on every backend), else by a seed drawn from the host
-        generator ``rng`` (which is ``random_state`` when that is a Generator)."""
-        rs = self.random_state
-        int_seed = isinstance(rs, (int, np.integer)) and not isinstance(rs, bool)
-        return be.stream(rs if int_seed else rng, TRAIN_STREAM)
-
     def _derived_stream(self, be, stream):
-        """A Philox stream for draws made outside training, never training's own.
+        """The Philox stream number ``stream`` of this RBM: ``TRAIN_STREAM`` for training's
+        Gibbs samples, the others for draws made outside training, which so never touch
+        training's.
 
         From an int ``random_state`` the stream ``(random_state, stream)``: the same
-        draws at every call, independent of training's (whose stream number is
-        ``TRAIN_STREAM``).  None: a fresh unpredictable key.  A Generator
-        ``random_state`` gives a key drawn from it (the caller shares it on purpose).
+        draws at every call and on every backend.  None: a fresh unpredictable key.  A
+        Generator ``random_state`` gives a key drawn from it (the caller shares it on
+        purpose).
         """
         return be.stream(self.random_state, stream)
 
