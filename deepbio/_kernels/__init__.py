@@ -42,7 +42,8 @@ class KernelSpec(NamedTuple):
     arrays: dict           # argument name -> shape string
     options: dict          # argument name -> option kind (see _OPTION_CHECKS)
     returns: str           # human readable outputs
-    check: Optional[Callable] = None   # extra consistency check(args, dims)
+    check: Optional[Callable] = None   # extra consistency check(args, dims) of shapes/options
+    values: Optional[Callable] = None  # a check that reads array values (args), every call
 
 
 # ---------------------------------------------------------------- option validation
@@ -130,14 +131,21 @@ def _check_pool1d_backward(a, d):
                     "avgpool1d_backward")
 
 
+def _check_argmax_values(a):
+    """The argmax indices lie in one input plane: two reductions, read on the host (a
+    synchronisation on a GPU; layers pass indices their forward kernel made, through
+    ``Kernels.trusted``, which skips this)."""
+    size = a["in_size"]
+    plane = size[0] * size[1] if isinstance(size, tuple) else size
+    idx = a["argmax"]
+    lo, hi = int(idx.min()), int(idx.max())
+    _need(0 <= lo and hi < plane, f"argmax: indices must lie in [0, {plane}) for in_size "
+                                  f"{size}, got values in [{lo}, {hi}]")
+
+
 def _check_argmax(size_name):
     def check(a, d):
         size = a["in_size"]
-        plane = size[0] * size[1] if isinstance(size, tuple) else size
-        idx = a["argmax"]
-        lo, hi = int(idx.min()), int(idx.max())
-        _need(0 <= lo and hi < plane, f"argmax: indices must lie in [0, {plane}) for in_size "
-                                      f"{size}, got values in [{lo}, {hi}]")
         if isinstance(size, tuple):
             _need(d["OH"] <= size[0] and d["OW"] <= size[1],
                   f"{size_name}: output {d['OH']}x{d['OW']} larger than in_size {size}")
@@ -201,7 +209,8 @@ _SPECS = [
     _S("maxpool2d_forward", "pool", {"x": "N,C,H,W"}, {"kernel": "pair_pos", "stride": "pair_pos"},
        "(y (N,C,OH,OW), argmax int64 (N,C,OH,OW))", _check_pool2d_forward),
     _S("maxpool2d_backward", "pool", {"dy": "N,C,OH,OW", "argmax": "i:N,C,OH,OW"},
-       {"in_size": "pair_pos"}, "dx (N,C,H,W)", _check_argmax("maxpool2d_backward")),
+       {"in_size": "pair_pos"}, "dx (N,C,H,W)", _check_argmax("maxpool2d_backward"),
+       _check_argmax_values),
     _S("avgpool2d_forward", "pool", {"x": "N,C,H,W"}, {"kernel": "pair_pos", "stride": "pair_pos"},
        "y (N,C,OH,OW)", _check_pool2d_forward),
     _S("avgpool2d_backward", "pool", {"dy": "N,C,OH,OW"},
@@ -210,7 +219,8 @@ _SPECS = [
     _S("maxpool1d_forward", "pool", {"x": "N,C,L"}, {"kernel": "int_pos", "stride": "int_pos"},
        "(y (N,C,OL), argmax int64 (N,C,OL))", _check_pool1d_forward),
     _S("maxpool1d_backward", "pool", {"dy": "N,C,OL", "argmax": "i:N,C,OL"},
-       {"in_size": "int_pos"}, "dx (N,C,L)", _check_argmax("maxpool1d_backward")),
+       {"in_size": "int_pos"}, "dx (N,C,L)", _check_argmax("maxpool1d_backward"),
+       _check_argmax_values),
     _S("avgpool1d_forward", "pool", {"x": "N,C,L"}, {"kernel": "int_pos", "stride": "int_pos"},
        "y (N,C,OL)", _check_pool1d_forward),
     _S("avgpool1d_backward", "pool", {"dy": "N,C,OL"},
@@ -305,14 +315,48 @@ def _check_arrays(spec, parsed, bound, array_type):
     return dims
 
 
-def validated(spec, impl, array_type):
-    """Wrap ``impl`` so every call is checked against ``spec`` before it runs."""
+#: Most shape signatures remembered per kernel (a training loop has a handful: its
+#: batch shapes, the last batch of an epoch, prediction batches).
+SIGNATURE_CACHE_SIZE = 64
+
+
+def _signature(arrays, a, opt_names):
+    """What the shape, dtype and option checks of one call depend on: per array its
+    shape, dtype and C-contiguity (None for a missing optional one), and the options
+    after their own checks.  AttributeError / TypeError when an argument is not an
+    array or an option is unhashable (the full check then says what is wrong)."""
+    key = []
+    for arg in arrays:
+        x = a[arg]
+        if x is None:
+            key.append(None)
+        else:
+            key += (type(x), x.shape, x.dtype.num, x.flags.c_contiguous)
+    for k in opt_names:
+        key.append(a[k])
+    key = tuple(key)
+    hash(key)
+    return key
+
+
+def validated(spec, impl, array_type, check_values=True):
+    """Wrap ``impl`` so every call is checked against ``spec`` before it runs.
+
+    The shape, dtype, contiguity and option checks depend only on a call's signature
+    (:func:`_signature`): a signature that passed once is remembered, and later calls
+    with it skip straight to ``impl``.  Checks that read array values (``spec.values``,
+    the argmax range) run on every call, unless ``check_values`` is False.
+    """
     sig = inspect.signature(getattr(reference, spec.name))
     names = tuple(sig.parameters)
     defaults = {k: p.default for k, p in sig.parameters.items()
                 if p.default is not inspect.Parameter.empty}
     opt_checks = [(k, _OPTION_CHECKS[kind]) for k, kind in spec.options.items()]
+    opt_names = tuple(spec.options)
     parsed = _parse(spec)
+    array_names = tuple(arg for arg, *_ in parsed)
+    passed = {}                          # signatures whose checks passed
+    values = spec.values if check_values else None
 
     def kernel(*args, **kwargs):
         if not kwargs and len(args) == len(names):      # the common, positional call
@@ -325,10 +369,22 @@ def validated(spec, impl, array_type):
             a = {**defaults, **bound.arguments}
         for k, check in opt_checks:
             a[k] = check(f"{spec.name}: {k}", a[k])
-        dims = _check_arrays(spec, parsed, a, array_type)
-        if spec.check is not None:
+        try:
+            key = _signature(array_names, a, opt_names)
+        except (AttributeError, TypeError):
+            key = None
+        if key is None or key not in passed:
+            dims = _check_arrays(spec, parsed, a, array_type)
+            if spec.check is not None:
+                try:
+                    spec.check(a, dims)
+                except ValueError as e:
+                    raise ValueError(f"{spec.name}: {e}") from None
+            if key is not None and len(passed) < SIGNATURE_CACHE_SIZE:
+                passed[key] = True
+        if values is not None:
             try:
-                spec.check(a, dims)
+                values(a)
             except ValueError as e:
                 raise ValueError(f"{spec.name}: {e}") from None
         return impl(**a)
@@ -337,6 +393,7 @@ def validated(spec, impl, array_type):
     kernel.__doc__ = getattr(reference, spec.name).__doc__
     kernel.__signature__ = sig
     kernel.__wrapped__ = impl
+    kernel.signatures = passed
     return kernel
 
 
@@ -346,6 +403,9 @@ class Kernels:
     ``kernels.dense_forward(x, W, b, "relu")`` checks its arguments, then calls the
     backend's implementation.  ``kernels.raw`` holds the unvalidated implementations, for
     callers (layers) that have already validated the same arrays once.
+    ``kernels.trusted`` holds the same kernels with every check but those that read array
+    values (the argmax range of the max-pool backwards): for layers that pass back the
+    indices their own forward kernel returned, so a backward reads nothing on the host.
     """
 
     def __init__(self, implementations, array_type):
@@ -353,8 +413,12 @@ class Kernels:
         if missing:
             raise ValueError(f"backend implementation is missing kernels: {missing}")
         self.raw = dict(implementations)
+        self.trusted = {}
         for name, spec in CONTRACT.items():
             setattr(self, name, validated(spec, implementations[name], array_type))
+            self.trusted[name] = (getattr(self, name) if spec.values is None else
+                                  validated(spec, implementations[name], array_type,
+                                            check_values=False))
 
     def __iter__(self):
         return iter(CONTRACT)

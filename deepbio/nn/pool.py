@@ -84,8 +84,9 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, dy, include_penalty=True):
         self._check_forward(self._in, "backward")
-        return _backend.current().kernels.maxpool2d_backward(_contig(dy), self._argmax,
-                                                             self._in)
+        # the indices are the forward kernel's own: trusted, nothing read on the host
+        backward = _backend.current().kernels.trusted["maxpool2d_backward"]
+        return backward(_contig(dy), self._argmax, self._in)
 
     def rop(self, dx, dparams=None):
         self._check_forward(self._in, "rop")
@@ -179,8 +180,8 @@ class MaxPool1D(_Pool1D):
 
     def backward(self, dy, include_penalty=True):
         self._check_forward(self._in, "backward")
-        return _backend.current().kernels.maxpool1d_backward(_contig(self._masked(dy)),
-                                                             self._argmax, self._in)
+        backward = _backend.current().kernels.trusted["maxpool1d_backward"]
+        return backward(_contig(self._masked(dy)), self._argmax, self._in)
 
     def rop(self, dx, dparams=None):
         self._check_forward(self._in, "rop")
@@ -269,7 +270,7 @@ class GlobalMaxPool1D(Layer):
 
     def backward(self, dy, include_penalty=True):
         self._check_forward(self._in, "backward")
-        return _backend.current().kernels.maxpool1d_backward(
+        return _backend.current().kernels.trusted["maxpool1d_backward"](
             _contig(dy[:, :, None]), self._argmax, self._in)
 
     def rop(self, dx, dparams=None):

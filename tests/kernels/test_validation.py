@@ -294,3 +294,39 @@ def test_optional_sigma_accepts_none_and_checks_arrays(backend):
     args["sigma"] = backend.asarray(np.ones(args["v"].shape[1] + 1))
     with pytest.raises(ValueError, match="sigma"):
         k.free_energy(**args)
+
+
+# ------------------------------------------------------- the signature cache
+
+
+def test_a_signature_is_checked_once_and_values_every_call(backend, monkeypatch):
+    """The shape/dtype/option checks run once per call signature (then remembered); a
+    call with any other signature is checked in full, and the argmax range (a check of
+    values, not shapes) is checked on every call, except through ``kernels.trusted``."""
+    import deepbio._kernels as contract
+    full = []
+    check = contract._check_arrays
+    monkeypatch.setattr(contract, "_check_arrays",
+                        lambda *a: full.append(a[0].name) or check(*a))
+    k = backend.kernels
+    rng = np.random.default_rng(0)
+    args = to_backend(example_args("maxpool2d_backward", np.float64, rng), backend)
+    kernel = k.maxpool2d_backward
+    kernel.signatures.clear()
+    kernel(**args)
+    kernel(**args)
+    assert full == ["maxpool2d_backward"] and len(kernel.signatures) == 1
+    bad = dict(args, argmax=args["argmax"] + 10**6)        # same signature, bad values
+    with pytest.raises(ValueError, match="argmax"):
+        kernel(**bad)
+    k.trusted["maxpool2d_backward"](**args)
+    for spoiled in (dict(args, dy=args["dy"].astype(np.int64)),            # dtype
+                    dict(args, dy=_noncontiguous(backend.xp, args["dy"])),  # layout
+                    dict(args, in_size=(1, 1))):                           # option
+        with pytest.raises((TypeError, ValueError)):
+            kernel(**spoiled)
+        with pytest.raises((TypeError, ValueError)):                       # trusted too
+            k.trusted["maxpool2d_backward"](**spoiled)
+    assert len(kernel.signatures) == 1          # a failing signature is not remembered
+    dense = k.dense_forward
+    assert k.trusted["dense_forward"] is dense  # no value check: the same kernel
