@@ -16,6 +16,8 @@ A backend is an object with
 * ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out, ``scalar(x)`` and
   ``all_finite(x)`` to read a value on the host (each a synchronisation on a GPU), and
   ``synchronize()`` to wait for the device;
+* ``check_every``: how many iterations a loop that decides on the device (CG) runs
+  between two host reads of its stopping flag (1 on the CPU, 8 on a GPU);
 * ``simulated``: True when the kernels run on an emulation of their device (the
   ``numba`` backend on Numba's CUDA simulator), which is for testing only: its timings
   mean nothing, and the benchmarks skip it.
@@ -39,6 +41,11 @@ from ._validation import check_random_state
 
 NAMES = ("numpy", "cython", "cupy", "numba")
 
+#: ``Backend.check_every`` of the GPU backends: CG looks at its stopping flag once every
+#: 8 iterations (at most 7 curvature products queued past a stop, against 4 host
+#: synchronisations per iteration when every scalar was read).
+GPU_CHECK_EVERY = 8
+
 
 class BackendError(RuntimeError):
     """A backend name is unknown, or the backend cannot run on this machine."""
@@ -47,9 +54,17 @@ class BackendError(RuntimeError):
 class Backend:
     """One backend: an array module, its kernels and its random generator."""
 
-    def __init__(self, name, xp, implementations, array_type, description, simulated=False):
+    #: How many iterations a loop that decides on the device (CG's stopping rule) may
+    #: run between two looks of the host: 1 on the CPU, where a look costs nothing and
+    #: an iteration queued past a stop would be work thrown away; more on a GPU, where
+    #: each look is a synchronisation.
+    check_every = 1
+
+    def __init__(self, name, xp, implementations, array_type, description, simulated=False,
+                 check_every=1):
         self.name = name
         self.simulated = bool(simulated)
+        self.check_every = int(check_every)
         self.xp = xp
         self.kernels = _kernels.Kernels(implementations, array_type)
         self.array_type = array_type
@@ -171,7 +186,8 @@ def _make_cupy():
     except (ImportError, RuntimeError) as e:     # no usable GPU or driver
         raise BackendError(f"backend 'cupy' is unavailable: {e}") from None
     return Backend("cupy", cupy, implementations, cupy.ndarray,
-                   "CUDA C kernels through CuPy (cuBLAS for the matrix products), on the GPU")
+                   "CUDA C kernels through CuPy (cuBLAS for the matrix products), on the GPU",
+                   check_every=GPU_CHECK_EVERY)
 
 
 def _make_numba():
@@ -185,7 +201,8 @@ def _make_numba():
     where = ("on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), NumPy arrays"
              if rt.simulator else "on the GPU, CuPy arrays")
     return Backend("numba", rt.xp, implementations, rt.xp.ndarray,
-                   f"Numba CUDA kernels {where}", simulated=rt.simulator)
+                   f"Numba CUDA kernels {where}", simulated=rt.simulator,
+                   check_every=GPU_CHECK_EVERY)
 
 
 _FACTORIES = {"numpy": _make_numpy, "cython": _make_cython, "cupy": _make_cupy,

@@ -23,7 +23,10 @@ See ``docs/nn.md`` for the maths.  Notes for callers (differences from the first
 * ``loss_and_grad`` and ``gauss_newton_product`` take ``train=True`` by default (dropout
   active); ``loss`` takes ``train=False``.  Consecutive ``gauss_newton_product`` calls on
   the same ``X``/``y`` objects and unchanged ``theta`` reuse one forward (one dropout
-  mask), as a CG solve needs.
+  mask), as a CG solve needs; ``Network.linearize(X, y)`` makes that reuse an explicit
+  handle (a :class:`Linearization`) that compares no arrays, which HF uses.
+* ``sync=False`` on ``loss`` / ``loss_and_grad`` / ``penalty`` / ``Loss.forward`` keeps the
+  value on the device (a 0-d array of the backend); the default returns a Python float.
 * A layer object belongs to one network, at one position (its parameters are views of
   that network's ``theta``): ``Network`` raises ValueError otherwise.  A leading
   ``SequenceMask`` is connected to the following layers by ``Network`` itself.
@@ -35,7 +38,7 @@ from .layers import (LAYERS, Activation, Dense, Dropout, Flatten, KLSparsity,  #
 from .losses import (LOSSES, Loss, MaskedSoftmaxCrossEntropy, SigmoidCrossEntropy,  # noqa: F401
                      SoftmaxCrossEntropy, SquaredError, get_loss)
 from .masking import SequenceMask  # noqa: F401
-from .network import Network  # noqa: F401
+from .network import Linearization, Network  # noqa: F401
 from .conv import ChannelsFirst, Conv1D, Conv2D  # noqa: F401,E402
 from .pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D  # noqa: F401
 from .recurrent import LSTM, Elman  # noqa: F401

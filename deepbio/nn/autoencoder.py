@@ -134,12 +134,12 @@ class TiedAutoEncoder(Layer):
         self._a = K.dense_forward(self._x, W, c, self.activation)
         if self.rho is not None:
             penalty, self._da_sparse = K.sparsity_grad(self._a, self.rho, self.beta)
-            self._penalty = float(penalty)
+            self._penalty = penalty          # a 0-d array: read only when asked
         self._WT = be.xp.ascontiguousarray(W.T)
         self._z = K.dense_forward(self._a, self._WT, b, "linear")
         return self._z
 
-    def penalty(self):
+    def penalty_value(self):
         return 0.0 if self._penalty is None else self._penalty
 
     def backward(self, dy, include_penalty=True):

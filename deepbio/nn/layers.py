@@ -161,7 +161,12 @@ class Layer:
         return dx
 
     def penalty(self):
-        """Extra objective term computed by the last forward (here 0.0)."""
+        """Extra objective term computed by the last forward (here 0.0), a Python float."""
+        return _backend.current().scalar(self.penalty_value())
+
+    def penalty_value(self):
+        """:meth:`penalty` without a host read: a 0-d array of the backend, or 0.0 for a
+        layer without a penalty (subclasses with a penalty override this one)."""
         return 0.0
 
     def backward_squared(self, dy):
@@ -494,8 +499,8 @@ class KLSparsity(Layer):
         self._penalty, self._da = penalty, da.reshape(x.shape)
         return x
 
-    def penalty(self):
-        return 0.0 if self._penalty is None else _backend.current().scalar(self._penalty)
+    def penalty_value(self):
+        return 0.0 if self._penalty is None else self._penalty
 
     def backward(self, dy, include_penalty=True):
         self._check_forward(self._da, "backward")

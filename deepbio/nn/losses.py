@@ -15,7 +15,9 @@ sum to 1) for softmax, 0/1 (or probabilities) per unit for sigmoid, real values 
 squared error.  Outputs of more than two axes (e.g. (N, T, K) sequences) are handled
 row-wise along the last axis, still averaging over N only.
 
-Methods: ``forward(z, y) -> float`` (caches ``y_hat`` and ``y``), ``output(z) -> y_hat``,
+Methods: ``forward(z, y) -> float`` (caches ``y_hat`` and ``y``; ``sync=False`` keeps the
+value as a 0-d array of the backend, so a training step reads nothing back from a GPU),
+``output(z) -> y_hat``,
 ``backward() -> dz``, ``gauss_newton(rz) -> H_L rz``, ``check_targets(y)`` (ValueError
 unless ``y`` holds valid targets; :class:`~deepbio.nn.Network` calls it once per batch).
 
@@ -59,10 +61,11 @@ class Loss:
             return be.xp.array(z, copy=True)
         return be.kernels.activation_forward(_rows(z, be), self.activation).reshape(z.shape)
 
-    def forward(self, z, y):
+    def forward(self, z, y, sync=True):
         """Mean loss over the batch; caches ``y_hat`` and ``y`` for backward.
 
-        z : (N, ...) pre-activation outputs.  y : targets, same shape.
+        z : (N, ...) pre-activation outputs.  y : targets, same shape.  Returns a Python
+        float, or with ``sync=False`` a 0-d array of the backend (no host read).
         """
         be = _backend.current()
         if tuple(y.shape) != tuple(z.shape):
@@ -74,7 +77,10 @@ class Loss:
         self._n = z.shape[0]
         self._p = self.output(z)
         self._y = y
-        return be.scalar(self._value(z, y, be)) / self._n
+        # the sum in the data's dtype, the mean in float64 (a float32 sum read back as a
+        # Python float, then divided, as when every batch was read on the host)
+        value = be.xp.asarray(self._value(z, y, be), dtype="float64") / self._n
+        return be.scalar(value) if sync else value
 
     def backward(self):
         """``dL/dz = (y_hat - y) / N`` from the last :meth:`forward`."""
@@ -216,14 +222,29 @@ class MaskedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
     name = "masked_softmax_cross_entropy"
     zero_rows_are_padding = True        # all-zero target rows are padding (see above)
 
-    def forward(self, z, y):
-        value = super().forward(z, y)          # (sum of the real positions' losses) / N
+    def check_targets(self, y):
+        """As for softmax cross-entropy (all-zero rows are padding), and at least one
+        position must be real."""
+        super().check_targets(y)
+        be = _backend.current()
+        if not be.scalar(y.max()) > 0:
+            raise ValueError(f"{self.name}: the targets y have no real position (every "
+                             f"target row is all zeros, i.e. padding)")
+
+    def forward(self, z, y, sync=True):
+        be = _backend.current()
+        value = super().forward(z, y, sync=False)   # (sum of the real positions' losses) / N
         self._m = (self._y.sum(axis=-1, keepdims=True) > 0).astype(z.dtype)
-        real = _backend.current().scalar(self._m.sum())
-        if real == 0:
+        # M, the number of real positions, stays on the device with sync=False: a batch
+        # cut from checked targets may then hold padding only, and adds nothing (M is
+        # taken as 1).  A value read on the host says so instead.
+        real = self._m.sum()
+        if sync and be.scalar(real) == 0:
             raise ValueError("MaskedSoftmaxCrossEntropy: the batch has no real position")
+        real = be.xp.maximum(real, 1)
         n, self._n = self._n, real             # backward and gauss_newton divide by _n
-        return value * n / real
+        value = value * n / real
+        return be.scalar(value) if sync else value
 
     def backward(self):
         return super().backward() * self._m

@@ -9,6 +9,8 @@ The optimisers speak only to this interface::
 
     loss(X, y)                    -> float            data loss + layer penalties
     loss_and_grad(X, y)           -> (float, g)       g = d loss / d theta (a copy)
+
+(``sync=False`` keeps either loss on the device, a 0-d array of the backend)
     gauss_newton_product(v, X, y) -> G v              G = J^T H_L J
 
 where ``J = dz/dtheta`` is the Jacobian of the network's output (before the loss's
@@ -28,7 +30,7 @@ from .layers import Layer, layer_from_config, _shape, _size
 from .losses import get_loss
 from .masking import SequenceMask
 
-__all__ = ["Network"]
+__all__ = ["Network", "Linearization"]
 
 DTYPES = ("float32", "float64")
 
@@ -119,6 +121,8 @@ class Network:
         self.output_shape = None
         self._slices = []     # per layer: list of (start, stop, shape) of its params
         self._gn_key = None   # what the last gauss_newton_product's forward was run on
+        self._forwards = 0    # forwards run; a Linearization is of one of them
+        self._version = 0     # bumped when the parameters are set (build, set_flat)
         self._targets_trusted = False    # inside targets_checked(): batches of checked y
 
     # ---------------------------------------------------------------- building
@@ -172,6 +176,7 @@ class Network:
         for i, layer in enumerate(self.layers):
             layer.needs_input_grad = i > self._lowest
         self._gn_key = None
+        self._version += 1
         return self
 
     @staticmethod
@@ -209,6 +214,7 @@ class Network:
         if not be.all_finite(theta):
             raise ValueError("theta must be finite; it holds NaN or inf")
         self.theta[...] = theta
+        self._version += 1
 
     # ------------------------------------------------------------ evaluation
     def _inputs(self, X):
@@ -252,6 +258,7 @@ class Network:
         """The pre-loss output ``z`` (N, *output_shape); caches every layer's state."""
         self._check_built()
         self._gn_key = None
+        self._forwards += 1
         a = self._inputs(X)
         for layer in self.layers:
             a = layer.forward(a, train=train)
@@ -261,14 +268,25 @@ class Network:
         """``y_hat = g(z)``: class probabilities, or the regression output."""
         return self.loss_fn.output(self.forward(X, train=False))
 
-    def penalty(self):
-        """Sum of the layers' penalties from the last forward."""
-        return float(sum(layer.penalty() for layer in self.layers))
+    def penalty(self, sync=True):
+        """Sum of the layers' penalties from the last forward: a Python float, or with
+        ``sync=False`` a 0-d array of the backend (or 0.0 when no layer has a penalty)."""
+        total = 0.0
+        for layer in self.layers:
+            total = total + layer.penalty_value()
+        return _backend.current().scalar(total) if sync else total
 
-    def loss(self, X, y, train=False):
-        """Mean data loss + layer penalties at the current parameters."""
+    def loss(self, X, y, train=False, sync=True):
+        """Mean data loss + layer penalties at the current parameters.
+
+        A Python float; with ``sync=False`` a 0-d array of the backend, read by nobody
+        yet, so a GPU is not waited for (an optimiser sums these over an epoch and reads
+        the sum once).
+        """
         z = self.forward(X, train=train)
-        return self.loss_fn.forward(z, self._targets(y, z.shape[0])) + self.penalty()
+        value = self.loss_fn.forward(z, self._targets(y, z.shape[0]), sync=False) \
+            + self.penalty(sync=False)
+        return _backend.current().scalar(value) if sync else value
 
     def _backward(self, dz, include_penalty):
         """Backward from the loss down to the lowest layer with parameters (filling
@@ -276,12 +294,15 @@ class Network:
         for layer in reversed(self.layers[self._lowest:]):
             dz = layer.backward(dz, include_penalty=include_penalty)
 
-    def loss_and_grad(self, X, y, train=True):
-        """``(loss, d loss / d theta)``; the gradient is a copy of ``self.grad``."""
+    def loss_and_grad(self, X, y, train=True, sync=True):
+        """``(loss, d loss / d theta)``; the gradient is a copy of ``self.grad``.  The loss
+        is a Python float, or with ``sync=False`` a 0-d array of the backend (see
+        :meth:`loss`)."""
         z = self.forward(X, train=train)
-        value = self.loss_fn.forward(z, self._targets(y, z.shape[0])) + self.penalty()
+        value = self.loss_fn.forward(z, self._targets(y, z.shape[0]), sync=False) \
+            + self.penalty(sync=False)
         self._backward(self.loss_fn.backward(), include_penalty=True)
-        return value, self.grad.copy()
+        return (_backend.current().scalar(value) if sync else value), self.grad.copy()
 
     def squared_example_grads(self, X, y, train=True):
         """``(1/N) sum_i g_i**2``: the mean of the squared per-example gradients ``g_i`` of
@@ -296,7 +317,7 @@ class Network:
         z = self.forward(X, train=train)
         n = z.shape[0]
         xp = _backend.current().xp
-        self.loss_fn.forward(z, self._targets(y, n))
+        self.loss_fn.forward(z, self._targets(y, n), sync=False)
         rows = self.loss_fn.backward() * n         # row i: d l_i / d z_i
         try:
             delta = rows
@@ -314,43 +335,69 @@ class Network:
         return total / n
 
     # --------------------------------------------------------- curvature
+    def linearize(self, X, y, train=True):
+        """The network linearised at its current parameters on the batch ``(X, y)``: a
+        :class:`Linearization` whose ``gauss_newton_product(v)`` gives ``G v`` without
+        running a forward again (and so with one dropout mask, when ``train``).
+
+        One forward here; the handle holds no copy of anything and compares nothing: it
+        stays valid until this network runs another forward or its parameters are set
+        (``set_flat``, ``build``), after which its products raise RuntimeError.  Writing
+        into ``theta`` or into the batch in place is not seen: linearise again after it.
+        A Hessian-free CG run makes every product of one solve through one handle.
+        """
+        self._check_built()
+        z = self.forward(X, train=train)
+        self.loss_fn.forward(z, self._targets(y, z.shape[0]), sync=False)
+        return Linearization(self)
+
     def _forward_for_gn(self, X, y, train):
-        """Run (or reuse) the forward that Gauss-Newton products linearise around.
+        """Run (or reuse) the forward that :meth:`gauss_newton_product` linearises around.
 
         Consecutive products on the same ``X`` and ``y`` (the same objects, with the same
         contents: a batch refilled in place is a new batch), ``train`` flag and unchanged
-        ``theta`` reuse one forward (and so one dropout mask), as a CG solve needs.
-        Any other forward, or a change of ``theta``, invalidates it.
+        ``theta`` reuse one forward (and so one dropout mask).  Any other forward, or a
+        change of ``theta``, invalidates it.  The contents are compared entry by entry
+        (three reductions, each a host read on a GPU): loops that make many products
+        take a :meth:`linearize` handle instead, which compares nothing.
         """
         key = self._gn_key
         if key is not None and key[0] is X and key[1] is y and key[2] == train \
-                and _same(key[3], self.theta) and _same(key[4], X) and _same(key[5], y):
+                and key[6].valid and _same(key[3], self.theta) and _same(key[4], X) \
+                and _same(key[5], y):
             return
-        z = self.forward(X, train=train)
-        self.loss_fn.forward(z, self._targets(y, z.shape[0]))
-        self._gn_key = (X, y, train, self.theta.copy(), _snapshot(X), _snapshot(y))
+        lin = self.linearize(X, y, train)
+        self._gn_key = (X, y, train, self.theta.copy(), _snapshot(X), _snapshot(y), lin)
 
     def gauss_newton_product(self, v, X, y, train=True):
         """``G v = J^T H_L J v`` at the current parameters on the batch ``(X, y)``.
 
-        One forward (reused across consecutive calls on the same batch and parameters),
-        one R-op pass giving ``J v`` (each layer's ``rop`` with its parameter tangents as
+        One forward (reused across consecutive calls on the same batch and parameters,
+        see :meth:`_forward_for_gn`; :meth:`linearize` makes the reuse explicit), one
+        R-op pass giving ``J v`` (each layer's ``rop`` with its parameter tangents as
         views of ``v``), ``H_L (J v)`` from the loss, and one linear backward pass giving
         ``J^T (H_L J v)`` (layer penalties are left out of the curvature).  Returns a new
         (n_params,) array; ``self.grad`` is overwritten.
         """
         self._check_built()
-        be = _backend.current()
-        v = be.asarray(v, self.dtype)
+        v = self._tangent(v)
+        self._forward_for_gn(X, y, train)
+        return self._gn_product(v)
+
+    def _tangent(self, v):
+        v = _backend.current().asarray(v, self.dtype)
         if v.shape != self.theta.shape:
             raise ValueError(f"v must have shape {tuple(self.theta.shape)}, got "
                              f"{tuple(v.shape)}")
-        self._forward_for_gn(X, y, train)
+        return v
+
+    def _gn_product(self, v):
+        """``J^T H_L J v`` around the last forward (an R-op pass, then a backward)."""
         t = None
         for layer, spans in zip(self.layers, self._slices):
             t = layer.rop(t, self._views(v, spans) if spans else None)
         if t is None:   # no parameter before the output: J = 0
-            return be.xp.zeros_like(self.theta)
+            return _backend.current().xp.zeros_like(self.theta)
         self._backward(self.loss_fn.gauss_newton(t), include_penalty=False)
         return self.grad.copy()
 
@@ -384,3 +431,31 @@ class Network:
         return (f"Network({len(self.layers)} layers, loss={self.loss_fn.name!r}, "
                 f"dtype={self.dtype!r}, n_params="
                 f"{self.n_params if self.built else None})")
+
+
+class Linearization:
+    """A network linearised around one forward: ``G v`` products at that point.
+
+    Made by :meth:`Network.linearize`.  Valid while the network runs no other forward
+    and its parameters are not set; it checks two counters of the network for that
+    (host integers: nothing is read from a device), never the arrays themselves.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self._forwards, self._version = network._forwards, network._version
+
+    @property
+    def valid(self):
+        """True while the network is still at this linearisation point."""
+        net = self.network
+        return net._forwards == self._forwards and net._version == self._version
+
+    def gauss_newton_product(self, v):
+        """``G v = J^T H_L J v`` at the linearisation point (a new (n_params,) array;
+        the network's ``grad`` is overwritten).  RuntimeError once the handle is stale."""
+        if not self.valid:
+            raise RuntimeError("this Linearization is stale: the network has run another "
+                               "forward, or its parameters were set, since linearize(); "
+                               "call network.linearize(X, y) again")
+        return self.network._gn_product(self.network._tangent(v))

@@ -65,9 +65,11 @@ class CountingNetwork:
     is 1/3 of a unit, a backward pass 2/3 and an R-op pass 2/3 (a dense layer's forward
     is one matrix product, its backward and its R-op two each); so ``loss`` costs 1/3,
     ``loss_and_grad`` 1, ``squared_example_grads`` 1 and ``gauss_newton_product`` 5/3
-    per example, or 4/3 when the network reuses the forward of the previous product
-    (a :class:`deepbio.nn.Network` does within one CG run).  ``calls`` counts the calls
-    by method.  Every other attribute is the wrapped network's.
+    per example, or 4/3 when the network reuses the forward of the previous product;
+    ``linearize`` (one forward) costs 1/3 and each product of its handle 4/3, so a CG
+    run of k products costs 1/3 + 4k/3 either way.  ``calls`` counts the calls by method
+    (a handle's products as ``gauss_newton_product``).  Every other attribute is the
+    wrapped network's.
     """
 
     def __init__(self, network):
@@ -97,6 +99,13 @@ class CountingNetwork:
         self._count("loss_and_grad", len(X), _FORWARD + _BACKWARD)
         return self.network.loss_and_grad(X, y, *args, **kwargs)
 
+    def linearize(self, X, y, *args, **kwargs):
+        """The wrapped network's :meth:`~deepbio.nn.Network.linearize` (one forward),
+        with its products counted (an R-op and a backward pass each)."""
+        self._count("linearize", len(X), _FORWARD)
+        return _CountedLinearization(self, self.network.linearize(X, y, *args, **kwargs),
+                                     len(X))
+
     def gauss_newton_product(self, v, X, y, *args, **kwargs):
         # A network that linearises around a cached forward (deepbio.nn.Network keeps
         # it in ``_gn_key`` across the products of one CG run) runs its forward only
@@ -115,7 +124,43 @@ class CountingNetwork:
         return self.network.squared_example_grads(X, y, *args, **kwargs)
 
 
+class _CountedLinearization:
+    """A Linearization whose products a CountingNetwork counts."""
+
+    def __init__(self, counter, lin, n):
+        self.counter, self.lin, self.n = counter, lin, n
+
+    @property
+    def valid(self):
+        return self.lin.valid
+
+    def gauss_newton_product(self, v):
+        self.counter._count("gauss_newton_product", self.n, _ROP + _BACKWARD)
+        return self.lin.gauss_newton_product(v)
+
+
+class _Relinearizing:
+    """For a network without ``linearize``: each product is the network's own
+    ``gauss_newton_product`` on the batch (which may cache what it likes)."""
+
+    def __init__(self, network, X, y, train):
+        self.network, self.X, self.y, self.train = network, X, y, train
+
+    def gauss_newton_product(self, v):
+        return self.network.gauss_newton_product(v, self.X, self.y, train=self.train)
+
+
+def _linearize(network, X, y, train):
+    """``network.linearize(X, y, train)``, or products through ``gauss_newton_product``
+    for a duck-typed network that has no ``linearize``."""
+    inner = network.network if isinstance(network, CountingNetwork) else network
+    if hasattr(inner, "linearize"):
+        return network.linearize(X, y, train=train)
+    return _Relinearizing(network, X, y, train)
+
+
 def _dot(a, b):
+    """``a^T b`` as a Python float (a host read)."""
     return _backend.current().scalar((a * b).sum())
 
 
@@ -138,7 +183,7 @@ def check_deterministic(network):
 
 
 def conjugate_gradient(A, b, x0, M=None, max_iter=250, min_iter=1, tol=5e-4,
-                       save_gamma=1.3):
+                       save_gamma=1.3, check_every=None):
     """Preconditioned CG on ``phi(x) = 1/2 x^T A x - b^T x`` with Martens' stopping rule.
 
     Parameters
@@ -152,34 +197,59 @@ def conjugate_gradient(A, b, x0, M=None, max_iter=250, min_iter=1, tol=5e-4,
     tol : float, eps in Martens' rule: stop at i > k = max(10, 0.1 i) once
         ``phi_i < 0`` and ``(phi_i - phi_{i-k}) / phi_i < k * eps``.
     save_gamma : float, iterates at i = ceil(save_gamma^j) (and the last) are kept.
+    check_every : int >= 1 or None
+        How often the host looks at the iterations (None: the backend's
+        ``check_every``, 1 on the CPU).  Every scalar of CG (``r^T z``, ``p^T A p``,
+        ``phi``) stays on the device, and so does the decision to stop: iteration i is
+        run only while no stopping condition has held, through a 0/1 flag ``go`` that
+        multiplies the update.  The host reads the flag once every ``check_every``
+        iterations; the iterations queued past a stop change nothing, so the result is
+        the same for every ``check_every``, and a GPU waits once per ``check_every``
+        iterations instead of four times per iteration.
 
     Returns
     -------
     iterates : list of (i, x_i, phi_i), in increasing i; the last is the final iterate.
+        ``phi_i`` is a Python float.
     n_iter : int, iterations run.
+
+    Stopping, per iteration: ``p^T A p <= 0`` or not finite (A is not positive definite
+    along p; the iteration is not taken), Martens' rule, or ``r^T z = 0`` (solved).
     """
+    be = _backend.current()
+    xp = be.xp
+    every = be.check_every if check_every is None else check_every
+    dt = x0.dtype
+    f64 = xp.float64
+
+    def dot(u, v):                     # a 0-d float64 array of the backend: no host read
+        return xp.asarray((u * v).sum(), dtype=f64)
+
     x = x0.copy()
     r = A(x) - b                     # residual = gradient of phi at x
     z = r / M if M is not None else r
     p = -z
-    rz = _dot(r, z)
-    phis = [0.5 * _dot(x, r - b)]
+    rz = dot(r, z)
+    phis = [0.5 * dot(x, r - b)]
+    go = xp.asarray(True)            # no stopping condition has held yet
+    stop_at = xp.asarray(-1)         # the last iteration taken, once stopped
     saves, next_save, j = [], 1, 0
-    i = 0
+    i = last = 0
     for i in range(1, max_iter + 1):
         Ap = A(p)
-        pAp = _dot(p, Ap)
-        if pAp <= 0 or not math.isfinite(pAp):   # not positive definite along p: stop
-            i -= 1
-            break
-        alpha = rz / pAp
-        x += alpha * p
-        r += alpha * Ap
+        pAp = dot(p, Ap)
+        ok = go & (pAp > 0) & xp.isfinite(pAp)
+        stop_at = xp.where(go & ~ok, i - 1, stop_at)      # not PD along p: not taken
+        alpha = xp.where(ok, rz / xp.where(ok, pAp, 1.0), 0.0)
+        # the scalar meets the vectors in their dtype (as a Python float would)
+        x += xp.where(ok, alpha.astype(dt) * p, 0)
+        r += xp.where(ok, alpha.astype(dt) * Ap, 0)
         z = r / M if M is not None else r
-        rz_new = _dot(r, z)
-        p = -z + (rz_new / rz) * p if rz > 0 else -z
+        rz_new = dot(r, z)
+        beta = xp.where(rz > 0, rz_new / xp.where(rz > 0, rz, 1.0), 0.0)
+        p = -z + beta.astype(dt) * p
         rz = rz_new
-        phi = 0.5 * _dot(x, r - b)
+        phi = 0.5 * dot(x, r - b)
         phis.append(phi)
         if i >= next_save:
             saves.append((i, x.copy(), phi))
@@ -187,13 +257,23 @@ def conjugate_gradient(A, b, x0, M=None, max_iter=250, min_iter=1, tol=5e-4,
                 j += 1
                 next_save = math.ceil(save_gamma ** j)
         k = max(10, int(0.1 * i))
-        if i > max(k, min_iter - 1) and phi < 0 and (phi - phis[i - k]) / phi < k * tol:
-            break
-        if rz == 0.0:
-            break
+        stop = rz == 0.0
+        if i > max(k, min_iter - 1):
+            prev = phis[i - k]
+            stop = stop | ((phi < 0) & ((phi - prev) / xp.where(phi < 0, phi, -1.0)
+                                        < k * tol))
+        stop_at = xp.where(ok & stop, i, stop_at)
+        go = ok & ~stop
+        if i % every == 0 or i == max_iter:
+            if not be.scalar(go):            # the host looks: one read per check
+                break
+    last = int(be.scalar(stop_at))
+    i = i if last < 0 else last          # no stop: every iteration was taken
+    saves = [s for s in saves if s[0] <= i]
     if not saves or saves[-1][0] != i:
         saves.append((i, x.copy(), phis[i]))
-    return saves, i
+    values = be.to_numpy(xp.stack([xp.asarray(q, dtype=f64) for _, _, q in saves]))
+    return [(it, xi, float(q)) for (it, xi, _), q in zip(saves, values)], i
 
 
 class HessianFree(Optimizer):
@@ -412,13 +492,15 @@ class HessianFree(Optimizer):
         # the hidden-state penalty is averaged over the curvature batch, like the loss
         self._set_structural(network, self.structural_damping * lam / len(Xc))
 
-        def A(v):
-            return network.gauss_newton_product(v, Xc, yc, train=False) + (lam + wd) * v
-
         M = None
         if self.preconditioner:
             Xf, yf = (X, y) if self.precond_batch == "gradient" else (Xc, yc)
             M = (self._fisher_diagonal(network, Xf, yf) + lam + wd) ** self.precond_power
+        # every product of the CG run at one linearisation point (one forward)
+        lin = _linearize(network, Xc, yc, train=False)
+
+        def A(v):
+            return lin.gauss_newton_product(v) + (lam + wd) * v
         if self._direction is None or self._direction.shape != g.shape:
             x0 = xp.zeros_like(g)
         else:

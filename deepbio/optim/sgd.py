@@ -151,11 +151,15 @@ class SGD(Optimizer):
         rate before any epoch and after :meth:`reset`.  Returns the minibatch loss
         before the step.
         """
+        return _backend.current().scalar(self._step(network, X, y))
+
+    def _step(self, network, X, y):
+        """:meth:`step`, returning the loss as a 0-d array of the backend (no host read)."""
         if self._lr is None:
             self._validate_params()
             self._lr = self.learning_rate_at(0)
         xp = _backend.current().xp
-        value, g = network.loss_and_grad(X, y, train=True)
+        value, g = network.loss_and_grad(X, y, train=True, sync=False)
         theta = network.theta
         if self.weight_decay:
             g += self.weight_decay * theta
@@ -170,11 +174,16 @@ class SGD(Optimizer):
         return value
 
     def _run_epoch(self, network, X, y, epoch):
-        """Shuffle, then one step per minibatch; returns the epoch's mean loss and lr."""
+        """Shuffle, then one step per minibatch; returns the epoch's mean loss and lr.
+
+        The minibatch losses are summed where they are computed (on a GPU, on the
+        device) and read once, at the end of the epoch: the one host synchronisation of
+        an epoch, where :meth:`minimize` checks for divergence.
+        """
         be = _backend.current()
         self._lr = self.learning_rate_at(epoch)
         n = X.shape[0]
         total = 0.0
         for idx in minibatches(n, self.batch_size, self._get_rng(), be):
-            total += self.step(network, X[idx], y[idx]) * idx.shape[0]
-        return {"loss": total / n, "lr": self._lr}
+            total = total + self._step(network, X[idx], y[idx]) * idx.shape[0]
+        return {"loss": be.scalar(total) / n, "lr": self._lr}

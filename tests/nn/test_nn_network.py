@@ -250,6 +250,57 @@ def test_gauss_newton_cache_is_not_reused_after_an_in_place_change(be, change):
     assert_close(got, G @ v, 1e-6)
 
 
+def test_a_linearization_gives_gauss_newton_products_without_host_reads(be, monkeypatch):
+    """network.linearize(X, y) runs one forward; its handle's products equal J^T H_L J v
+    (an independent implementation, dropout mask fixed) and read nothing back from the
+    device, since validity is two counters, not a comparison of theta, X and y."""
+    loss = "softmax_cross_entropy"
+    net = _net([Dense(5, "tanh"), Dropout(0.4, random_state=2), Dense(3)], loss)
+    X, y = _data(loss)
+    b = deepbio.backend.current()
+    xb, yb = b.asarray(X, "float64"), b.asarray(y, "float64")
+    lin = net.linearize(xb, yb)
+    mask = _np(net.layers[1].mask).copy()
+    reads = []
+    for name in ("scalar", "all_finite", "to_numpy"):
+        method = getattr(b, name)
+        monkeypatch.setattr(b, name, lambda x, _m=method: reads.append(1) or _m(x))
+    v1, v2 = (b.asarray(v) for v in np.random.default_rng(0).normal(size=(2, net.n_params)))
+    g1, g2 = lin.gauss_newton_product(v1), lin.gauss_newton_product(v2)
+    assert reads == [] and lin.valid
+    monkeypatch.undo()
+    theta = _np(net.theta).copy()
+
+    def z_masked(t):
+        W1, b1, W2, b2 = t[:20].reshape(4, 5), t[20:25], t[25:40].reshape(5, 3), t[40:43]
+        return (np.tanh(X @ W1 + b1) * mask) @ W2 + b2
+
+    G, _ = _explicit_gn(net, X, y, forward=z_masked)
+    assert_close(_np(g1), G @ _np(v1), 1e-6)
+    assert_close(_np(g2), G @ _np(v2), 1e-6)
+    assert np.array_equal(_np(net.theta), theta)
+
+
+@pytest.mark.parametrize("change", ["forward", "set_flat", "build"])
+def test_a_linearization_is_stale_after_a_forward_or_new_parameters(be, change):
+    loss = "squared_error"
+    net = _net([Dense(3, "tanh"), Dense(2)], loss)
+    X, y = _data(loss, k=2)
+    lin = net.linearize(X, y)
+    v = np.ones(net.n_params)
+    lin.gauss_newton_product(v)
+    if change == "forward":
+        net.loss(X, y)
+    elif change == "set_flat":
+        net.set_flat(net.get_flat())
+    else:
+        net.build(4, random_state=0)
+    assert not lin.valid
+    with pytest.raises(RuntimeError, match="stale.*linearize"):
+        lin.gauss_newton_product(v)
+    assert net.linearize(X, y).valid
+
+
 def test_gauss_newton_leaves_out_penalties_and_matches_hessian_for_linear_model(be):
     """For a linear model with squared error the GN matrix IS the Hessian."""
     net = _net([Dense(2)], "squared_error", d=3)

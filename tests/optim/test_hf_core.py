@@ -230,6 +230,10 @@ class _Spy(CountingNetwork):
         self._record("gauss_newton_product", kwargs)
         return super().gauss_newton_product(v, X, y, *args, **kwargs)
 
+    def linearize(self, X, y, *args, **kwargs):
+        self._record("linearize", kwargs)        # the products' point: one forward
+        return super().linearize(X, y, *args, **kwargs)
+
     def squared_example_grads(self, X, y, *args, **kwargs):
         self._record("squared_example_grads", kwargs)
         return super().squared_example_grads(X, y, *args, **kwargs)
@@ -243,8 +247,8 @@ def test_every_network_call_is_in_prediction_mode():
     HessianFree(max_iter=3, curvature_batch_size=0.5, random_state=0).minimize(
         spy, X, Y, X_val=X[:10], y_val=Y[:10])
     called = {name for name, _ in spy.flags}
-    assert called == {"loss", "loss_and_grad", "gauss_newton_product",
-                      "squared_example_grads"}
+    assert called == {"loss", "loss_and_grad", "linearize", "squared_example_grads"}
+    assert spy.calls["gauss_newton_product"] > 0      # through the linearisation
     assert all(flag is False for _, flag in spy.flags), spy.flags
 
 
@@ -352,3 +356,44 @@ def test_a_rejected_step_is_not_convergence():
     assert steps[-1] > 0                        # ... until a step is accepted, which
     assert all(s == 0.0 for s in steps[:-1])    # (decrease < 99 %) stops it
     assert hist[-1]["loss"] < hist[0]["loss_before"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("check_every", [2, 3, 8, 1000])
+def test_cg_gives_the_same_iterates_however_often_the_host_looks(seed, check_every):
+    """CG decides to stop on the device (a 0/1 flag multiplies each update): iterations
+    queued past a stop change nothing, so reading the flag every k iterations gives
+    the iterates of reading it every iteration, bit for bit, whichever rule stops it
+    (Martens' rule, max_iter, or a direction of negative curvature)."""
+    rng = np.random.default_rng(seed)
+    n = 50
+    Q = rng.standard_normal((n, n))
+    A = Q @ Q.T / n + np.diag(np.logspace(-4, 0, n))
+    if seed == 3:                          # indefinite: CG must stop at p^T A p <= 0
+        A -= 0.05 * np.eye(n)
+    b = rng.standard_normal(n).astype(np.float32)
+    A32 = A.astype(np.float32)
+    M = np.abs(np.diag(A32)) + 0.1 if seed % 2 else None
+    x0 = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    calls = []
+
+    def Av(v):
+        calls.append(1)
+        return A32 @ v
+
+    runs = []
+    for every in (1, check_every):
+        calls.clear()
+        iterates, n_iter = conjugate_gradient(Av, b, x0, M, max_iter=60, tol=5e-4,
+                                              check_every=every)
+        runs.append((iterates, n_iter, len(calls)))
+    (it1, n1, c1), (itk, nk, ck) = runs
+    assert n1 == nk and 0 < n1 <= 60
+    assert [i for i, _, _ in it1] == [i for i, _, _ in itk]
+    for (_, x1, q1), (_, xk, qk) in zip(it1, itk):
+        assert x1.dtype == np.float32 and np.array_equal(x1, xk) and q1 == qk
+        assert isinstance(qk, float)
+    assert c1 == min(n1 + 1, 60) + 1 or c1 == n1 + 1        # A(x0) + one per iteration
+    assert ck >= c1                                          # queued iterations: wasted
+    if seed == 3:
+        assert n1 < 60                    # stopped by the negative curvature

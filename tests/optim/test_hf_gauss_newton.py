@@ -200,9 +200,16 @@ def test_hessian_free_sets_structural_damping_only_inside_cg(be):
     seen = []
 
     class Spy(CountingNetwork):
-        def gauss_newton_product(self, v, Xc, yc, *args, **kwargs):
-            seen.append((self.network.layers[0].structural_damping, len(Xc)))
-            return super().gauss_newton_product(v, Xc, yc, *args, **kwargs)
+        def linearize(self, Xc, yc, *args, **kwargs):
+            lin = super().linearize(Xc, yc, *args, **kwargs)
+            product = lin.gauss_newton_product
+            layer = self.network.layers[0]
+
+            def spied(v):                 # what each product of the CG run sees
+                seen.append((layer.structural_damping, len(Xc)))
+                return product(v)
+            lin.gauss_newton_product = spied
+            return lin
 
     hf = HessianFree(max_iter=2, initial_damping=0.5, structural_damping=0.3,
                      curvature_batch_size=5, random_state=0)

@@ -333,14 +333,14 @@ def test_epoch_loss_is_the_mean_minibatch_loss(be):
     net = _linear_net()
     losses = []
     opt = SGD(1e-12, momentum=0.0, batch_size=4, max_epochs=1, random_state=0)
-    orig = opt.step
+    orig = opt._step          # the epoch's steps: losses stay on the device until summed
 
     def spy(network, Xb, yb):
         value = orig(network, Xb, yb)
-        losses.append((value, Xb.shape[0]))
+        losses.append((float(value), Xb.shape[0]))
         return value
 
-    opt.step = spy
+    opt._step = spy
     hist = opt.minimize(net, X, y)
     assert [n for _, n in losses] == [4, 4, 2]
     assert math.isclose(hist[0]["loss"], sum(v * n for v, n in losses) / 10, rel_tol=1e-12)
@@ -462,3 +462,53 @@ def test_minibatches_cover_every_sample_once_and_live_on_the_backend(name):
     for h, m in zip(host, moved):                 # the same order, wherever it lives
         np.testing.assert_array_equal(be.to_numpy(m), h)
     np.testing.assert_array_equal(np.concatenate(minibatches(7, 10)), np.arange(7))
+
+
+def _count_host_reads(be, monkeypatch):
+    """Count every named host read of the backend (scalar, all_finite, to_numpy)."""
+    reads = []
+    for name in ("scalar", "all_finite", "to_numpy"):
+        method = getattr(be, name)
+        monkeypatch.setattr(be, name, lambda x, _m=method, _n=name: reads.append(_n) or _m(x))
+    return reads
+
+
+@pytest.mark.parametrize("case", ["mlp", "sparse_autoencoder", "tagger"])
+def test_an_epoch_reads_the_host_once(be, monkeypatch, case):
+    """Minibatch losses (data loss + penalties) stay on the device and are summed there:
+    an epoch of 5 SGD steps reads one value back (its mean loss), where each step used
+    to read its loss, its penalties and the masked loss's count of real positions."""
+    from deepbio.nn import KLSparsity, LSTM, SequenceMask, TimeDistributedDense
+    rng = np.random.default_rng(0)
+    if case == "mlp":
+        X = rng.standard_normal((20, 4))
+        y = np.eye(3)[rng.integers(0, 3, 20)]
+        net = Network([Dense(5, "tanh"), Dense(3)], "softmax_cross_entropy", "float64")
+    elif case == "sparse_autoencoder":
+        X = rng.random((20, 4))
+        y = X.copy()
+        net = Network([Dense(5, "sigmoid"), KLSparsity(0.1, 2.0), Dense(4)],
+                      "squared_error", "float64")
+    else:
+        lengths = rng.integers(2, 6, 20)
+        mask = (np.arange(5)[None, :] < lengths[:, None]).astype(float)
+        X = np.concatenate([rng.standard_normal((20, 5, 2)), mask[:, :, None]], axis=2)
+        y = np.eye(3)[rng.integers(0, 3, (20, 5))] * mask[:, :, None]
+        net = Network([SequenceMask(), LSTM(4, return_sequences=True),
+                       TimeDistributedDense(3)], "masked_softmax_cross_entropy", "float64")
+    net.build(X.shape[1:], 0)
+    opt = SGD(0.1, batch_size=4, max_epochs=1, random_state=0)
+    Xb, yb = be.asarray(X), be.asarray(y)
+    reads = _count_host_reads(be, monkeypatch)
+    with net.targets_checked(yb):
+        before = len(reads)
+        entry = opt._run_epoch(net, Xb, yb, 0)
+        assert reads[before:] == ["scalar"]
+    monkeypatch.undo()
+    # the value read is the mean of the minibatch losses computed one by one
+    opt2 = SGD(0.1, batch_size=4, max_epochs=1, random_state=0)
+    net2 = Network.from_config(net.get_config()).build(X.shape[1:], 0)
+    order = np.random.default_rng(0).permutation(20)
+    want = sum(opt2.step(net2, Xb[be.asarray(order[i:i + 4])], yb[be.asarray(order[i:i + 4])])
+               * 4 for i in range(0, 20, 4)) / 20
+    assert math.isclose(entry["loss"], want, rel_tol=1e-12)
