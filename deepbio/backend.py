@@ -13,8 +13,9 @@ A backend is an object with
   returned as is), for what is drawn once or on the host: initial weights, shuffles,
   the seeds of streams.  ``uniform(rng, shape, dtype)`` accepts one too (drawn on the
   host, then moved);
-* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out, ``scalar(x)`` and
-  ``all_finite(x)`` to read a value on the host (each a synchronisation on a GPU), and
+* ``asarray(x, dtype)`` and ``to_numpy(x)`` to move data in and out, ``scalar(x)``,
+  ``truth(x)`` and ``all_finite(x)`` to read a value on the host (each a synchronisation
+  on a GPU), and
   ``synchronize()`` to wait for the device;
 * ``check_every``: how many iterations a loop that decides on the device (CG) runs
   between two host reads of its stopping flag (1 on the CPU, 8 on a GPU);
@@ -129,6 +130,11 @@ class Backend:
         grep.
         """
         return float(x)
+
+    def truth(self, x):
+        """``bool(x)`` of a 0-d (boolean) array of this backend: a host read, like
+        :meth:`scalar`, for the conditions that decide on the host (mask checks)."""
+        return bool(x)
 
     def all_finite(self, x):
         """True when no entry of ``x`` is NaN or infinite: one reduction on the device and

@@ -46,7 +46,7 @@ from .autoencoder import Corruption, TiedAutoEncoder  # noqa: F401
 
 __all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten", "LAYERS",
            "layer_from_config", "Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy",
-           "SquaredError", "LOSSES", "get_loss", "Network", "ChannelsFirst", "Conv1D", "Conv2D",
+           "SquaredError", "LOSSES", "get_loss", "Network", "Linearization", "ChannelsFirst", "Conv1D", "Conv2D",
            "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "MaxPool1D", "MaxPool2D", "LSTM",
            "Elman", "MaskedSoftmaxCrossEntropy", "SequenceMask", "TimeDistributedDense",
            "Corruption", "TiedAutoEncoder"]

@@ -50,7 +50,7 @@ def _same(saved, a):
     """Whether ``a`` still equals the ``saved`` copy (shape and every entry)."""
     if saved is None:
         return not hasattr(a, "shape")
-    return saved.shape == a.shape and bool((saved == a).all())
+    return saved.shape == a.shape and _backend.current().truth((saved == a).all())
 
 class Network:
     """A feed-forward stack of layers trained against a matching loss.
@@ -253,6 +253,32 @@ class Network:
             yield self
         finally:
             self._targets_trusted = before
+
+    @contextlib.contextmanager
+    def inputs_checked(self, *inputs):
+        """Check the masks of whole input arrays once, then trust their minibatches.
+
+        With a leading :class:`~deepbio.nn.SequenceMask`, every forward checks its mask
+        channel (0/1, no empty sequence, no hole, enough real positions for each
+        convolution and pooling): row-wise properties, so checking each ``X`` of
+        ``inputs`` once (None entries are skipped) is checking every batch cut from it.
+        Inside the block those checks are skipped (the shape checks stay), so a forward
+        reads no mask value on the host.  Only batches of the checked arrays may be
+        passed inside the block.  Without a SequenceMask there is nothing to check.
+        """
+        first = self.layers[0]
+        if not isinstance(first, SequenceMask) or not self.built:
+            yield self
+            return
+        be = _backend.current()
+        all_real = True
+        for X in inputs:
+            if X is not None:
+                X = self._inputs(X)
+                first.forward(X)                        # the checks of every forward
+                all_real = all_real and be.truth((X[:, :, -1] > 0).all())
+        with first.trusting(all_real):
+            yield self
 
     def forward(self, X, train=False):
         """The pre-loss output ``z`` (N, *output_shape); caches every layer's state."""

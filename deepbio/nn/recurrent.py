@@ -70,6 +70,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ._arrays import _chunks, _contig
+from .masking import masks_trusted as _masks_trusted
 from .layers import LAYERS, Layer, _choice, _int, _shape
 
 __all__ = ["Elman", "LSTM"]
@@ -100,11 +101,16 @@ def _time_major(x):
     return _contig(x.transpose(1, 0, 2))
 
 
-def _mask_time_major(mask, x):
-    """The mask as (T, N, 1) of x's dtype, or None when there is none or it is all ones."""
-    if mask is None:
+def _mask_time_major(mask, x, trusted=False):
+    """The mask as (T, N, 1) of x's dtype, or None when there is none or it is all ones.
+
+    A ``trusted`` mask (from checked inputs, see :class:`~deepbio.nn.SequenceMask`) is not
+    looked at on the host: ``"all_real"`` (the inputs hold no padding) gives None, and
+    ``"padded"`` the mask, so the masked path runs even on a batch without padding, with
+    the same results (``1 * h~ + 0 * h = h~``; truncation windows count real steps)."""
+    if mask is None or trusted == "all_real":
         return None
-    if bool((mask > 0).all()):
+    if not trusted and _backend.current().truth((mask > 0).all()):
         return None
     return _contig(mask.T.astype(x.dtype))[:, :, None]
 
@@ -180,6 +186,7 @@ class _Recurrent(Layer):
         """Use ``mask`` (N, T) in the next forward; return the output's mask (the same
         mask with ``return_sequences``, else None: the output has no time axis)."""
         self._mask = mask
+        self._mask_trusted = _masks_trusted()
         return mask if self.return_sequences else None
 
     # ----------------------------------------------------------------- forward
@@ -196,7 +203,7 @@ class _Recurrent(Layer):
                              f"does not match sequences of shape {tuple(x.shape)}")
         self._rop_states = None
         xt = _time_major(x)
-        m = _mask_time_major(self._mask, xt)
+        m = _mask_time_major(self._mask, xt, getattr(self, "_mask_trusted", False))
         self._m = m
         self._caches = []
         outs = []

@@ -194,7 +194,7 @@ class Optimizer:
 
         history, best, best_theta, best_epoch, bad = [], math.inf, None, None, 0
         start = time.perf_counter()
-        with targets_checked(network, y, y_val), \
+        with data_checked(network, X, y, X_val, y_val), \
                 Progress(self.max_epochs, self.verbose, type(self).__name__) as bar:
             for epoch in range(self.max_epochs):
                 entry = {"epoch": epoch}
@@ -271,6 +271,18 @@ def targets_checked(network, *targets):
     batches), or nothing for a network object without it."""
     ctx = getattr(network, "targets_checked", None)
     return ctx(*targets) if ctx is not None else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def data_checked(network, X, y, X_val=None, y_val=None):
+    """Check the whole inputs' masks (``network.inputs_checked``) and targets
+    (``network.targets_checked``) once, then trust their batches: inside the block a
+    training step reads no input or target value on the host.  Nothing for a network
+    object without these methods."""
+    inputs = getattr(network, "inputs_checked", None)
+    with (inputs(X, X_val) if inputs is not None else contextlib.nullcontext()), \
+            targets_checked(network, y, y_val):
+        yield network
 
 
 def minibatches(n, batch_size, rng=None, backend=None):

@@ -52,7 +52,7 @@ import numpy as np
 from .. import backend as _backend
 from .._validation import Interval, Options
 from ..nn import Dropout
-from ._base import Optimizer, Progress, targets_checked
+from ._base import Optimizer, Progress, data_checked
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
 _NO_CACHE = object()
@@ -578,7 +578,7 @@ class HessianFree(Optimizer):
         n = X.shape[0]
         history = self.history_ = []
         start = time.perf_counter()
-        with targets_checked(network, y, y_val), \
+        with data_checked(network, X, y, X_val, y_val), \
                 Progress(self.max_iter, self.verbose, "HF", unit="iteration") as bar:
             for it in range(1, self.max_iter + 1):
                 g_idx, c_idx = self._batches(n)

@@ -465,20 +465,24 @@ def test_minibatches_cover_every_sample_once_and_live_on_the_backend(name):
 
 
 def _count_host_reads(be, monkeypatch):
-    """Count every named host read of the backend (scalar, all_finite, to_numpy)."""
+    """Count every named host read of the backend (scalar, truth, all_finite, to_numpy)."""
     reads = []
-    for name in ("scalar", "all_finite", "to_numpy"):
+    for name in ("scalar", "truth", "all_finite", "to_numpy"):
         method = getattr(be, name)
         monkeypatch.setattr(be, name, lambda x, _m=method, _n=name: reads.append(_n) or _m(x))
     return reads
 
 
-@pytest.mark.parametrize("case", ["mlp", "sparse_autoencoder", "tagger"])
+@pytest.mark.parametrize("case", ["mlp", "sparse_autoencoder", "tagger", "tagger_unpadded",
+                                  "sequence_cnn"])
 def test_an_epoch_reads_the_host_once(be, monkeypatch, case):
-    """Minibatch losses (data loss + penalties) stay on the device and are summed there:
-    an epoch of 5 SGD steps reads one value back (its mean loss), where each step used
-    to read its loss, its penalties and the masked loss's count of real positions."""
-    from deepbio.nn import KLSparsity, LSTM, SequenceMask, TimeDistributedDense
+    """Minibatch losses (data loss + penalties) stay on the device and are summed there,
+    and the masks of sequence batches are trusted once their whole inputs were checked
+    (``Network.inputs_checked``): an epoch of 5 SGD steps reads one value back (its mean
+    loss), where each step used to read its loss, its penalties, the masked loss's count
+    of real positions and 2-5 mask checks."""
+    from deepbio.nn import (ChannelsFirst, Conv1D, GlobalMaxPool1D, KLSparsity, LSTM,
+                            MaxPool1D, SequenceMask, TimeDistributedDense)
     rng = np.random.default_rng(0)
     if case == "mlp":
         X = rng.standard_normal((20, 4))
@@ -489,21 +493,32 @@ def test_an_epoch_reads_the_host_once(be, monkeypatch, case):
         y = X.copy()
         net = Network([Dense(5, "sigmoid"), KLSparsity(0.1, 2.0), Dense(4)],
                       "squared_error", "float64")
-    else:
-        lengths = rng.integers(2, 6, 20)
+    elif case.startswith("tagger"):
+        lengths = rng.integers(2, 6, 20) if case == "tagger" else np.full(20, 5)
         mask = (np.arange(5)[None, :] < lengths[:, None]).astype(float)
         X = np.concatenate([rng.standard_normal((20, 5, 2)), mask[:, :, None]], axis=2)
         y = np.eye(3)[rng.integers(0, 3, (20, 5))] * mask[:, :, None]
         net = Network([SequenceMask(), LSTM(4, return_sequences=True),
                        TimeDistributedDense(3)], "masked_softmax_cross_entropy", "float64")
+    else:
+        lengths = rng.integers(6, 13, 20)
+        mask = (np.arange(12)[None, :] < lengths[:, None]).astype(float)
+        X = np.concatenate([rng.standard_normal((20, 12, 4)) * mask[:, :, None],
+                            mask[:, :, None]], axis=2)
+        y = np.eye(2)[rng.integers(0, 2, 20)]
+        net = Network([SequenceMask(), ChannelsFirst(), Conv1D(3, 3, activation="relu"),
+                       MaxPool1D(2), GlobalMaxPool1D(), Dense(2)], "softmax_cross_entropy",
+                      "float64")
     net.build(X.shape[1:], 0)
     opt = SGD(0.1, batch_size=4, max_epochs=1, random_state=0)
     Xb, yb = be.asarray(X), be.asarray(y)
     reads = _count_host_reads(be, monkeypatch)
-    with net.targets_checked(yb):
-        before = len(reads)
+    with net.inputs_checked(Xb), net.targets_checked(yb):
+        before = len(reads)                  # the whole masks and targets: checked here
         entry = opt._run_epoch(net, Xb, yb, 0)
         assert reads[before:] == ["scalar"]
+    if case != "mlp" and case != "sparse_autoencoder":
+        assert reads[:before].count("truth") >= 2       # the mask checks, once
     monkeypatch.undo()
     # the value read is the mean of the minibatch losses computed one by one
     opt2 = SGD(0.1, batch_size=4, max_epochs=1, random_state=0)
