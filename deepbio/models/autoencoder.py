@@ -249,9 +249,15 @@ max_iter, early_stopping, validation_fraction, patience, tol
         self._validate_params()
         X = self._check_X(X, reset=True)
         _check_ae_options(self, X, self.loss)
+        return self._fit_checked(current_backend(), X)
+
+    def _fit_checked(self, be, X):
+        """:meth:`fit` on data already checked: a NumPy array, or an array of backend
+        ``be`` that stays there (a stacked autoencoder hands each layer the codes of the
+        one below on the device)."""
+        self.n_features_in_ = int(X.shape[1])
         rng = resolve_rng(self.random_state)
         net = self._build_network(X.shape[1], child_seed(rng))
-        be = current_backend()
         Xb = be.asarray(X, net.dtype)
         sgd = make_optimizer(self, child_seed(rng))
         self.history_ = sgd.minimize(net, Xb, Xb)
@@ -346,17 +352,24 @@ def pretrain_autoencoders(X, sizes, ae_params, first_loss, rng, verbose):
 
     The first autoencoder uses ``first_loss``; the ones above reconstruct codes with
     cross-entropy when the activation is the sigmoid (codes in (0, 1)), squared error
-    otherwise.  Returns the fitted :class:`AutoEncoder` list.
+    otherwise.  Returns the fitted :class:`AutoEncoder` list.  ``X`` is checked by the
+    first autoencoder's ``fit``; the codes stay on the backend's device between layers.
     """
     aes, data = [], X
     upper_loss = "cross_entropy" if ae_params["activation"] == "sigmoid" else "squared_error"
+    be = current_backend()
     with Progress(len(sizes), verbose if verbose else 0, "autoencoder pre-training") as bar:
         for i, units in enumerate(sizes):
             ae = AutoEncoder(units, loss=first_loss if i == 0 else upper_loss,
                              random_state=child_seed(rng), **ae_params)
-            ae.fit(data)
+            if i == 0:
+                ae.fit(data)
+            else:       # the codes of the layer below, on the device: finite, and in
+                ae._validate_params()          # (0, 1) when the loss needs it (sigmoid)
+                _check_ae_options(ae, None, ae.loss)
+                ae._fit_checked(be, data)
             aes.append(ae)
-            data = to_host(ae._encode(current_backend(), data))
+            data = ae._encode(be, data)
             bar.update({"epoch": i + 1, "loss": ae.history_[-1]["loss"]})
     return aes
 

@@ -3,7 +3,7 @@ regressor) fine-tuning end to end by backpropagation.  Maths in ``docs/models/db
 """
 from .._validation import Interval, IntSequence, Options
 from ..optim._base import Progress
-from ._base import BaseEstimator, TransformerMixin, resolve_rng, to_host
+from ._base import BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_host
 from ._feedforward import FeedForwardClassifier, FeedForwardRegressor
 from ._training import child_seed, hidden_sizes
 from .rbm import RBM
@@ -24,14 +24,22 @@ def pretrain_rbms(X, sizes, visible, rbm_params, rng, verbose, who="DBN",
     Returns the list of fitted :class:`RBM`.  If an RBM diverges, FloatingPointError
     names the estimator ``who``, the layer, and ``lr_name``, the estimator's parameter
     that sets the RBMs' ``learning_rate``.
+
+    ``X`` is checked by the first RBM's ``fit``; the codes each RBM hands to the next
+    (hidden probabilities: finite, in [0, 1]) stay on the backend's device.
     """
     rbms, data = [], X
+    be = current_backend()
     with Progress(len(sizes), verbose if verbose else 0, "DBN pre-training") as bar:
         for i, units in enumerate(sizes):
             rbm = RBM(n_components=units, visible=visible if i == 0 else "bernoulli",
                       random_state=child_seed(rng), **rbm_params)
             try:
-                rbm.fit(data)
+                if i == 0:
+                    rbm.fit(data)
+                else:                      # codes of the RBM below, on the device
+                    rbm._validate_params()
+                    rbm._fit_checked(be, data)
             except FloatingPointError as e:
                 hint = "" if lr_name == "learning_rate" else \
                     f" (the RBMs' learning_rate is {who}'s {lr_name})"
@@ -39,7 +47,7 @@ def pretrain_rbms(X, sizes, visible, rbm_params, rng, verbose, who="DBN",
                                          f"{len(sizes)} ({units} hidden units): {e}"
                                          f"{hint}") from e
             rbms.append(rbm)
-            data = rbm._hidden_probabilities(data)
+            data = rbm._hidden_probabilities(data, on_device=True)
             bar.update({"epoch": i + 1, "layer": i + 1,
                         "reconstruction_error": rbm.history_[-1]["reconstruction_error"]
                         if rbm.history_ else None})

@@ -46,7 +46,10 @@ def error_scale(X):
     Bernoulli errors lie in [0, 1], so for them the scale is 1 and only non-finite
     values can signal divergence.
     """
-    return max(1.0, float(np.mean(np.var(X, axis=0))))
+    if isinstance(X, np.ndarray):
+        return max(1.0, float(np.mean(np.var(X, axis=0))))
+    be = current_backend()                 # an array of the backend: one host read
+    return max(1.0, be.scalar(be.xp.mean(be.xp.var(X, axis=0))))
 
 
 class _RawKernels:
@@ -225,10 +228,11 @@ class RBM(TransformerMixin, BaseEstimator):
         """Small random weights; visible biases from the data (Hinton 2010, sec. 8)."""
         d, h = X.shape[1], self.n_components
         dt = np.dtype(self.dtype)
+        xp = np if isinstance(X, np.ndarray) else be.xp     # where the data are
         mean = X.mean(axis=0)
         if self.visible == "bernoulli":
-            p = np.clip(mean, 1e-3, 1 - 1e-3)
-            b = np.log(p / (1 - p))
+            p = xp.clip(mean, 1e-3, 1 - 1e-3)
+            b = xp.log(p / (1 - p))
         else:
             b = mean
         self.W_ = to_backend(be, 0.01 * rng.standard_normal((d, h)), dt)
@@ -299,8 +303,14 @@ class RBM(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         X = self._check_data(X, reset=True)
+        return self._fit_checked(current_backend(), X)
+
+    def _fit_checked(self, be, X):
+        """:meth:`fit` on data already checked: a NumPy array, or an array of backend
+        ``be`` that stays there (a DBN hands each RBM the codes of the one below on the
+        device)."""
+        self.n_features_in_ = int(X.shape[1])
         scale = error_scale(X)
-        be = current_backend()
         rng = resolve_rng(self.random_state)
         self._initialize(be, X, rng)
         Xb = be.asarray(X, dtype=self.dtype)
@@ -508,11 +518,13 @@ class RBM(TransformerMixin, BaseEstimator):
         X = self._host_X(X)
         return self._with_input(self._hidden_probabilities(X), X)
 
-    def _hidden_probabilities(self, X):
+    def _hidden_probabilities(self, X, on_device=False):
+        """p(h = 1 | X), as a NumPy array (``on_device``: as an array of the backend)."""
         be = current_backend()
         Xb = be.asarray(X, dtype=self.dtype)
         W, _, c = self._parameters(be)
-        return to_host(be.kernels.dense_forward(Xb, W, c, "sigmoid"))
+        H = be.kernels.dense_forward(Xb, W, c, "sigmoid")
+        return H if on_device else to_host(H)
 
     def gibbs(self, v, steps=1, random_state=None):
         """Run ``steps`` full Gibbs steps v -> h -> v from ``v`` (n_samples, n_features).

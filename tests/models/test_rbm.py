@@ -320,3 +320,45 @@ def test_partial_fit_of_a_loaded_model_keeps_its_visible_units(on_backend, bars,
     rbm = io.load(tmp_path / "rbm").partial_fit(bars)     # continues the saved model
     with pytest.raises(ValueError, match="built with visible='bernoulli'"):
         rbm.set_params(visible="gaussian").partial_fit(bars)
+
+
+@pytest.mark.parametrize("which", ["dbn", "stacked_autoencoder"])
+def test_greedy_pretraining_keeps_the_codes_on_the_device(which, monkeypatch):
+    """Each layer's codes go to the next layer as arrays of the backend, never through
+    the host (no to_host of an (n_samples, units) code array), and the stack learns what
+    layers fitted one by one on host codes learn, bit for bit."""
+    import deepbio.models.autoencoder as ae_mod
+    import deepbio.models.dbn as dbn_mod
+    import deepbio.models.rbm as rbm_mod
+    from deepbio import AutoEncoder, StackedAutoEncoder
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 12))
+    copied = []
+    for mod in (ae_mod, dbn_mod, rbm_mod):
+        original = mod.to_host
+        monkeypatch.setattr(mod, "to_host",
+                            lambda a, _o=original: copied.append(np.shape(a)) or _o(a))
+    if which == "dbn":
+        stack = DBN((8, 5), n_iter=2, batch_size=10, random_state=3).fit(X)
+        layers = stack.rbms_
+    else:
+        stack = StackedAutoEncoder((8, 5), max_iter=2, batch_size=10, random_state=3).fit(X)
+        layers = stack.autoencoders_
+    assert (40, 8) not in copied and (40, 5) not in copied
+    monkeypatch.undo()
+    # the same layers, each fitted through its public fit on the host codes below it
+    child = np.random.default_rng(3)
+    from deepbio.models._training import child_seed
+    data = X
+    for i, layer in enumerate(layers):
+        seed = child_seed(child)
+        if which == "dbn":
+            alone = RBM(**{**layer.get_params(), "random_state": seed}).fit(data)
+            for name in ("W_", "intercept_hidden_", "intercept_visible_"):
+                assert np.array_equal(getattr(alone, name), getattr(layer, name)), (i, name)
+            data = alone.transform(data)
+        else:
+            alone = AutoEncoder(**{**layer.get_params(), "random_state": seed}).fit(data)
+            for a, b in zip(alone.coefs_ + alone.intercepts_, layer.coefs_ + layer.intercepts_):
+                assert np.array_equal(a, b), i
+            data = alone.transform(data)
