@@ -20,8 +20,8 @@ from . import _threads  # noqa: E402  (imports neither NumPy nor SciPy)
 
 _threads.configure_blas_wait()
 
-from .backend import (BackendError, backends, get_backend, set_backend,  # noqa: E402,F401
-                      use_backend)
+from .backend import (BackendError, DeviceMemoryError, backends, get_backend,  # noqa: E402,F401
+                      set_backend, use_backend)
 from ._threads import get_num_threads, set_num_threads, show_config  # noqa: E402,F401
 
 __version__ = "0.1.0"

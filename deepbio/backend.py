@@ -19,6 +19,11 @@ A backend is an object with
   ``synchronize()`` to wait for the device;
 * ``check_every``: how many iterations a loop that decides on the device (CG) runs
   between two host reads of its stopping flag (1 on the CPU, 8 on a GPU);
+* ``device``, ``memory_pool``, ``memory_info()``, ``free_memory()``: the CUDA device and
+  the memory pool a GPU backend allocates from (CuPy's current device and default pool,
+  shared by the ``cupy`` and ``numba`` backends; kernels of both launch on CuPy's
+  current stream); ``device_errors()`` turns running out of device memory into a
+  :class:`DeviceMemoryError` that gives the bytes asked for and the bytes free;
 * ``simulated``: True when the kernels run on an emulation of their device (the
   ``numba`` backend on Numba's CUDA simulator), which is for testing only: its timings
   mean nothing, and the benchmarks skip it.
@@ -50,6 +55,30 @@ GPU_CHECK_EVERY = 8
 
 class BackendError(RuntimeError):
     """A backend name is unknown, or the backend cannot run on this machine."""
+
+
+class DeviceMemoryError(MemoryError):
+    """A GPU backend ran out of device memory.  The message gives the bytes asked for,
+    the bytes free on the device and what deepbio's memory pool holds; ``requested``,
+    ``free``, ``total``, ``pool_used`` and ``pool_held`` are the numbers (bytes)."""
+
+    def __init__(self, message, requested=None, free=None, total=None, pool_used=None,
+                 pool_held=None):
+        super().__init__(message)
+        self.requested, self.free, self.total = requested, free, total
+        self.pool_used, self.pool_held = pool_used, pool_held
+
+
+def _bytes(n):
+    """``n`` bytes for a person: ``"1,048,576 bytes (1.0 MiB)"``."""
+    if n is None:
+        return "an unknown number of bytes"
+    size, unit = float(n), "bytes"
+    for u in ("KiB", "MiB", "GiB", "TiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, u
+    return f"{int(n):,} bytes" + ("" if unit == "bytes" else f" ({size:.1f} {unit})")
 
 
 class Backend:
@@ -140,6 +169,79 @@ class Backend:
         """True when no entry of ``x`` is NaN or infinite: one reduction on the device and
         one synchronisation."""
         return bool(self.xp.isfinite(x).all())
+
+    # ---------------------------------------------------------------- the device
+    @property
+    def device(self):
+        """The CUDA device id this backend's arrays live on (None on the CPU backends)."""
+        if self.xp is np:
+            return None
+        return int(self.xp.cuda.Device().id)
+
+    @property
+    def memory_pool(self):
+        """The memory pool device arrays are allocated from (CuPy's default pool, which
+        the ``cupy`` and ``numba`` backends share); None on the CPU."""
+        if self.xp is np:
+            return None
+        return self.xp.get_default_memory_pool()
+
+    def memory_info(self):
+        """Device memory in bytes: ``{"free", "total"}`` of the device and ``{"pool_used",
+        "pool_held"}`` of the memory pool (what deepbio's arrays use, and what the pool
+        keeps for reuse).  Empty on the CPU backends."""
+        if self.xp is np:
+            return {}
+        free, total = self.xp.cuda.runtime.memGetInfo()
+        pool = self.memory_pool
+        return {"free": int(free), "total": int(total), "pool_used": int(pool.used_bytes()),
+                "pool_held": int(pool.total_bytes())}
+
+    def free_memory(self):
+        """Give the memory pool's unused blocks back to the device (a no-op on the CPU)."""
+        if self.xp is not np:
+            self.memory_pool.free_all_blocks()
+
+    def out_of_memory(self, error):
+        """A :class:`DeviceMemoryError` that says what ``error`` (CuPy's
+        ``OutOfMemoryError``) means for a user, or None when ``error`` is something else.
+
+        The message names the backend and device, the bytes asked for, the bytes free
+        of the device's total, and what the pool holds, and says what to do.
+        """
+        if self.xp is np:
+            return None
+        oom = getattr(getattr(self.xp.cuda, "memory", None), "OutOfMemoryError", None)
+        if oom is None or not isinstance(error, oom):
+            return None
+        requested = getattr(error, "_size", None)
+        try:
+            info = self.memory_info()
+        except Exception:                    # a device in a bad state: say what we know
+            info = {}
+        free, total = info.get("free"), info.get("total")
+        used, held = info.get("pool_used"), info.get("pool_held")
+        where = f"device {self.device}" if info else "the device"
+        pool = "" if used is None else (f"; deepbio's memory pool uses {_bytes(used)} and "
+                                         f"holds {_bytes(held)}")
+        return DeviceMemoryError(
+            f"backend {self.name!r}: the GPU ({where}) ran out of memory allocating "
+            f"{_bytes(requested)}, with {_bytes(free)} free of {_bytes(total)}{pool}. "
+            f"Lower batch_size (or the model's size), free other GPU memory, or call "
+            f"deepbio.backend.get({self.name!r}).free_memory() between fits",
+            requested, free, total, used, held)
+
+    @contextlib.contextmanager
+    def device_errors(self):
+        """Turn the device's out-of-memory errors raised inside the block into a
+        :class:`DeviceMemoryError` (see :meth:`out_of_memory`); others pass unchanged."""
+        try:
+            yield self
+        except MemoryError as e:
+            err = self.out_of_memory(e)
+            if err is None:
+                raise
+            raise err from e
 
     def synchronize(self):
         """Wait until every kernel queued on this backend's device has finished (a no-op on

@@ -331,3 +331,90 @@ def test_failed_set_backend_keeps_the_previous_one(restore_global, monkeypatch):
     with pytest.raises(deepbio.BackendError):
         deepbio.set_backend("cupy")
     assert deepbio.get_backend() == "numpy"
+
+
+def _fake_gpu_backend(monkeypatch, implementations):
+    """A 'cupy' backend over NumPy whose cupy module has the memory API of CuPy (a
+    device, a pool, memGetInfo, OutOfMemoryError), installed in the backend cache."""
+    import types
+
+    class OutOfMemoryError(MemoryError):          # CuPy's: (size, total), kept as _size
+        def __init__(self, size, total):
+            self._size, self._total = size, total
+            super().__init__(f"Out of memory allocating {size:,} bytes")
+
+    freed = []
+    pool = types.SimpleNamespace(used_bytes=lambda: 3 << 30, total_bytes=lambda: 4 << 30,
+                                 free_all_blocks=lambda: freed.append(1))
+
+    class FakeCupy(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+    cp = FakeCupy("cupy")
+    cp.ndarray = np.ndarray
+    cp.get_default_memory_pool = lambda: pool
+    stream = types.SimpleNamespace(ptr=0, synchronize=lambda: None)
+    cp.cuda = types.SimpleNamespace(
+        memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
+        runtime=types.SimpleNamespace(memGetInfo=lambda: (1 << 20, 80 << 30)),
+        Device=lambda *a: types.SimpleNamespace(id=1), get_current_stream=lambda: stream)
+    be = deepbio.backend.Backend("cupy", cp, implementations, np.ndarray, "a fake GPU")
+    monkeypatch.setitem(deepbio.backend._cache, "cupy", be)
+    return be, OutOfMemoryError, freed
+
+
+def test_running_out_of_device_memory_says_how_much(monkeypatch):
+    """On a GPU backend an estimator that runs out of device memory raises
+    DeviceMemoryError (a MemoryError) giving the bytes asked for, the bytes free and the
+    pool's holdings, and what to do; other errors pass unchanged."""
+    from deepbio import DeviceMemoryError, MLPClassifier
+    from deepbio._kernels import reference_implementations
+    impl = reference_implementations()
+    holder = {}
+
+    def dense_forward(*args, **kwargs):
+        raise holder["oom"](1 << 30, 5 << 30)
+
+    impl["dense_forward"] = dense_forward
+    be, oom, freed = _fake_gpu_backend(monkeypatch, impl)
+    holder["oom"] = oom
+    assert be.device == 1 and be.memory_info() == {
+        "free": 1 << 20, "total": 80 << 30, "pool_used": 3 << 30, "pool_held": 4 << 30}
+    be.free_memory()
+    assert freed == [1]
+    X = np.random.default_rng(0).random((20, 3))
+    y = np.arange(20) % 2
+    with deepbio.use_backend("cupy"):
+        with pytest.raises(DeviceMemoryError) as e:
+            MLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
+    msg = str(e.value)
+    for words in ("backend 'cupy'", "device 1", "allocating 1,073,741,824 bytes (1.0 GiB)",
+                  "1,048,576 bytes (1.0 MiB) free of 85,899,345,920 bytes (80.0 GiB)",
+                  "uses 3,221,225,472 bytes (3.0 GiB)", "batch_size", "free_memory()"):
+        assert words in msg, (words, msg)
+    assert isinstance(e.value, MemoryError) and isinstance(e.value.__cause__, oom)
+    assert (e.value.requested, e.value.free) == (1 << 30, 1 << 20)
+    # the CPU backends and other errors: unchanged
+    assert deepbio.backend.get("numpy").out_of_memory(oom(1, 1)) is None
+    assert be.out_of_memory(MemoryError("host")) is None
+    with pytest.raises(MemoryError, match="host"), be.device_errors():
+        raise MemoryError("host")
+    with pytest.raises(DeviceMemoryError, match="allocating 8 bytes"), be.device_errors():
+        raise oom(8, 0)
+
+
+def test_every_estimator_method_that_runs_on_the_device_reports_memory():
+    """The wrapping is done once, in BaseEstimator, for every public estimator."""
+    import deepbio.models as models
+    from deepbio.models._base import DEVICE_METHODS
+    seen = 0
+    for name in models.__all__:
+        cls = getattr(models, name)
+        if not isinstance(cls, type) or not hasattr(cls, "fit"):
+            continue
+        for method in DEVICE_METHODS:
+            if method in cls.__dict__:
+                assert getattr(cls.__dict__[method], "_device_errors", False), (name, method)
+                seen += 1
+    assert seen > 20

@@ -13,6 +13,7 @@
 scikit-learn duck-types all of this; ``__sklearn_tags__`` is provided (built lazily,
 only when scikit-learn asks) so ``Pipeline``, ``GridSearchCV`` and ``clone`` work.
 """
+import functools
 import inspect
 
 import numpy as np
@@ -24,14 +25,45 @@ from .._validation import (check_array, check_classification_targets, check_is_f
                            check_X_y, float_dtype_name, validate_parameters)
 
 
+#: The public methods that run on the backend's device; on a GPU backend each turns the
+#: device running out of memory into a ``deepbio.DeviceMemoryError`` (bytes asked for,
+#: bytes free), see :meth:`deepbio.backend.Backend.device_errors`.
+DEVICE_METHODS = ("fit", "partial_fit", "predict", "predict_proba", "predict_log_proba",
+                  "transform", "fit_transform", "inverse_transform", "reconstruct", "score",
+                  "score_samples", "gibbs")
+
+
+def _with_device_errors(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except MemoryError as e:
+            err = current_backend().out_of_memory(e)
+            if err is None:
+                raise
+            raise err from e
+    wrapper._device_errors = True
+    return wrapper
+
+
 class BaseEstimator:
     """Base class of every deepbio estimator.
 
     ``__init__`` of a subclass only stores its arguments under the same names; learnt
-    attributes end in ``_`` and are set by ``fit``.
+    attributes end in ``_`` and are set by ``fit``.  The public methods of
+    :data:`DEVICE_METHODS` a subclass defines report a GPU running out of memory as a
+    ``deepbio.DeviceMemoryError`` (wrapped once, here, for every estimator).
     """
 
     _parameter_constraints = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in DEVICE_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_device_errors", False):
+                setattr(cls, name, _with_device_errors(method))
 
     # ------------------------------------------------------------------ parameters
     @classmethod
