@@ -22,7 +22,7 @@ from ..models._checks import with_mask_channel
 from ..models._feedforward import FeedForwardClassifier, FeedForwardRegressor
 from ..models.cnn import CNNClassifier, CNNRegressor
 from ..models.rnn import RNNClassifier, RNNTagger
-from ..nn import Dense, Network
+from ..nn import Dense, Network, layer_from_config
 
 __all__ = ["Explained", "SUPPORTED"]
 
@@ -91,7 +91,18 @@ class Explained:
         out = m._inputs(X, mask, fitting=False)
         Xin = out[0] if isinstance(out, tuple) else out
         Xin = np.asarray(Xin, dtype=np.float64)
+        if tuple(Xin.shape[1:]) != tuple(self.net.input_shape):
+            self.net = self._network_for(Xin.shape[1:])
         return np.ascontiguousarray(Xin[:, :, :-1]), np.ascontiguousarray(Xin[:, :, -1])
+
+    def _network_for(self, input_shape):
+        """The fitted weights in a network built for sequences of another padded length
+        (sequence layers have no length-dependent parameters), as ``predict`` allows."""
+        m = self.model
+        layers = [layer_from_config(d["name"], d["config"]) for d in m.layers_]
+        net = m._assemble(layers, tuple(int(s) for s in input_shape), 0)
+        net.set_flat(self.net.get_flat())
+        return net
 
     def net_input(self, Xv, m):
         """The network's input for validated data (the mask as the last channel)."""
@@ -171,9 +182,12 @@ class Explained:
             what = "(n_sequences, length)" if self.per_position else "(n_samples,)"
             raise ValueError(f"target must be one label of classes_ or an array {what} = "
                              f"{want} of them, got shape {t.shape}")
-        idx = np.searchsorted(classes, t)
-        idx = np.clip(idx, 0, len(classes) - 1)
-        bad = classes[idx] != t
+        try:
+            idx = np.clip(np.searchsorted(classes, t), 0, len(classes) - 1)
+            bad = np.asarray(classes[idx] != t, dtype=bool)
+        except TypeError:                   # labels of another type (str vs int)
+            raise ValueError(f"target holds {t.ravel()[0]!r}, which is not a class of "
+                             f"{self.name} (classes_ = {classes.tolist()})") from None
         if self.per_position and m is not None:
             bad &= m > 0                    # labels on padding are ignored
         if np.any(bad):

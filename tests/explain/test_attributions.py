@@ -254,3 +254,19 @@ def test_every_backend_agrees_with_numpy(fitted, backend, kind):
     with deepbio.use_backend(backend.name):
         got = attributions(model, X, "integrated_gradients", mask=mask, n_steps=4)
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["cnn_sequence", "rnn", "tagger"])
+@pytest.mark.parametrize("method", ["gradient", "integrated_gradients", "ism"])
+def test_longer_padding_changes_nothing(fitted, numpy_backend, kind, method):
+    """Sequences padded to another length than at fit (as predict allows): the same
+    attributions on the real positions, zeros on the extra padding."""
+    model, X, mask = fitted[kind]
+    longer = np.concatenate([X, np.zeros((len(X), 4, X.shape[2]))], axis=1)
+    mlong = np.concatenate([mask, np.zeros((len(X), 4), bool)], axis=1)
+    kw = dict(method=method, n_steps=8)
+    a = attributions(model, X, mask=mask, **kw)
+    b = attributions(model, longer, mask=mlong, **kw)
+    assert b.shape == longer.shape
+    np.testing.assert_allclose(b[:, :X.shape[1]], a, atol=1e-12)
+    assert np.all(b[:, X.shape[1]:] == 0)
