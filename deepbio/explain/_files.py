@@ -9,8 +9,8 @@ __all__ = ["write_atomic"]
 
 
 def write_atomic(path, text, what):
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same directory,
-    fsync and ``os.replace``: ``path`` holds the old file or the whole new one, never a
+    """Write ``text`` (str: UTF-8; bytes: as they are) to ``path`` through a temporary
+    file in the same directory, fsync and ``os.replace``: ``path`` holds the old file or the whole new one, never a
     part.  A symbolic link is followed (the file it names is replaced).  The new file
     gets the old file's permissions, or ``0o666`` minus the umask."""
     target = os.path.realpath(os.fspath(path))
@@ -31,7 +31,9 @@ def write_atomic(path, text, what):
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        binary = isinstance(text, bytes)
+        with (os.fdopen(fd, "wb") if binary else
+              os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
