@@ -36,10 +36,19 @@ class FeatureRanking:
     """
 
     def __init__(self, names, classes, scores, n_samples, method):
-        self.names = list(names)
+        self.names = [str(n) for n in names]
         self.classes = list(classes)
-        self.scores = np.asarray(scores, dtype=np.float64)
-        self.n_samples = np.asarray(n_samples, dtype=np.int64)
+        self.scores = np.array(scores, dtype=np.float64)
+        want = (len(self.classes), len(self.names))
+        if self.scores.shape != want:
+            raise ValueError(f"scores must have shape (n_classes, n_features) = {want}, got "
+                             f"{self.scores.shape}")
+        if not np.isfinite(self.scores).all():
+            raise ValueError("scores must be finite")
+        self.n_samples = np.array(n_samples, dtype=np.int64)
+        if self.n_samples.shape != (len(self.classes),):
+            raise ValueError(f"n_samples must hold one count per class ({len(self.classes)}),"
+                             f" got shape {self.n_samples.shape}")
         self.method = method
         self.order = np.argsort(-self.scores, axis=1, kind="stable")
 

@@ -163,3 +163,9 @@ def test_ranking_tsv(tmp_path):
     assert rows[1] == ["a", "1", "BRCA1", "1", "0.3"] and len(rows) == 7
     with pytest.raises(ValueError, match="cls must be one of"):
         r.top(2, "c")
+    with pytest.raises(ValueError, match=r"k must be a positive int"):
+        r.top(0)
+    with pytest.raises(ValueError, match=r"scores must have shape \(n_classes, n_features\)"):
+        FeatureRanking(["a"], [0, 1], [[1.0]], [1, 1], "gradient")
+    with pytest.raises(ValueError, match="one count per class"):
+        FeatureRanking(["a"], [0], [[1.0]], [1, 1], "gradient")
