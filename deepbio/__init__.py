@@ -33,3 +33,12 @@ from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # no
                      RNNTagger, AutoEncoder, DBNClassifier, DBNRegressor,  # noqa: E402,F401
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier, StackedAutoEncoderRegressor)
+
+
+def __getattr__(name):
+    # Layer 5's interpretation tools load on first use, so ``import deepbio`` stays light:
+    # ``deepbio.explain`` works after ``import deepbio`` (as ``import deepbio.explain``).
+    if name == "explain":
+        import importlib
+        return importlib.import_module(f"{__name__}.explain")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``bench``.
+"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``explain``,
+``bench``.
 
 ::
 
@@ -7,6 +8,7 @@
                   --scale minmax --param hidden_layer_sizes=[64,32] --out model.safetensors
     deepbio predict --model model.safetensors --data new.csv --out predictions.csv
     deepbio evaluate --model model.safetensors --data test.csv --target diagnosis
+    deepbio explain model.safetensors test.csv --target-column diagnosis --out explained/
     deepbio bench                                  # runs bench/models.py from a checkout
 
 Data files: CSV / TSV (optionally gzipped; the first row is a header when it differs in
@@ -28,6 +30,7 @@ a diverging training (the message says which), 2 on a usage error.
 """
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -431,6 +434,137 @@ def cmd_evaluate(args, out):
     return 0
 
 
+# ----------------------------------------------------------------------- explain
+
+_FASTA = (".fa", ".fasta", ".fna", ".faa", ".fa.gz", ".fasta.gz", ".fna.gz", ".faa.gz")
+
+
+def _explain_sequences(model, path, alphabet):
+    """``(X, mask)`` of sequences for a sequence model: a FASTA file one-hot encoded in
+    the model's alphabet, or an ``.npy`` (N, L, A) / ``.npz`` (``X``, optional ``mask``)
+    array."""
+    from .datasets import one_hot, read_fasta
+    if not os.path.exists(path):
+        raise CLIError(f"data file not found: {path}")
+    if path.lower().endswith(_FASTA):
+        if alphabet == "auto":
+            alphabet = {4: "dna", 20: "protein"}.get(model.n_features_in_)
+            if alphabet is None:
+                raise CLIError(f"the model takes {model.n_features_in_} channels per "
+                               f"position, which is no alphabet; give an .npy array")
+        seqs = [r.sequence for r in read_fasta(path)]
+        return one_hot(seqs, alphabet=alphabet, dtype=np.float64)
+    if path.endswith((".npy", ".npz")):
+        arrays = load_array(path, as_dict=True)
+        if isinstance(arrays, dict):
+            if "X" not in arrays:
+                raise CLIError(f"{path}: a .npz file must hold an array named 'X' (and "
+                               f"optionally 'mask'); found {sorted(arrays)}")
+            return arrays["X"], arrays.get("mask")
+        return arrays, None
+    raise CLIError(f"{path}: sequence data must be FASTA ({', '.join(_FASTA[:4])}) or "
+                   f"NumPy (.npy / .npz)")
+
+
+def _explain_images(path):
+    """Images (N, C, H, W) from an ``.npy`` file or the ``X`` of an ``.npz`` file."""
+    if not os.path.exists(path):
+        raise CLIError(f"data file not found: {path}")
+    if not path.endswith((".npy", ".npz")):
+        raise CLIError(f"{path}: images must be a NumPy file (.npy, or .npz with 'X') of "
+                       f"shape (n_images, channels, height, width)")
+    arrays = load_array(path, as_dict=True)
+    if isinstance(arrays, dict):
+        if "X" not in arrays:
+            raise CLIError(f"{path}: a .npz file must hold an array named 'X'; found "
+                           f"{sorted(arrays)}")
+        return arrays["X"]
+    return arrays
+
+
+def _explain_target(model, spec):
+    """``--target`` as the Python API's ``target``: a class label (matched by its text)
+    or, for a regressor, an output index."""
+    if spec is None:
+        return None
+    if hasattr(model, "classes_"):
+        for c in model.classes_:
+            if str(c) == spec:
+                return c
+        raise CLIError(f"--target {spec!r} is not a class of the model (classes: "
+                       f"{[str(c) for c in model.classes_]})")
+    try:
+        return int(spec)
+    except ValueError:
+        raise CLIError(f"--target of a regressor is an output index, got {spec!r}") from None
+
+
+def cmd_explain(args, out):
+    """Attributions (NPY), ranked genes (TSV, table models), filter motifs (MEME,
+    sequence CNNs) of a saved model on a data file, into the folder ``--out``."""
+    from . import explain
+    from .explain._adapter import Explained
+    from .explain._files import write_atomic
+    _backend_name(args.backend)
+    model, meta = _load_model(args.model)
+    try:
+        kind = Explained(model).kind
+    except TypeError as e:
+        raise CLIError(str(e)) from None
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out} is a file; give a folder (it is made if missing)")
+    target = _explain_target(model, args.target)
+    mask = names = y = None
+    if kind == "table":
+        table, _ = read_data(args.data, args.header)
+        width = table.cells.shape[1]
+        t = None
+        if args.target_column is not None or width == model.n_features_in_ + 1:
+            t = _column_index(args.target_column or meta.get("target"), table.columns,
+                              width)
+        X, y, names = _split_target(table, t)
+        X = apply_scaling(X, meta.get("scaling"))
+        names = names or meta.get("feature_names")
+        if y is not None and hasattr(model, "classes_"):
+            y = _as_targets(np.asarray(y).astype(str), True)
+    elif kind == "sequence":
+        X, mask = _explain_sequences(model, args.data, args.alphabet)
+    else:
+        X = _explain_images(args.data)
+    A = explain.attributions(model, X, method=args.method, target=target, mask=mask,
+                             n_steps=args.n_steps)
+    os.makedirs(args.out, exist_ok=True)
+
+    def save_npy(name, array):
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(array))
+        write_atomic(os.path.join(args.out, name), buf.getvalue(), "NPY")
+        return name
+
+    written = [save_npy("attributions.npy", A)]
+    if mask is not None:
+        written.append(save_npy("mask.npy", np.asarray(mask, dtype=bool)))
+    if kind == "table":
+        method = args.method if args.method != "ism" else "integrated_gradients"
+        ranking = explain.rank_features(model, X, names=names, y=y, method=method,
+                                        n_steps=args.n_steps)
+        ranking.write_tsv(os.path.join(args.out, "genes.tsv"))
+        written.append("genes.tsv")
+    if kind == "sequence" and type(model).__name__ in ("CNNClassifier", "CNNRegressor"):
+        from .datasets import ALPHABETS
+        letters = None if args.alphabet == "auto" else ALPHABETS[args.alphabet][0]
+        motifs = explain.filter_motifs(model, X, mask=mask, top=args.top, alphabet=letters)
+        explain.write_meme(motifs, os.path.join(args.out, "motifs.meme"))
+        written.append("motifs.meme")
+    print(f"explained {type(model).__name__} on {len(A)} samples ({args.method}); wrote "
+          f"{', '.join(written)} to {args.out}", file=out)
+    if kind == "table":
+        for cls, row in zip(ranking.classes, ranking.order):
+            top = ", ".join(ranking.names[g] for g in row[:5])
+            print(f"  top features for {cls}: {top}", file=out)
+    return 0
+
+
 def _find_bench():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for root in (os.getcwd(), here):
@@ -465,7 +599,8 @@ def cmd_bench(args, out):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="deepbio", description="Classic deep models for "
-                                "biomedical data: demo, train, predict, evaluate, bench.")
+                                "biomedical data: demo, train, predict, evaluate, explain, "
+                                "bench.")
     from . import __version__
     p.add_argument("--version", action="version", version=f"deepbio {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -525,6 +660,29 @@ def build_parser():
     target_or_labels(e, "target column (default: as at training)")
     header(e)
     e.set_defaults(func=cmd_evaluate)
+
+    x = sub.add_parser("explain", help="attributions, ranked genes and filter motifs of a "
+                                       "saved model on a data file")
+    common(x)
+    x.add_argument("model", metavar="MODEL", help="model file saved by deepbio train / save")
+    x.add_argument("data", metavar="DATA",
+                   help="table models: CSV / TSV / NPY / NPZ (scaled as at training); "
+                        "sequence models: FASTA or NPY / NPZ (X, mask); image models: NPY")
+    x.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for attributions.npy (and mask.npy), genes.tsv, "
+                        "motifs.meme (made if missing)")
+    x.add_argument("--method", default="integrated_gradients",
+                   choices=("gradient", "gradient_x_input", "integrated_gradients", "ism"))
+    x.add_argument("--target", help="class label (regressors: output index) to explain; "
+                                    "default: the predicted class")
+    x.add_argument("--target-column", help="label column of a table to leave out (and to "
+                                           "group the gene ranking by)")
+    x.add_argument("--n-steps", type=int, default=50, help="integrated-gradients steps")
+    x.add_argument("--top", type=int, default=100, help="most sites per filter motif")
+    x.add_argument("--alphabet", choices=("auto", "dna", "rna", "protein"), default="auto",
+                   help="alphabet of a FASTA file (default: from the model's channels)")
+    header(x)
+    x.set_defaults(func=cmd_explain)
 
     # no -h of its own: `deepbio bench --help` shows bench/models.py's options
     b = sub.add_parser("bench", add_help=False,

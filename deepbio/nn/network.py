@@ -330,6 +330,49 @@ class Network:
         self._backward(self.loss_fn.backward(), include_penalty=True)
         return (_backend.current().scalar(value) if sync else value), self.grad.copy()
 
+    def input_gradient(self, X, dz, train=False):
+        """``dX = J_x^T dz``: the gradient of ``sum(dz * z)`` with respect to the input.
+
+        One forward pass on ``X`` (N, *input_shape) and one backward pass through EVERY
+        layer, the parameter-free ones below the lowest layer with parameters included
+        (the training path, :meth:`_backward`, stops at that layer and skips its input
+        gradient; here it is asked for, just for this call).  This is what attribution
+        methods need (:mod:`deepbio.explain`); no autograd is involved.
+
+        Parameters
+        ----------
+        X : (N, *input_shape) array
+        dz : (N, *output_shape) array, or a callable ``dz(z) -> array``
+            The output gradient ``d f / d z`` of a scalar function ``f`` of the pre-loss
+            output ``z`` (summed over the batch).  A callable gets the forward's ``z``,
+            so a gradient that depends on ``z`` (e.g. of a softmax probability) costs no
+            second forward.
+        train : bool, default=False
+            Prediction-mode forward (dropout off), as attributions want.
+
+        Returns
+        -------
+        (dX, z) : the input gradient (N, *input_shape) and the forward's output ``z``.
+
+        Layer penalties are left out, and ``self.grad`` is overwritten (a backward pass
+        fills the parameter gradients as a side effect).
+        """
+        z = self.forward(X, train=train)
+        if callable(dz):
+            dz = dz(z)
+        dz = _backend.current().asarray(dz, self.dtype)
+        if tuple(dz.shape) != tuple(z.shape):
+            raise ValueError(f"dz must have the network output's shape {tuple(z.shape)}, "
+                             f"got {tuple(dz.shape)}")
+        lowest = self.layers[self._lowest]
+        lowest.needs_input_grad = True
+        try:
+            for layer in reversed(self.layers):
+                dz = layer.backward(dz, include_penalty=False)
+        finally:
+            lowest.needs_input_grad = False     # as build() left it: training stays lean
+        return dz, z
+
     def squared_example_grads(self, X, y, train=True):
         """``(1/N) sum_i g_i**2``: the mean of the squared per-example gradients ``g_i`` of
         the data loss (the empirical Fisher diagonal, for preconditioning), shape
