@@ -137,7 +137,7 @@ def write_container(path, tensors, document):
     blob = bytes(blob)
     _parse_container(blob, "the file being written")      # never write what we cannot read
     path = os.fspath(path)
-    _atomic_write(path, blob)
+    write_atomic(path, blob)
     return path
 
 
@@ -145,8 +145,10 @@ def _hash(data):
     return _ALGORITHM + ":" + hashlib.sha256(data).hexdigest()
 
 
-def _atomic_write(path, data):
-    """Write ``data`` to ``path`` through a temporary file + fsync + os.replace.
+def write_atomic(path, data, action="save the model"):
+    """Write ``data`` (bytes) to ``path`` through a temporary file + fsync + os.replace:
+    ``path`` holds the old file or the whole new one, never a part.  Errors say
+    ``"cannot {action}: ..."``.  Every file deepbio writes goes through here.
 
     If ``path`` is a symbolic link, the file it points to is replaced and the link is
     kept.  The new file gets the permissions of the file it replaces, or, for a new
@@ -155,17 +157,17 @@ def _atomic_write(path, data):
     target = os.path.realpath(path)       # follow symlinks: replace the file, keep links
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, f"cannot save the model: the directory "
+        raise FileNotFoundError(errno.ENOENT, f"cannot {action}: the directory "
                                 f"{directory!r} does not exist", path)
     if os.path.isdir(target):
-        raise IsADirectoryError(errno.EISDIR, "cannot save the model: the destination is a "
-                                "directory (give a file name)", path)
+        raise IsADirectoryError(errno.EISDIR, f"cannot {action}: the destination is a "
+                                f"directory (give a file name)", path)
     mode = _mode_for(target)
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
                                    prefix="." + os.path.basename(target) + ".")
     except OSError as e:                  # e.g. no write permission on the directory
-        raise type(e)(e.errno, f"cannot save the model: cannot create a temporary file in "
+        raise type(e)(e.errno, f"cannot {action}: cannot create a temporary file in "
                       f"{directory!r} ({e.strerror})", path) from e
     try:
         if hasattr(os, "fchmod"):         # mkstemp made it 0o600 (fchmod: not on Windows)
