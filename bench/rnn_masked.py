@@ -14,8 +14,9 @@ right-pads half the rows to random lengths in [T/4, T)):
 * LSTM and Elman (tanh), masked forward + backward, full BPTT and ``bptt_steps=20``;
 * the R-op (``rop(dx, dparams)``) of each, masked and unmasked.
 
-Median of ``--repeat`` calls (>= 20) after 5 warm-up calls, ``_timing.time_us``; the two
-implementations of a case are timed one after the other, after the same 0.3 s quiet.
+Median of ``--repeat`` calls (>= 20) after 3 warm-up calls; the two implementations of a
+case are timed in turn, round by round (``_timing.time_round_robin``), so that both see
+the same machine load (the bench machine may be shared).
 """
 import argparse
 import subprocess
@@ -29,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _timing import report, time_us  # noqa: E402
+from _timing import report, time_round_robin  # noqa: E402
 
 import deepbio  # noqa: E402
 from deepbio import backend as _backend  # noqa: E402
@@ -58,6 +59,12 @@ def make_layer(module, cls, be, bptt, shape):
     return layer
 
 
+def _medians(fns, repeat):
+    """Median microseconds of each of ``fns`` (before, after), timed round-robin."""
+    times = time_round_robin(list(zip(("before", "after"), fns)), repeat, warmup=3)
+    return [1e6 * float(np.median(times[k])) for k in ("before", "after")]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="cython")
@@ -84,7 +91,7 @@ def main(argv=None):
     rows = []
     for cls in ("LSTM", "Elman"):
         for bptt in (None, 20):
-            times = []
+            fns = []
             for module in (before, now):
                 layer = make_layer(module, cls, be, bptt, (T, D))
 
@@ -93,10 +100,10 @@ def main(argv=None):
                     layer.forward(x, train=True)
                     layer.backward(dy)
                     be.synchronize()
-                times.append(time_us(fit_step, a.repeat))
-            rows.append((f"{cls} masked forward+backward, bptt={bptt}", *times))
+                fns.append(fit_step)
+            rows.append((f"{cls} masked forward+backward, bptt={bptt}", *_medians(fns, a.repeat)))
         for masked in (True, False):
-            times = []
+            fns = []
             for module in (before, now):
                 layer = make_layer(module, cls, be, None, (T, D))
                 layer.set_mask(mask if masked else None)
@@ -107,8 +114,9 @@ def main(argv=None):
                 def rop(layer=layer, dparams=dparams):
                     layer.rop(dx, dparams)
                     be.synchronize()
-                times.append(time_us(rop, a.repeat))
-            rows.append((f"{cls} R-op, {'masked' if masked else 'unmasked'}", *times))
+                fns.append(rop)
+            rows.append((f"{cls} R-op, {'masked' if masked else 'unmasked'}",
+                         *_medians(fns, a.repeat)))
     head = (f"backend {a.backend}, threads {deepbio.get_num_threads()}, float32, T={T}, "
             f"N={N}, D={D}, H=128, half the rows shorter; median of {a.repeat} (us)\n")
     lines = [head, f"| case | before ({a.before}) | after | speed-up |", "|---|---|---|---|"]
