@@ -253,6 +253,28 @@ _SPECS = [
        {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "c0": "N,H", "hs": "T,N,H", "cs": "T,N,H",
         "gates": "T,N,G", "Wx": "D,G", "Wh": "H,G"}, {},
        "(dx (T,N,D), dh0 (N,H), dc0 (N,H), dWx (D,4H), dWh (H,4H), db (4H,))", _check_lstm),
+    # recurrent, variable lengths (mask m), truncated BPTT (keep) and the R-op
+    _S("elman_forward_masked", "recurrent",
+       {"x": "T,N,D", "h0": "N,H", "m": "T,N", "Wx": "D,H", "Wh": "H,H", "b": "H"},
+       {"activation": "rnn_activation"}, "(hs (T,N,H), hnew (T,N,H))"),
+    _S("elman_backward_masked", "recurrent",
+       {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "hs": "T,N,H", "hnew": "T,N,H",
+        "m": "T,N", "keep": "?T,N", "Wx": "D,H", "Wh": "H,H"},
+       {"activation": "rnn_activation"}, "(dx (T,N,D), dh0 (N,H), dWx (D,H), dWh (H,H), db (H,))"),
+    _S("lstm_forward_masked", "recurrent",
+       {"x": "T,N,D", "h0": "N,H", "c0": "N,H", "m": "T,N", "Wx": "D,G", "Wh": "H,G",
+        "b": "G"}, {},
+       "(hs (T,N,H), cs (T,N,H), cnew (T,N,H), gates (T,N,4H))", _check_lstm),
+    _S("lstm_backward_masked", "recurrent",
+       {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "c0": "N,H", "hs": "T,N,H", "cs": "T,N,H",
+        "cnew": "T,N,H", "gates": "T,N,G", "m": "T,N", "keep": "?T,N", "Wx": "D,G",
+        "Wh": "H,G"}, {},
+       "(dx (T,N,D), dh0 (N,H), dc0 (N,H), dWx (D,4H), dWh (H,4H), db (4H,))", _check_lstm),
+    _S("elman_rop", "recurrent", {"A": "T,N,H", "hnew": "T,N,H", "m": "?T,N", "Wh": "H,H"},
+       {"activation": "rnn_activation"}, "rh (T,N,H)"),
+    _S("lstm_rop", "recurrent",
+       {"A": "T,N,G", "c0": "N,H", "cs": "T,N,H", "cnew": "T,N,H", "gates": "T,N,G",
+        "m": "?T,N", "Wh": "H,G"}, {}, "rh (T,N,H)", _check_lstm),
 ]
 CONTRACT = {s.name: s for s in _SPECS}
 FAMILIES = ("random", "rbm", "dense", "conv", "pool", "recurrent")

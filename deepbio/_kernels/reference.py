@@ -666,3 +666,167 @@ def lstm_backward(dhs, x, h0, c0, hs, cs, gates, Wx, Wh):
         dWh += gWh
         db += gb
     return dx, dh_next, dc_next, dWx, dWh, db
+
+
+# ------------------------------------------------- recurrent: masks, truncation, R-op
+#
+# Variable-length sequences carry a mask m (T, N): 1 on real steps, 0 on padding (any
+# 0/1 pattern, holes included).  A masked step keeps the state: the cell's update h~_t
+# (and c~_t) is computed as usual, and the state is ``m_t h~_t + (1 - m_t) h_{t-1}``.
+# Truncated BPTT enters as ``keep`` (T, N): the gradient carried from step t into step
+# t-1 is multiplied by ``keep[t]`` (0 where step t of row n starts a truncation window);
+# ``keep = None`` is full BPTT.  The R-op kernels are forward-mode (directional)
+# derivatives of the forward kernels along a tangent whose input part
+# ``A_t = R{x_t} Wx + x_t R{Wx} + h_{t-1} R{Wh} + R{b}`` (T, N, G H) the caller forms
+# (it needs no recurrence: one product over all T N rows); ``R{h_0} = R{c_0} = 0``.
+
+
+def _mix(m, new, old):
+    """``m new + (1 - m) old`` with m (N,) broadcast over the feature axis."""
+    m = m[:, None]
+    return m * new + (1 - m) * old
+
+
+def elman_forward_masked(x, h0, m, Wx, Wh, b, activation):
+    """Masked Elman sequence: ``h~_t = f(x_t Wx + h_{t-1} Wh + b)``,
+    ``h_t = m_t h~_t + (1 - m_t) h_{t-1}``.
+
+    x : (T, N, D), h0 : (N, H), m : (T, N).  Returns ``(hs (T, N, H), hnew (T, N, H))``,
+    ``hs[t] = h_t`` and ``hnew[t] = h~_t`` (the backward pass and the R-op read it).
+    """
+    hs = np.empty((x.shape[0],) + h0.shape, dtype=x.dtype)
+    hnew = np.empty_like(hs)
+    h = h0
+    for t in range(x.shape[0]):
+        hnew[t] = elman_step_forward(x[t], h, Wx, Wh, b, activation)
+        h = hs[t] = _mix(m[t], hnew[t], h)
+    return hs, hnew
+
+
+def elman_backward_masked(dhs, x, h0, hs, hnew, m, keep, Wx, Wh, activation):
+    """BPTT for :func:`elman_forward_masked`, optionally truncated.
+
+    Walking t = T..1 with the carry ``c`` (0 at t = T): ``dh = dhs_t + c``; one
+    :func:`elman_step_backward` of ``m_t dh`` at ``h~_t`` (so ``dz_t = f'(z_t) m_t dh``);
+    ``c = (dz_t Wh^T + (1 - m_t) dh) keep_t`` (``keep_t = 1`` when keep is None);
+    parameter gradients summed over time.  ``dh0`` is the last carry.
+
+    dhs : (T, N, H); hs, hnew from the forward; m, keep : (T, N).
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx, dWh, db)``.
+    """
+    dx = np.empty_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0], x.dtype)
+    carry = np.zeros_like(h0)
+    for t in range(x.shape[0] - 1, -1, -1):
+        mt = m[t][:, None]
+        dh = dhs[t] + carry
+        dx[t], dprev, gWx, gWh, gb = elman_step_backward(
+            mt * dh, x[t], hs[t - 1] if t > 0 else h0, hnew[t], Wx, Wh, activation)
+        dWx += gWx
+        dWh += gWh
+        db += gb
+        carry = dprev + (1 - mt) * dh
+        if keep is not None:
+            carry *= keep[t][:, None]
+    return dx, carry, dWx, dWh, db
+
+
+def lstm_forward_masked(x, h0, c0, m, Wx, Wh, b):
+    """Masked LSTM sequence: one :func:`lstm_step_forward` from ``(h_{t-1}, c_{t-1})``
+    gives ``(h~_t, c~_t, gates_t)``; ``h_t = m_t h~_t + (1 - m_t) h_{t-1}``,
+    ``c_t = m_t c~_t + (1 - m_t) c_{t-1}``.
+
+    x : (T, N, D), h0, c0 : (N, H), m : (T, N).
+    Returns ``(hs (T, N, H), cs (T, N, H), cnew (T, N, H), gates (T, N, 4H))`` with
+    ``cnew[t] = c~_t`` (the backward pass and the R-op read it).
+    """
+    t_len, (n, hsz) = x.shape[0], h0.shape
+    hs = np.empty((t_len, n, hsz), dtype=x.dtype)
+    cs, cnew = np.empty_like(hs), np.empty_like(hs)
+    gates = np.empty((t_len, n, 4 * hsz), dtype=x.dtype)
+    h, c = h0, c0
+    for t in range(t_len):
+        hn, cnew[t], gates[t] = lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        h = hs[t] = _mix(m[t], hn, h)
+        c = cs[t] = _mix(m[t], cnew[t], c)
+    return hs, cs, cnew, gates
+
+
+def lstm_backward_masked(dhs, x, h0, c0, hs, cs, cnew, gates, m, keep, Wx, Wh):
+    """BPTT for :func:`lstm_forward_masked`, optionally truncated.
+
+    Walking t = T..1 with carries ``c^h``, ``c^c`` (0 at t = T): ``dh = dhs_t + c^h``,
+    ``dc = c^c``; one :func:`lstm_step_backward` of ``(m_t dh, m_t dc)`` at
+    ``(c_{t-1}, c~_t, gates_t)`` gives ``dz_t``, ``dh_prev``, ``dc_prev``; then
+    ``c^h = (dh_prev + (1 - m_t) dh) keep_t``, ``c^c = (dc_prev + (1 - m_t) dc) keep_t``;
+    parameter gradients summed over time.  ``dh0``, ``dc0`` are the last carries.
+
+    Returns ``(dx (T, N, D), dh0 (N, H), dc0 (N, H), dWx, dWh, db)``.
+    """
+    dx = np.empty_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1], x.dtype)
+    dh_carry, dc_carry = np.zeros_like(h0), np.zeros_like(c0)
+    for t in range(x.shape[0] - 1, -1, -1):
+        mt = m[t][:, None]
+        dh, dc = dhs[t] + dh_carry, dc_carry
+        hp, cp = (hs[t - 1], cs[t - 1]) if t > 0 else (h0, c0)
+        dx[t], dhp, dcp, gWx, gWh, gb = lstm_step_backward(
+            mt * dh, mt * dc, x[t], hp, cp, cnew[t], gates[t], Wx, Wh)
+        dWx += gWx
+        dWh += gWh
+        db += gb
+        dh_carry = dhp + (1 - mt) * dh
+        dc_carry = dcp + (1 - mt) * dc
+        if keep is not None:
+            dh_carry *= keep[t][:, None]
+            dc_carry *= keep[t][:, None]
+    return dx, dh_carry, dc_carry, dWx, dWh, db
+
+
+def elman_rop(A, hnew, m, Wh, activation):
+    """R-op (forward-mode derivative) of :func:`elman_forward_masked` (``m = None``:
+    :func:`elman_forward`): with ``R{h_0} = 0``,
+    ``R{h~_t} = f'(z_t) (A_t + R{h_{t-1}} Wh)``, ``R{h_t} = m_t R{h~_t} + (1 - m_t)
+    R{h_{t-1}}`` (``R{h_t} = R{h~_t}`` without a mask); ``f'`` from ``h~_t``.
+
+    A : (T, N, H) the input tangent; hnew : (T, N, H) the cell updates h~_t (the states
+    themselves without a mask); m : (T, N) or None.  Returns ``rh (T, N, H)``.
+    """
+    rh = np.empty_like(hnew)
+    r = np.zeros_like(hnew[0])
+    for t in range(A.shape[0]):
+        new = activation_backward(hnew[t], A[t] + r @ Wh, activation)
+        r = rh[t] = new if m is None else _mix(m[t], new, r)
+    return rh
+
+
+def lstm_rop(A, c0, cs, cnew, gates, m, Wh):
+    """R-op of :func:`lstm_forward_masked` (``m = None``: :func:`lstm_forward`) with
+    ``R{h_0} = R{c_0} = 0``: ``R{z_t} = A_t + R{h_{t-1}} Wh``;
+    ``R{i} = i(1-i) R{z_i}``, ``R{f} = f(1-f) R{z_f}``, ``R{g} = (1-g^2) R{z_g}``,
+    ``R{o} = o(1-o) R{z_o}``; ``R{c~_t} = R{f} c_{t-1} + f R{c_{t-1}} + R{i} g + i R{g}``;
+    ``R{h~_t} = R{o} tanh(c~_t) + o (1 - tanh^2 c~_t) R{c~_t}``; then
+    ``R{h_t} = m_t R{h~_t} + (1 - m_t) R{h_{t-1}}`` and likewise ``R{c_t}``.
+
+    A : (T, N, 4H); c0 : (N, H); cs, cnew : (T, N, H) states and cell updates;
+    gates : (T, N, 4H); m : (T, N) or None.  Returns ``rh (T, N, H)``.
+    """
+    hsz = c0.shape[1]
+    rh_all = np.empty_like(cs)
+    rh, rc = np.zeros_like(c0), np.zeros_like(c0)
+    for t in range(A.shape[0]):
+        rz = A[t] + rh @ Wh
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        ri = i * (1 - i) * rz[:, :hsz]
+        rf = f * (1 - f) * rz[:, hsz:2 * hsz]
+        rg = (1 - g * g) * rz[:, 2 * hsz:3 * hsz]
+        ro = o * (1 - o) * rz[:, 3 * hsz:]
+        rc_new = rf * (cs[t - 1] if t > 0 else c0) + f * rc + ri * g + i * rg
+        tc = np.tanh(cnew[t])
+        rh_new = ro * tc + o * (1 - tc * tc) * rc_new
+        if m is None:
+            rh, rc = rh_new, rc_new
+        else:
+            rh, rc = _mix(m[t], rh_new, rh), _mix(m[t], rc_new, rc)
+        rh_all[t] = rh
+    return rh_all

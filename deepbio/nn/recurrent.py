@@ -22,8 +22,8 @@ rides inside ``X``, so every minibatch or curvature batch an optimiser slices ou
 
 Masks may have holes for these layers (any 0/1 pattern); convolution and 1-d pooling
 need end padding.  Without a mask (or an all-ones mask) the whole-sequence kernels
-``elman_forward`` / ``lstm_forward`` and their backward twins do the work; with one, the
-step kernels run in a loop over time.
+``elman_forward`` / ``lstm_forward`` and their backward twins do the work; with one, their
+masked twins ``elman_forward_masked`` / ``lstm_forward_masked`` / ``*_backward_masked``.
 
 Truncated BPTT.  ``bptt_steps = k`` cuts the backward pass into windows of ``k`` real
 steps counted from each sequence's own start in the direction's reading order: from its
@@ -32,12 +32,15 @@ backward-reading one (padded steps only carry the state and are not counted).  T
 gradient reaching a state never flows back past the start of its window (the forward
 pass is unchanged).  So the windows, and the gradient, do not depend on how much padding
 there is.  Without a mask the windows are ``[0, k), [k, 2k), ...`` in reading order
-(whole-sequence kernels per window); with one, the step loop cuts the carried gradient
-row by row (:meth:`_Recurrent._carry_keep`).  ``None`` (default) is full BPTT.
+(whole-sequence kernels per window); with one, the masked backward kernel cuts the
+carried gradient row by row (its ``keep`` argument, :meth:`_Recurrent._carry_keep`).
+``None`` (default) is full BPTT.
 
 R-op.  ``rop(dx, dparams)`` runs a forward-mode pass over time with the cached states:
 for Elman ``R{h_t} = f'(z_t) (R{x_t} Wx + x_t R{Wx} + R{h_{t-1}} Wh + h_{t-1} R{Wh}
-+ R{b})``, and for the LSTM the same through the gates (see :meth:`LSTM.rop`).
++ R{b})``, and for the LSTM the same through the gates (see :meth:`LSTM.rop`): the
+input part ``A_t`` in one product over all steps, the recurrence in the ``elman_rop`` /
+``lstm_rop`` kernels.
 
 Per-example squared gradients.  ``backward_squared(dy)`` (rows of ``dy`` per example)
 runs the same BPTT as ``backward`` in array maths, keeping the pre-activation gradients
@@ -99,6 +102,12 @@ def _uniform(be, rng, shape, scale, dtype):
 
 def _time_major(x):
     return _contig(x.transpose(1, 0, 2))
+
+
+def _rows(a):
+    """A (T, N, 1) mask or truncation factor as the (T, N) array the kernels take (None
+    stays None)."""
+    return None if a is None else _contig(a[:, :, 0])
 
 
 def _mask_time_major(mask, x, trusted=False):
@@ -454,13 +463,7 @@ class Elman(_Recurrent):
         if m is None:
             hs = be.kernels.elman_forward(x, h0, wx, wh, b, self.activation)
             return {"hs": hs, "hnew": hs, "h0": h0}
-        step = be.kernels.raw["elman_step_forward"]
-        hs = be.xp.empty((t_len, n, self.units), dtype=x.dtype)
-        hnew = be.xp.empty_like(hs)
-        h = h0
-        for t in range(t_len):
-            hnew[t] = step(x[t], h, wx, wh, b, self.activation)
-            h = hs[t] = m[t] * hnew[t] + (1 - m[t]) * h
+        hs, hnew = be.kernels.elman_forward_masked(x, h0, _rows(m), wx, wh, b, self.activation)
         return {"hs": hs, "hnew": hnew, "h0": h0}
 
     def _backward_dir(self, dhs, cache, P, be):
@@ -476,23 +479,9 @@ class Elman(_Recurrent):
                 total = [gwx, gwh, gb] if total is None else \
                     [a + g for a, g in zip(total, (gwx, gwh, gb))]
             return dx, total
-        step = be.kernels.raw["elman_step_backward"]
-        xp = be.xp
-        dx = xp.empty_like(x)
-        gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(self.units, x.dtype)
-        hnew, h0 = cache["hnew"], cache["h0"]
-        keep = self._carry_keep(cache, be)
-        carry = xp.zeros_like(h0)
-        for t in range(x.shape[0] - 1, -1, -1):
-            dh = dhs[t] + carry
-            dx[t], dprev, a, b_, c = step(_contig(m[t] * dh), x[t], hs[t - 1] if t else h0,
-                                          hnew[t], wx, wh, self.activation)
-            gwx += a
-            gwh += b_
-            gb += c
-            carry = dprev + (1 - m[t]) * dh
-            if keep is not None:
-                carry *= keep[t]
+        dx, _, gwx, gwh, gb = be.kernels.elman_backward_masked(
+            dhs, x, cache["h0"], hs, cache["hnew"], _rows(m),
+            _rows(self._carry_keep(cache, be)), wx, wh, self.activation)
         return dx, [gwx, gwh, gb]
 
     def _dz_dir(self, dhs, cache, P, be):
@@ -519,18 +508,11 @@ class Elman(_Recurrent):
         return dz
 
     def _rop_dir(self, rx, cache, P, dP, be):
-        """``R{h_t} = m_t f'(z_t) (A_t + R{h_{t-1}} Wh) + (1 - m_t) R{h_{t-1}}``."""
-        xp = be.xp
+        """``R{h_t} = m_t f'(z_t) (A_t + R{h_{t-1}} Wh) + (1 - m_t) R{h_{t-1}}``
+        (the ``elman_rop`` kernel)."""
         _, wh, _ = P
         a = self._input_tangent(rx, cache, P, dP, be)
-        act = be.kernels.raw["activation_backward"]
-        hnew, m = cache["hnew"], cache["m"]
-        rh = xp.empty_like(cache["hs"])
-        r = xp.zeros_like(cache["h0"])
-        for t in range(a.shape[0]):
-            new = act(hnew[t], _contig(a[t] + r @ wh), self.activation)
-            r = rh[t] = new if m is None else m[t] * new + (1 - m[t]) * r
-        return rh
+        return be.kernels.elman_rop(a, cache["hnew"], _rows(cache["m"]), wh, self.activation)
 
     def get_config(self):
         cfg = super().get_config()
@@ -597,16 +579,7 @@ class LSTM(_Recurrent):
         if m is None:
             hs, cs, gates = be.kernels.lstm_forward(x, h0, c0, wx, wh, b)
             return {"hs": hs, "cs": cs, "gates": gates, "cnew": cs, "h0": h0, "c0": c0}
-        step = be.kernels.raw["lstm_step_forward"]
-        xp = be.xp
-        hs, cs, cnew = (xp.empty((t_len, n, h), dtype=x.dtype) for _ in range(3))
-        gates = xp.empty((t_len, n, 4 * h), dtype=x.dtype)
-        hh, cc = h0, c0
-        for t in range(t_len):
-            hn, cn, gates[t] = step(x[t], hh, cc, wx, wh, b)
-            cnew[t] = cn
-            hh = hs[t] = m[t] * hn + (1 - m[t]) * hh
-            cc = cs[t] = m[t] * cn + (1 - m[t]) * cc
+        hs, cs, cnew, gates = be.kernels.lstm_forward_masked(x, h0, c0, _rows(m), wx, wh, b)
         return {"hs": hs, "cs": cs, "gates": gates, "cnew": cnew, "h0": h0, "c0": c0}
 
     def _backward_dir(self, dhs, cache, P, be):
@@ -622,28 +595,9 @@ class LSTM(_Recurrent):
                 total = [gwx, gwh, gb] if total is None else \
                     [a + g for a, g in zip(total, (gwx, gwh, gb))]
             return dx, total
-        step = be.kernels.raw["lstm_step_backward"]
-        xp = be.xp
-        dx = xp.empty_like(x)
-        gwx, gwh, gb = xp.zeros_like(wx), xp.zeros_like(wh), xp.zeros(4 * self.units, x.dtype)
-        cnew, h0, c0 = cache["cnew"], cache["h0"], cache["c0"]
-        keep = self._carry_keep(cache, be)
-        dh_carry = xp.zeros_like(h0)
-        dc_carry = xp.zeros_like(c0)
-        for t in range(x.shape[0] - 1, -1, -1):
-            dh = dhs[t] + dh_carry
-            dc = dc_carry
-            hp, cp = (hs[t - 1], cs[t - 1]) if t else (h0, c0)
-            dx[t], dhp, dcp, a, b_, c = step(_contig(m[t] * dh), _contig(m[t] * dc), x[t],
-                                             hp, cp, cnew[t], gates[t], wx, wh)
-            gwx += a
-            gwh += b_
-            gb += c
-            dh_carry = dhp + (1 - m[t]) * dh
-            dc_carry = dcp + (1 - m[t]) * dc
-            if keep is not None:
-                dh_carry *= keep[t]
-                dc_carry *= keep[t]
+        dx, _, _, gwx, gwh, gb = be.kernels.lstm_backward_masked(
+            dhs, x, cache["h0"], cache["c0"], hs, cs, cache["cnew"], gates, _rows(m),
+            _rows(self._carry_keep(cache, be)), wx, wh)
         return dx, [gwx, gwh, gb]
 
     def _dz_dir(self, dhs, cache, P, be):
@@ -694,32 +648,10 @@ class LSTM(_Recurrent):
         ``R{h~_t} = R{o} tanh(c~_t) + o (1 - tanh^2 c~_t) R{c~_t}``; masked steps keep
         ``R{h}``, ``R{c}`` as for the states themselves.
         """
-        xp = be.xp
         _, wh, _ = P
-        hsz = self.units
         a = self._input_tangent(rx, cache, P, dP, be)
-        gates, cs, cnew, m = cache["gates"], cache["cs"], cache["cnew"], cache["m"]
-        rh_all = xp.empty_like(cache["hs"])
-        rh = xp.zeros_like(cache["h0"])
-        rc = xp.zeros_like(cache["c0"])
-        for t in range(a.shape[0]):
-            rz = a[t] + rh @ wh
-            gt = gates[t]
-            i, f, g, o = (gt[:, k * hsz:(k + 1) * hsz] for k in range(4))
-            ri = i * (1 - i) * rz[:, :hsz]
-            rf = f * (1 - f) * rz[:, hsz:2 * hsz]
-            rg = (1 - g * g) * rz[:, 2 * hsz:3 * hsz]
-            ro = o * (1 - o) * rz[:, 3 * hsz:]
-            rc_new = rf * (cs[t - 1] if t else cache["c0"]) + f * rc + ri * g + i * rg
-            tc = xp.tanh(cnew[t])
-            rh_new = ro * tc + o * (1 - tc * tc) * rc_new
-            if m is None:
-                rh, rc = rh_new, rc_new
-            else:
-                rh = m[t] * rh_new + (1 - m[t]) * rh
-                rc = m[t] * rc_new + (1 - m[t]) * rc
-            rh_all[t] = rh
-        return rh_all
+        return be.kernels.lstm_rop(a, cache["c0"], cache["cs"], cache["cnew"], cache["gates"],
+                                   _rows(cache["m"]), wh)
 
     def get_config(self):
         cfg = super().get_config()

@@ -179,7 +179,60 @@ def make_args(name, dtype, rng, dims=None):
         hs, cs, gates = REF.lstm_forward(x, h0, c0, Wx, Wh, b)
         return {"dhs": nrm(T, N, H), "x": x, "h0": h0, "c0": c0, "hs": hs, "cs": cs,
                 "gates": gates, "Wx": Wx, "Wh": Wh}
+    if name in MASKED_RECURRENT:
+        return _masked_recurrent_args(name, d, dtype, rng, nrm)
     raise KeyError(f"no example arguments for kernel {name!r}: add it to make_args")
+
+
+#: The recurrent kernels with a mask (and truncation / the R-op): _masked_recurrent_args.
+MASKED_RECURRENT = ("elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
+                    "lstm_backward_masked", "elman_rop", "lstm_rop")
+
+
+def sequence_mask(rng, t_len, n, dtype):
+    """A (T, N) 0/1 mask: row 0 all real, row 1 (if any) right-padded to half the length,
+    the others random (holes, leading padding, all padding)."""
+    m = (rng.random((t_len, n)) < 0.6).astype(dtype)
+    m[:, 0] = 1
+    if n > 1:
+        m[:, 1] = (np.arange(t_len) < max(1, t_len // 2)).astype(dtype)
+    return m
+
+
+def carry_keep(m, k):
+    """Truncation factors (T, N) for windows of ``k`` real steps, as
+    ``deepbio.nn.recurrent._Recurrent._carry_keep`` builds them from a mask."""
+    real = m > 0
+    j = np.cumsum(real, axis=0) - 1
+    return (~real | (j % k != 0)).astype(m.dtype)
+
+
+def _masked_recurrent_args(name, d, dtype, rng, nrm):
+    N, D, H, T = d["N"], d["D"], d["H"], d["T"]
+    act = d["rnn_activation"]
+    m = sequence_mask(rng, T, N, dtype)
+    keep = carry_keep(m, d.get("bptt", 2)) if d.get("bptt", 2) else None
+    if name.startswith("elman"):
+        x, h0, Wx, Wh, b = (nrm(T, N, D), nrm(N, H, scale=0.5), nrm(D, H, scale=0.5),
+                            nrm(H, H, scale=0.5), nrm(H, scale=0.5))
+        if name == "elman_forward_masked":
+            return {"x": x, "h0": h0, "m": m, "Wx": Wx, "Wh": Wh, "b": b, "activation": act}
+        hs, hnew = REF.elman_forward_masked(x, h0, m, Wx, Wh, b, act)
+        if name == "elman_backward_masked":
+            return {"dhs": nrm(T, N, H), "x": x, "h0": h0, "hs": hs, "hnew": hnew, "m": m,
+                    "keep": keep, "Wx": Wx, "Wh": Wh, "activation": act}
+        return {"A": nrm(T, N, H), "hnew": hnew, "m": m if d.get("rop_mask", True) else None,
+                "Wh": Wh, "activation": act}
+    x, h0, c0 = nrm(T, N, D), nrm(N, H, scale=0.5), nrm(N, H)
+    Wx, Wh, b = nrm(D, 4 * H, scale=0.5), nrm(H, 4 * H, scale=0.5), nrm(4 * H, scale=0.5)
+    if name == "lstm_forward_masked":
+        return {"x": x, "h0": h0, "c0": c0, "m": m, "Wx": Wx, "Wh": Wh, "b": b}
+    hs, cs, cnew, gates = REF.lstm_forward_masked(x, h0, c0, m, Wx, Wh, b)
+    if name == "lstm_backward_masked":
+        return {"dhs": nrm(T, N, H), "x": x, "h0": h0, "c0": c0, "hs": hs, "cs": cs,
+                "cnew": cnew, "gates": gates, "m": m, "keep": keep, "Wx": Wx, "Wh": Wh}
+    return {"A": nrm(T, N, 4 * H), "c0": c0, "cs": cs, "cnew": cnew, "gates": gates,
+            "m": m if d.get("rop_mask", True) else None, "Wh": Wh}
 
 
 def example_args(name, dtype, rng):
@@ -223,8 +276,10 @@ def _dims_conv1d(draw, pool=False):
 
 @st.composite
 def _dims_recurrent(draw):
+    # bptt (truncation window, 0: full BPTT) and rop_mask are read by the masked kernels
     return {"T": draw(st.integers(1, 4)), "N": draw(st.integers(1, 4)),
-            "D": draw(st.integers(1, 5)), "H": draw(st.integers(1, 5))}
+            "D": draw(st.integers(1, 5)), "H": draw(st.integers(1, 5)),
+            "bptt": draw(st.integers(0, 3)), "rop_mask": draw(st.booleans())}
 
 
 @st.composite
@@ -275,6 +330,8 @@ EDGE_DIMS = {
     "stride larger than input": {"SH": 9, "SW": 9, "S": 9},
     "wide padding": {"KH": 2, "KW": 2, "PH": 2, "PW": 2, "K": 2, "P": 3},
     "sequence length 1": {"T": 1},
+    # the masked recurrent kernels: full BPTT (keep None), the R-op without a mask
+    "no truncation, no R-op mask": {"bptt": 0, "rop_mask": False},
 }
 
 #: Named edge cases of the random family (counters at the ends of their ranges).
@@ -295,6 +352,9 @@ def edge_cases(name):
     cases = []
     for label, dims in EDGE_DIMS.items():
         d = dict(DEFAULT_DIMS, **dims)
+        if label == "no truncation, no R-op mask" and name not in MASKED_RECURRENT:
+            continue
+
         if CONTRACT[name].family == "pool" and (d["KH"] > d["IH"] or d["KW"] > d["IW"]
                                                 or d["K"] > d["L"]):
             continue            # pooling has no padding: the kernel must fit the input

@@ -184,8 +184,21 @@ def test_dense_on_every_activation(host_cuda, activation, dtype):
 def test_elman_on_both_activations(host_cuda, activation, dtype):
     rng = np.random.default_rng(2)
     for name in ("elman_step_forward", "elman_step_backward", "elman_forward",
-                 "elman_backward"):
+                 "elman_backward", "elman_forward_masked", "elman_backward_masked",
+                 "elman_rop"):
         check_call(host_cuda, name, make_args(name, dtype, rng, {"rnn_activation": activation}))
+
+
+@pytest.mark.parametrize("name", ["elman_forward_masked", "elman_backward_masked", "elman_rop",
+                                  "lstm_forward_masked", "lstm_backward_masked", "lstm_rop"])
+def test_masked_recurrent_at_the_real_block_size(host_cuda, monkeypatch, name, dtype):
+    """Masked / truncated / R-op kernels with 256-thread blocks on rows wider than a block,
+    full BPTT and truncated, the R-op with and without a mask."""
+    monkeypatch.setattr(cuda, "THREADS", 256)
+    rng = np.random.default_rng(6)
+    for opts in ({"N": 5, "H": 70, "T": 4}, {"N": 5, "H": 70, "T": 4, "bptt": 0,
+                                              "rop_mask": False}):
+        check_call(host_cuda, name, make_args(name, dtype, rng, opts))
 
 
 def test_free_energy_with_gaussian_visibles(host_cuda, dtype):

@@ -24,7 +24,7 @@ DEFINITION_COVERED = {
     "dense_forward", "sparsity_grad", "mask_corrupt", "gaussian_corrupt", "conv2d_forward",
     "conv1d_forward", "maxpool2d_forward", "avgpool2d_forward", "maxpool1d_forward",
     "avgpool1d_forward", "elman_step_forward", "elman_forward", "lstm_step_forward",
-    "lstm_forward",
+    "lstm_forward", "elman_forward_masked", "lstm_forward_masked", "elman_rop", "lstm_rop",
 }
 
 
@@ -289,3 +289,125 @@ def test_lstm_forward(backend):
     got = k.lstm_forward(x, h0, c0, Wx, Wh, b)
     for a, w, name in zip(got, (hs, cs, gs), ("hs", "cs", "gates")):
         close(a, np.array(w), name)
+
+
+# ---------------------------------------- recurrent: masks and the R-op (directional)
+
+
+def _masked_data(rng, T, N, D, H, gates=1):
+    from ._examples import sequence_mask
+    x, h0, c0 = (rng.standard_normal(s) for s in ((T, N, D), (N, H), (N, H)))
+    Wx = 0.5 * rng.standard_normal((D, gates * H))
+    Wh = 0.5 * rng.standard_normal((H, gates * H))
+    b = 0.5 * rng.standard_normal(gates * H)
+    return x, h0, c0, Wx, Wh, b, sequence_mask(rng, T, N, np.float64)
+
+
+@pytest.mark.parametrize("activation", RNN_ACTIVATIONS)
+def test_elman_forward_masked(backend, activation):
+    """By the formula (einsum), and equal to the loop of step kernels it replaces."""
+    k, rng = Run(backend), np.random.default_rng(13)
+    T, N, D, H = 5, 4, 3, 4
+    x, h0, _, Wx, Wh, b, m = _masked_data(rng, T, N, D, H)
+    act = np.tanh if activation == "tanh" else (lambda z: np.maximum(z, 0))
+    h, hs, hn = h0, [], []
+    h_step = h0
+    for t in range(T):
+        new = act(np.einsum("nd,dh->nh", x[t], Wx) + np.einsum("nk,kh->nh", h, Wh) + b)
+        h = m[t][:, None] * new + (1 - m[t][:, None]) * h
+        hs.append(h), hn.append(new)
+        new_step = k.elman_step_forward(x[t], h_step, Wx, Wh, b, activation)
+        h_step = m[t][:, None] * new_step + (1 - m[t][:, None]) * h_step
+        close(h_step, h, "step loop")
+    got_hs, got_hn = k.elman_forward_masked(x, h0, m, Wx, Wh, b, activation)
+    close(got_hs, np.array(hs), "hs")
+    close(got_hn, np.array(hn), "hnew")
+    # an all-ones mask is elman_forward
+    close(k.elman_forward_masked(x, h0, np.ones((T, N)), Wx, Wh, b, activation)[0],
+          k.elman_forward(x, h0, Wx, Wh, b, activation), "all-ones mask")
+
+
+def test_lstm_forward_masked(backend):
+    k, rng = Run(backend), np.random.default_rng(14)
+    T, N, D, H = 5, 4, 3, 2
+    x, h0, c0, Wx, Wh, b, m = _masked_data(rng, T, N, D, H, gates=4)
+    sig = np.vectorize(_sigm)
+    h, c, want = h0, c0, {"hs": [], "cs": [], "cnew": [], "gates": []}
+    for t in range(T):
+        z = np.einsum("nd,dg->ng", x[t], Wx) + np.einsum("nk,kg->ng", h, Wh) + b
+        i, f = sig(z[:, :H]), sig(z[:, H:2 * H])
+        g, o = np.tanh(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
+        h_step, c_step, g_step = k.lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        cn = f * c + i * g
+        hn = o * np.tanh(cn)
+        close(h_step, hn, "step h"), close(c_step, cn, "step c")
+        mt = m[t][:, None]
+        h, c = mt * hn + (1 - mt) * h, mt * cn + (1 - mt) * c
+        for key, v in zip(want, (h, c, cn, np.concatenate([i, f, g, o], axis=1))):
+            want[key].append(v)
+    got = k.lstm_forward_masked(x, h0, c0, m, Wx, Wh, b)
+    for a, (key, w) in zip(got, want.items()):
+        close(a, np.array(w), key)
+    unmasked = k.lstm_forward(x, h0, c0, Wx, Wh, b)
+    ones = k.lstm_forward_masked(x, h0, c0, np.ones((T, N)), Wx, Wh, b)
+    for a, w, key in zip((ones[0], ones[1], ones[2], ones[3]),
+                         (unmasked[0], unmasked[1], unmasked[1], unmasked[2]),
+                         ("hs", "cs", "cnew", "gates")):
+        close(a, w, f"all-ones mask: {key}")
+
+
+def _directional(fn, theta, v, eps=1e-5):
+    """Central difference ``(fn(theta + eps v) - fn(theta - eps v)) / (2 eps)``."""
+    plus = fn(*(t + eps * d for t, d in zip(theta, v)))
+    minus = fn(*(t - eps * d for t, d in zip(theta, v)))
+    return (plus - minus) / (2 * eps)
+
+
+def _input_tangent(x, hprev, Wx, v):
+    """A_t = R{x_t} Wx + x_t R{Wx} + h_{t-1} R{Wh} + R{b}, as the layer forms it."""
+    rx, rWx, rWh, rb = v
+    return (np.einsum("tnd,dg->tng", rx, Wx) + np.einsum("tnd,dg->tng", x, rWx)
+            + np.einsum("tnh,hg->tng", hprev, rWh) + rb)
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
+@pytest.mark.parametrize("activation", RNN_ACTIVATIONS)
+def test_elman_rop_is_the_directional_derivative(backend, activation, masked):
+    """``elman_rop`` = d/de h(theta + e v) at e = 0, by central differences of the forward
+    kernel (h0 fixed, so R{h_0} = 0); float64, eps = 1e-5 (error ~1e-10)."""
+    k, rng = Run(backend), np.random.default_rng(15)
+    T, N, D, H = 5, 3, 3, 4
+    x, h0, _, Wx, Wh, b, m = _masked_data(rng, T, N, D, H)
+    v = [rng.standard_normal(a.shape) for a in (x, Wx, Wh, b)]
+    mask = m if masked else np.ones((T, N))
+
+    def forward(x, Wx, Wh, b):
+        return k.elman_forward_masked(x, h0, mask, Wx, Wh, b, activation)[0]
+    hs, hnew = k.elman_forward_masked(x, h0, mask, Wx, Wh, b, activation)
+    hprev = np.concatenate([h0[None], hs[:-1]])
+    A = _input_tangent(x, hprev, Wx, [v[0], v[1], v[2], v[3]])
+    got = k.elman_rop(A, hnew, m if masked else None, Wh, activation)
+    want = _directional(forward, (x, Wx, Wh, b), v)
+    close(got, want, "R{h}", rtol=1e-7)
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
+def test_lstm_rop_is_the_directional_derivative(backend, masked):
+    k, rng = Run(backend), np.random.default_rng(16)
+    T, N, D, H = 5, 3, 3, 3
+    x, h0, c0, Wx, Wh, b, m = _masked_data(rng, T, N, D, H, gates=4)
+    v = [rng.standard_normal(a.shape) for a in (x, Wx, Wh, b)]
+    mask = m if masked else np.ones((T, N))
+
+    def forward(x, Wx, Wh, b):
+        return k.lstm_forward_masked(x, h0, c0, mask, Wx, Wh, b)[0]
+    hs, cs, cnew, gates = k.lstm_forward_masked(x, h0, c0, mask, Wx, Wh, b)
+    hprev = np.concatenate([h0[None], hs[:-1]])
+    A = _input_tangent(x, hprev, Wx, v)
+    got = k.lstm_rop(A, c0, cs, cnew, gates, m if masked else None, Wh)
+    want = _directional(forward, (x, Wx, Wh, b), v)
+    close(got, want, "R{h}", rtol=1e-7)
+    if not masked:                 # the unmasked caches of lstm_forward serve as well
+        hs, cs, gates = k.lstm_forward(x, h0, c0, Wx, Wh, b)
+        close(k.lstm_rop(A, c0, cs, cs, gates, None, Wh), want, "R{h} from lstm_forward",
+              rtol=1e-7)

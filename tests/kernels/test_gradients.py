@@ -248,6 +248,119 @@ def case_lstm_bptt(backend, t_len):
         x, h0, c0, Wx, Wh, b)[0], inputs, backward)
 
 
+def _mask(rng, t_len, n):
+    from ._examples import sequence_mask
+    return sequence_mask(rng, t_len, n, np.float64)
+
+
+def case_elman_masked(backend, activation, t_len):
+    """Full BPTT (keep None) of the masked Elman: the exact gradient of sum(hs * R)."""
+    k, rng = backend.kernels, np.random.default_rng(23)
+    n, d, h = 4, 3, 4
+    inputs = {"x": _normal(rng, t_len, n, d), "h0": _normal(rng, n, h), **_rnn_params(rng, d, h)}
+    m = backend.asarray(_mask(rng, t_len, n))
+    b = {key: backend.asarray(v) for key, v in inputs.items()}
+    hs, hnew = k.elman_forward_masked(b["x"], b["h0"], m, b["Wx"], b["Wh"], b["b"], activation)
+
+    def backward(R):
+        dx, dh0, dWx, dWh, db = k.elman_backward_masked(R, b["x"], b["h0"], hs, hnew, m, None,
+                                                        b["Wx"], b["Wh"], activation)
+        return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db}
+    gradient_check(backend, lambda x, h0, Wx, Wh, b: k.elman_forward_masked(
+        x, h0, m, Wx, Wh, b, activation)[0], inputs, backward)
+
+
+def case_lstm_masked(backend, t_len):
+    k, rng = backend.kernels, np.random.default_rng(24)
+    n, d, h = 4, 3, 3
+    inputs = {"x": _normal(rng, t_len, n, d), "h0": _normal(rng, n, h), "c0": _normal(rng, n, h),
+              **_rnn_params(rng, d, h, gates=4)}
+    m = backend.asarray(_mask(rng, t_len, n))
+    b = {key: backend.asarray(v) for key, v in inputs.items()}
+    hs, cs, cnew, gates = k.lstm_forward_masked(b["x"], b["h0"], b["c0"], m, b["Wx"], b["Wh"],
+                                                b["b"])
+
+    def backward(R):
+        dx, dh0, dc0, dWx, dWh, db = k.lstm_backward_masked(
+            R, b["x"], b["h0"], b["c0"], hs, cs, cnew, gates, m, None, b["Wx"], b["Wh"])
+        return {"x": dx, "h0": dh0, "c0": dc0, "Wx": dWx, "Wh": dWh, "b": db}
+    gradient_check(backend, lambda x, h0, c0, Wx, Wh, b: k.lstm_forward_masked(
+        x, h0, c0, m, Wx, Wh, b)[0], inputs, backward)
+
+
+def _step_loop_elman(k, dhs, x, h0, hs, hnew, m, keep, Wx, Wh, activation):
+    """The per-step loop of nn.recurrent.Elman._backward_dir (masked) before the
+    whole-sequence kernel replaced it, on host arrays, through one backend's step kernel."""
+    dx = np.empty_like(x)
+    gwx, gwh, gb = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0])
+    carry = np.zeros_like(h0)
+    for t in range(x.shape[0] - 1, -1, -1):
+        mt = m[t][:, None]
+        dh = dhs[t] + carry
+        out = k(mt * dh, x[t], hs[t - 1] if t else h0, hnew[t], Wx, Wh, activation)
+        dx[t] = out[0]
+        gwx, gwh, gb = gwx + out[2], gwh + out[3], gb + out[4]
+        carry = out[1] + (1 - mt) * dh
+        if keep is not None:
+            carry = carry * keep[t][:, None]
+    return dx, carry, gwx, gwh, gb
+
+
+def _step_loop_lstm(k, dhs, x, h0, c0, hs, cs, cnew, gates, m, keep, Wx, Wh):
+    """The per-step loop of nn.recurrent.LSTM._backward_dir (masked), likewise."""
+    dx = np.empty_like(x)
+    gwx, gwh, gb = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[1])
+    dh_carry, dc_carry = np.zeros_like(h0), np.zeros_like(c0)
+    for t in range(x.shape[0] - 1, -1, -1):
+        mt = m[t][:, None]
+        dh, dc = dhs[t] + dh_carry, dc_carry
+        hp, cp = (hs[t - 1], cs[t - 1]) if t else (h0, c0)
+        out = k(mt * dh, mt * dc, x[t], hp, cp, cnew[t], gates[t], Wx, Wh)
+        dx[t] = out[0]
+        gwx, gwh, gb = gwx + out[3], gwh + out[4], gb + out[5]
+        dh_carry, dc_carry = out[1] + (1 - mt) * dh, out[2] + (1 - mt) * dc
+        if keep is not None:
+            dh_carry, dc_carry = dh_carry * keep[t][:, None], dc_carry * keep[t][:, None]
+    return dx, dh_carry, dc_carry, gwx, gwh, gb
+
+
+@pytest.mark.parametrize("bptt", [None, 1, 2, 3], ids=["full", "k1", "k2", "k3"])
+@pytest.mark.parametrize("cell", ["elman-tanh", "elman-relu", "lstm"])
+def test_masked_backward_equals_the_step_loop(backend, cell, bptt, dtype):
+    """``*_backward_masked`` (truncated or not) equals the loop of step kernels it replaced;
+    with truncation windows of k real steps per row (keep from the mask)."""
+    from ._examples import carry_keep, make_args
+    from .test_equivalence import RTOL
+    from deepbio.testing import assert_close
+    name = "elman_backward_masked" if cell.startswith("elman") else "lstm_backward_masked"
+    dims = {"T": 7, "N": 5, "D": 3, "H": 4, "bptt": 0}
+    if cell.startswith("elman"):
+        dims["rnn_activation"] = cell.split("-")[1]
+    a = make_args(name, dtype, np.random.default_rng(25), dims)
+    a["keep"] = None if bptt is None else carry_keep(a["m"], bptt)
+    to = backend.asarray
+    got = getattr(backend.kernels, name)(**{key: to(v) if isinstance(v, np.ndarray) else v
+                                            for key, v in a.items()})
+    step = backend.kernels.elman_step_backward if name.startswith("elman") \
+        else backend.kernels.lstm_step_backward
+    host = lambda f: (lambda *args: tuple(backend.to_numpy(o) for o in f(  # noqa: E731
+        *(to(v) if isinstance(v, np.ndarray) else v for v in args))))
+    if name.startswith("elman"):
+        want = _step_loop_elman(host(step), a["dhs"], a["x"], a["h0"], a["hs"], a["hnew"],
+                                a["m"], a["keep"], a["Wx"], a["Wh"], a["activation"])
+    else:
+        want = _step_loop_lstm(host(step), a["dhs"], a["x"], a["h0"], a["c0"], a["hs"],
+                               a["cs"], a["cnew"], a["gates"], a["m"], a["keep"], a["Wx"],
+                               a["Wh"])
+    for i, (g, w) in enumerate(zip(got, want)):
+        w = w.astype(dtype)
+        assert_close(backend.to_numpy(g), w, RTOL[np.dtype(dtype)],
+                     floor=max(1.0, float(np.abs(w).max())), name=f"{name} output {i}")
+    if bptt == 1:       # windows of one step: no gradient crosses a real step
+        kept = a["keep"]
+        assert (kept[a["m"] > 0] == 0).all()
+
+
 # ------------------------------------------------------------------------- RBM
 
 
@@ -325,6 +438,9 @@ GRADIENT_CASES = {
                        for a in RNN_ACTIVATIONS for t in (1, 4)],
     "lstm_step_backward": [("step", case_lstm_step)],
     "lstm_backward": [(f"T{t}", lambda bk, t=t: case_lstm_bptt(bk, t)) for t in (1, 3)],
+    "elman_backward_masked": [(f"{a}-T{t}", lambda bk, a=a, t=t: case_elman_masked(bk, a, t))
+                              for a in RNN_ACTIVATIONS for t in (1, 5)],
+    "lstm_backward_masked": [(f"T{t}", lambda bk, t=t: case_lstm_masked(bk, t)) for t in (1, 5)],
     "cd_statistics": [("free-energy-gradient", case_cd_statistics_property),
                       ("definition", case_cd_statistics_definition)],
 }

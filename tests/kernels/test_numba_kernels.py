@@ -216,7 +216,7 @@ def test_conv_pool_stride_padding(name, variant):
 
 #: The edge cases of tests/kernels/_examples.py that change the shapes of each family.
 _EDGE = {"conv": ("all sizes 1", "kernel as large as padded input", "stride larger than input"),
-         "recurrent": ("all sizes 1", "sequence length 1")}
+         "recurrent": ("all sizes 1", "sequence length 1", "no truncation, no R-op mask")}
 _EDGE["pool"] = _EDGE["conv"]
 
 

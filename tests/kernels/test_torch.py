@@ -35,6 +35,8 @@ TORCH_COVERED = {
     "maxpool1d_forward", "maxpool1d_backward", "avgpool1d_forward", "avgpool1d_backward",
     "elman_step_forward", "elman_step_backward", "elman_forward", "elman_backward",
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+    "elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
+    "lstm_backward_masked", "elman_rop", "lstm_rop",
     "dense_forward", "dense_backward", "activation_forward", "activation_backward",
     "sigmoid_bernoulli", "free_energy", "sparsity_grad",
 }
@@ -310,6 +312,153 @@ def test_lstm_step(backend, dtype, torch):
         for g, w, name in zip(got, want, ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db")):
             close(g, w, name)
     _given_dims("lstm_step_forward", body)
+
+
+# ------------------------------------------- recurrent: right-padded sequences, R-op
+
+
+def _lengths_mask(rng, T, N, dtype):
+    """Right padding: lengths in [1, T] (row 0 the full length), mask (T, N)."""
+    lengths = rng.integers(1, T + 1, N)
+    lengths[0] = T
+    return lengths, (np.arange(T)[:, None] < lengths[None, :]).astype(dtype)
+
+
+def _packed_run(torch, module, x, state, lengths):
+    """``module`` over right-padded ``x`` (T, N, D) through pack_padded_sequence; returns
+    the padded outputs (zero at padding) and the final state (after each row's last step)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    packed = pack_padded_sequence(x, torch.from_numpy(lengths), enforce_sorted=False)
+    out, final = module(packed, state)
+    return pad_packed_sequence(out, total_length=x.shape[0])[0], final
+
+
+@pytest.mark.parametrize("activation", RNN_ACTIVATIONS)
+def test_elman_masked_right_padded(backend, dtype, torch, activation):
+    """elman_forward_masked / elman_backward_masked (full BPTT) = torch.nn.RNN on packed
+    right-padded sequences: outputs at real steps, the final state, every gradient."""
+    k = Run(backend)
+    tdtype = getattr(torch, dtype.name)
+
+    def body(d, rng):
+        x, h0, _, Wx, Wh = _rnn_data(d, rng, dtype)
+        lengths, m = _lengths_mask(rng, d["T"], d["N"], dtype)
+        rnn = torch.nn.RNN(d["D"], d["H"], nonlinearity=activation, dtype=tdtype)
+        b = _torch_weights(torch, rnn, Wx, Wh, rng, dtype)
+        tx, th0 = _t(torch, x, True), _t(torch, h0[None], True)
+        tout, thn = _packed_run(torch, rnn, tx, th0, lengths)
+        hs, hnew = k.elman_forward_masked(x, h0, m, Wx, Wh, b, activation)
+        close(hs * m[:, :, None], _n(tout), "hs at real steps")
+        close(hs[-1], _n(thn)[0], "final state")
+        dhs = rng.standard_normal(hs.shape).astype(dtype) * m[:, :, None]
+        tout.backward(torch.from_numpy(dhs))
+        got = k.elman_backward_masked(dhs, x, h0, hs, hnew, m, None, Wx, Wh, activation)
+        want = (_n(tx.grad), _n(th0.grad)[0]) + _grads(rnn, "_l0")
+        for g, w, name in zip(got, want, ("dx", "dh0", "dWx", "dWh", "db")):
+            close(g, w, name)
+    _given_dims("elman_forward_masked", body)
+
+
+def test_lstm_masked_right_padded(backend, dtype, torch):
+    k = Run(backend)
+    tdtype = getattr(torch, dtype.name)
+
+    def body(d, rng):
+        x, h0, c0, Wx, Wh = _rnn_data(d, rng, dtype, gates=4)
+        lengths, m = _lengths_mask(rng, d["T"], d["N"], dtype)
+        lstm = torch.nn.LSTM(d["D"], d["H"], dtype=tdtype)
+        b = _torch_weights(torch, lstm, Wx, Wh, rng, dtype)
+        tx, th0, tc0 = _t(torch, x, True), _t(torch, h0[None], True), _t(torch, c0[None], True)
+        tout, (thn, tcn) = _packed_run(torch, lstm, tx, (th0, tc0), lengths)
+        hs, cs, cnew, gates = k.lstm_forward_masked(x, h0, c0, m, Wx, Wh, b)
+        close(hs * m[:, :, None], _n(tout), "hs at real steps")
+        close(hs[-1], _n(thn)[0], "final h")
+        close(cs[-1], _n(tcn)[0], "final c")
+        dhs = rng.standard_normal(hs.shape).astype(dtype) * m[:, :, None]
+        tout.backward(torch.from_numpy(dhs))
+        got = k.lstm_backward_masked(dhs, x, h0, c0, hs, cs, cnew, gates, m, None, Wx, Wh)
+        want = (_n(tx.grad), _n(th0.grad)[0], _n(tc0.grad)[0]) + _grads(lstm, "_l0")
+        for g, w, name in zip(got, want, ("dx", "dh0", "dc0", "dWx", "dWh", "db")):
+            close(g, w, name)
+    _given_dims("lstm_forward_masked", body)
+
+
+def _torch_jvp_rows(torch, module, x, state, lengths, tangents, tx):
+    """Forward-mode AD (torch.func.jvp) of ``module``'s outputs, row by row over each row's
+    real prefix (a right-padded row is its prefix: packing has no forward AD in torch)."""
+    from torch.func import functional_call, jvp
+    params = {k: v.detach() for k, v in module.named_parameters()}
+    T, N = x.shape[:2]
+    out = np.zeros((T, N, module.hidden_size), dtype=x.dtype)
+    for n, length in enumerate(lengths):
+        row_state = tuple(s[:, n:n + 1] for s in state) if isinstance(state, tuple) \
+            else state[:, n:n + 1]
+
+        def f(p, xr):
+            return functional_call(module, p, (xr, row_state))[0]
+        xr = torch.from_numpy(np.ascontiguousarray(x[:length, n:n + 1]))
+        txr = torch.from_numpy(np.ascontiguousarray(tx[:length, n:n + 1]))
+        with torch.backends.mkldnn.flags(enabled=False):     # (oneDNN's LSTM has no jvp)
+            _, r = jvp(f, (params, xr), (tangents, txr))
+        out[:length, n] = _n(r)[:, 0]
+        out[length:, n] = out[length - 1, n]          # the state is kept on padding
+    return out
+
+
+def _tangents(torch, module, rng, dtype):
+    """Random tangents of the torch parameters and ours: R{Wx}, R{Wh}, R{b} (the two torch
+    biases get R{b}/2 each)."""
+    sfx = "_l0"
+    rWx = rng.standard_normal(getattr(module, "weight_ih" + sfx).shape[::-1]).astype(dtype)
+    rWh = rng.standard_normal(getattr(module, "weight_hh" + sfx).shape[::-1]).astype(dtype)
+    rb = rng.standard_normal(rWx.shape[1]).astype(dtype)
+    t = {"weight_ih" + sfx: torch.from_numpy(rWx.T.copy()),
+         "weight_hh" + sfx: torch.from_numpy(rWh.T.copy()),
+         "bias_ih" + sfx: torch.from_numpy(rb / 2), "bias_hh" + sfx: torch.from_numpy(rb / 2)}
+    return t, rWx, rWh, rb
+
+
+@pytest.mark.parametrize("activation", RNN_ACTIVATIONS)
+def test_elman_rop_forward_ad(backend, dtype, torch, activation):
+    """elman_rop (masked, right padding) = torch.func.jvp of torch.nn.RNN per row."""
+    k = Run(backend)
+    tdtype = getattr(torch, dtype.name)
+
+    def body(d, rng):
+        x, h0, _, Wx, Wh = _rnn_data(d, rng, dtype)
+        lengths, m = _lengths_mask(rng, d["T"], d["N"], dtype)
+        rnn = torch.nn.RNN(d["D"], d["H"], nonlinearity=activation, dtype=tdtype)
+        b = _torch_weights(torch, rnn, Wx, Wh, rng, dtype)
+        tangents, rWx, rWh, rb = _tangents(torch, rnn, rng, dtype)
+        rx = rng.standard_normal(x.shape).astype(dtype)
+        hs, hnew = k.elman_forward_masked(x, h0, m, Wx, Wh, b, activation)
+        hprev = np.concatenate([h0[None], hs[:-1]])
+        A = (rx @ Wx + x @ rWx + hprev @ rWh + rb).astype(dtype)
+        got = k.elman_rop(A, hnew, m, Wh, activation)
+        want = _torch_jvp_rows(torch, rnn, x, torch.from_numpy(h0[None]), lengths, tangents, rx)
+        close(got, want, "R{h}")
+    _given_dims("elman_rop", body)
+
+
+def test_lstm_rop_forward_ad(backend, dtype, torch):
+    k = Run(backend)
+    tdtype = getattr(torch, dtype.name)
+
+    def body(d, rng):
+        x, h0, c0, Wx, Wh = _rnn_data(d, rng, dtype, gates=4)
+        lengths, m = _lengths_mask(rng, d["T"], d["N"], dtype)
+        lstm = torch.nn.LSTM(d["D"], d["H"], dtype=tdtype)
+        b = _torch_weights(torch, lstm, Wx, Wh, rng, dtype)
+        tangents, rWx, rWh, rb = _tangents(torch, lstm, rng, dtype)
+        rx = rng.standard_normal(x.shape).astype(dtype)
+        hs, cs, cnew, gates = k.lstm_forward_masked(x, h0, c0, m, Wx, Wh, b)
+        hprev = np.concatenate([h0[None], hs[:-1]])
+        A = (rx @ Wx + x @ rWx + hprev @ rWh + rb).astype(dtype)
+        got = k.lstm_rop(A, c0, cs, cnew, gates, m, Wh)
+        state = (torch.from_numpy(h0[None]), torch.from_numpy(c0[None]))
+        want = _torch_jvp_rows(torch, lstm, x, state, lengths, tangents, rx)
+        close(got, want, "R{h}")
+    _given_dims("lstm_rop", body)
 
 
 # ------------------------------------------------------------------------ dense

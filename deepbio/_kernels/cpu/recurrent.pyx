@@ -29,7 +29,9 @@ from deepbio._kernels.cpu.blas cimport (VecMath, col_sums, gemm, load_vecmath, o
                                         vmap, vsigmoid)
 
 __all__ = ("elman_step_forward", "elman_step_backward", "elman_forward", "elman_backward",
-           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward")
+           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+           "elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
+           "lstm_backward_masked", "elman_rop", "lstm_rop")
 
 cdef VecMath VM
 load_vecmath(&VM)
@@ -518,3 +520,498 @@ def lstm_step_backward(const floating[:, ::1] dh, const floating[:, ::1] dc,
                            &Wh[0, 0], &dx[0, 0], &dhp[0, 0], &dcp[0, 0], &dWx[0, 0],
                            &dWh[0, 0], &db[0], &dZ[0, 0], &tc[0, 0], &work[0, 0], &tmp[0])
     return out
+
+
+# ------------------------------------- masks (variable lengths), truncation, R-op
+#
+# Whole-sequence twins of the step loops in reference.elman_forward_masked and friends:
+# the same GEMMs as above (x Wx for all steps at once; h_{t-1} Wh, dz_t Wh^T or
+# R{h_{t-1}} Wh per step), and per step one fused pass over rows for the cell and mask
+# arithmetic.  m, keep: (T, N), one factor per row and step; keep may be NULL (1).
+
+
+cdef inline void mix_rows(const floating* m, const floating* new, const floating* old,
+                          floating* out, Py_ssize_t r0, Py_ssize_t r1,
+                          Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1: ``out = m_n new + (1 - m_n) old``."""
+    cdef Py_ssize_t n, j
+    cdef floating mn, om, one = 1
+    for n in range(r0, r1):
+        mn = m[n]
+        om = one - mn
+        for j in range(H):
+            out[n * H + j] = mn * new[n * H + j] + om * old[n * H + j]
+
+
+cdef inline const floating* _opt_ptr(object a, floating sample):
+    """Address of an optional C-contiguous array's data (NULL for None)."""
+    cdef const floating[::1] flat
+    if a is None:
+        return NULL
+    flat = a.reshape(-1)
+    return &flat[0]
+
+
+cdef void elman_forward_masked_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t D,
+                                    Py_ssize_t H, const floating* x, const floating* h0,
+                                    const floating* m, const floating* Wx,
+                                    const floating* Wh, const floating* b, floating* hs,
+                                    floating* hnew, floating* buf) noexcept nogil:
+    """``h~_t = f(x_t Wx + h_{t-1} Wh + b)`` into hnew, ``h_t = m_t h~_t + (1 - m_t)
+    h_{t-1}`` into hs; buf: N H."""
+    cdef Py_ssize_t t, c, NH = N * H, nt = _nt(N * H), per
+    cdef const floating* h_prev
+    cdef floating* z
+    gemm(c'N', c'N', T * N, H, D, <floating>1, x, D, Wx, H, <floating>0, hnew, H)
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        h_prev = h0 if t == 0 else hs + (t - 1) * NH
+        z = hnew + t * NH
+        gemm(c'N', c'N', N, H, H, <floating>1, h_prev, H, Wh, H, <floating>1, z, H)
+        if nt == 1:
+            elman_act_rows(act, z, b, buf, 0, N, H)
+            mix_rows(m + t * N, z, h_prev, hs + t * NH, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                elman_act_rows(act, z, b, buf, c * per, min((c + 1) * per, N), H)
+                mix_rows(m + t * N, z, h_prev, hs + t * NH, c * per, min((c + 1) * per, N), H)
+
+
+cdef inline void elman_dz_masked_rows(int act, const floating* dhs_t, const floating* carry,
+                                      const floating* h, const floating* m, floating* dz,
+                                      floating* dh, Py_ssize_t r0, Py_ssize_t r1,
+                                      Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1: ``dh = dhs_t + carry``; ``dz = (m_n dh) f'(h~)``."""
+    cdef Py_ssize_t n, j, k
+    cdef floating mn, md, one = 1, zero = 0
+    for n in range(r0, r1):
+        mn = m[n]
+        for j in range(H):
+            k = n * H + j
+            dh[k] = dhs_t[k] + carry[k]
+            md = mn * dh[k]
+            if act == TANH:
+                dz[k] = md * (one - h[k] * h[k])
+            else:
+                dz[k] = md * (one if h[k] > 0 else zero)
+
+
+cdef inline void carry_rows(floating* carry, const floating* dh, const floating* m,
+                            const floating* keep, Py_ssize_t r0, Py_ssize_t r1,
+                            Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1: ``carry = (carry + (1 - m_n) dh) keep_n`` (keep NULL: 1)."""
+    cdef Py_ssize_t n, j
+    cdef floating om, kp, one = 1
+    for n in range(r0, r1):
+        om = one - m[n]
+        for j in range(H):
+            carry[n * H + j] = carry[n * H + j] + om * dh[n * H + j]
+        if keep != NULL:
+            kp = keep[n]
+            for j in range(H):
+                carry[n * H + j] = carry[n * H + j] * kp
+
+
+cdef void elman_backward_masked_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t D,
+                                     Py_ssize_t H, const floating* dhs, const floating* x,
+                                     const floating* h0, const floating* hs,
+                                     const floating* hnew, const floating* m,
+                                     const floating* keep, const floating* Wx,
+                                     const floating* Wh, floating* dx, floating* dh0,
+                                     floating* dWx, floating* dWh, floating* db,
+                                     floating* dZ, floating* dh, floating* tmp) noexcept nogil:
+    """BPTT for the masked Elman; dh0 doubles as the carry; dZ: T N H; dh: N H; tmp: H."""
+    cdef Py_ssize_t t, c, NH = N * H, nt = _nt(N * H), per
+    cdef const floating* kt
+    per = (N + nt - 1) // nt
+    memset(dh0, 0, NH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        kt = keep
+        if keep != NULL:
+            kt = keep + t * N
+        if nt == 1:
+            elman_dz_masked_rows(act, dhs + t * NH, dh0, hnew + t * NH, m + t * N,
+                                 dZ + t * NH, dh, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                elman_dz_masked_rows(act, dhs + t * NH, dh0, hnew + t * NH, m + t * N,
+                                     dZ + t * NH, dh, c * per, min((c + 1) * per, N), H)
+        # carry = dz_t Wh^T, then + (1 - m_t) dh, times keep_t
+        gemm(c'N', c'T', N, H, H, <floating>1, dZ + t * NH, H, Wh, H, <floating>0, dh0, H)
+        if nt == 1:
+            carry_rows(dh0, dh, m + t * N, kt, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                carry_rows(dh0, dh, m + t * N, kt, c * per, min((c + 1) * per, N), H)
+    weight_grads(T, N, D, H, H, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
+
+
+cdef void lstm_forward_masked_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                                   const floating* x, const floating* h0, const floating* c0,
+                                   const floating* m, const floating* Wx, const floating* Wh,
+                                   const floating* b, floating* hs, floating* cs,
+                                   floating* cnew, floating* gates, floating* hn,
+                                   floating* zb, floating* tmp) noexcept nogil:
+    """Masked LSTM: the cell gives (h~_t into hn, c~_t into cnew, gates); then the mask
+    mixes states into hs, cs.  hn: N H; zb, tmp: N 4H each."""
+    cdef Py_ssize_t t, c, G = 4 * H, NH = N * H, nt = _nt(N * G), per, r0, r1
+    cdef const floating* h_prev
+    cdef const floating* c_prev
+    cdef floating* g
+    gemm(c'N', c'N', T * N, G, D, <floating>1, x, D, Wx, G, <floating>0, gates, G)
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        h_prev = h0 if t == 0 else hs + (t - 1) * NH
+        c_prev = c0 if t == 0 else cs + (t - 1) * NH
+        g = gates + t * N * G
+        gemm(c'N', c'N', N, G, H, <floating>1, h_prev, H, Wh, G, <floating>1, g, G)
+        if nt == 1:
+            lstm_cell_rows(g, b, c_prev, cnew + t * NH, hn, zb, tmp, 0, N, H)
+            mix_rows(m + t * N, hn, h_prev, hs + t * NH, 0, N, H)
+            mix_rows(m + t * N, cnew + t * NH, c_prev, cs + t * NH, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                r0 = c * per
+                r1 = min((c + 1) * per, N)
+                lstm_cell_rows(g, b, c_prev, cnew + t * NH, hn, zb, tmp, r0, r1, H)
+                mix_rows(m + t * N, hn, h_prev, hs + t * NH, r0, r1, H)
+                mix_rows(m + t * N, cnew + t * NH, c_prev, cs + t * NH, r0, r1, H)
+
+
+cdef inline void lstm_dz_masked_rows(const floating* dhs_t, const floating* hcarry,
+                                     floating* ccarry, const floating* c_prev,
+                                     const floating* gates, const floating* tc,
+                                     const floating* m, const floating* keep, floating* dz,
+                                     floating* dh, Py_ssize_t r0, Py_ssize_t r1,
+                                     Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one masked LSTM backward step (``tc = tanh(c~_t)``):
+    ``dh = dhs_t + c^h``; with ``mdh = m dh``, ``mdc = m c^c``: ``dc_tot = mdc + mdh o
+    (1 - tc^2)``; ``dz = [dc_tot g i(1-i), dc_tot c_prev f(1-f), dc_tot i (1-g^2),
+    mdh tc o(1-o)]``; ``c^c = (dc_tot f + (1 - m) c^c) keep``."""
+    cdef Py_ssize_t n, j, G = 4 * H, k
+    cdef floating one = 1, mn, om, kp, mdh, mdc, dct, gi, gf, gg, go, t
+    cdef const floating* gr
+    cdef floating* dzr
+    for n in range(r0, r1):
+        mn = m[n]
+        om = one - mn
+        kp = one if keep == NULL else keep[n]
+        gr = gates + n * G
+        dzr = dz + n * G
+        for j in range(H):
+            k = n * H + j
+            gi = gr[j]
+            gf = gr[H + j]
+            gg = gr[2 * H + j]
+            go = gr[3 * H + j]
+            t = tc[k]
+            dh[k] = dhs_t[k] + hcarry[k]
+            mdh = mn * dh[k]
+            mdc = mn * ccarry[k]
+            dct = mdc + mdh * go * (one - t * t)
+            dzr[j] = dct * gg * gi * (one - gi)
+            dzr[H + j] = dct * c_prev[k] * gf * (one - gf)
+            dzr[2 * H + j] = dct * gi * (one - gg * gg)
+            dzr[3 * H + j] = mdh * t * go * (one - go)
+            ccarry[k] = dct * gf + om * ccarry[k]
+            if keep != NULL:
+                ccarry[k] = ccarry[k] * kp
+
+
+cdef void lstm_backward_masked_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                                    const floating* dhs, const floating* x,
+                                    const floating* h0, const floating* c0,
+                                    const floating* hs, const floating* cs,
+                                    const floating* cnew, const floating* gates,
+                                    const floating* m, const floating* keep,
+                                    const floating* Wx, const floating* Wh, floating* dx,
+                                    floating* dh0, floating* dc0, floating* dWx,
+                                    floating* dWh, floating* db, floating* dZ, floating* tc,
+                                    floating* dh, floating* tmp) noexcept nogil:
+    """BPTT for the masked LSTM; dh0, dc0 double as the carries; dZ: T N 4H; tc, dh: N H;
+    tmp: 4H."""
+    cdef Py_ssize_t t, c, G = 4 * H, NH = N * H, nt = _nt(N * G), per
+    cdef const floating* c_prev
+    cdef const floating* kt
+    per = (N + nt - 1) // nt
+    memset(dh0, 0, NH * sizeof(floating))
+    memset(dc0, 0, NH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        c_prev = c0 if t == 0 else cs + (t - 1) * NH
+        kt = keep
+        if keep != NULL:
+            kt = keep + t * N
+        vmap(&VM.tanh, cnew + t * NH, tc, NH)
+        if nt == 1:
+            lstm_dz_masked_rows(dhs + t * NH, dh0, dc0, c_prev, gates + t * N * G, tc,
+                                m + t * N, kt, dZ + t * N * G, dh, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                lstm_dz_masked_rows(dhs + t * NH, dh0, dc0, c_prev, gates + t * N * G, tc,
+                                    m + t * N, kt, dZ + t * N * G, dh, c * per,
+                                    min((c + 1) * per, N), H)
+        gemm(c'N', c'T', N, H, G, <floating>1, dZ + t * N * G, G, Wh, G, <floating>0, dh0, H)
+        if nt == 1:
+            carry_rows(dh0, dh, m + t * N, kt, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                carry_rows(dh0, dh, m + t * N, kt, c * per, min((c + 1) * per, N), H)
+    weight_grads(T, N, D, H, G, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
+
+
+cdef inline void elman_rop_rows(int act, const floating* rz, const floating* h,
+                                const floating* m, const floating* r_prev, floating* r,
+                                Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1: ``new = f'(h~) rz``; ``r = m new + (1 - m) r_prev`` (m NULL:
+    ``r = new``)."""
+    cdef Py_ssize_t n, j, k
+    cdef floating one = 1, zero = 0, new, mn
+    for n in range(r0, r1):
+        mn = one if m == NULL else m[n]
+        for j in range(H):
+            k = n * H + j
+            if act == TANH:
+                new = rz[k] * (one - h[k] * h[k])
+            else:
+                new = rz[k] * (one if h[k] > 0 else zero)
+            if m == NULL:
+                r[k] = new
+            else:
+                r[k] = mn * new + (one - mn) * r_prev[k]
+
+
+cdef void elman_rop_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t H,
+                         const floating* A, const floating* hnew, const floating* m,
+                         const floating* Wh, floating* rh, floating* rz,
+                         const floating* zeros) noexcept nogil:
+    """``R{h_t}`` into rh (T, N, H); rz: N H scratch; zeros: N H zeros (R{h_0})."""
+    cdef Py_ssize_t t, c, NH = N * H, nt = _nt(N * H), per
+    cdef const floating* r_prev
+    cdef const floating* mt
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        r_prev = zeros
+        if t > 0:
+            r_prev = rh + (t - 1) * NH
+        mt = m
+        if m != NULL:
+            mt = m + t * N
+        # rz = A_t + R{h_{t-1}} Wh
+        memcpy(rz, A + t * NH, NH * sizeof(floating))
+        if t > 0:
+            gemm(c'N', c'N', N, H, H, <floating>1, r_prev, H, Wh, H, <floating>1, rz, H)
+        if nt == 1:
+            elman_rop_rows(act, rz, hnew + t * NH, mt, r_prev, rh + t * NH, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                elman_rop_rows(act, rz, hnew + t * NH, mt, r_prev, rh + t * NH, c * per,
+                               min((c + 1) * per, N), H)
+
+
+cdef inline void lstm_rop_rows(const floating* rz, const floating* gates,
+                               const floating* c_prev, const floating* tc,
+                               const floating* m, const floating* rh_prev, floating* rc,
+                               floating* rh, Py_ssize_t r0, Py_ssize_t r1,
+                               Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one LSTM R-op step (``tc = tanh(c~_t)``, rc carried in place)."""
+    cdef Py_ssize_t n, j, k, G = 4 * H
+    cdef floating one = 1, mn, gi, gf, gg, go, ri, rf, rg, ro, rcn, rhn, t
+    cdef const floating* gr
+    cdef const floating* zr
+    for n in range(r0, r1):
+        mn = one if m == NULL else m[n]
+        gr = gates + n * G
+        zr = rz + n * G
+        for j in range(H):
+            k = n * H + j
+            gi = gr[j]
+            gf = gr[H + j]
+            gg = gr[2 * H + j]
+            go = gr[3 * H + j]
+            ri = gi * (one - gi) * zr[j]
+            rf = gf * (one - gf) * zr[H + j]
+            rg = (one - gg * gg) * zr[2 * H + j]
+            ro = go * (one - go) * zr[3 * H + j]
+            rcn = rf * c_prev[k] + gf * rc[k] + ri * gg + gi * rg
+            t = tc[k]
+            rhn = ro * t + go * (one - t * t) * rcn
+            if m == NULL:
+                rh[k] = rhn
+                rc[k] = rcn
+            else:
+                rh[k] = mn * rhn + (one - mn) * rh_prev[k]
+                rc[k] = mn * rcn + (one - mn) * rc[k]
+
+
+cdef void lstm_rop_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t H, const floating* A,
+                        const floating* c0, const floating* cs, const floating* cnew,
+                        const floating* gates, const floating* m, const floating* Wh,
+                        floating* rh, floating* rz, floating* rc, floating* tc,
+                        const floating* zeros) noexcept nogil:
+    """``R{h_t}`` into rh (T, N, H); rz: N 4H; rc (zeroed here), tc: N H; zeros: N H."""
+    cdef Py_ssize_t t, c, G = 4 * H, NH = N * H, nt = _nt(N * G), per
+    cdef const floating* rh_prev
+    cdef const floating* c_prev
+    cdef const floating* mt
+    per = (N + nt - 1) // nt
+    memset(rc, 0, NH * sizeof(floating))
+    for t in range(T):
+        rh_prev = zeros
+        if t > 0:
+            rh_prev = rh + (t - 1) * NH
+        c_prev = c0 if t == 0 else cs + (t - 1) * NH
+        mt = m
+        if m != NULL:
+            mt = m + t * N
+        memcpy(rz, A + t * N * G, N * G * sizeof(floating))
+        if t > 0:
+            gemm(c'N', c'N', N, G, H, <floating>1, rh_prev, H, Wh, G, <floating>1, rz, G)
+        vmap(&VM.tanh, cnew + t * NH, tc, NH)
+        if nt == 1:
+            lstm_rop_rows(rz, gates + t * N * G, c_prev, tc, mt, rh_prev, rc, rh + t * NH,
+                          0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                lstm_rop_rows(rz, gates + t * N * G, c_prev, tc, mt, rh_prev, rc,
+                              rh + t * NH, c * per, min((c + 1) * per, N), H)
+
+
+def elman_forward_masked(const floating[:, :, ::1] x, const floating[:, ::1] h0,
+                         const floating[:, ::1] m, const floating[:, ::1] Wx,
+                         const floating[:, ::1] Wh, const floating[::1] b, activation):
+    """Masked Elman sequence.  Returns ``(hs (T, N, H), hnew (T, N, H))``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    hs_arr = np.empty((T, N, H), dtype=dtype)
+    hn_arr = np.empty((T, N, H), dtype=dtype)
+    cdef floating[:, :, ::1] hs = hs_arr
+    cdef floating[:, :, ::1] hn = hn_arr
+    cdef floating[:, ::1] buf = np.empty((N, H), dtype=dtype)
+    with nogil:
+        elman_forward_masked_impl(act, T, N, D, H, &x[0, 0, 0], &h0[0, 0], &m[0, 0],
+                                  &Wx[0, 0], &Wh[0, 0], &b[0], &hs[0, 0, 0], &hn[0, 0, 0],
+                                  &buf[0, 0])
+    return hs_arr, hn_arr
+
+
+def elman_backward_masked(const floating[:, :, ::1] dhs, const floating[:, :, ::1] x,
+                          const floating[:, ::1] h0, const floating[:, :, ::1] hs,
+                          const floating[:, :, ::1] hnew, const floating[:, ::1] m, keep,
+                          const floating[:, ::1] Wx, const floating[:, ::1] Wh, activation):
+    """BPTT for :func:`elman_forward_masked` (keep None: full BPTT).
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx, dWh, db)``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    cdef const floating* kp = _opt_ptr(keep, x[0, 0, 0])
+    out = (np.empty((T, N, D), dtype=dtype), np.empty((N, H), dtype=dtype),
+           np.empty((D, H), dtype=dtype), np.empty((H, H), dtype=dtype),
+           np.empty(H, dtype=dtype))
+    cdef floating[:, :, ::1] dx = out[0]
+    cdef floating[:, ::1] dh0 = out[1]
+    cdef floating[:, ::1] dWx = out[2]
+    cdef floating[:, ::1] dWh = out[3]
+    cdef floating[::1] db = out[4]
+    cdef floating[:, :, ::1] dZ = np.empty((T, N, H), dtype=dtype)
+    cdef floating[:, ::1] dh = np.empty((N, H), dtype=dtype)
+    cdef floating[::1] tmp = np.empty(H, dtype=dtype)
+    with nogil:
+        elman_backward_masked_impl(act, T, N, D, H, &dhs[0, 0, 0], &x[0, 0, 0], &h0[0, 0],
+                                   &hs[0, 0, 0], &hnew[0, 0, 0], &m[0, 0], kp, &Wx[0, 0],
+                                   &Wh[0, 0], &dx[0, 0, 0], &dh0[0, 0], &dWx[0, 0],
+                                   &dWh[0, 0], &db[0], &dZ[0, 0, 0], &dh[0, 0], &tmp[0])
+    return out
+
+
+def lstm_forward_masked(const floating[:, :, ::1] x, const floating[:, ::1] h0,
+                        const floating[:, ::1] c0, const floating[:, ::1] m,
+                        const floating[:, ::1] Wx, const floating[:, ::1] Wh,
+                        const floating[::1] b):
+    """Masked LSTM sequence.
+    Returns ``(hs (T, N, H), cs (T, N, H), cnew (T, N, H), gates (T, N, 4H))``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    out = (np.empty((T, N, H), dtype=dtype), np.empty((T, N, H), dtype=dtype),
+           np.empty((T, N, H), dtype=dtype), np.empty((T, N, 4 * H), dtype=dtype))
+    cdef floating[:, :, ::1] hs = out[0]
+    cdef floating[:, :, ::1] cs = out[1]
+    cdef floating[:, :, ::1] cn = out[2]
+    cdef floating[:, :, ::1] g = out[3]
+    cdef floating[:, ::1] hn = np.empty((N, H), dtype=dtype)
+    cdef floating[:, :, ::1] w = np.empty((2, N, 4 * H), dtype=dtype)
+    with nogil:
+        lstm_forward_masked_impl(T, N, D, H, &x[0, 0, 0], &h0[0, 0], &c0[0, 0], &m[0, 0],
+                                 &Wx[0, 0], &Wh[0, 0], &b[0], &hs[0, 0, 0], &cs[0, 0, 0],
+                                 &cn[0, 0, 0], &g[0, 0, 0], &hn[0, 0], &w[0, 0, 0],
+                                 &w[1, 0, 0])
+    return out
+
+
+def lstm_backward_masked(const floating[:, :, ::1] dhs, const floating[:, :, ::1] x,
+                         const floating[:, ::1] h0, const floating[:, ::1] c0,
+                         const floating[:, :, ::1] hs, const floating[:, :, ::1] cs,
+                         const floating[:, :, ::1] cnew, const floating[:, :, ::1] gates,
+                         const floating[:, ::1] m, keep, const floating[:, ::1] Wx,
+                         const floating[:, ::1] Wh):
+    """BPTT for :func:`lstm_forward_masked` (keep None: full BPTT).
+    Returns ``(dx (T, N, D), dh0 (N, H), dc0 (N, H), dWx, dWh, db)``."""
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    cdef const floating* kp = _opt_ptr(keep, x[0, 0, 0])
+    out = (np.empty((T, N, D), dtype=dtype), np.empty((N, H), dtype=dtype),
+           np.empty((N, H), dtype=dtype), np.empty((D, 4 * H), dtype=dtype),
+           np.empty((H, 4 * H), dtype=dtype), np.empty(4 * H, dtype=dtype))
+    cdef floating[:, :, ::1] dx = out[0]
+    cdef floating[:, ::1] dh0 = out[1]
+    cdef floating[:, ::1] dc0 = out[2]
+    cdef floating[:, ::1] dWx = out[3]
+    cdef floating[:, ::1] dWh = out[4]
+    cdef floating[::1] db = out[5]
+    cdef floating[:, :, ::1] dZ = np.empty((T, N, 4 * H), dtype=dtype)
+    cdef floating[:, :, ::1] w = np.empty((2, N, H), dtype=dtype)
+    cdef floating[::1] tmp = np.empty(4 * H, dtype=dtype)
+    with nogil:
+        lstm_backward_masked_impl(T, N, D, H, &dhs[0, 0, 0], &x[0, 0, 0], &h0[0, 0],
+                                  &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &cnew[0, 0, 0],
+                                  &gates[0, 0, 0], &m[0, 0], kp, &Wx[0, 0], &Wh[0, 0],
+                                  &dx[0, 0, 0], &dh0[0, 0], &dc0[0, 0], &dWx[0, 0],
+                                  &dWh[0, 0], &db[0], &dZ[0, 0, 0], &w[0, 0, 0],
+                                  &w[1, 0, 0], &tmp[0])
+    return out
+
+
+def elman_rop(const floating[:, :, ::1] A, const floating[:, :, ::1] hnew, m,
+              const floating[:, ::1] Wh, activation):
+    """R-op of the (masked) Elman sequence (m None: unmasked).  Returns rh (T, N, H)."""
+    cdef Py_ssize_t T = A.shape[0], N = A.shape[1], H = A.shape[2]
+    cdef int act = _ACT[activation]
+    dtype = np.float32 if floating is float else np.float64
+    cdef const floating* mp = _opt_ptr(m, A[0, 0, 0])
+    rh_arr = np.empty((T, N, H), dtype=dtype)
+    cdef floating[:, :, ::1] rh = rh_arr
+    cdef floating[:, ::1] rz = np.empty((N, H), dtype=dtype)
+    cdef floating[:, ::1] zeros = np.zeros((N, H), dtype=dtype)
+    with nogil:
+        elman_rop_impl(act, T, N, H, &A[0, 0, 0], &hnew[0, 0, 0], mp, &Wh[0, 0],
+                       &rh[0, 0, 0], &rz[0, 0], &zeros[0, 0])
+    return rh_arr
+
+
+def lstm_rop(const floating[:, :, ::1] A, const floating[:, ::1] c0,
+             const floating[:, :, ::1] cs, const floating[:, :, ::1] cnew,
+             const floating[:, :, ::1] gates, m, const floating[:, ::1] Wh):
+    """R-op of the (masked) LSTM sequence (m None: unmasked).  Returns rh (T, N, H)."""
+    cdef Py_ssize_t T = cs.shape[0], N = cs.shape[1], H = cs.shape[2]
+    dtype = np.float32 if floating is float else np.float64
+    cdef const floating* mp = _opt_ptr(m, A[0, 0, 0])
+    rh_arr = np.empty((T, N, H), dtype=dtype)
+    cdef floating[:, :, ::1] rh = rh_arr
+    cdef floating[:, ::1] rz = np.empty((N, 4 * H), dtype=dtype)
+    cdef floating[:, :, ::1] w = np.empty((3, N, H), dtype=dtype)
+    cdef floating[:, ::1] zeros = np.zeros((N, H), dtype=dtype)
+    with nogil:
+        lstm_rop_impl(T, N, H, &A[0, 0, 0], &c0[0, 0], &cs[0, 0, 0], &cnew[0, 0, 0],
+                      &gates[0, 0, 0], mp, &Wh[0, 0], &rh[0, 0, 0], &rz[0, 0], &w[0, 0, 0],
+                      &w[1, 0, 0], &zeros[0, 0])
+    return rh_arr

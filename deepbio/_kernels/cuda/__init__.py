@@ -39,7 +39,10 @@ SOURCES = {
     "pool": ("maxpool2d<{T}>", "avgpool2d<{T}>", "avgpool2d_grad<{T}>", "maxpool1d<{T}>",
              "avgpool1d<{T}>", "avgpool1d_grad<{T}>", "maxpool_grad<{T}>"),
     "recurrent": ("elman_cell<{T}>", "elman_cell_grad<{T}>", "lstm_cell<{T}>",
-                  "lstm_cell_grad<{T}>", "column_sums<{T}>"),
+                  "lstm_cell_grad<{T}>", "column_sums<{T}>", "elman_cell_masked<{T}>",
+                  "lstm_cell_masked<{T}>", "elman_cell_grad_masked<{T}>",
+                  "lstm_cell_grad_masked<{T}>", "masked_carry<{T}>", "elman_rop_step<{T}>",
+                  "lstm_rop_step<{T}>"),
 }
 #: NVRTC options (the folder is on the include path for common.cuh and philox.cuh).
 OPTIONS = ("--std=c++17", f"-I{HERE}")
@@ -523,6 +526,120 @@ def lstm_backward(dhs, x, h0, c0, hs, cs, gates, Wx, Wh):
     h_prev = cp.concatenate([h0[None], hs[:-1]])
     dx, dWx, dWh, db = _param_grads(dz, x, h_prev, Wx, Wh)
     return dx, dh_next, dc_next, dWx, dWh, db
+
+
+# ------------------------------------------- recurrent: masks, truncation, R-op
+#
+# The time loop stays here; per step one cuBLAS product and one fused kernel (see the
+# comment block in recurrent.cu).  Row slices m[t], keep[t] of the (T, N) factors are
+# contiguous; a missing keep or mask goes to the kernel as NULL.
+
+
+def _row(a, t):
+    return _NULL if a is None else a[t]
+
+
+def elman_forward_masked(x, h0, m, Wx, Wh, b, activation):
+    cp = _cupy()
+    t_len, n, d = x.shape
+    xw = cp.matmul(x.reshape(t_len * n, d), Wx).reshape(t_len, n, -1)
+    hs, hnew = cp.empty((t_len,) + h0.shape, x.dtype), cp.empty((t_len,) + h0.shape, x.dtype)
+    hwh = cp.empty_like(h0)
+    fn = _fn("recurrent", "elman_cell_masked<{T}>", x.dtype)
+    h = h0
+    for t in range(t_len):
+        cp.matmul(h, Wh, out=hwh)
+        _launch(fn, h0.size, (xw[t], hwh, b, m[t], h, hnew[t], hs[t], _i64(h0.size),
+                              _i64(h0.shape[1]), np.int32(_ACT[activation])))
+        h = hs[t]
+    return hs, hnew
+
+
+def elman_backward_masked(dhs, x, h0, hs, hnew, m, keep, Wx, Wh, activation):
+    cp = _cupy()
+    t_len = x.shape[0]
+    size, hsz = h0.size, _i64(h0.shape[1])
+    dz, passed = cp.empty_like(hs), cp.empty_like(h0)
+    fn = _fn("recurrent", "elman_cell_grad_masked<{T}>", x.dtype)
+    prod = None
+    for t in range(t_len - 1, -1, -1):
+        first = t == t_len - 1
+        _launch(fn, size, (dhs[t], _opt(prod), passed, _NULL if first else _row(keep, t + 1),
+                           hnew[t], m[t], dz[t], _i64(size), hsz, np.int32(first),
+                           np.int32(_ACT[activation])))
+        prod = cp.matmul(dz[t], Wh.T)
+    dh0 = cp.empty_like(h0)
+    _launch(_fn("recurrent", "masked_carry<{T}>", x.dtype), size,
+            (prod, passed, _row(keep, 0), dh0, _i64(size), hsz))
+    h_prev = cp.concatenate([h0[None], hs[:-1]])
+    dx, dWx, dWh, db = _param_grads(dz, x, h_prev, Wx, Wh)
+    return dx, dh0, dWx, dWh, db
+
+
+def lstm_forward_masked(x, h0, c0, m, Wx, Wh, b):
+    cp = _cupy()
+    t_len, n, d = x.shape
+    xw = cp.matmul(x.reshape(t_len * n, d), Wx).reshape(t_len, n, -1)
+    hs, cs, cnew = (cp.empty((t_len,) + h0.shape, x.dtype) for _ in range(3))
+    gates = cp.empty((t_len, n, Wx.shape[1]), x.dtype)
+    hwh = cp.empty((n, Wx.shape[1]), x.dtype)
+    fn = _fn("recurrent", "lstm_cell_masked<{T}>", x.dtype)
+    h, c = h0, c0
+    for t in range(t_len):
+        cp.matmul(h, Wh, out=hwh)
+        _launch(fn, h0.size, (xw[t], hwh, b, m[t], h, c, hs[t], cs[t], cnew[t], gates[t],
+                              _i64(h0.size), _i64(h0.shape[1])))
+        h, c = hs[t], cs[t]
+    return hs, cs, cnew, gates
+
+
+def lstm_backward_masked(dhs, x, h0, c0, hs, cs, cnew, gates, m, keep, Wx, Wh):
+    cp = _cupy()
+    t_len = x.shape[0]
+    size, hsz = h0.size, _i64(h0.shape[1])
+    dz = cp.empty_like(gates)
+    hpass, cpass = cp.empty_like(h0), cp.empty_like(c0)
+    fn = _fn("recurrent", "lstm_cell_grad_masked<{T}>", x.dtype)
+    prod = None
+    for t in range(t_len - 1, -1, -1):
+        first = t == t_len - 1
+        c_prev = cs[t - 1] if t > 0 else c0
+        _launch(fn, size, (dhs[t], _opt(prod), hpass, cpass,
+                           _NULL if first else _row(keep, t + 1), c_prev, cnew[t], gates[t],
+                           m[t], dz[t], _i64(size), hsz, np.int32(first)))
+        prod = cp.matmul(dz[t], Wh.T)
+    carry = _fn("recurrent", "masked_carry<{T}>", x.dtype)
+    dh0, dc0 = cp.empty_like(h0), cp.empty_like(c0)
+    _launch(carry, size, (prod, hpass, _row(keep, 0), dh0, _i64(size), hsz))
+    _launch(carry, size, (_NULL, cpass, _row(keep, 0), dc0, _i64(size), hsz))
+    h_prev = cp.concatenate([h0[None], hs[:-1]])
+    dx, dWx, dWh, db = _param_grads(dz, x, h_prev, Wx, Wh)
+    return dx, dh0, dc0, dWx, dWh, db
+
+
+def elman_rop(A, hnew, m, Wh, activation):
+    cp = _cupy()
+    rh = cp.empty_like(hnew)
+    size, hsz = hnew[0].size, _i64(hnew.shape[2])
+    fn = _fn("recurrent", "elman_rop_step<{T}>", A.dtype)
+    for t in range(A.shape[0]):
+        prod = _NULL if t == 0 else cp.matmul(rh[t - 1], Wh)
+        _launch(fn, size, (A[t], prod, hnew[t], _row(m, t), _NULL if t == 0 else rh[t - 1],
+                           rh[t], _i64(size), hsz, np.int32(_ACT[activation])))
+    return rh
+
+
+def lstm_rop(A, c0, cs, cnew, gates, m, Wh):
+    cp = _cupy()
+    rh, rc = cp.empty_like(cs), cp.empty_like(c0)
+    size, hsz = c0.size, _i64(c0.shape[1])
+    fn = _fn("recurrent", "lstm_rop_step<{T}>", A.dtype)
+    for t in range(A.shape[0]):
+        prod = _NULL if t == 0 else cp.matmul(rh[t - 1], Wh)
+        _launch(fn, size, (A[t], prod, gates[t], cs[t - 1] if t > 0 else c0, cnew[t],
+                           _row(m, t), _NULL if t == 0 else rh[t - 1], rc, rh[t], _i64(size),
+                           hsz, np.int32(t == 0)))
+    return rh
 
 
 # ---------------------------------------------------------------------------- load

@@ -87,3 +87,181 @@ __global__ void lstm_cell_grad(const T* __restrict__ dh, const T* __restrict__ d
         dc_prev[k] = dct * gf;
     }
 }
+
+// ---------------------------------------------------- masks, truncation and the R-op
+//
+// Whole-sequence kernels with a mask m (T, N) (1 real step, 0 padding: the state is kept),
+// truncated BPTT (keep (T, N): the carry into step t-1 is multiplied by keep[t]) and the
+// forward-mode R-op.  The face loops over time; per step one product (cuBLAS) and one of
+// these, one thread per (n, j < H).  m_n, keep_n are row factors: index k / hsz.
+//
+//   elman_cell_masked<T>       hnew = f(xw + hwh + b);  h = m hnew + (1 - m) h_prev
+//   lstm_cell_masked<T>        lstm_cell into (hn, cnew, gates); h, c mixed by m
+//   elman_cell_grad_masked<T>  carry = first ? 0 : (prod + pass) keep_next;  d = dh + carry;
+//                              dz = f'(hnew) (m d);  pass = (1 - m) d      (pass in place)
+//   lstm_cell_grad_masked<T>   likewise for h, and for c: cc = first ? 0 : cpass keep_next;
+//                              cpass = dc_tot f + (1 - m) cc               (in place)
+//   masked_carry<T>            out = (prod + pass) keep (prod, keep may be NULL: 0, 1)
+//   elman_rop_step<T>          new = f'(hnew) (a + prod);  r = m new + (1 - m) r_prev
+//   lstm_rop_step<T>           one step of reference.lstm_rop; rc carried in place
+// NULL m means no mask (m = 1), NULL keep full BPTT (keep = 1), NULL prod a zero product
+// (the first step of a recurrence, where the previous state or carry is 0).
+
+template <typename T>
+__global__ void elman_cell_masked(const T* __restrict__ xw, const T* __restrict__ hwh,
+                                  const T* __restrict__ b, const T* __restrict__ m,
+                                  const T* __restrict__ h_prev, T* __restrict__ hnew,
+                                  T* __restrict__ h, long long total, long long hsz, int act) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        T mn = m[k / hsz];
+        T hn = activate(act, xw[k] + hwh[k] + b[k % hsz]);
+        hnew[k] = hn;
+        h[k] = mn * hn + (T(1) - mn) * h_prev[k];
+    }
+}
+
+template <typename T>
+__global__ void lstm_cell_masked(const T* __restrict__ xw, const T* __restrict__ hwh,
+                                 const T* __restrict__ b, const T* __restrict__ m,
+                                 const T* __restrict__ h_prev, const T* __restrict__ c_prev,
+                                 T* __restrict__ h, T* __restrict__ c, T* __restrict__ cnew,
+                                 T* __restrict__ gates, long long total, long long hsz) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz, j = k % hsz;
+        long long row = n * 4 * hsz;
+        T z[4];
+        for (int q = 0; q < 4; ++q) {
+            long long at = row + q * hsz + j;
+            z[q] = xw[at] + hwh[at] + b[q * hsz + j];
+        }
+        T gi = sigmoid(z[0]), gf = sigmoid(z[1]), gg = d_tanh(z[2]), go = sigmoid(z[3]);
+        gates[row + j] = gi;
+        gates[row + hsz + j] = gf;
+        gates[row + 2 * hsz + j] = gg;
+        gates[row + 3 * hsz + j] = go;
+        T cn = gf * c_prev[k] + gi * gg;
+        T hn = go * d_tanh(cn);
+        T mn = m[n];
+        cnew[k] = cn;
+        h[k] = mn * hn + (T(1) - mn) * h_prev[k];
+        c[k] = mn * cn + (T(1) - mn) * c_prev[k];
+    }
+}
+
+template <typename T>
+__global__ void elman_cell_grad_masked(const T* __restrict__ dh, const T* __restrict__ prod,
+                                       T* pass, const T* __restrict__ keep_next,
+                                       const T* __restrict__ hnew, const T* __restrict__ m,
+                                       T* __restrict__ dz, long long total, long long hsz,
+                                       int first, int act) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz;
+        T carry = T(0);
+        if (!first) {
+            carry = prod[k] + pass[k];
+            if (keep_next) carry = carry * keep_next[n];
+        }
+        T d = dh[k] + carry, mn = m[n];
+        dz[k] = activate_backward(act, hnew[k], mn * d);
+        pass[k] = (T(1) - mn) * d;
+    }
+}
+
+template <typename T>
+__global__ void lstm_cell_grad_masked(const T* __restrict__ dh, const T* __restrict__ prod,
+                                      T* hpass, T* cpass, const T* __restrict__ keep_next,
+                                      const T* __restrict__ c_prev, const T* __restrict__ cnew,
+                                      const T* __restrict__ gates, const T* __restrict__ m,
+                                      T* __restrict__ dz, long long total, long long hsz,
+                                      int first) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz, j = k % hsz;
+        long long row = n * 4 * hsz;
+        T hc = T(0), cc = T(0);
+        if (!first) {
+            hc = prod[k] + hpass[k];
+            cc = cpass[k];
+            if (keep_next) {
+                hc = hc * keep_next[n];
+                cc = cc * keep_next[n];
+            }
+        }
+        T gi = gates[row + j], gf = gates[row + hsz + j];
+        T gg = gates[row + 2 * hsz + j], go = gates[row + 3 * hsz + j];
+        T d = dh[k] + hc, mn = m[n];
+        T mdh = mn * d, mdc = mn * cc;
+        T tc = d_tanh(cnew[k]);
+        T dct = mdc + mdh * go * (T(1) - tc * tc);
+        dz[row + j] = dct * gg * gi * (T(1) - gi);
+        dz[row + hsz + j] = dct * c_prev[k] * gf * (T(1) - gf);
+        dz[row + 2 * hsz + j] = dct * gi * (T(1) - gg * gg);
+        dz[row + 3 * hsz + j] = mdh * tc * go * (T(1) - go);
+        hpass[k] = (T(1) - mn) * d;
+        cpass[k] = dct * gf + (T(1) - mn) * cc;
+    }
+}
+
+template <typename T>
+__global__ void masked_carry(const T* __restrict__ prod, const T* __restrict__ pass,
+                             const T* __restrict__ keep, T* __restrict__ out,
+                             long long total, long long hsz) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        T v = prod ? prod[k] + pass[k] : pass[k];
+        out[k] = keep ? v * keep[k / hsz] : v;
+    }
+}
+
+template <typename T>
+__global__ void elman_rop_step(const T* __restrict__ a, const T* __restrict__ prod,
+                               const T* __restrict__ hnew, const T* __restrict__ m,
+                               const T* __restrict__ r_prev, T* __restrict__ r,
+                               long long total, long long hsz, int act) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        T rz = prod ? a[k] + prod[k] : a[k];
+        T nw = activate_backward(act, hnew[k], rz);
+        if (m) {
+            T mn = m[k / hsz];
+            T old = r_prev ? r_prev[k] : T(0);
+            nw = mn * nw + (T(1) - mn) * old;
+        }
+        r[k] = nw;
+    }
+}
+
+// rz = a + prod (N, 4H);  R{i} = i(1-i) rz_i, ...;  rc~ = R{f} c_prev + f rc + R{i} g + i R{g};
+// rh~ = R{o} tanh(c~) + o (1 - tanh^2 c~) rc~;  rh = m rh~ + (1 - m) rh_prev, rc likewise.
+// rc holds R{c_{t-1}} on entry (ignored, as 0, when first) and R{c_t} on exit.
+template <typename T>
+__global__ void lstm_rop_step(const T* __restrict__ a, const T* __restrict__ prod,
+                              const T* __restrict__ gates, const T* __restrict__ c_prev,
+                              const T* __restrict__ cnew, const T* __restrict__ m,
+                              const T* __restrict__ rh_prev, T* rc, T* __restrict__ rh,
+                              long long total, long long hsz, int first) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz, j = k % hsz;
+        long long row = n * 4 * hsz;
+        T rz[4];
+        for (int q = 0; q < 4; ++q) {
+            long long at = row + q * hsz + j;
+            rz[q] = prod ? a[at] + prod[at] : a[at];
+        }
+        T gi = gates[row + j], gf = gates[row + hsz + j];
+        T gg = gates[row + 2 * hsz + j], go = gates[row + 3 * hsz + j];
+        T ri = gi * (T(1) - gi) * rz[0];
+        T rf = gf * (T(1) - gf) * rz[1];
+        T rg = (T(1) - gg * gg) * rz[2];
+        T ro = go * (T(1) - go) * rz[3];
+        T rc_old = first ? T(0) : rc[k];
+        T rcn = rf * c_prev[k] + gf * rc_old + ri * gg + gi * rg;
+        T tc = d_tanh(cnew[k]);
+        T rhn = ro * tc + go * (T(1) - tc * tc) * rcn;
+        if (m) {
+            T mn = m[n];
+            T rh_old = first ? T(0) : rh_prev[k];
+            rhn = mn * rhn + (T(1) - mn) * rh_old;
+            rcn = mn * rcn + (T(1) - mn) * rc_old;
+        }
+        rh[k] = rhn;
+        rc[k] = rcn;
+    }
+}

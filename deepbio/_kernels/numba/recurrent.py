@@ -189,5 +189,278 @@ def lstm_backward(dhs, x, h0, c0, hs, cs, gates, Wx, Wh):
     return dx, dh_next, dc_next, dWx, dWh, db
 
 
+# --------------------------------------------- masks (variable lengths), truncation, R-op
+#
+# The same loops over time with a mask m (T, N) (1 real step, 0 padding: the state is
+# kept), truncated BPTT (keep (T, N): the carry into step t-1 is multiplied by keep[t])
+# and the forward-mode R-op; per step one product and one fused kernel.  Optional
+# arrays go to the kernels with an int flag (0: absent; the array passed is then a
+# placeholder that is never read), so each kernel has one signature.
+
+
+# hnew = f(zx + zh + b);  h = m hnew + (1 - m) h_prev     (m: this step's row factors)
+@jit
+def _elman_cell_masked(zx, zh, b, m, h_prev, code, hnew, h):
+    T = h.dtype.type
+    hsz = h.shape[1]
+    for idx in range(cuda.grid(1), h.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        hn = activate(zx[n, j] + zh[n, j] + b[j], code)
+        hnew[n, j] = hn
+        h[n, j] = m[n] * hn + (T(1) - m[n]) * h_prev[n, j]
+
+
+# carry = first ? 0 : (prod + pss) keep_next;  d = dh + carry;  dz = f'(hnew) (m d);
+# pss = (1 - m) d   (pss read and written in place, each entry by its own thread)
+@jit
+def _elman_cell_grad_masked(dh, prod, pss, keep_next, use_keep, hnew, m, first, code, dz):
+    T = dz.dtype.type
+    hsz = dz.shape[1]
+    for idx in range(cuda.grid(1), dz.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        carry = T(0)
+        if first == 0:
+            carry = prod[n, j] + pss[n, j]
+            if use_keep != 0:
+                carry = carry * keep_next[n]
+        d = dh[n, j] + carry
+        dz[n, j] = activate_grad(hnew[n, j], m[n] * d, code)
+        pss[n, j] = (T(1) - m[n]) * d
+
+
+# out = (prod + pss) keep   (use_prod / use_keep 0: no product / keep = 1)
+@jit
+def _masked_carry(prod, use_prod, pss, keep, use_keep, out):
+    hsz = out.shape[1]
+    for idx in range(cuda.grid(1), out.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        v = pss[n, j]
+        if use_prod != 0:
+            v = prod[n, j] + pss[n, j]
+        if use_keep != 0:
+            v = v * keep[n]
+        out[n, j] = v
+
+
+# the LSTM cell (as _lstm_cell_forward) into cnew, gates; h, c mixed by the mask
+@jit
+def _lstm_cell_masked(zx, zh, b, m, h_prev, c_prev, h, c, cnew, gates):
+    T = h.dtype.type
+    hsz = h.shape[1]
+    for idx in range(cuda.grid(1), h.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        ig = sigmoid(zx[n, j] + zh[n, j] + b[j])
+        fg = sigmoid(zx[n, hsz + j] + zh[n, hsz + j] + b[hsz + j])
+        gg = math.tanh(zx[n, 2 * hsz + j] + zh[n, 2 * hsz + j] + b[2 * hsz + j])
+        og = sigmoid(zx[n, 3 * hsz + j] + zh[n, 3 * hsz + j] + b[3 * hsz + j])
+        cn = fg * c_prev[n, j] + ig * gg
+        hn = og * math.tanh(cn)
+        gates[n, j] = ig
+        gates[n, hsz + j] = fg
+        gates[n, 2 * hsz + j] = gg
+        gates[n, 3 * hsz + j] = og
+        cnew[n, j] = cn
+        h[n, j] = m[n] * hn + (T(1) - m[n]) * h_prev[n, j]
+        c[n, j] = m[n] * cn + (T(1) - m[n]) * c_prev[n, j]
+
+
+# hc = first ? 0 : (prod + hpass) keep_next, cc = first ? 0 : cpass keep_next;
+# d = dh + hc, mdh = m d, mdc = m cc, tc = tanh(cnew): dc_tot = mdc + mdh o (1 - tc^2);
+# dz = [dc_tot g i(1-i), dc_tot c_prev f(1-f), dc_tot i (1-g^2), mdh tc o(1-o)];
+# hpass = (1 - m) d;  cpass = dc_tot f + (1 - m) cc   (in place)
+@jit
+def _lstm_cell_grad_masked(dh, prod, hpass, cpass, keep_next, use_keep, c_prev, cnew, gates,
+                           m, first, dz):
+    T = dz.dtype.type
+    hsz = cnew.shape[1]
+    for idx in range(cuda.grid(1), cnew.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        hc, cc = T(0), T(0)
+        if first == 0:
+            hc = prod[n, j] + hpass[n, j]
+            cc = cpass[n, j]
+            if use_keep != 0:
+                hc = hc * keep_next[n]
+                cc = cc * keep_next[n]
+        ig, fg = gates[n, j], gates[n, hsz + j]
+        gg, og = gates[n, 2 * hsz + j], gates[n, 3 * hsz + j]
+        d = dh[n, j] + hc
+        mdh, mdc = m[n] * d, m[n] * cc
+        tc = math.tanh(cnew[n, j])
+        dct = mdc + mdh * og * (T(1) - tc * tc)
+        dz[n, j] = dct * gg * ig * (T(1) - ig)
+        dz[n, hsz + j] = dct * c_prev[n, j] * fg * (T(1) - fg)
+        dz[n, 2 * hsz + j] = dct * ig * (T(1) - gg * gg)
+        dz[n, 3 * hsz + j] = mdh * tc * og * (T(1) - og)
+        hpass[n, j] = (T(1) - m[n]) * d
+        cpass[n, j] = dct * fg + (T(1) - m[n]) * cc
+
+
+# new = f'(hnew) (a + prod) (first: prod = 0);  r = m new + (1 - m) r_prev (use_mask 0:
+# r = new; first: r_prev = 0)
+@jit
+def _elman_rop_step(a, prod, hnew, m, use_mask, r_prev, first, code, r):
+    T = r.dtype.type
+    hsz = r.shape[1]
+    for idx in range(cuda.grid(1), r.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        rz = a[n, j]
+        if first == 0:
+            rz = a[n, j] + prod[n, j]
+        nw = activate_grad(hnew[n, j], rz, code)
+        if use_mask != 0:
+            old = T(0)
+            if first == 0:
+                old = r_prev[n, j]
+            nw = m[n] * nw + (T(1) - m[n]) * old
+        r[n, j] = nw
+
+
+# one step of reference.lstm_rop: rz = a + prod; R{i} = i(1-i) rz_i, ...;
+# rc~ = R{f} c_prev + f rc + R{i} g + i R{g};  rh~ = R{o} tanh(c~) + o (1 - tanh^2 c~) rc~;
+# rh = m rh~ + (1 - m) rh_prev, rc likewise (rc in place; first: rc = rh_prev = 0)
+@jit
+def _lstm_rop_step(a, prod, gates, c_prev, cnew, m, use_mask, rh_prev, first, rc, rh):
+    T = rh.dtype.type
+    hsz = rh.shape[1]
+    for idx in range(cuda.grid(1), rh.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        zi, zf = a[n, j], a[n, hsz + j]
+        zg, zo = a[n, 2 * hsz + j], a[n, 3 * hsz + j]
+        if first == 0:
+            zi = a[n, j] + prod[n, j]
+            zf = a[n, hsz + j] + prod[n, hsz + j]
+            zg = a[n, 2 * hsz + j] + prod[n, 2 * hsz + j]
+            zo = a[n, 3 * hsz + j] + prod[n, 3 * hsz + j]
+        ig, fg = gates[n, j], gates[n, hsz + j]
+        gg, og = gates[n, 2 * hsz + j], gates[n, 3 * hsz + j]
+        ri = ig * (T(1) - ig) * zi
+        rf = fg * (T(1) - fg) * zf
+        rg = (T(1) - gg * gg) * zg
+        ro = og * (T(1) - og) * zo
+        rc_old = T(0)
+        if first == 0:
+            rc_old = rc[n, j]
+        rcn = rf * c_prev[n, j] + fg * rc_old + ri * gg + ig * rg
+        tc = math.tanh(cnew[n, j])
+        rhn = ro * tc + og * (T(1) - tc * tc) * rcn
+        if use_mask != 0:
+            rh_old = T(0)
+            if first == 0:
+                rh_old = rh_prev[n, j]
+            rhn = m[n] * rhn + (T(1) - m[n]) * rh_old
+            rcn = m[n] * rcn + (T(1) - m[n]) * rc_old
+        rh[n, j] = rhn
+        rc[n, j] = rcn
+
+
+def _opt_row(a, t, placeholder):
+    """``(a[t], 1)``, or ``(placeholder, 0)`` when a is None."""
+    return (placeholder, 0) if a is None else (a[t], 1)
+
+
+def elman_forward_masked(x, h0, m, Wx, Wh, b, activation):
+    t_len, n, d = x.shape
+    hsz, code = h0.shape[1], CODES[activation]
+    zx = matmul(x.reshape(t_len * n, d), Wx).reshape(t_len, n, hsz)
+    hs = xp.empty((t_len, n, hsz), dtype=x.dtype)
+    hnew = xp.empty_like(hs)
+    h = h0
+    for t in range(t_len):
+        _elman_cell_masked[launch(n * hsz)](zx[t], matmul(h, Wh), b, m[t], h, code, hnew[t],
+                                            hs[t])
+        h = hs[t]
+    return hs, hnew
+
+
+def elman_backward_masked(dhs, x, h0, hs, hnew, m, keep, Wx, Wh, activation):
+    t_len, n, d = x.shape
+    hsz, code = h0.shape[1], CODES[activation]
+    dzs = xp.empty((t_len, n, hsz), dtype=x.dtype)
+    pss = xp.empty_like(h0)
+    prod = h0                                     # placeholder until the first product
+    for t in range(t_len - 1, -1, -1):
+        first = int(t == t_len - 1)
+        kn, use_keep = _opt_row(keep, min(t + 1, t_len - 1), m[t])
+        _elman_cell_grad_masked[launch(n * hsz)](dhs[t], prod, pss, kn, use_keep, hnew[t],
+                                                 m[t], first, code, dzs[t])
+        prod = matmul(dzs[t], Wh, trans_b=True)
+    dh0 = xp.empty_like(h0)
+    k0, use_keep = _opt_row(keep, 0, m[0])
+    _masked_carry[launch(n * hsz)](prod, 1, pss, k0, use_keep, dh0)
+    dx = matmul(dzs.reshape(t_len * n, hsz), Wx, trans_b=True).reshape(t_len, n, d)
+    dWx, dWh, db = _sequence_weight_grads(x, h0, hs, dzs)
+    return dx, dh0, dWx, dWh, db
+
+
+def lstm_forward_masked(x, h0, c0, m, Wx, Wh, b):
+    t_len, n, d = x.shape
+    hsz = h0.shape[1]
+    zx = matmul(x.reshape(t_len * n, d), Wx).reshape(t_len, n, 4 * hsz)
+    hs = xp.empty((t_len, n, hsz), dtype=x.dtype)
+    cs, cnew = xp.empty_like(hs), xp.empty_like(hs)
+    gates = xp.empty((t_len, n, 4 * hsz), dtype=x.dtype)
+    h, c = h0, c0
+    for t in range(t_len):
+        _lstm_cell_masked[launch(n * hsz)](zx[t], matmul(h, Wh), b, m[t], h, c, hs[t], cs[t],
+                                           cnew[t], gates[t])
+        h, c = hs[t], cs[t]
+    return hs, cs, cnew, gates
+
+
+def lstm_backward_masked(dhs, x, h0, c0, hs, cs, cnew, gates, m, keep, Wx, Wh):
+    t_len, n, d = x.shape
+    hsz = h0.shape[1]
+    dzs = xp.empty((t_len, n, 4 * hsz), dtype=x.dtype)
+    hpass, cpass = xp.empty_like(h0), xp.empty_like(c0)
+    prod = h0                                     # placeholder until the first product
+    for t in range(t_len - 1, -1, -1):
+        first = int(t == t_len - 1)
+        kn, use_keep = _opt_row(keep, min(t + 1, t_len - 1), m[t])
+        c_prev = cs[t - 1] if t > 0 else c0
+        _lstm_cell_grad_masked[launch(n * hsz)](dhs[t], prod, hpass, cpass, kn, use_keep,
+                                                c_prev, cnew[t], gates[t], m[t], first,
+                                                dzs[t])
+        prod = matmul(dzs[t], Wh, trans_b=True)
+    dh0, dc0 = xp.empty_like(h0), xp.empty_like(c0)
+    k0, use_keep = _opt_row(keep, 0, m[0])
+    _masked_carry[launch(n * hsz)](prod, 1, hpass, k0, use_keep, dh0)
+    _masked_carry[launch(n * hsz)](prod, 0, cpass, k0, use_keep, dc0)
+    dx = matmul(dzs.reshape(t_len * n, 4 * hsz), Wx, trans_b=True).reshape(t_len, n, d)
+    dWx, dWh, db = _sequence_weight_grads(x, h0, hs, dzs)
+    return dx, dh0, dc0, dWx, dWh, db
+
+
+def elman_rop(A, hnew, m, Wh, activation):
+    t_len, n, hsz = A.shape
+    code = CODES[activation]
+    rh = xp.empty_like(hnew)
+    ones = xp.ones(n, dtype=A.dtype)              # placeholder mask row (not read)
+    for t in range(t_len):
+        first = int(t == 0)
+        prev = rh[t - 1] if t > 0 else hnew[0]    # (a placeholder at t = 0)
+        prod = matmul(prev, Wh) if t > 0 else hnew[0]
+        mt, use_mask = _opt_row(m, t, ones)
+        _elman_rop_step[launch(n * hsz)](A[t], prod, hnew[t], mt, use_mask, prev, first, code,
+                                         rh[t])
+    return rh
+
+
+def lstm_rop(A, c0, cs, cnew, gates, m, Wh):
+    t_len, n, hsz = cs.shape
+    rh, rc = xp.empty_like(cs), xp.empty_like(c0)
+    ones = xp.ones(n, dtype=A.dtype)              # placeholder mask row (not read)
+    for t in range(t_len):
+        first = int(t == 0)
+        prev = rh[t - 1] if t > 0 else c0         # (a placeholder at t = 0)
+        prod = matmul(prev, Wh) if t > 0 else A[0]
+        mt, use_mask = _opt_row(m, t, ones)
+        _lstm_rop_step[launch(n * hsz)](A[t], prod, gates[t], cs[t - 1] if t > 0 else c0,
+                                        cnew[t], mt, use_mask, prev, first, rc, rh[t])
+    return rh
+
+
 __all__ = ["elman_step_forward", "elman_step_backward", "elman_forward", "elman_backward",
-           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
+           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+           "elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
+           "lstm_backward_masked", "elman_rop", "lstm_rop"]
