@@ -118,12 +118,21 @@ def sequence_logo(pwm_or_motif, ax=None, alphabet="ACGT", information=True, titl
     return ax
 
 
+def logo_grid_size(motifs, ncols=4):
+    """The figure size (inches) :func:`filter_logos` gives ``motifs`` in ``ncols``
+    columns (for a Figure made outside pyplot)."""
+    ncols = max(1, min(int(ncols), len(motifs)))
+    width = max(len(m.pwm) for m in motifs)
+    return (ncols * max(2.5, 0.3 * width + 0.8), 1.9 * math.ceil(len(motifs) / ncols))
+
+
 def filter_logos(model_or_motifs, X=None, mask=None, fig=None, ncols=4, top=100,
                  information=True, alphabet=None):
     """The logo of every first-layer convolution filter of a sequence CNN, read by
     :func:`deepbio.explain.filter_motifs` on ``X`` (``mask``, ``top``, ``alphabet`` go
     to it), or of a given list of Motifs, in a grid of ``ncols`` columns.  A filter with
-    no site is drawn empty, titled so.  Returns the Figure (``fig``, cleared, or new)."""
+    no site is drawn empty, titled so.  Returns the Figure: ``fig`` (cleared; its size is
+    kept, see :func:`logo_grid_size`) or a new pyplot figure."""
     from ..explain import Motif, filter_motifs
     if isinstance(model_or_motifs, (list, tuple)):
         motifs = list(model_or_motifs)
@@ -139,8 +148,7 @@ def filter_logos(model_or_motifs, X=None, mask=None, fig=None, ncols=4, top=100,
         raise ValueError(f"ncols must be a positive int, got {ncols!r}")
     ncols = min(int(ncols), len(motifs))
     nrows = math.ceil(len(motifs) / ncols)
-    width = max(len(m.pwm) for m in motifs)
-    fig = new_figure(fig, (ncols * max(2.5, 0.3 * width + 0.8), 1.9 * nrows))
+    fig = new_figure(fig, logo_grid_size(motifs, ncols))
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, m in zip(axes, motifs):
         label = f"{m.name}: {m.n_sites} sites" if m.n_sites is not None else m.name
