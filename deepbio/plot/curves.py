@@ -188,6 +188,9 @@ def _one_vs_rest(kind, model, X, y, ax, mask):
     if not drawn:
         raise ValueError("y: a curve needs both positive and negative samples of a class; "
                          "every sample has the same label")
+    if len(classes) > 2:       # scikit-learn names the last curve's positive label
+        ax.set_xlabel("False Positive Rate" if kind == "roc" else "Recall")
+        ax.set_ylabel("True Positive Rate" if kind == "roc" else "Precision")
     if kind == "roc":
         ax.plot([0, 1], [0, 1], ls=":", color="0.6", lw=0.8)
     ax.set_title(("ROC" if kind == "roc" else "precision-recall") +

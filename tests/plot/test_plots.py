@@ -281,7 +281,7 @@ def test_roc_pr_confusion_multiclass_and_binary(mlp, table, tmp_path):
     curves = [line for line in ax.get_lines() if line.get_label()[0] != "_"]
     assert len(curves) == len(mlp.classes_)               # one vs rest
     assert "one vs rest" in ax.get_title()
-    assert ax.get_xlabel().startswith("False Positive Rate")
+    assert ax.get_xlabel() == "False Positive Rate"
     assert_png(plot.save_figure(ax, tmp_path / "roc.png"), (500, 500))
     ax = plot.pr_curve(mlp, X, y)
     assert ax.get_ylabel().startswith("Precision")
@@ -304,3 +304,11 @@ def test_roc_pr_confusion_multiclass_and_binary(mlp, table, tmp_path):
         plot.roc_curve(deepbio.RBM(), X, yb)
     with pytest.raises(ValueError, match="normalize must be"):
         plot.confusion_matrix(clf, X, yb, normalize="rows")
+
+
+def test_deepbio_plot_loads_on_first_use():
+    code = ("import sys, deepbio; p = deepbio.plot; import deepbio.plot as q; "
+            "assert p is q and p.__name__ == 'deepbio.plot'; "
+            "assert deepbio.explain.__name__ == 'deepbio.explain'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
