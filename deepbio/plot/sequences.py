@@ -165,12 +165,19 @@ def filter_logos(model_or_motifs, X=None, mask=None, fig=None, ncols=4, top=100,
 
 
 def _one_hot_letters(S, alphabet, L):
+    """The letter of each one-hot row; None for an all-zero row (padding, a gap) and
+    ``"?"`` for a row that is no single letter (an ambiguity code's soft row)."""
     if S.shape != (L, len(alphabet)):
         raise ValueError(f"sequence: a one-hot sequence must have the attributions' shape "
                          f"{(L, len(alphabet))}, got {S.shape}")
     letters = []
     for row in S:
-        letters.append(alphabet[int(np.argmax(row))] if row.max() > 0 else None)
+        if row.max() <= 0:
+            letters.append(None)
+        elif row.max() >= 0.5:
+            letters.append(alphabet[int(np.argmax(row))])
+        else:
+            letters.append("?")
     return letters
 
 
@@ -188,7 +195,8 @@ def saliency_track(attributions_row, sequence=None, ax=None, mask=None, alphabet
     sequence : str or array (L, A), optional
         The sequence (text, or its one-hot rows).  With it the track is drawn as letters
         whose signed heights are the per-position scores (upside down when negative);
-        without it, as bars (red positive, blue negative).
+        without it, as bars (red positive, blue negative).  A soft one-hot row (an
+        ambiguity code, no letter at 0.5 or more) is drawn as a grey bar.
     mask : bool array (L,), optional
         Real positions; the others (padding) are cut off.  Without a mask, positions past
         a text ``sequence``'s length, or the trailing all-zero rows of a one-hot one, are.
@@ -237,7 +245,9 @@ def saliency_track(attributions_row, sequence=None, ax=None, mask=None, alphabet
     else:
         for xi, i in zip(x, idx):
             c = letters[i]
-            if c is not None and s[xi - 1] != 0:
+            if c == "?" or (c is None and s[xi - 1] != 0):    # no single letter: a bar
+                ax.bar([xi], [s[xi - 1]], width=0.85, color="0.6")
+            elif c is not None and s[xi - 1] != 0:
                 _draw_letter(ax, c, xi, 0.0, s[xi - 1], _color(c, alphabet))
         ax.set_xlim(0.5, len(idx) + 0.5)
         lim = np.abs(s).max()

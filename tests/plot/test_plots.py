@@ -235,6 +235,15 @@ def test_saliency_track_letters_and_padding(tmp_path):
         assert (ext.y1 if want > 0 else -ext.y0) == pytest.approx(abs(want), rel=1e-6)
     assert_png(plot.save_figure(ax, tmp_path / "sal.png"), tuple(
         round(v) for v in ax.figure.get_size_inches() * 100))
+    S2 = S.copy()
+    S2[2] = 0.25                                           # an N: no letter, a grey bar
+    A2 = A.copy()
+    A2[2] = 0.1
+    ax = plot.saliency_track(A2, sequence=S2, mask=mask)
+    assert len(_letters(ax)) == n - 1
+    bars = [p for p in ax.patches if not isinstance(p, PathPatch)]
+    assert len(bars) == 1 and bars[0].get_height() == pytest.approx(0.4)
+    assert bars[0].get_x() + bars[0].get_width() / 2 == pytest.approx(3)
     ax = plot.saliency_track(A, mask=mask)                 # bars, no letters
     assert len(ax.patches) == n
     np.testing.assert_allclose([b.get_height() for b in ax.patches], A[:n].sum(axis=1))
