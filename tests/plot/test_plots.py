@@ -321,3 +321,33 @@ def test_deepbio_plot_loads_on_first_use():
             "assert deepbio.explain.__name__ == 'deepbio.explain'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_filters_of_stacked_models_and_arrays():
+    X = np.random.default_rng(2).random((30, 16))
+    dbn = deepbio.DBN(hidden_layer_sizes=(3, 2), n_iter=1, random_state=0).fit(X)
+    W = dbn.rbms_[0].W_
+    img = plot.filters(dbn).images[0].get_array()
+    np.testing.assert_allclose(img[:4, :4], W[:, 0].reshape(4, 4) / np.abs(W[:, 0]).max(),
+                               rtol=1e-6)
+    sae = deepbio.StackedAutoEncoder(hidden_layer_sizes=(2,), max_iter=1,
+                                     random_state=0).fit(X)
+    W = sae.autoencoders_[0].coefs_[0]
+    img = plot.filters(sae).images[0].get_array()
+    np.testing.assert_allclose(img[:4, 5:9], W[:, 1].reshape(4, 4) / np.abs(W[:, 1]).max(),
+                               rtol=1e-6)
+    ax = plot.filters(np.eye(16)[:, :10], max_filters=4, ncols=4)
+    assert ax.images[0].get_array().shape == (4, 4 * 5 - 1)
+    with pytest.raises(ValueError, match="max_filters must be a positive int"):
+        plot.filters(np.eye(16), max_filters=0)
+
+
+def test_learning_curves_hf_into_given_axes():
+    hist = [{"iteration": i, "loss": 1.0 / i, "damping": 0.5 ** i, "rho": r,
+             "cg_iters": 3 + i} for i, r in zip(range(1, 5), [0.9, -math.inf, 0.5, 0.8])]
+    axes = list(Figure().subplots(2, 2).ravel())
+    fig = plot.learning_curves(hist, ax=axes)
+    assert fig is axes[0].figure
+    rho = axes[2].get_lines()[0]
+    np.testing.assert_allclose(rho.get_xdata(), [1, 3, 4])   # -inf (no promise) left out
+    np.testing.assert_allclose(rho.get_ydata(), [0.9, 0.5, 0.8])
