@@ -569,7 +569,7 @@ def _new_figure(size):
 N_SALIENCY = 3
 
 
-def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, folder):
+def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, method, folder):
     """The PNGs of ``deepbio explain``: saliency tracks of the first sequences, the filter
     logos, the gene-ranking bars; each written atomically.  Returns the file names."""
     from . import plot
@@ -583,15 +583,20 @@ def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, folder):
     if kind == "sequence" and A.ndim == 3:
         letters = ALPHABETS[alphabet][0] if alphabet != "auto" else \
             {4: "ACGT", 20: ALPHABETS["protein"][0]}.get(A.shape[2])
+        # a raw gradient is drawn at the letter present (its other letters' entries
+        # would be summed in); the other methods' rows already are (ISM: the sum of
+        # the mutations' effects)
+        track = A * X if method == "gradient" else A
         for i in range(min(N_SALIENCY, len(A))):
             m = None if mask is None else np.asarray(mask[i], dtype=bool)
             n = A.shape[1] if m is None else int(m.sum())
             fig = _new_figure((max(4.0, 0.12 * n + 1.5), 2.2))
             if letters is not None and X.shape[2] == len(letters):
-                plot.saliency_track(A[i], sequence=X[i], mask=m, alphabet=letters,
-                                    ax=fig.subplots(), title=f"sequence {i}")
+                plot.saliency_track(track[i], sequence=X[i], mask=m, alphabet=letters,
+                                    ax=fig.subplots(), title=f"sequence {i}: {method}")
             else:
-                plot.saliency_track(A[i], mask=m, ax=fig.subplots(), title=f"sequence {i}")
+                plot.saliency_track(track[i], mask=m, ax=fig.subplots(),
+                                    title=f"sequence {i}: {method}")
             save(fig, f"saliency_{i}.png")
     if motifs:
         from .plot.sequences import logo_grid_size
@@ -668,8 +673,8 @@ def cmd_explain(args, out):
         explain.write_meme(motifs, os.path.join(args.out, "motifs.meme"))
         written.append("motifs.meme")
     if _matplotlib_available():
-        written += _explain_plots(model, kind, X, A, mask, ranking, motifs, args.alphabet,
-                                  args.out)
+        written += _explain_plots(model, kind, np.asarray(X, dtype=np.float64), A, mask,
+                                  ranking, motifs, args.alphabet, args.method, args.out)
     else:
         print("deepbio explain: matplotlib is not installed, so the PNG plots were skipped "
               '(pip install "deepbio[plot]")', file=sys.stderr)
