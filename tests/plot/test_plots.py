@@ -48,9 +48,18 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)     # import matplotlib fails
     with pytest.raises(ImportError, match=r'pip install "deepbio\[plot\]"'):
         _mpl.require_matplotlib()
+    for draw in (lambda: plot.sequence_logo(np.full((3, 4), 0.25)),
+                 lambda: plot.saliency_track(np.ones(5)),
+                 lambda: plot.filters(np.eye(4)),
+                 lambda: plot.learning_curves([{"epoch": 1, "loss": 1.0}])):
+        with pytest.raises(ImportError, match=r'pip install "deepbio\[plot\]"'):
+            draw()
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(ImportError, match=r'deepbio\[plot\]'):
         _mpl.require_sklearn()
+    for draw in (plot.roc_curve, plot.pr_curve, plot.confusion_matrix):
+        with pytest.raises(ImportError, match="scikit-learn is not installed"):
+            draw(None, np.zeros((2, 2)), [0, 1])
 
 
 def test_learning_curves_sgd(mlp, tmp_path):
