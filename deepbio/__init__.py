@@ -38,7 +38,9 @@ from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # no
 def __getattr__(name):
     # Layer 5's interpretation tools load on first use, so ``import deepbio`` stays light:
     # ``deepbio.explain`` works after ``import deepbio`` (as ``import deepbio.explain``).
-    if name == "explain":
+    # Layer 6's plots likewise: ``deepbio.plot`` imports matplotlib, ``import deepbio``
+    # never does.
+    if name in ("explain", "plot"):
         import importlib
-        return importlib.import_module(f"{__name__}.explain")
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

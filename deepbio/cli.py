@@ -306,6 +306,8 @@ def _check_out_dir(path):
 def cmd_train(args, out):
     from . import models
     _check_out_dir(args.out)
+    if args.plots is not None:
+        _check_plots_dir(args.plots)
     _backend_name(args.backend)
     if args.model not in models.REGISTRY:
         raise CLIError(f"unknown model {args.model!r}; choose one of "
@@ -342,7 +344,56 @@ def cmd_train(args, out):
     if X_test is not None:
         report = _report(model, apply_scaling(X_test, scaling), y_test, kind)
         print("held-out " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()), file=out)
+    if args.plots is not None:
+        test = None if X_test is None else (apply_scaling(X_test, scaling), y_test)
+        files = _train_plots(model, kind, test, args.plots)
+        print(f"wrote {', '.join(files) or 'no plot'} to {args.plots}", file=out)
     return 0
+
+
+def _check_plots_dir(path):
+    """``--plots DIR`` is checked before training: matplotlib importable, DIR a folder."""
+    if not _matplotlib_available():
+        raise CLIError('--plots needs matplotlib, which is not installed: pip install '
+                       '"deepbio[plot]"')
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"--plots {path} is a file; give a folder (it is made if missing)")
+    os.makedirs(path, exist_ok=True)
+
+
+def _train_plots(model, kind, test, folder):
+    """``learning_curves.png`` from ``history_``; for a classifier with a held-out set
+    (``--test-size``) also ``roc.png`` and ``confusion_matrix.png`` (scikit-learn's
+    displays; skipped, said on stderr, without scikit-learn)."""
+    from . import plot
+    written = []
+    hist = getattr(model, "history_", None)
+    if hist:
+        hf = all(k in hist[0] for k in ("damping", "rho", "cg_iters"))
+        fig = _new_figure((10, 7) if hf else (6, 4))
+        plot.learning_curves(model, ax=fig if hf else fig.subplots())
+        plot.save_figure(fig, os.path.join(folder, "learning_curves.png"))
+        written.append("learning_curves.png")
+    if kind == "classifier" and test is not None:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            print("deepbio train: scikit-learn is not installed, so roc.png and "
+                  'confusion_matrix.png were skipped (pip install "deepbio[plot]")',
+                  file=sys.stderr)
+            return written
+        X_test, y_test = test
+        for name, draw in (("roc.png", plot.roc_curve),
+                           ("confusion_matrix.png", plot.confusion_matrix)):
+            fig = _new_figure((5, 5))
+            try:
+                draw(model, X_test, y_test, ax=fig.subplots())
+            except ValueError as e:          # e.g. one class only in the held-out set
+                print(f"deepbio train: {name} skipped: {e}", file=sys.stderr)
+                continue
+            plot.save_figure(fig, os.path.join(folder, name))
+            written.append(name)
+    return written
 
 
 def _report(model, X, y, kind):
@@ -499,6 +550,70 @@ def _explain_target(model, spec):
         raise CLIError(f"--target of a regressor is an output index, got {spec!r}") from None
 
 
+def _matplotlib_available():
+    """Whether matplotlib can be imported (the PNG plots are written only then)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _new_figure(size):
+    """A matplotlib Figure outside pyplot: no backend, no GUI, nothing left open."""
+    from matplotlib.figure import Figure
+    return Figure(figsize=size)
+
+
+#: Saliency tracks drawn by ``deepbio explain`` (the first sequences of the data).
+N_SALIENCY = 3
+
+
+def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, method, folder):
+    """The PNGs of ``deepbio explain``: saliency tracks of the first sequences, the filter
+    logos, the gene-ranking bars; each written atomically.  Returns the file names."""
+    from . import plot
+    from .datasets import ALPHABETS
+    written = []
+
+    def save(fig, name):
+        plot.save_figure(fig, os.path.join(folder, name))
+        written.append(name)
+
+    if kind == "sequence" and A.ndim == 3:
+        letters = ALPHABETS[alphabet][0] if alphabet != "auto" else \
+            {4: "ACGT", 20: ALPHABETS["protein"][0]}.get(A.shape[2])
+        # a raw gradient is drawn at the letter present (its other letters' entries
+        # would be summed in); the other methods' rows already are (ISM: the sum of
+        # the mutations' effects)
+        track = A * X if method == "gradient" else A
+        for i in range(min(N_SALIENCY, len(A))):
+            m = None if mask is None else np.asarray(mask[i], dtype=bool)
+            n = A.shape[1] if m is None else int(m.sum())
+            fig = _new_figure((max(4.0, 0.12 * n + 1.5), 2.2))
+            if letters is not None and X.shape[2] == len(letters):
+                plot.saliency_track(track[i], sequence=X[i], mask=m, alphabet=letters,
+                                    ax=fig.subplots(), title=f"sequence {i}: {method}")
+            else:
+                plot.saliency_track(track[i], mask=m, ax=fig.subplots(),
+                                    title=f"sequence {i}: {method}")
+            save(fig, f"saliency_{i}.png")
+    if motifs:
+        from .plot.sequences import logo_grid_size
+        fig = plot.filter_logos(motifs, fig=_new_figure(logo_grid_size(motifs)))
+        save(fig, "filter_logos.png")
+    if ranking is not None:
+        rows = ranking.classes[:6]
+        top = min(20, len(ranking.names))
+        fig = _new_figure((6 * len(rows), 0.6 + 0.28 * top))
+        for ax, cls in zip(np.atleast_1d(fig.subplots(1, len(rows), squeeze=False)).ravel(),
+                           rows):
+            plot.feature_ranking(ranking, top=top, class_=cls, ax=ax)
+        fig.tight_layout()
+        save(fig, "genes.png")
+    return written
+
+
 def cmd_explain(args, out):
     """Attributions (NPY), ranked genes (TSV, table models), filter motifs (MEME,
     sequence CNNs) of a saved model on a data file, into the folder ``--out``."""
@@ -544,6 +659,7 @@ def cmd_explain(args, out):
     written = [save_npy("attributions.npy", A)]
     if mask is not None:
         written.append(save_npy("mask.npy", np.asarray(mask, dtype=bool)))
+    ranking = motifs = None
     if kind == "table":
         method = args.method if args.method != "ism" else "integrated_gradients"
         ranking = explain.rank_features(model, X, names=names, y=y, method=method,
@@ -556,6 +672,12 @@ def cmd_explain(args, out):
         motifs = explain.filter_motifs(model, X, mask=mask, top=args.top, alphabet=letters)
         explain.write_meme(motifs, os.path.join(args.out, "motifs.meme"))
         written.append("motifs.meme")
+    if _matplotlib_available():
+        written += _explain_plots(model, kind, np.asarray(X, dtype=np.float64), A, mask,
+                                  ranking, motifs, args.alphabet, args.method, args.out)
+    else:
+        print("deepbio explain: matplotlib is not installed, so the PNG plots were skipped "
+              '(pip install "deepbio[plot]")', file=sys.stderr)
     print(f"explained {type(model).__name__} on {len(A)} samples ({args.method}); wrote "
           f"{', '.join(written)} to {args.out}", file=out)
     if kind == "table":
@@ -641,6 +763,9 @@ def build_parser():
                    help="hyper-parameter (JSON value), repeatable")
     t.add_argument("--test-size", type=float, default=0.0,
                    help="fraction held out to report metrics (default 0: none)")
+    t.add_argument("--plots", metavar="DIR",
+                   help="folder for learning_curves.png (and roc.png, confusion_matrix.png "
+                        "with --test-size for a classifier); needs matplotlib")
     t.set_defaults(func=cmd_train)
 
     pr = sub.add_parser("predict", help="predict with a saved model")
@@ -670,7 +795,7 @@ def build_parser():
                         "sequence models: FASTA or NPY / NPZ (X, mask); image models: NPY")
     x.add_argument("--out", required=True, metavar="DIR",
                    help="folder for attributions.npy (and mask.npy), genes.tsv, "
-                        "motifs.meme (made if missing)")
+                        "motifs.meme and, with matplotlib, PNG plots (made if missing)")
     x.add_argument("--method", default="integrated_gradients",
                    choices=("gradient", "gradient_x_input", "integrated_gradients", "ism"))
     x.add_argument("--target", help="class label (regressors: output index) to explain; "

@@ -1,0 +1,91 @@
+"""Draw the pictures of docs/plot.md into docs/figures/ (PNG, 100 dpi).
+
+    python docs/make_figures.py            # from the repository root; ~20 s on 2 cores
+
+Small models on the synthetic data sets, fixed seeds, the numpy backend: the pictures
+are the same on every machine up to font rendering.  Needs ``pip install
+"deepbio[plot]"``.
+"""
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")            # a script of its own: headless, whatever the default
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+import deepbio  # noqa: E402
+from deepbio import explain, plot  # noqa: E402
+from deepbio.datasets import make_expression, make_motif_sequences, one_hot  # noqa: E402
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures")
+
+
+def save(fig_or_ax, name, dpi=100):
+    path = plot.save_figure(fig_or_ax, os.path.join(HERE, name), dpi=dpi)
+    print(f"{path}: {os.path.getsize(path) // 1024} KB")
+
+
+def main():
+    os.makedirs(HERE, exist_ok=True)
+    deepbio.set_backend("numpy")
+
+    # expression: a classifier with a validation split, and its HF twin
+    X, y = make_expression(n_samples=300, n_genes=60, n_markers=4, n_modules=4,
+                           module_size=5, effect_size=1.5, noise=1.0,
+                           random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    names = [f"GENE{i:02d}" for i in range(X.shape[1])]
+    mlp = deepbio.MLPClassifier(hidden_layer_sizes=(16,), max_iter=40, early_stopping=True,
+                                patience=100, random_state=0).fit(X[:200], y[:200])
+    save(plot.learning_curves(mlp, ax=Figure(figsize=(6, 4)).subplots()),
+         "learning_curves.png")
+    hf = deepbio.MLPClassifier(hidden_layer_sizes=(16,), max_iter=20, optimizer="hf",
+                               random_state=0).fit(X[:200], y[:200])
+    save(plot.learning_curves(hf, ax=Figure(figsize=(10, 7))), "learning_curves_hf.png")
+    ranking = explain.rank_features(mlp, X[200:], names=names, y=y[200:])
+    fig = Figure(figsize=(6, 0.6 + 0.28 * 15))
+    save(plot.feature_ranking(ranking, top=15, class_=ranking.classes[0],
+                              ax=fig.subplots()), "feature_ranking.png")
+    for name, draw in (("roc_curve.png", plot.roc_curve), ("pr_curve.png", plot.pr_curve),
+                       ("confusion_matrix.png", plot.confusion_matrix)):
+        save(draw(mlp, X[200:], y[200:], ax=Figure(figsize=(5, 5)).subplots()), name)
+
+    # RBM filters on 8x8 digit-like strokes
+    rng = np.random.default_rng(0)
+    strokes = np.zeros((600, 8, 8))
+    for img in strokes:
+        r, c = rng.integers(0, 8, 2)
+        img[r, :] = 1.0 if rng.random() < 0.5 else 0.0
+        img[:, c] = 1.0 if rng.random() < 0.5 else 0.0
+    strokes = np.clip(strokes + 0.1 * rng.random(strokes.shape), 0, 1).reshape(600, 64)
+    rbm = deepbio.RBM(n_components=16, n_iter=20, learning_rate=0.05,
+                      random_state=0).fit(strokes)
+    save(plot.filters(rbm, ax=Figure(figsize=(5, 5.3)).subplots()), "filters.png")
+
+    # sequences: a CNN on a planted motif, its filters' logos and a saliency track
+    seqs, yseq = make_motif_sequences(n=1000, length=40, random_state=0)
+    S, mask = one_hot(seqs)
+    cnn = deepbio.CNNClassifier(filters=8, kernel_size=9, hidden_layer_sizes=(),
+                                max_iter=15, random_state=0).fit(S, yseq, mask=mask)
+    motifs = explain.filter_motifs(cnn, S, mask=mask)
+    best = max(motifs, key=lambda m: m.information_content)
+    save(plot.sequence_logo(best, ax=Figure(figsize=(5, 2.2)).subplots()),
+         "sequence_logo.png")
+    from deepbio.plot.sequences import logo_grid_size
+    save(plot.filter_logos(motifs, fig=Figure(figsize=logo_grid_size(motifs))),
+         "filter_logos.png", dpi=80)          # eight logos: under 100 KB
+    pos = int(np.flatnonzero(yseq == 1)[0])
+    A = explain.attributions(cnn, S[pos:pos + 1], method="integrated_gradients", target=1,
+                             mask=mask[pos:pos + 1])
+    fig = Figure(figsize=(8, 2.2))
+    save(plot.saliency_track(A[0], sequence=S[pos], mask=mask[pos], ax=fig.subplots(),
+                             title=f"sequence {pos}: integrated gradients"),
+         "saliency_track.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
