@@ -37,27 +37,37 @@ __global__ void elman_cell_grad(const T* __restrict__ dh, const T* __restrict__ 
 // Row n, unit j < H, z = xw + hwh + b (N, 4H), gate blocks [i | f | g | o]:
 //   i = sigm(z_i), f = sigm(z_f), g = tanh(z_g), o = sigm(z_o)
 //   c = f c_prev + i g,  h = o tanh(c);  gates = [i, f, g, o]
+// The gate arithmetic of one (row n, unit j) of both LSTM cells below: writes the four
+// gates, returns c and sets *h_out = o tanh(c).
+template <typename T>
+__device__ inline T lstm_gates(const T* __restrict__ xw, const T* __restrict__ hwh,
+                               const T* __restrict__ b, T c_prev, T* __restrict__ gates,
+                               long long n, long long j, long long hsz, T* h_out) {
+    long long row = n * 4 * hsz;
+    T z[4];
+    for (int q = 0; q < 4; ++q) {
+        long long at = row + q * hsz + j;
+        z[q] = xw[at] + hwh[at] + b[q * hsz + j];
+    }
+    T gi = sigmoid(z[0]), gf = sigmoid(z[1]), gg = d_tanh(z[2]), go = sigmoid(z[3]);
+    gates[row + j] = gi;
+    gates[row + hsz + j] = gf;
+    gates[row + 2 * hsz + j] = gg;
+    gates[row + 3 * hsz + j] = go;
+    T ck = gf * c_prev + gi * gg;
+    *h_out = go * d_tanh(ck);
+    return ck;
+}
+
 template <typename T>
 __global__ void lstm_cell(const T* __restrict__ xw, const T* __restrict__ hwh,
                           const T* __restrict__ b, const T* __restrict__ c_prev,
                           T* __restrict__ h, T* __restrict__ c, T* __restrict__ gates,
                           long long total, long long hsz) {
     for (long long k = grid_start(); k < total; k += grid_stride()) {
-        long long n = k / hsz, j = k % hsz;
-        long long row = n * 4 * hsz;
-        T z[4];
-        for (int q = 0; q < 4; ++q) {
-            long long at = row + q * hsz + j;
-            z[q] = xw[at] + hwh[at] + b[q * hsz + j];
-        }
-        T gi = sigmoid(z[0]), gf = sigmoid(z[1]), gg = d_tanh(z[2]), go = sigmoid(z[3]);
-        gates[row + j] = gi;
-        gates[row + hsz + j] = gf;
-        gates[row + 2 * hsz + j] = gg;
-        gates[row + 3 * hsz + j] = go;
-        T ck = gf * c_prev[k] + gi * gg;
-        c[k] = ck;
-        h[k] = go * d_tanh(ck);
+        T hk;
+        c[k] = lstm_gates(xw, hwh, b, c_prev[k], gates, k / hsz, k % hsz, hsz, &hk);
+        h[k] = hk;
     }
 }
 
@@ -127,20 +137,9 @@ __global__ void lstm_cell_masked(const T* __restrict__ xw, const T* __restrict__
                                  T* __restrict__ h, T* __restrict__ c, T* __restrict__ cnew,
                                  T* __restrict__ gates, long long total, long long hsz) {
     for (long long k = grid_start(); k < total; k += grid_stride()) {
-        long long n = k / hsz, j = k % hsz;
-        long long row = n * 4 * hsz;
-        T z[4];
-        for (int q = 0; q < 4; ++q) {
-            long long at = row + q * hsz + j;
-            z[q] = xw[at] + hwh[at] + b[q * hsz + j];
-        }
-        T gi = sigmoid(z[0]), gf = sigmoid(z[1]), gg = d_tanh(z[2]), go = sigmoid(z[3]);
-        gates[row + j] = gi;
-        gates[row + hsz + j] = gf;
-        gates[row + 2 * hsz + j] = gg;
-        gates[row + 3 * hsz + j] = go;
-        T cn = gf * c_prev[k] + gi * gg;
-        T hn = go * d_tanh(cn);
+        long long n = k / hsz;
+        T hn;
+        T cn = lstm_gates(xw, hwh, b, c_prev[k], gates, n, k % hsz, hsz, &hn);
         T mn = m[n];
         cnew[k] = cn;
         h[k] = mn * hn + (T(1) - mn) * h_prev[k];

@@ -103,22 +103,28 @@ def elman_backward(dhs, x, h0, hs, Wx, Wh, activation):
 #   z_k = zx[n, kH + j] + zh[n, kH + j] + b[kH + j],
 #   i = sigm(z_0), f = sigm(z_1), g = tanh(z_2), o = sigm(z_3);
 #   c[n, j] = f c_prev[n, j] + i g,  h[n, j] = o tanh(c[n, j]),  gates[n, kH + j] = (i, f, g, o).
+# The gate arithmetic of (row n, unit j), shared by both LSTM cells: writes the four
+# gates and returns (c, o tanh(c)).
+@jit(device=True)
+def _lstm_gates(zx, zh, b, c_prev, gates, n, j, hsz):
+    ig = sigmoid(zx[n, j] + zh[n, j] + b[j])
+    fg = sigmoid(zx[n, hsz + j] + zh[n, hsz + j] + b[hsz + j])
+    gg = math.tanh(zx[n, 2 * hsz + j] + zh[n, 2 * hsz + j] + b[2 * hsz + j])
+    og = sigmoid(zx[n, 3 * hsz + j] + zh[n, 3 * hsz + j] + b[3 * hsz + j])
+    gates[n, j] = ig
+    gates[n, hsz + j] = fg
+    gates[n, 2 * hsz + j] = gg
+    gates[n, 3 * hsz + j] = og
+    cn = fg * c_prev + ig * gg
+    return cn, og * math.tanh(cn)
+
+
 @jit
 def _lstm_cell_forward(zx, zh, b, c_prev, h, c, gates):
     hsz = h.shape[1]
     for idx in range(cuda.grid(1), h.shape[0] * hsz, cuda.gridsize(1)):
         n, j = idx // hsz, idx % hsz
-        ig = sigmoid(zx[n, j] + zh[n, j] + b[j])
-        fg = sigmoid(zx[n, hsz + j] + zh[n, hsz + j] + b[hsz + j])
-        gg = math.tanh(zx[n, 2 * hsz + j] + zh[n, 2 * hsz + j] + b[2 * hsz + j])
-        og = sigmoid(zx[n, 3 * hsz + j] + zh[n, 3 * hsz + j] + b[3 * hsz + j])
-        cn = fg * c_prev[n, j] + ig * gg
-        c[n, j] = cn
-        h[n, j] = og * math.tanh(cn)
-        gates[n, j] = ig
-        gates[n, hsz + j] = fg
-        gates[n, 2 * hsz + j] = gg
-        gates[n, 3 * hsz + j] = og
+        c[n, j], h[n, j] = _lstm_gates(zx, zh, b, c_prev[n, j], gates, n, j, hsz)
 
 
 # Backward through one LSTM step, with dh = dh_in + dh_next and tc = tanh(c):
@@ -249,16 +255,7 @@ def _lstm_cell_masked(zx, zh, b, m, h_prev, c_prev, h, c, cnew, gates):
     hsz = h.shape[1]
     for idx in range(cuda.grid(1), h.shape[0] * hsz, cuda.gridsize(1)):
         n, j = idx // hsz, idx % hsz
-        ig = sigmoid(zx[n, j] + zh[n, j] + b[j])
-        fg = sigmoid(zx[n, hsz + j] + zh[n, hsz + j] + b[hsz + j])
-        gg = math.tanh(zx[n, 2 * hsz + j] + zh[n, 2 * hsz + j] + b[2 * hsz + j])
-        og = sigmoid(zx[n, 3 * hsz + j] + zh[n, 3 * hsz + j] + b[3 * hsz + j])
-        cn = fg * c_prev[n, j] + ig * gg
-        hn = og * math.tanh(cn)
-        gates[n, j] = ig
-        gates[n, hsz + j] = fg
-        gates[n, 2 * hsz + j] = gg
-        gates[n, 3 * hsz + j] = og
+        cn, hn = _lstm_gates(zx, zh, b, c_prev[n, j], gates, n, j, hsz)
         cnew[n, j] = cn
         h[n, j] = m[n] * hn + (T(1) - m[n]) * h_prev[n, j]
         c[n, j] = m[n] * cn + (T(1) - m[n]) * c_prev[n, j]
