@@ -569,11 +569,55 @@ def _new_figure(size):
 N_SALIENCY = 3
 
 
+def _letters(alphabet, width):
+    """The letters of the one-hot columns: the named alphabet's, or for "auto" DNA (4)
+    or protein (20) by width; None when unknown."""
+    from .datasets import ALPHABETS
+    if alphabet != "auto":
+        return ALPHABETS[alphabet][0]
+    return {4: "ACGT", 20: ALPHABETS["protein"][0]}.get(width)
+
+
+def _attributions_csv(A, kind, names=None, mask=None, letters=None):
+    """The attributions as CSV text.  Tables: one row per sample, a column per feature
+    (``sample`` first, then the feature names).  Sequences: long format, one row per
+    real position and letter (``sample,position,letter,attribution``; letters are
+    column indices when the alphabet is unknown).  Images: long format
+    ``sample,channel,row,column,attribution``."""
+    lines = []
+    A = np.asarray(A, dtype=np.float64)
+    if kind == "table":
+        cols = list(names) if names is not None else [f"x{j}" for j in range(A.shape[1])]
+        lines.append(",".join(["sample"] + [_csv_field(c) for c in cols]))
+        lines += [",".join([str(i)] + [repr(float(v)) for v in row]) for i, row in
+                  enumerate(A)]
+    elif kind == "sequence":
+        width = A.shape[2]
+        labels = list(letters) if letters is not None and len(letters) == width else \
+            [str(a) for a in range(width)]
+        lines.append("sample,position,letter,attribution")
+        real = np.ones(A.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+        for n, t in zip(*np.nonzero(real)):
+            lines += [f"{n},{t},{labels[a]},{float(A[n, t, a])!r}" for a in range(width)]
+    else:
+        lines.append("sample,channel,row,column,attribution")
+        for idx in np.ndindex(*A.shape):
+            lines.append(",".join(map(str, idx)) + f",{float(A[idx])!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _csv_field(text):
+    """A CSV field, quoted when it holds a comma, a quote or a line break."""
+    text = str(text)
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, method, folder):
     """The PNGs of ``deepbio explain``: saliency tracks of the first sequences, the filter
     logos, the gene-ranking bars; each written atomically.  Returns the file names."""
     from . import plot
-    from .datasets import ALPHABETS
     written = []
 
     def save(fig, name):
@@ -581,8 +625,7 @@ def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, method, f
         written.append(name)
 
     if kind == "sequence" and A.ndim == 3:
-        letters = ALPHABETS[alphabet][0] if alphabet != "auto" else \
-            {4: "ACGT", 20: ALPHABETS["protein"][0]}.get(A.shape[2])
+        letters = _letters(alphabet, A.shape[2])
         # a raw gradient is drawn at the letter present (its other letters' entries
         # would be summed in); the other methods' rows already are (ISM: the sum of
         # the mutations' effects)
@@ -615,7 +658,7 @@ def _explain_plots(model, kind, X, A, mask, ranking, motifs, alphabet, method, f
 
 
 def cmd_explain(args, out):
-    """Attributions (NPY), ranked genes (TSV, table models), filter motifs (MEME,
+    """Attributions (NPY and CSV), ranked genes (TSV, table models), filter motifs (MEME,
     sequence CNNs) of a saved model on a data file, into the folder ``--out``."""
     from . import explain
     from .explain._adapter import Explained
@@ -657,6 +700,11 @@ def cmd_explain(args, out):
         return name
 
     written = [save_npy("attributions.npy", A)]
+    write_atomic(os.path.join(args.out, "attributions.csv"),
+                 _attributions_csv(A, kind, names, mask,
+                                   _letters(args.alphabet, A.shape[-1]) if kind == "sequence"
+                                   else None), "CSV")
+    written.append("attributions.csv")
     if mask is not None:
         written.append(save_npy("mask.npy", np.asarray(mask, dtype=bool)))
     ranking = motifs = None

@@ -52,9 +52,13 @@ def test_table_model_writes_attributions_and_ranked_genes(tmp_path, monkeypatch,
     code, text = run("explain", "model.safetensors", data, "--out", tmp_path / "ex",
                      "--n-steps", 10)
     assert code == 0, text
-    assert "wrote attributions.npy, genes.tsv" in text
+    assert "wrote attributions.npy, attributions.csv, genes.tsv" in text
     A = np.load(tmp_path / "ex" / "attributions.npy")
     assert A.shape == sim.data.shape                  # the label column left out
+    csv = (tmp_path / "ex" / "attributions.csv").read_text().splitlines()
+    assert csv[0].split(",") == ["sample"] + list(sim.feature_names)
+    assert len(csv) == 1 + len(A)
+    np.testing.assert_array_equal(np.array([r.split(",")[1:] for r in csv[1:]], float), A)
     rows = [ln.split("\t") for ln in (tmp_path / "ex" / "genes.tsv").read_text().splitlines()]
     assert rows[0] == ["class", "rank", "name", "index", "score"]
     for k, cls in enumerate(["s0", "s1", "s2"]):
@@ -79,9 +83,16 @@ def test_sequence_model_writes_attributions_mask_and_motifs(tmp_path, monkeypatc
     code, text = run("explain", "m", fasta, "--out", tmp_path / "ex", "--method", "ism",
                      "--target", "1")
     assert code == 0, text
-    assert "wrote attributions.npy, mask.npy, motifs.meme" in text
+    assert "wrote attributions.npy, attributions.csv, mask.npy, motifs.meme" in text
     A = np.load(tmp_path / "ex" / "attributions.npy")
     mask = np.load(tmp_path / "ex" / "mask.npy")
+    csv = (tmp_path / "ex" / "attributions.csv").read_text().splitlines()
+    assert csv[0] == "sample,position,letter,attribution"
+    rows = [r.split(",") for r in csv[1:]]
+    assert len(rows) == 4 * int(mask.sum())                    # real positions only
+    assert {r[2] for r in rows} == set("ACGT")
+    for n, t, letter, v in rows[:60]:
+        assert float(v) == A[int(n), int(t), "ACGT".index(letter)]
     assert A.shape == (20, 29, 4) and mask.dtype == bool
     assert list(mask.sum(axis=1)[:5]) == [25, 26, 27, 28, 29]
     assert np.all(A[~mask] == 0) and np.abs(A[mask]).max() > 0
@@ -99,8 +110,14 @@ def test_image_model_reads_npy(tmp_path, monkeypatch):
     code, text = run("explain", "m", tmp_path / "imgs.npy", "--out", tmp_path / "ex",
                      "--method", "gradient")
     assert code == 0, text
-    assert np.load(tmp_path / "ex" / "attributions.npy").shape == (3, 1, 6, 6)
-    assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == ["attributions.npy"]
+    A = np.load(tmp_path / "ex" / "attributions.npy")
+    assert A.shape == (3, 1, 6, 6)
+    assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == ["attributions.csv",
+                                                                     "attributions.npy"]
+    csv = (tmp_path / "ex" / "attributions.csv").read_text().splitlines()
+    assert csv[0] == "sample,channel,row,column,attribution" and len(csv) == 1 + A.size
+    n, c, r, k, v = csv[1 + 50].split(",")
+    assert float(v) == A[int(n), int(c), int(r), int(k)]
 
 
 def test_errors_are_one_line_with_exit_status_1(tmp_path, monkeypatch, capsys,
