@@ -93,6 +93,12 @@ def _big_args(rng, dt):
     out["dense_forward"] = [(x, W, b, a) for a in acts]
     out["dense_backward"] = [(x, W, ref.dense_forward(x, W, b, a), r(n, h), a) for a in acts]
     X, h0, c0 = r(t, rn, rd), r(rn, rh), r(rn, rh)
+    # end-padded rows of lengths in [1, t]; truncation windows of 3 real steps (keep = 0
+    # where a real step starts one, as nn.recurrent's _carry_keep makes it)
+    lengths = rng.integers(1, t + 1, rn)
+    real = np.arange(t)[:, None] < lengths[None, :]
+    m = real.astype(dt)
+    keep = (~real | ((np.cumsum(real, axis=0) - 1) % 3 != 0)).astype(dt)
     for act in ("tanh", "relu"):
         Wx, Wh, bb = r(rd, rh) * 0.2, r(rh, rh) * 0.05, r(rh)
         hs = ref.elman_forward(X, h0, Wx, Wh, bb, act)
@@ -101,12 +107,23 @@ def _big_args(rng, dt):
         out.setdefault("elman_step_forward", []).append((X[0], h0, Wx, Wh, bb, act))
         out.setdefault("elman_step_backward", []).append(
             (r(rn, rh), X[0], h0, hs[0], Wx, Wh, act))
+        hs_m, hnew = ref.elman_forward_masked(X, h0, m, Wx, Wh, bb, act)
+        out.setdefault("elman_forward_masked", []).append((X, h0, m, Wx, Wh, bb, act))
+        out.setdefault("elman_backward_masked", []).extend(
+            [(r(t, rn, rh), X, h0, hs_m, hnew, m, k, Wx, Wh, act) for k in (None, keep)])
+        out.setdefault("elman_rop", []).extend(
+            [(r(t, rn, rh), hnew, mm, Wh, act) for mm in (None, m)])
     Wx, Wh, bb = r(rd, 4 * rh) * 0.2, r(rh, 4 * rh) * 0.05, r(4 * rh)
     hs, cs, gs = ref.lstm_forward(X, h0, c0, Wx, Wh, bb)
     out["lstm_forward"] = [(X, h0, c0, Wx, Wh, bb)]
     out["lstm_backward"] = [(r(t, rn, rh), X, h0, c0, hs, cs, gs, Wx, Wh)]
     out["lstm_step_forward"] = [(X[0], h0, c0, Wx, Wh, bb)]
     out["lstm_step_backward"] = [(r(rn, rh), r(rn, rh), X[0], h0, c0, cs[0], gs[0], Wx, Wh)]
+    hs_m, cs_m, cnew, gs_m = ref.lstm_forward_masked(X, h0, c0, m, Wx, Wh, bb)
+    out["lstm_forward_masked"] = [(X, h0, c0, m, Wx, Wh, bb)]
+    out["lstm_backward_masked"] = [(r(t, rn, rh), X, h0, c0, hs_m, cs_m, cnew, gs_m, m, k,
+                                    Wx, Wh) for k in (None, keep)]
+    out["lstm_rop"] = [(r(t, rn, 4 * rh), c0, cs_m, cnew, gs_m, mm, Wh) for mm in (None, m)]
     return out
 
 
