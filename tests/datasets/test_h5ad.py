@@ -53,6 +53,8 @@ def test_round_trip_write_h5ad_read_expression(tmp_path, storage):
     # many chunks (rows, or columns for CSC) give the same matrix
     np.testing.assert_array_equal(read_h5ad(path, chunk_size=3).X, X)
     np.testing.assert_array_equal(read_h5ad(str(path), dtype="float64").X, X)
+    with pytest.raises(ValueError, match="transpose and format do not apply to .h5ad"):
+        read_expression(path, transpose=True)
 
 
 def test_layer_and_missing_layer(tmp_path):
