@@ -230,3 +230,22 @@ def test_without_anndata_the_error_names_the_extra(cells, monkeypatch):
     monkeypatch.setitem(sys.modules, "anndata", None)
     with pytest.raises(ImportError, match=r'pip install "deepbio\[anndata\]"'):
         dad.fit(train, _mlp(), label_key="truth")
+
+
+def test_backed_anndata_is_read_a_chunk_at_a_time(cells, tmp_path):
+    """``ad.read_h5ad(path, backed="r")`` leaves X in the file: fit and embed read it
+    through the backed sparse dataset."""
+    train, _ = cells
+    path = tmp_path / "train.h5ad"
+    train.write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    assert not sp.issparse(backed.X) and backed.X.format == "csr"
+    rbm = dad.fit(backed, deepbio.RBM(6, visible="gaussian", n_iter=3, learning_rate=0.005,
+                                      random_state=0))
+    dad.embed(backed, rbm)
+    dense = train.X.toarray()
+    np.testing.assert_allclose(backed.obsm["X_deepbio"], rbm.transform(dense), rtol=1e-6)
+    same = deepbio.RBM(6, visible="gaussian", n_iter=3, learning_rate=0.005,
+                       random_state=0).fit(dense)
+    np.testing.assert_array_equal(same.transform(dense), rbm.transform(dense))
+    backed.file.close()
