@@ -40,7 +40,7 @@ def __getattr__(name):
     # ``deepbio.explain`` works after ``import deepbio`` (as ``import deepbio.explain``).
     # Layer 6's plots likewise: ``deepbio.plot`` imports matplotlib, ``import deepbio``
     # never does.
-    if name in ("explain", "plot"):
+    if name in ("explain", "plot", "interop"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

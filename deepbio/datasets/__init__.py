@@ -17,6 +17,7 @@ module                 contents
                        :func:`has_header` (CSV / TSV), :func:`load_array` (``.npy`` /
                        ``.npz``)
 ``expression``         expression matrices: :func:`read_expression` (CSV / TSV / GCT)
+``anndata``            :func:`read_h5ad` (AnnData ``.h5ad``; extra ``[anndata]``)
 ``fasta``              :func:`read_fasta`, :class:`FastaRecord`
 ``encoding``           :data:`ALPHABETS`, :func:`one_hot`, :func:`decode_one_hot`
 ``padding``            :func:`pad_sequences`, :func:`batch_iter`
@@ -38,6 +39,7 @@ See ``docs/datasets.md`` for formats, the ambiguity-code table and licences.
 from ._base import Bunch, load_breast_cancer, load_digits
 from ._preprocessing import MinMaxScaler, StandardScaler, standardize, train_test_split
 from .encoding import ALPHABETS, decode_one_hot, one_hot
+from .anndata import read_h5ad
 from .expression import read_expression
 from .fasta import FastaRecord, read_fasta
 from .metrics import accuracy_score, mean_squared_error, roc_auc_score
@@ -68,6 +70,7 @@ __all__ = [
     "pad_sequences",
     "read_expression",
     "read_fasta",
+    "read_h5ad",
     "read_table",
     "roc_auc_score",
     "standardize",

@@ -192,6 +192,12 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
     >>> m.X.shape, m.samples, m.genes
     ((2, 2), ['S1', 'S2'], ['TP53', 'BRCA1'])
     """
+    if str(path).lower().endswith(".h5ad"):    # AnnData: deepbio.datasets.anndata
+        if transpose or format is not None:
+            raise ValueError("transpose and format do not apply to .h5ad files (always "
+                             "cells x genes): leave them at False and None")
+        from .anndata import read_h5ad
+        return read_h5ad(path, allow_missing=allow_missing)
     if format not in (None, "csv", "tsv", "gct"):
         raise ValueError(f"format must be None, 'csv', 'tsv' or 'gct', got {format!r}")
     prefix = source_prefix(path)
