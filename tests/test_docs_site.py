@@ -1,5 +1,6 @@
-"""The documentation site (mkdocs.yml, docs/): it builds with --strict, every public name
-has an API entry, and every code snippet a page includes from the sources exists.
+"""The documentation site (mkdocs.yml, docs/): it builds with --strict (running the
+executed tutorials, docs/tutorials/*.py, through docs/hooks.py), every public name has
+an API entry, and every code snippet a page includes from the sources exists.
 
 The snippet checks parse the pages and the sources here, without mkdocs: a page's
 ``--8<-- "path:section"`` line includes the lines of ``path`` between the comment
@@ -87,15 +88,17 @@ def _sections(path):
     return sections, errors
 
 
-def _kernel_sources():
-    return sorted(p for p in KERNELS.rglob("*")
-                  if p.suffix in (".py", ".pyx", ".pxd", ".cu", ".cuh", ".h")
-                  and "__pycache__" not in p.parts)
+def _marked_sources():
+    """The files pages include sections of: the kernels and the tutorial scripts."""
+    kernels = [p for p in KERNELS.rglob("*")
+               if p.suffix in (".py", ".pyx", ".pxd", ".cu", ".cuh", ".h")
+               and "__pycache__" not in p.parts]
+    return sorted(kernels + list((DOCS / "tutorials").glob("*.py")))
 
 
 def test_source_markers_balanced():
     errors = []
-    for path in _kernel_sources():
+    for path in _marked_sources():
         errors += _sections(path)[1]
     assert not errors, "unbalanced snippet markers:\n" + "\n".join(errors)
 
@@ -184,9 +187,10 @@ def test_nav_lists_every_page():
 def test_mkdocs_build_strict(tmp_path):
     if importlib.util.find_spec("mkdocs") is None or \
             importlib.util.find_spec("mkdocstrings_handlers.python") is None or \
-            importlib.util.find_spec("material") is None:
-        pytest.skip("the site needs mkdocs, mkdocs-material and mkdocstrings[python] "
-                    "(pip install '.[docs]')")
+            importlib.util.find_spec("material") is None or \
+            importlib.util.find_spec("matplotlib") is None:
+        pytest.skip("the site needs mkdocs, mkdocs-material, mkdocstrings[python] and, "
+                    "for the tutorials' figures, matplotlib (pip install '.[docs]')")
     site = tmp_path / "site"
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
@@ -200,3 +204,8 @@ def test_mkdocs_build_strict(tmp_path):
     assert 'id="deepbio.models.RBM.fit"' in api
     rbm = (site / "kernels" / "rbm" / "index.html").read_text(encoding="utf-8")
     assert "cd_statistics" in rbm and "tabbed-set" in rbm
+    # the tutorials ran: their printed output and their figures are in the pages
+    for name, printed in (("rbm_digits", "mean pseudo-likelihood"),
+                          ("cnn_motif", "held-out accuracy")):
+        page = (site / "tutorials" / name / "index.html").read_text(encoding="utf-8")
+        assert printed in page and page.count("data:image/png;base64,") == 2, name
