@@ -64,6 +64,7 @@ PHILOX_W = (0x9E3779B9, 0xBB67AE85)     # Weyl key increments W0, W1 (golden rat
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
+# --8<-- [start:philox_block]
 def _philox_rounds(c0, c1, c2, c3, k0, k1, rounds=10):
     """Philox rounds on four words held in uint64 arrays (each word < 2^32).
 
@@ -111,8 +112,10 @@ def philox4x32_10(counter, key, rounds=10):
     words = _philox_rounds(*(ctr[:, i].astype(np.uint64) for i in range(4)),
                            int(k[0]), int(k[1]), rounds)
     return np.stack(words, axis=1).astype(np.uint32)
+# --8<-- [end:philox_block]
 
 
+# --8<-- [start:philox_uniform]
 def philox_uniform(n, seed, stream, offset, dtype):
     """``n`` uniforms on [0, 1) from Philox4x32-10, keyed by (seed, stream, offset).
 
@@ -149,11 +152,13 @@ def philox_uniform(n, seed, stream, offset, dtype):
     a, b = x[0::2][:n], x[1::2][:n]                  # words (0, 1) then (2, 3) of a block
     return ((a >> np.uint64(5)).astype(np.float64) * 2.0 ** 26
             + (b >> np.uint64(6)).astype(np.float64)) * 2.0 ** -53
+# --8<-- [end:philox_uniform]
 
 
 # ------------------------------------------------------------------------------- RBM
 
 
+# --8<-- [start:sigmoid_bernoulli]
 def sigmoid_bernoulli(x, u):
     """Fused logistic + Bernoulli sample.
 
@@ -164,8 +169,10 @@ def sigmoid_bernoulli(x, u):
     p = _sigmoid(x)
     s = (u < p).astype(x.dtype)
     return p, s
+# --8<-- [end:sigmoid_bernoulli]
 
 
+# --8<-- [start:gaussian_sample]
 def gaussian_sample(mean, sigma, u1, u2):
     """Gaussian visible sample: ``v = mean + sigma * z``, ``z ~ N(0, 1)`` by Box-Muller.
 
@@ -174,8 +181,10 @@ def gaussian_sample(mean, sigma, u1, u2):
     Returns v : (N, D).
     """
     return (mean + sigma * _standard_normal(u1, u2)).astype(mean.dtype, copy=False)
+# --8<-- [end:gaussian_sample]
 
 
+# --8<-- [start:cd_statistics]
 def cd_statistics(v0, h0, vk, hk):
     """Contrastive-divergence statistics: positive minus negative phase, batch means.
 
@@ -190,8 +199,10 @@ def cd_statistics(v0, h0, vk, hk):
     db = (v0 - vk).mean(axis=0)
     dc = (h0 - hk).mean(axis=0)
     return dW.astype(v0.dtype, copy=False), db, dc
+# --8<-- [end:cd_statistics]
 
 
+# --8<-- [start:free_energy]
 def free_energy(v, W, b, c, sigma=None):
     """Free energy of an RBM, ``F(v) = -log sum_h exp(-E(v, h))``.
 
@@ -206,6 +217,7 @@ def free_energy(v, W, b, c, sigma=None):
         return (-(v @ b) - _softplus(v @ W + c).sum(axis=1)).astype(v.dtype, copy=False)
     quad = (((v - b) / sigma) ** 2).sum(axis=1) / 2
     return (quad - _softplus((v / sigma) @ W + c).sum(axis=1)).astype(v.dtype, copy=False)
+# --8<-- [end:free_energy]
 
 
 # ------------------------------------------------------------------ dense / autoencoder
@@ -213,6 +225,7 @@ def free_energy(v, W, b, c, sigma=None):
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax")
 
 
+# --8<-- [start:activation]
 def activation_forward(z, activation):
     """Apply ``f`` elementwise (row-wise for softmax).
 
@@ -250,8 +263,10 @@ def activation_backward(a, da, activation):
     if activation == "relu":
         return da * (a > 0)
     return a * (da - (da * a).sum(axis=-1, keepdims=True))
+# --8<-- [end:activation]
 
 
+# --8<-- [start:dense]
 def dense_forward(x, W, b, activation):
     """Affine map and activation: ``a = f(x W + b)``.
 
@@ -270,8 +285,10 @@ def dense_backward(x, W, a, da, activation):
     """
     dz = activation_backward(a, da, activation)
     return dz @ W.T, x.T @ dz, dz.sum(axis=0)
+# --8<-- [end:dense]
 
 
+# --8<-- [start:sparsity_grad]
 def sparsity_grad(a, rho, beta):
     """KL sparsity penalty on mean hidden activations and its gradient.
 
@@ -291,8 +308,10 @@ def sparsity_grad(a, rho, beta):
     g = (beta / n) * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
     da = np.broadcast_to(g, a.shape).astype(a.dtype, order="C")
     return np.asarray(penalty, dtype=a.dtype), da
+# --8<-- [end:sparsity_grad]
 
 
+# --8<-- [start:corrupt]
 def mask_corrupt(x, u, p):
     """Masking noise: ``x_tilde = x * 1[u >= p]``, each entry zeroed with probability p.
 
@@ -307,6 +326,7 @@ def gaussian_corrupt(x, u1, u2, std):
     x, u1, u2 : (N, D).  std >= 0.  Returns (N, D).
     """
     return (x + std * _standard_normal(u1, u2)).astype(x.dtype, copy=False)
+# --8<-- [end:corrupt]
 
 
 # ------------------------------------------------------------------------ convolution
@@ -320,6 +340,7 @@ def out_size(n, k, s=1, p=0):
     return (n + 2 * p - k) // s + 1
 
 
+# --8<-- [start:im2col]
 def _im2col(x, kh, kw, sh, sw, ph, pw):
     """Patches of x (N, C, H, W) as cols (N, C, KH, KW, OH, OW), zero padded."""
     n, c, h, w = x.shape
@@ -340,8 +361,10 @@ def _col2im(cols, h, w, sh, sw, ph, pw):
         for j in range(kw):
             xp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += cols[:, :, i, j]
     return np.ascontiguousarray(xp[:, :, ph:ph + h, pw:pw + w])
+# --8<-- [end:im2col]
 
 
+# --8<-- [start:conv2d]
 def conv2d_forward(x, w, b, stride, padding):
     """2-d cross-correlation (what deep learning calls convolution), zero padding.
 
@@ -391,8 +414,10 @@ def conv2d_backward_weight(dy, x, kernel_size, stride, padding):
     d = dy.reshape(n, f, oh * ow)
     dw = np.einsum("nfo,nko->fk", d, cols).reshape(f, c, kh, kw)
     return dw, d.sum(axis=(0, 2))
+# --8<-- [end:conv2d]
 
 
+# --8<-- [start:conv1d]
 def conv1d_forward(x, w, b, stride, padding):
     """1-d cross-correlation, e.g. a motif scanner over one-hot DNA (N, 4, L).
 
@@ -424,11 +449,13 @@ def conv1d_backward_weight(dy, x, kernel_size, stride, padding):
     dw, db = conv2d_backward_weight(dy[:, :, None, :], x[:, :, None, :], (1, kernel_size),
                                     (1, stride), (0, padding))
     return dw[:, :, 0, :], db
+# --8<-- [end:conv1d]
 
 
 # ---------------------------------------------------------------------------- pooling
 
 
+# --8<-- [start:maxpool2d]
 def _windows2d(x, kh, kw, sh, sw):
     """Pooling windows of x (N, C, H, W) as (N, C, OH, OW, KH*KW), no padding."""
     n, c, h, w = x.shape
@@ -472,8 +499,10 @@ def maxpool2d_backward(dy, argmax, in_size):
     rows = np.repeat(np.arange(n * c), dy.shape[2] * dy.shape[3])
     np.add.at(dx, (rows, argmax.reshape(-1)), dy.reshape(-1))
     return dx.reshape(n, c, h, w)
+# --8<-- [end:maxpool2d]
 
 
+# --8<-- [start:avgpool2d]
 def avgpool2d_forward(x, kernel, stride):
     """Average pooling: ``y[n, c, i, j] = mean_{p < KH, q < KW} x[n, c, i*sh + p, j*sw + q]``.
 
@@ -497,6 +526,7 @@ def avgpool2d_backward(dy, in_size, kernel, stride):
         for j in range(kw):
             dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += g
     return dx
+# --8<-- [end:avgpool2d]
 
 
 def maxpool1d_forward(x, kernel, stride):
@@ -531,6 +561,7 @@ def avgpool1d_backward(dy, in_size, kernel, stride):
 RNN_ACTIVATIONS = ("tanh", "relu")
 
 
+# --8<-- [start:elman]
 def elman_step_forward(x, h_prev, Wx, Wh, b, activation):
     """One Elman step: ``h = f(x Wx + h_prev Wh + b)``, f = tanh or relu.
 
@@ -583,8 +614,10 @@ def elman_backward(dhs, x, h0, hs, Wx, Wh, activation):
         dWh += gWh
         db += gb
     return dx, dh_next, dWx, dWh, db
+# --8<-- [end:elman]
 
 
+# --8<-- [start:lstm_step]
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     """One LSTM step (gate order i, f, g, o, as in PyTorch).
 
@@ -627,6 +660,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, c, gates, Wx, Wh):
                          dc_tot * i * (1 - g * g),
                          dh * tc * o * (1 - o)], axis=1)
     return (dz @ Wx.T, dz @ Wh.T, dc_tot * f, x.T @ dz, h_prev.T @ dz, dz.sum(axis=0))
+# --8<-- [end:lstm_step]
 
 
 def lstm_forward(x, h0, c0, Wx, Wh, b):
@@ -783,6 +817,7 @@ def lstm_backward_masked(dhs, x, h0, c0, hs, cs, cnew, gates, m, keep, Wx, Wh):
     return dx, dh_carry, dc_carry, dWx, dWh, db
 
 
+# --8<-- [start:elman_rop]
 def elman_rop(A, hnew, m, Wh, activation):
     """R-op (forward-mode derivative) of :func:`elman_forward_masked` (``m = None``:
     :func:`elman_forward`): with ``R{h_0} = 0``,
@@ -798,6 +833,7 @@ def elman_rop(A, hnew, m, Wh, activation):
         new = activation_backward(hnew[t], A[t] + r @ Wh, activation)
         r = rh[t] = new if m is None else _mix(m[t], new, r)
     return rh
+# --8<-- [end:elman_rop]
 
 
 def lstm_rop(A, c0, cs, cnew, gates, m, Wh):

@@ -215,6 +215,8 @@ class Conv2D(_ConvBase):
         Zeros added on each side of H and W.
     activation : {"linear", "sigmoid", "tanh", "relu"}
 
+    Notes
+    -----
     ``w`` is (F, C, KH, KW), initialised uniform on ``[-s, s]`` with Glorot's
     ``s = sqrt(6 / (C KH KW + F KH KW))`` (He's ``sqrt(6 / (C KH KW))`` for relu); ``b``
     (F,) starts at zero.  Output ``(F, OH, OW)``, ``OH = (H + 2 ph - KH) // sh + 1``.
@@ -289,6 +291,8 @@ class Conv1D(_ConvBase):
         Zeros added at both ends of the sequence.
     activation : {"linear", "sigmoid", "tanh", "relu"}
 
+    Notes
+    -----
     ``w`` is (F, C, K), Glorot/He uniform as :class:`Conv2D`; ``b`` (F,) zero.
 
     Masks: ``set_mask(mask)`` (mask (N, L), 1 on real positions, padding at the end of

@@ -77,8 +77,8 @@ class Network:
     loss_fn : Loss
         The loss object.  (``loss`` is the method ``loss(X, y)``.)
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from deepbio.nn import Network, Dense
     >>> net = Network([Dense(8, "tanh"), Dense(3)], "softmax_cross_entropy")

@@ -433,6 +433,8 @@ class Elman(_Recurrent):
     bptt_steps : int or None
         Truncated BPTT window (see the module docstring); None: full BPTT.
 
+    Notes
+    -----
     Parameters of the layer: ``Wx`` (D, H), Glorot uniform; ``Wh`` (H, H), a random
     orthogonal matrix (its eigenvalues lie on the unit circle, so gradients neither
     explode nor vanish at the start of training; Saxe et al. 2014); ``b`` (H,) zero.
@@ -540,6 +542,8 @@ class LSTM(_Recurrent):
         Initial bias of the forget gate (Gers et al. 2000; Jozefowicz et al. 2015): with
         ``f = sigm(forget_bias)`` near 1 the cell keeps its content from the start.
 
+    Notes
+    -----
     Parameters of the layer: ``Wx`` (D, 4H) Glorot uniform per gate; ``Wh`` (H, 4H), an
     orthogonal (H, H) block per gate; ``b`` (4H,) zero except the forget block.
 

@@ -75,8 +75,8 @@ class SGD(Optimizer):
     random_state : None, int or numpy Generator
         Seeds the shuffling and the validation split.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from deepbio.nn import Network, Dense
     >>> from deepbio.optim import SGD

@@ -52,6 +52,8 @@ def filters(model, ax=None, image_shape=None, max_filters=64, ncols=None, cmap="
         Tiles per row (default about the square root of the number drawn).
     cmap : matplotlib colour map, default "gray"
 
+    Notes
+    -----
     Each tile is scaled on its own to ``[-max |w|, max |w|]`` (zero is mid-grey), so
     the pattern of a filter shows whatever its norm; tiles are separated by one blank
     pixel.  Returns the Axes; its image is ``ax.images[0]``.

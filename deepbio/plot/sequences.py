@@ -203,7 +203,10 @@ def saliency_track(attributions_row, sequence=None, ax=None, mask=None, alphabet
     alphabet : str, default "ACGT"
         Letters of the one-hot columns.
 
-    Returns the Axes (x axis: positions 1..n of the real sequence).
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes (x axis: positions 1..n of the real sequence).
     """
     require_matplotlib()
     A = np.asarray(attributions_row, dtype=np.float64)

@@ -199,6 +199,7 @@ cdef inline Py_ssize_t _stop(Py_ssize_t q, Py_ssize_t pad, Py_ssize_t s, Py_ssiz
     return top if top < out else out
 
 
+# --8<-- [start:im2col]
 cdef void _im2col_rows(const floating *x, floating *cols, const Geom *g, Py_ssize_t cp0,
                        Py_ssize_t cp1) noexcept nogil:
     """Rows of the patches of one image x (C, H, W) into cols (K, P), for the (channel,
@@ -289,6 +290,7 @@ cdef void _col2im_channel(const floating *cols, floating *dx, const Geom *g,
                         dst[j * g.sw] += src[j]
                     src += g.ow
                     dst += g.sh * g.w
+# --8<-- [end:im2col]
 
 
 cdef inline void _im2col(const floating *x, floating *cols, const Geom *g,
@@ -322,6 +324,7 @@ cdef inline Py_ssize_t _threads() noexcept nogil:
 # --------------------------------------------------------------------------- conv2d
 
 
+# --8<-- [start:conv2d]
 cdef inline void _forward_image(const floating *x, const floating *w, const floating *b,
                                 floating *y, floating *cols, const Geom *g,
                                 bint split) noexcept nogil:
@@ -398,6 +401,7 @@ cdef _backward_input(const floating[:, :, :, ::1] dy, const floating[:, :, :, ::
                           g.p, 0, &cols[0, 0, 0], g.p)
                     _col2im(&cols[0, 0, 0], &dx[i, 0, 0, 0], &g, True)
     return dx_arr
+# --8<-- [end:conv2d]
 
 
 cdef Py_ssize_t _chunks(Geom g):
@@ -413,6 +417,7 @@ cdef Py_ssize_t _chunks(Geom g):
     return nch
 
 
+# --8<-- [start:conv2d_weight]
 cdef void _weight_grad_image(const floating *x, const floating *dy, floating *cols,
                              floating *dyt, floating *part, double *dbpart, const Geom *g,
                              bint split) noexcept nogil:
@@ -485,6 +490,7 @@ cdef _backward_weight(const floating[:, :, :, ::1] dy, const floating[:, :, :, :
     dw_arr = np.ascontiguousarray(dwt.T).reshape(g.f, g.c, g.kh, g.kw)
     db_arr = dbpart_arr.sum(axis=0).astype(dtype)
     return dw_arr, db_arr
+# --8<-- [end:conv2d_weight]
 
 
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,

@@ -85,6 +85,7 @@ cdef inline floating row_max(const floating* z, Py_ssize_t d) noexcept nogil:
     return m
 
 
+# --8<-- [start:activation]
 cdef inline void act_forward_row(int act, const floating* z, const floating* b,
                                  floating* out, Py_ssize_t d, floating* buf) noexcept nogil:
     """``out = f(z + b)`` over one row of ``d`` entries (``b`` may be NULL: no bias).
@@ -158,6 +159,7 @@ cdef inline void act_backward_row(int act, const floating* a, const floating* da
         s = pairwise_sum(buf, d)
         for k in range(d):
             dz[k] = a[k] * (da[k] - s)
+# --8<-- [end:activation]
 
 
 # ------------------------------------------------------- parallel drivers (nogil)
@@ -232,6 +234,7 @@ def activation_backward(const floating[:, ::1] a, const floating[:, ::1] da, act
     return out
 
 
+# --8<-- [start:dense]
 def dense_forward(const floating[:, ::1] x, const floating[:, ::1] W,
                   const floating[::1] b, activation):
     """``a = f(x W + b)``.  x : (N, D), W : (D, H), b : (H,).  Returns a : (N, H)."""
@@ -284,8 +287,10 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] W,
         # db_j = sum_n dz_nj
         col_sums_par(dz, <floating*>NULL, n, h, &db[0], nt)
     return dx_arr, dW_arr, db_arr
+# --8<-- [end:dense]
 
 
+# --8<-- [start:sparsity_grad]
 def sparsity_grad(const floating[:, ::1] a, double rho, double beta):
     """KL sparsity penalty on mean activations and its gradient (see the reference).
 
@@ -332,6 +337,7 @@ def sparsity_grad(const floating[:, ::1] a, double rho, double beta):
         for i in prange(n, num_threads=nt, schedule="static"):
             memcpy(&da[i, 0], g, h * sizeof(floating))
     return np.asarray(penalty, dtype=dtype), da_arr
+# --8<-- [end:sparsity_grad]
 
 
 def mask_corrupt(const floating[:, ::1] x, const floating[:, ::1] u, double p):

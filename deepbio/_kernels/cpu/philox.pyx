@@ -26,6 +26,7 @@ cdef uint32_t M0 = 0xD2511F53, M1 = 0xCD9E8D57     # round multipliers
 cdef uint32_t W0 = 0x9E3779B9, W1 = 0xBB67AE85     # key increments
 
 
+# --8<-- [start:philox_block]
 cdef inline void philox_block(uint32_t* c, uint32_t k0, uint32_t k1) noexcept nogil:
     """Ten Philox4x32 rounds on the counter ``c[0..3]`` in place, key ``(k0, k1)``.
 
@@ -71,6 +72,7 @@ cdef inline void uniform_block(floating* out, Py_ssize_t n, Py_ssize_t j, uint64
             if i < n:
                 out[i] = (<double>(x[2 * w] >> 5) * 67108864.0
                           + <double>(x[2 * w + 1] >> 6)) * 1.1102230246251565e-16
+# --8<-- [end:philox_block]
 
 
 def _fill(floating[::1] out, uint64_t seed, uint64_t stream, uint64_t offset):

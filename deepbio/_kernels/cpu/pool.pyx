@@ -94,6 +94,7 @@ cdef inline Py_ssize_t _argmax_2x2(const floating *x, Py_ssize_t width,
     return arg
 
 
+# --8<-- [start:maxpool2d]
 def maxpool2d_forward(const floating[:, :, :, ::1] x, kernel, stride):
     """Max pooling with the position of each maximum (see ``reference.maxpool2d_forward``).
 
@@ -160,6 +161,7 @@ def maxpool2d_backward(const floating[:, :, :, ::1] dy, const long long[:, :, :,
             _check(0 <= argp[o] and argp[o] < h * w)
             dxp[argp[o]] += dyp[o]
     return dx_arr.reshape(n, c, h, w)
+# --8<-- [end:maxpool2d]
 
 
 def avgpool2d_forward(const floating[:, :, :, ::1] x, kernel, stride):
@@ -193,6 +195,7 @@ def avgpool2d_forward(const floating[:, :, :, ::1] x, kernel, stride):
     return y_arr
 
 
+# --8<-- [start:avgpool2d_backward]
 def avgpool2d_backward(const floating[:, :, :, ::1] dy, in_size, kernel, stride):
     """Spread each output gradient evenly over its window (summing overlaps).
 
@@ -226,6 +229,7 @@ def avgpool2d_backward(const floating[:, :, :, ::1] dy, in_size, kernel, stride)
                     for q in range(kw):
                         win[p * w + q] += g
     return dx_arr
+# --8<-- [end:avgpool2d_backward]
 
 
 # ------------------------------------------------------------------------------- 1-d

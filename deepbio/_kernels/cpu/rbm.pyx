@@ -34,6 +34,7 @@ DEF GRAIN = 32768
 DEF BLOCK = 2048
 
 
+# --8<-- [start:sigmoid_bernoulli]
 def sigmoid_bernoulli(const floating[:, ::1] x, const floating[:, ::1] u):
     """Fused logistic + Bernoulli sample.
 
@@ -64,8 +65,10 @@ def sigmoid_bernoulli(const floating[:, ::1] x, const floating[:, ::1] u):
         for k in range(k0, k0 + m):
             s[k] = one if up[k] < p[k] else zero
     return p_arr, s_arr
+# --8<-- [end:sigmoid_bernoulli]
 
 
+# --8<-- [start:gaussian_sample]
 def gaussian_sample(const floating[:, ::1] mean, const floating[::1] sigma,
                     const floating[:, ::1] u1, const floating[:, ::1] u2):
     """Gaussian visible sample ``v = mean + sigma * z``, ``z`` by Box-Muller.
@@ -87,8 +90,10 @@ def gaussian_sample(const floating[:, ::1] mean, const floating[::1] sigma,
         for j in range(d):
             v[i, j] = mean[i, j] + sigma[j] * z[j]
     return v_arr
+# --8<-- [end:gaussian_sample]
 
 
+# --8<-- [start:cd_statistics]
 def cd_statistics(const floating[:, ::1] v0, const floating[:, ::1] h0,
                   const floating[:, ::1] vk, const floating[:, ::1] hk):
     """CD statistics ``dW = (v0^T h0 - vk^T hk) / N``, ``db = mean_n(v0 - vk)``,
@@ -124,8 +129,10 @@ def cd_statistics(const floating[:, ::1] v0, const floating[:, ::1] h0,
     for j in range(h):
         dc[j] = <floating>(<double>dc[j] / n)
     return dW_arr, db_arr, dc_arr
+# --8<-- [end:cd_statistics]
 
 
+# --8<-- [start:free_energy]
 cdef inline floating softplus_row_sum(const floating* z, const floating* c, Py_ssize_t h,
                                       floating* buf) noexcept nogil:
     """``sum_j softplus(z_j + c_j)``, ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``;
@@ -198,3 +205,4 @@ def free_energy(const floating[:, ::1] v, const floating[:, ::1] W, const floati
         F[i] = F[i] - softplus_row_sum(&Z[i, 0], &c[0], h,
                                        &scratch[threadid() * 3 * max(d, h)])
     return F_arr
+# --8<-- [end:free_energy]

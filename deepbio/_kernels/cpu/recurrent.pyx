@@ -63,6 +63,7 @@ cdef inline int _nt(Py_ssize_t work) noexcept nogil:
 # -------------------------------------------------------------------------- Elman
 
 
+# --8<-- [start:elman_forward]
 cdef inline void elman_act_rows(int act, floating* z, const floating* b, floating* buf,
                                 Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
     """Rows r0 <= n < r1 of one step, in place: ``h = f(z + b)``; ``buf``: H per row."""
@@ -104,6 +105,7 @@ cdef void elman_forward_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, 
         else:
             for c in prange(nt, num_threads=nt, schedule="static"):
                 elman_act_rows(act, z, b, buf, c * per, min((c + 1) * per, N), H)
+# --8<-- [end:elman_forward]
 
 
 cdef void step_col_sums(const floating* dZ, Py_ssize_t T, Py_ssize_t N, Py_ssize_t M,
@@ -139,6 +141,7 @@ cdef void weight_grads(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H, P
     step_col_sums(dZ, T, N, M, db, tmp)
 
 
+# --8<-- [start:elman_backward]
 cdef inline void elman_dz_rows(int act, const floating* dhs_t, const floating* dh_next,
                                const floating* h, floating* dz, Py_ssize_t k0,
                                Py_ssize_t k1) noexcept nogil:
@@ -176,6 +179,7 @@ cdef void elman_backward_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t D,
         # dh_next = dz_t Wh^T
         gemm(c'N', c'T', N, H, H, <floating>1, dZ + t * NH, H, Wh, H, <floating>0, dh0, H)
     weight_grads(T, N, D, H, H, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
+# --8<-- [end:elman_backward]
 
 
 def elman_forward(const floating[:, :, ::1] x, const floating[:, ::1] h0,
@@ -267,6 +271,7 @@ def elman_step_backward(const floating[:, ::1] dh, const floating[:, ::1] x,
 # --------------------------------------------------------------------------- LSTM
 
 
+# --8<-- [start:lstm_forward]
 cdef inline void lstm_cell_rows(floating* g, const floating* b, const floating* c_prev,
                                 floating* c, floating* h, floating* zb, floating* tmp,
                                 Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
@@ -331,8 +336,10 @@ cdef void lstm_forward_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t
             for c in prange(nt, num_threads=nt, schedule="static"):
                 lstm_cell_rows(g, b, c_prev, cs + t * N * H, hs + t * N * H, zb, tmp,
                                c * per, min((c + 1) * per, N), H)
+# --8<-- [end:lstm_forward]
 
 
+# --8<-- [start:lstm_backward]
 cdef inline void lstm_dz_rows(const floating* dhs_t, floating* dh_next, floating* dc_next,
                               const floating* c_prev, const floating* gates, floating* dz,
                               const floating* tc, floating* work, Py_ssize_t r0,
@@ -418,6 +425,7 @@ cdef void lstm_backward_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_
         # dh_next = dz_t Wh^T
         gemm(c'N', c'T', N, H, G, <floating>1, dZ + t * N * G, G, Wh, G, <floating>0, dh0, H)
     weight_grads(T, N, D, H, G, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
+# --8<-- [end:lstm_backward]
 
 
 def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] h0,
@@ -759,6 +767,7 @@ cdef void lstm_backward_masked_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py
     weight_grads(T, N, D, H, G, dZ, x, h0, hs, Wx, dx, dWx, dWh, db, tmp)
 
 
+# --8<-- [start:elman_rop]
 cdef inline void elman_rop_rows(int act, const floating* rz, const floating* h,
                                 const floating* m, const floating* r_prev, floating* r,
                                 Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
@@ -806,6 +815,7 @@ cdef void elman_rop_impl(int act, Py_ssize_t T, Py_ssize_t N, Py_ssize_t H,
             for c in prange(nt, num_threads=nt, schedule="static"):
                 elman_rop_rows(act, rz, hnew + t * NH, mt, r_prev, rh + t * NH, c * per,
                                min((c + 1) * per, N), H)
+# --8<-- [end:elman_rop]
 
 
 cdef inline void lstm_rop_rows(const floating* rz, const floating* gates,

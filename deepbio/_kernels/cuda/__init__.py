@@ -100,6 +100,7 @@ def _opt(a):
     return _NULL if a is None else a
 
 
+# --8<-- [start:cd_statistics]
 def _column_sums(family, a, b=None, mean=False):
     """``sum_i (a - b)[i, :]`` (or the mean) of a 2-d array; ``b`` may be None."""
     n, d = a.shape
@@ -107,6 +108,7 @@ def _column_sums(family, a, b=None, mean=False):
     _launch(_fn(family, "column_sums<{T}>", a.dtype), d,
             (a, _opt(b), out, _i64(n), _i64(d), np.int32(mean)))
     return out
+# --8<-- [end:cd_statistics]
 
 
 # -------------------------------------------------------------------------- random
@@ -149,12 +151,14 @@ def gaussian_sample(mean, sigma, u1, u2):
     return v
 
 
+# --8<-- [start:cd_statistics_face]
 def cd_statistics(v0, h0, vk, hk):
     cp = _cupy()
     dW = cp.matmul(v0.T, h0)
     dW -= cp.matmul(vk.T, hk)
     dW /= v0.dtype.type(v0.shape[0])
     return dW, _column_sums("rbm", v0, vk, mean=True), _column_sums("rbm", h0, hk, mean=True)
+# --8<-- [end:cd_statistics_face]
 
 
 def free_energy(v, W, b, c, sigma=None):
@@ -209,6 +213,7 @@ def activation_backward(a, da, activation):
     return _activation_grad(a, da, activation)
 
 
+# --8<-- [start:dense]
 def dense_forward(x, W, b, activation):
     z = _cupy().matmul(x, W)
     return _activation(z, b, z, activation)              # f(z + b) in place
@@ -218,6 +223,7 @@ def dense_backward(x, W, a, da, activation):
     cp = _cupy()
     dz = da if activation == "linear" else _activation_grad(a, da, activation)
     return cp.matmul(dz, W.T), cp.matmul(x.T, dz), _column_sums("dense", dz)
+# --8<-- [end:dense]
 
 
 def sparsity_grad(a, rho, beta):
@@ -252,6 +258,7 @@ def gaussian_corrupt(x, u1, u2, std):
 # --------------------------------------------------------------------- convolution
 
 
+# --8<-- [start:conv2d]
 def _im2col2d(x, kh, kw, stride, padding):
     """cols (N, C*KH*KW, OH*OW) of x (N, C, H, W), zero padded; and (OH, OW)."""
     n, c, h, w = x.shape
@@ -292,6 +299,7 @@ def conv2d_backward_weight(dy, x, kernel_size, stride, padding):
     d = dy.reshape(n, f, oh * ow)
     dw = cp.tensordot(d, cols, axes=((0, 2), (0, 2)))           # sum_n dy_n cols_n^T
     return cp.ascontiguousarray(dw).reshape(f, c, kh, kw), d.sum(axis=(0, 2))
+# --8<-- [end:conv2d]
 
 
 def _im2col1d(x, k, s, p):
@@ -333,6 +341,7 @@ def conv1d_backward_weight(dy, x, kernel_size, stride, padding):
 # ------------------------------------------------------------------------- pooling
 
 
+# --8<-- [start:maxpool2d]
 def maxpool2d_forward(x, kernel, stride):
     cp = _cupy()
     n, c, h, w = x.shape
@@ -356,6 +365,7 @@ def _maxpool_grad(dy, argmax, in_shape):
 
 def maxpool2d_backward(dy, argmax, in_size):
     return _maxpool_grad(dy, argmax, dy.shape[:2] + tuple(_pair(in_size)))
+# --8<-- [end:maxpool2d]
 
 
 def avgpool2d_forward(x, kernel, stride):
@@ -457,6 +467,7 @@ def elman_step_backward(dh, x, h_prev, h, Wx, Wh, activation):
     return dx, _cupy().matmul(dz, Wh.T), dWx, dWh, db
 
 
+# --8<-- [start:elman]
 def elman_forward(x, h0, Wx, Wh, b, activation):
     cp = _cupy()
     t_len, n, d = x.shape
@@ -481,6 +492,7 @@ def elman_backward(dhs, x, h0, hs, Wx, Wh, activation):
     h_prev = cp.concatenate([h0[None], hs[:-1]])
     dx, dWx, dWh, db = _param_grads(dz, x, h_prev, Wx, Wh)
     return dx, dh_next, dWx, dWh, db
+# --8<-- [end:elman]
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -617,6 +629,7 @@ def lstm_backward_masked(dhs, x, h0, c0, hs, cs, cnew, gates, m, keep, Wx, Wh):
     return dx, dh0, dc0, dWx, dWh, db
 
 
+# --8<-- [start:elman_rop]
 def elman_rop(A, hnew, m, Wh, activation):
     cp = _cupy()
     rh = cp.empty_like(hnew)
@@ -627,6 +640,7 @@ def elman_rop(A, hnew, m, Wh, activation):
         _launch(fn, size, (A[t], prod, hnew[t], _row(m, t), _NULL if t == 0 else rh[t - 1],
                            rh[t], _i64(size), hsz, np.int32(_ACT[activation])))
     return rh
+# --8<-- [end:elman_rop]
 
 
 def lstm_rop(A, c0, cs, cnew, gates, m, Wh):

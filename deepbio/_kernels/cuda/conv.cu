@@ -16,6 +16,7 @@
 // dropped (col2im).
 #include "common.cuh"
 
+// --8<-- [start:im2col]
 // cols[n, c, p, q, i, j] = x_pad[n, c, i sh + p, j sw + q]
 //                        = x[n, c, i sh + p - ph, j sw + q - pw] inside the input, else 0
 template <typename T>
@@ -54,6 +55,7 @@ __global__ void col2im2d(const T* __restrict__ cols, T* __restrict__ dx, long lo
         dx[k] = acc;
     }
 }
+// --8<-- [end:im2col]
 
 // cols[n, c, p, i] = x[n, c, i s + p - pad] inside the input, else 0
 template <typename T>

@@ -20,6 +20,7 @@
 // are not __restrict__.
 #include "common.cuh"
 
+// --8<-- [start:activation]
 // a = f(z + b) elementwise over z (N, D), b (D,) or NULL
 template <typename T>
 __global__ void activation(const T* z, const T* __restrict__ b, T* out, long long n,
@@ -79,7 +80,9 @@ __global__ void softmax_grad_rows(const T* __restrict__ a, const T* __restrict__
             dz[i * d + k] = a[i * d + k] * (da[i * d + k] - s);
     }
 }
+// --8<-- [end:activation]
 
+// --8<-- [start:sparsity_grad]
 // Column j, from rho_hat_j = mean_n a_nj (column_sums) clipped to [lo, hi] = [eps, 1 - eps]:
 //   KL_j = rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))
 //   g_j  = (beta / N) (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j))
@@ -102,6 +105,7 @@ __global__ void broadcast_rows(const T* __restrict__ g, T* __restrict__ out, lon
                                long long h) {
     for (long long k = grid_start(); k < n; k += grid_stride()) out[k] = g[k % h];
 }
+// --8<-- [end:sparsity_grad]
 
 // x_tilde = x 1[u >= p]   (elementwise; p rounded to T, as NumPy compares)
 template <typename T>

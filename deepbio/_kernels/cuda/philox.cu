@@ -11,6 +11,7 @@
 #include "common.cuh"
 #include "philox.cuh"
 
+// --8<-- [start:philox_uniform]
 // Element 4 j + w (float32) is u(X[w]) of block j; element 2 j + w (float64) is
 // u(X[2w], X[2w + 1]).  X = philox4x32_10((lo(offset + j), hi(offset + j), lo(stream),
 // hi(stream)), (lo(seed), hi(seed))).
@@ -32,6 +33,7 @@ __global__ void philox_uniform(T* __restrict__ out, long long n, unsigned long l
         }
     }
 }
+// --8<-- [end:philox_uniform]
 
 // out[b] = philox4x32_10(counter[b], (k0, k1)) for b < blocks; counter, out uint32 (blocks, 4)
 __global__ void philox_blocks(const unsigned int* __restrict__ counter,

@@ -8,6 +8,7 @@
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
 
+// --8<-- [start:philox_block]
 // Ten rounds on the counter c[0..3] in place, key (k0, k1):
 //   (hi0, lo0) = mulhilo32(M0, c0),  (hi1, lo1) = mulhilo32(M1, c2)
 //   c = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0);   k += (W0, W1) between rounds.
@@ -41,7 +42,9 @@ __device__ __forceinline__ void philox_block(unsigned int* x, unsigned long long
     x[3] = (unsigned int)(stream >> 32);
     philox4x32_10(x, (unsigned int)seed, (unsigned int)(seed >> 32));
 }
+// --8<-- [end:philox_block]
 
+// --8<-- [start:philox_u01]
 // float32 uniform from one word: u = (x >> 8) 2^-24 (exact)
 __device__ __forceinline__ float philox_u01(unsigned int x, float) {
     return (float)(x >> 8) * 5.9604644775390625e-08f;
@@ -51,3 +54,4 @@ __device__ __forceinline__ float philox_u01(unsigned int x, float) {
 __device__ __forceinline__ double philox_u01(unsigned int a, unsigned int b, double) {
     return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * 1.1102230246251565e-16;
 }
+// --8<-- [end:philox_u01]

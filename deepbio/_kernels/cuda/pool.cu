@@ -16,6 +16,7 @@
 // the kernel and stride), in the reference's (p, q) order, and is deterministic.
 #include "common.cuh"
 
+// --8<-- [start:maxpool2d]
 // y[nc, i, j] = max_{p < KH, q < KW} x[nc, i sh + p, j sw + q]; argmax = (i sh + p) W + j sw + q
 // of the first maximum in row-major window order; the first NaN wins (as numpy.argmax)
 template <typename T>
@@ -41,6 +42,7 @@ __global__ void maxpool2d(const T* __restrict__ x, T* __restrict__ y,
         argmax[k] = arg;
     }
 }
+// --8<-- [end:maxpool2d]
 
 // y[nc, i, j] = sum_{p, q} x[nc, i sh + p, j sw + q] / (KH KW)
 template <typename T>
@@ -57,6 +59,7 @@ __global__ void avgpool2d(const T* __restrict__ x, T* __restrict__ y, long long 
     }
 }
 
+// --8<-- [start:avgpool2d_backward]
 // dx[nc, r, v] = sum over windows (i, j) holding (r, v) = (i sh + p, j sw + q) of
 //                dy[nc, i, j] / (KH KW)
 template <typename T>
@@ -79,6 +82,7 @@ __global__ void avgpool2d_grad(const T* __restrict__ dy, T* __restrict__ dx, lon
         dx[k] = acc;
     }
 }
+// --8<-- [end:avgpool2d_backward]
 
 // y[nc, i] = max_{p < K} x[nc, i s + p]; argmax = i s + p of the first maximum (first NaN)
 template <typename T>
@@ -131,6 +135,7 @@ __global__ void avgpool1d_grad(const T* __restrict__ dy, T* __restrict__ dx, lon
     }
 }
 
+// --8<-- [start:maxpool_backward]
 // dx[nc, argmax[nc, o]] += dy[nc, o] for every output o of every plane nc; dx zeroed by
 // the caller; `plane_out` outputs and `plane_in` inputs per plane (OH OW and H W, or OL and L)
 template <typename T>
@@ -140,3 +145,4 @@ __global__ void maxpool_grad(const T* __restrict__ dy, const long long* __restri
     for (long long k = grid_start(); k < total; k += grid_stride())
         atomicAdd(&dx[(k / plane_out) * plane_in + argmax[k]], dy[k]);
 }
+// --8<-- [end:maxpool_backward]

@@ -15,6 +15,7 @@
 // and free_energy's v W, v . b are cuBLAS products in the face.
 #include "common.cuh"
 
+// --8<-- [start:sigmoid_bernoulli]
 // p = 1 / (1 + exp(-x)),  s = 1[u < p]   (elementwise over n entries)
 template <typename T>
 __global__ void sigmoid_bernoulli(const T* __restrict__ x, const T* __restrict__ u,
@@ -25,7 +26,9 @@ __global__ void sigmoid_bernoulli(const T* __restrict__ x, const T* __restrict__
         s[k] = u[k] < pk ? T(1) : T(0);
     }
 }
+// --8<-- [end:sigmoid_bernoulli]
 
+// --8<-- [start:gaussian_sample]
 // v = mean + sigma z,  z = sqrt(-2 log(1 - u1)) cos(2 pi u2);  mean, u1, u2, v (N, D), sigma (D,)
 template <typename T>
 __global__ void gaussian_sample(const T* __restrict__ mean, const T* __restrict__ sigma,
@@ -34,7 +37,9 @@ __global__ void gaussian_sample(const T* __restrict__ mean, const T* __restrict_
     for (long long k = grid_start(); k < n; k += grid_stride())
         v[k] = mean[k] + sigma[k % d] * standard_normal(u1[k], u2[k]);
 }
+// --8<-- [end:gaussian_sample]
 
+// --8<-- [start:free_energy]
 // Gaussian visibles, row i of v (N, D):  vs = v / sigma  and
 // quad_i = sum_k ((v_ik - b_k) / sigma_k)^2 / 2
 template <typename T>
@@ -69,3 +74,4 @@ __global__ void free_energy_rows(const T* __restrict__ z, const T* __restrict__ 
         if (threadIdx.x == 0) f[i] = base[i] - acc;
     }
 }
+// --8<-- [end:free_energy]

@@ -14,6 +14,7 @@
 // dc may be NULL, meaning zero: the last step of the backward recurrence has neither.
 #include "common.cuh"
 
+// --8<-- [start:elman]
 // h[n, j] = f(xw[n, j] + hwh[n, j] + b[j]),  xw = x Wx, hwh = h_prev Wh  (N, H)
 template <typename T>
 __global__ void elman_cell(const T* __restrict__ xw, const T* __restrict__ hwh,
@@ -33,7 +34,9 @@ __global__ void elman_cell_grad(const T* __restrict__ dh, const T* __restrict__ 
     for (long long k = grid_start(); k < total; k += grid_stride())
         dz[k] = activate_backward(act, h[k], dh_next ? dh[k] + dh_next[k] : dh[k]);
 }
+// --8<-- [end:elman]
 
+// --8<-- [start:lstm]
 // Row n, unit j < H, z = xw + hwh + b (N, 4H), gate blocks [i | f | g | o]:
 //   i = sigm(z_i), f = sigm(z_f), g = tanh(z_g), o = sigm(z_o)
 //   c = f c_prev + i g,  h = o tanh(c);  gates = [i, f, g, o]
@@ -97,6 +100,7 @@ __global__ void lstm_cell_grad(const T* __restrict__ dh, const T* __restrict__ d
         dc_prev[k] = dct * gf;
     }
 }
+// --8<-- [end:lstm]
 
 // ---------------------------------------------------- masks, truncation and the R-op
 //
@@ -210,6 +214,7 @@ __global__ void masked_carry(const T* __restrict__ prod, const T* __restrict__ p
     }
 }
 
+// --8<-- [start:elman_rop]
 template <typename T>
 __global__ void elman_rop_step(const T* __restrict__ a, const T* __restrict__ prod,
                                const T* __restrict__ hnew, const T* __restrict__ m,
@@ -226,6 +231,7 @@ __global__ void elman_rop_step(const T* __restrict__ a, const T* __restrict__ pr
         r[k] = nw;
     }
 }
+// --8<-- [end:elman_rop]
 
 // rz = a + prod (N, 4H);  R{i} = i(1-i) rz_i, ...;  rc~ = R{f} c_prev + f rc + R{i} g + i R{g};
 // rh~ = R{o} tanh(c~) + o (1 - tanh^2 c~) rc~;  rh = m rh~ + (1 - m) rh_prev, rc likewise.

@@ -28,6 +28,7 @@ def _out(n, k, s, p):
     return (n + 2 * p - k) // s + 1
 
 
+# --8<-- [start:im2col]
 # cols[n, c, p, q, i, j] = x[n, c, i sh + p - ph, j sw + q - pw]   (0 in the padding)
 @jit
 def _im2col(x, sh, sw, ph, pw, cols):
@@ -69,6 +70,7 @@ def _col2im(cols, sh, sw, ph, pw, dx):
                     continue
                 acc += cols[n, c, p, q, hp // sh, wq // sw]
         dx[n, c, h, w] = acc
+# --8<-- [end:im2col]
 
 
 # y[n, f, o] += b[f]
@@ -100,6 +102,7 @@ def _im2col_call(x, kh, kw, sh, sw, ph, pw):
     return cols.reshape(n, c * kh * kw, oh * ow), oh, ow
 
 
+# --8<-- [start:conv2d]
 def conv2d_forward(x, w, b, stride, padding):
     f, c, kh, kw = w.shape
     (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
@@ -131,6 +134,7 @@ def conv2d_backward_weight(dy, x, kernel_size, stride, padding):
     db = xp.empty(f, dtype=dy.dtype)
     _channel_sum[launch(f)](d, db)
     return dw.reshape(f, c, kh, kw), db
+# --8<-- [end:conv2d]
 
 
 # 1-d convolution is 2-d convolution with a height of one (reshapes are views).

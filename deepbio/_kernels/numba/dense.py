@@ -25,6 +25,7 @@ def _activation_forward(z, code, a):
         a[i] = activate(z[i], code)
 
 
+# --8<-- [start:activation]
 # a[n, h] = f(z[n, h] + b[h])   (bias fused into the activation)
 @jit
 def _bias_activation(z, b, code, a):
@@ -69,6 +70,7 @@ def _softmax_backward_rows(a, da, dz):
             s += da[n, d] * a[n, d]
         for d in range(a.shape[1]):
             dz[n, d] = a[n, d] * (da[n, d] - s)
+# --8<-- [end:activation]
 
 
 # out[h] = sum_n x[n, h]   (one thread per column: the bias gradient)
@@ -116,6 +118,7 @@ def activation_backward(a, da, activation):
 # ----------------------------------------------------------------------- dense layer
 
 
+# --8<-- [start:dense]
 def dense_forward(x, W, b, activation):
     code = CODES[activation]
     z = matmul(x, W)                                          # x W  (N, H)
@@ -131,6 +134,7 @@ def dense_forward(x, W, b, activation):
 def dense_backward(x, W, a, da, activation):
     dz = activation_backward(a, da, activation)
     return matmul(dz, W, trans_b=True), matmul(x, dz, trans_a=True), column_sum(dz)
+# --8<-- [end:dense]
 
 
 # -------------------------------------------------------------------------- sparsity

@@ -42,6 +42,7 @@ TWO_M24, TWO_M53 = 2.0 ** -24, 2.0 ** -53
 ROUNDS = 10
 
 
+# --8<-- [start:philox_block]
 # x = Philox4x32-10(counter (c0, c1, c2, c3), key (k0, k1)); every word a uint64 < 2^32.
 @jit(device=True)
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
@@ -53,6 +54,7 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
         k0 = (k0 + W0) & MASK32              # bump the key (after the last round: unused)
         k1 = (k1 + W1) & MASK32
     return c0, c1, c2, c3
+# --8<-- [end:philox_block]
 
 
 # (lo32(offset + j), hi32(offset + j)) from offset = (off_lo, off_hi), mod 2^64
@@ -63,6 +65,7 @@ def _block_counter(off_lo, off_hi, j):
     return lo & MASK32, (off_hi + (jj >> U32) + (lo >> U32)) & MASK32
 
 
+# --8<-- [start:philox_uniform]
 # out[4 j + w] = (x_w >> 8) 2^-24,  x = philox4x32_10(counter_j, key)   (one thread per block j)
 @jit
 def _uniform_float32(k0, k1, s_lo, s_hi, off_lo, off_hi, out):
@@ -79,6 +82,7 @@ def _uniform_float32(k0, k1, s_lo, s_hi, off_lo, off_hi, out):
             out[i + 2] = T(x2 >> U8) * T(TWO_M24)
         if i + 3 < n:
             out[i + 3] = T(x3 >> U8) * T(TWO_M24)
+# --8<-- [end:philox_uniform]
 
 
 # out[2 j + w] = ((a >> 5) 2^26 + (b >> 6)) 2^-53,  (a, b) = (x_2w, x_2w+1)   (thread per block)

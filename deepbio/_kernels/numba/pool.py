@@ -30,6 +30,7 @@ def _pair(v):
         else (int(v), int(v))
 
 
+# --8<-- [start:maxpool2d]
 # y[n, c, i, j] = max_{p < KH, q < KW} x[n, c, i sh + p, j sw + q];
 # argmax[n, c, i, j] = (i sh + p*) W + (j sw + q*), the first maximum in row-major order.
 @jit
@@ -59,6 +60,7 @@ def _maxpool_backward(dy, argmax, dx):
     for idx in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
         plane, o = idx // P, idx % P
         cuda.atomic.add(dx, (plane, argmax[plane, o]), dy[plane, o])
+# --8<-- [end:maxpool2d]
 
 
 # y[n, c, i, j] = sum_{p < KH, q < KW} x[n, c, i sh + p, j sw + q] / (KH KW)
@@ -79,6 +81,7 @@ def _avgpool2d_forward(x, kh, kw, sh, sw, y):
         y[n, c, i, j] = s / T(kh * kw)
 
 
+# --8<-- [start:avgpool2d_backward]
 # dx[n, c, h, w] = sum_{p, q, i, j : i sh + p = h, j sw + q = w} dy[n, c, i, j] / (KH KW)
 # One thread per input pixel (a gather).
 @jit
@@ -103,6 +106,7 @@ def _avgpool2d_backward(dy, kh, kw, sh, sw, dx):
                     continue
                 acc += dy[n, c, hp // sh, wq // sw] / area
         dx[n, c, h, w] = acc
+# --8<-- [end:avgpool2d_backward]
 
 
 def _out(n, k, s):

@@ -13,6 +13,7 @@ _rt = runtime()
 jit, xp = _rt.jit, _rt.xp
 
 
+# --8<-- [start:sigmoid_bernoulli]
 # p[i] = 1 / (1 + e^-x[i]),  s[i] = 1[u[i] < p[i]]   (s from p as stored, in its dtype)
 @jit
 def _sigmoid_bernoulli(x, u, p, s):
@@ -20,6 +21,7 @@ def _sigmoid_bernoulli(x, u, p, s):
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         p[i] = sigmoid(x[i])
         s[i] = T(1) if u[i] < p[i] else T(0)
+# --8<-- [end:sigmoid_bernoulli]
 
 
 # v[n, d] = mean[n, d] + sigma[d] z[n, d],  z = sqrt(-2 log(1 - u1)) cos(2 pi u2)
@@ -31,6 +33,7 @@ def _gaussian_sample(mean, sigma, u1, u2, v):
         v[n, d] = mean[n, d] + sigma[d] * standard_normal(u1[n, d], u2[n, d])
 
 
+# --8<-- [start:cd_statistics]
 # out[j] = mean_n (a[n, j] - b[n, j])   (one thread per column: the bias statistics)
 @jit
 def _column_mean_diff(a, b, out):
@@ -47,8 +50,10 @@ def _column_mean_diff(a, b, out):
 def _difference_over_n(pos, neg, n, out):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = (pos[i] - neg[i]) / n
+# --8<-- [end:cd_statistics]
 
 
+# --8<-- [start:free_energy]
 # Bernoulli visible units, one thread per row n, with vw = v W:
 #   F[n] = -sum_d v[n, d] b[d] - sum_h softplus(vw[n, h] + c[h])
 @jit
@@ -62,6 +67,7 @@ def _free_energy_bernoulli(v, vw, b, c, out):
         for h in range(vw.shape[1]):
             sp += softplus(vw[n, h] + c[h])
         out[n] = -vb - sp
+# --8<-- [end:free_energy]
 
 
 # Gaussian visible units, one thread per row n, with vw = (v / sigma) W:
@@ -102,6 +108,7 @@ def gaussian_sample(mean, sigma, u1, u2):
     return v
 
 
+# --8<-- [start:cd_statistics_face]
 def cd_statistics(v0, h0, vk, hk):
     n = v0.shape[0]
     pos = matmul(v0, h0, trans_a=True)          # v0^T h0  (D, H)
@@ -114,6 +121,7 @@ def cd_statistics(v0, h0, vk, hk):
     _column_mean_diff[launch(db.size)](v0, vk, db)
     _column_mean_diff[launch(dc.size)](h0, hk, dc)
     return dW, db, dc
+# --8<-- [end:cd_statistics_face]
 
 
 def free_energy(v, W, b, c, sigma=None):

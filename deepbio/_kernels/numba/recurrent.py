@@ -24,6 +24,7 @@ jit, xp = _rt.jit, _rt.xp
 # ----------------------------------------------------------------------------- Elman
 
 
+# --8<-- [start:elman]
 # h[n, j] = f(zx[n, j] + zh[n, j] + b[j]),  zx = x Wx, zh = h_prev Wh
 @jit
 def _elman_cell_forward(zx, zh, b, code, h):
@@ -40,6 +41,7 @@ def _elman_cell_backward(dh, dh_next, h, code, dz):
     for idx in range(cuda.grid(1), h.shape[0] * hsz, cuda.gridsize(1)):
         n, j = idx // hsz, idx % hsz
         dz[n, j] = activate_grad(h[n, j], dh[n, j] + dh_next[n, j], code)
+# --8<-- [end:elman]
 
 
 def elman_step_forward(x, h_prev, Wx, Wh, b, activation):
@@ -56,6 +58,7 @@ def elman_step_backward(dh, x, h_prev, h, Wx, Wh, activation):
             matmul(x, dz, trans_a=True), matmul(h_prev, dz, trans_a=True), column_sum(dz))
 
 
+# --8<-- [start:elman_sequence]
 def elman_forward(x, h0, Wx, Wh, b, activation):
     t_len, n, d = x.shape
     hsz, code = h0.shape[1], CODES[activation]
@@ -94,11 +97,13 @@ def elman_backward(dhs, x, h0, hs, Wx, Wh, activation):
     dx = matmul(dzs.reshape(t_len * n, hsz), Wx, trans_b=True).reshape(t_len, n, d)
     dWx, dWh, db = _sequence_weight_grads(x, h0, hs, dzs)
     return dx, dh_next, dWx, dWh, db
+# --8<-- [end:elman_sequence]
 
 
 # ------------------------------------------------------------------------------ LSTM
 
 
+# --8<-- [start:lstm]
 # One LSTM step, gate order (i, f, g, o); for the four gates k = 0..3 of unit j:
 #   z_k = zx[n, kH + j] + zh[n, kH + j] + b[kH + j],
 #   i = sigm(z_0), f = sigm(z_1), g = tanh(z_2), o = sigm(z_3);
@@ -146,6 +151,7 @@ def _lstm_cell_backward(dh_in, dh_next, dc, c_prev, c, gates, dz, dc_prev):
         dz[n, 2 * hsz + j] = dc_tot * ig * (T(1) - gg * gg)
         dz[n, 3 * hsz + j] = dh * tc * og * (T(1) - og)
         dc_prev[n, j] = dc_tot * fg
+# --8<-- [end:lstm]
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -293,6 +299,7 @@ def _lstm_cell_grad_masked(dh, prod, hpass, cpass, keep_next, use_keep, c_prev, 
         cpass[n, j] = dct * fg + (T(1) - m[n]) * cc
 
 
+# --8<-- [start:elman_rop]
 # new = f'(hnew) (a + prod) (first: prod = 0);  r = m new + (1 - m) r_prev (use_mask 0:
 # r = new; first: r_prev = 0)
 @jit
@@ -311,6 +318,7 @@ def _elman_rop_step(a, prod, hnew, m, use_mask, r_prev, first, code, r):
                 old = r_prev[n, j]
             nw = m[n] * nw + (T(1) - m[n]) * old
         r[n, j] = nw
+# --8<-- [end:elman_rop]
 
 
 # one step of reference.lstm_rop: rz = a + prod; R{i} = i(1-i) rz_i, ...;
