@@ -34,7 +34,7 @@ CHAPTERS = ["rbm", "dense", "conv", "pool", "recurrent", "random"]
 # public modules -> their API reference page
 API_PAGES = {"deepbio.models": "models", "deepbio.nn": "nn", "deepbio.optim": "optim",
              "deepbio.datasets": "datasets", "deepbio.explain": "explain",
-             "deepbio.plot": "plot"}
+             "deepbio.plot": "plot", "deepbio.interop.anndata": "interop"}
 
 
 def _pages():
