@@ -80,7 +80,8 @@ def test_train_predict_evaluate_round_trip(tmp_path, cancer_csv):
     code, text = run("predict", "--model", str(model), "--data", str(path), "--proba")
     assert code == 0
     lines = text.strip().splitlines()
-    assert lines[0] == "benign,malignant" and len(lines) == 570
+    # issue #23: the predicted label, then one probability column per class
+    assert lines[0] == "prediction,benign,malignant" and len(lines) == 570
 
     code, text = run("evaluate", "--model", str(model), "--data", str(path))
     assert code == 0 and "accuracy" in text and "roc_auc" in text
