@@ -43,7 +43,7 @@ from ._base import Bunch, load_breast_cancer, load_digits
 from ._preprocessing import MinMaxScaler, StandardScaler, standardize, train_test_split
 from .encoding import ALPHABETS, decode_one_hot, one_hot
 from .expression import read_cls, read_expression
-from .fasta import FastaRecord, read_fasta
+from .fasta import FastaRecord, iter_fasta, read_fasta
 from .metrics import (accuracy_score, confusion_matrix, mean_squared_error,
                       precision_recall_f1, roc_auc_score)
 from .padding import batch_iter, pad_sequences
@@ -64,6 +64,7 @@ __all__ = [
     "confusion_matrix",
     "decode_one_hot",
     "has_header",
+    "iter_fasta",
     "load_array",
     "load_breast_cancer",
     "load_digits",

@@ -201,7 +201,10 @@ def _decoded_lines(binary, encoding, prefix):
     kind = compression(head)
     stream = binary if kind is None else decompressor(kind, binary)
     if stream is not binary:
-        head, stream = peek(stream, 2)
+        try:
+            head, stream = peek(stream, 2)
+        except GZIP_ERRORS + (OSError,) as err:
+            raise ValueError(f"{prefix}truncated or corrupt {kind} data ({err})") from None
     head = head[:2]
     check_not_utf16(head, encoding, prefix)
     text = io.TextIOWrapper(stream, encoding=python_encoding(encoding), errors="surrogateescape",
