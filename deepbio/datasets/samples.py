@@ -146,7 +146,8 @@ def read_samples(path, target="auto", index_col="auto", drop=(), drop_non_numeri
         n_samples labels, as strings from a text file, or None), ``samples`` (list of
         n_samples str, or None without IDs), ``features`` (list of n_features str, or
         None without names), ``target`` (the target column's name or index, or None),
-        ``index`` (the name of the ID column, ``""`` when unnamed, or None), ``dropped``
+        ``index`` (the name of the ID column, ``""`` when unnamed or with
+        ``genes_in_rows``, or None without IDs), ``dropped``
         (names / indices of the columns left out by ``drop`` and
         ``drop_non_numeric``).
 
@@ -363,7 +364,7 @@ def _delimited_transposed(table, prefix, target, index_col, drop, drop_non_numer
         raise ValueError(f"{prefix}{err}") from None
     return Bunch(X=X, y=None if t is None else flipped[:, t].copy(), samples=samples,
                  features=[row_names[r] for r in keep],
-                 target=None if t is None else row_names[t], index=names[g],
+                 target=None if t is None else row_names[t], index="",
                  dropped=[row_names[r] for r in dropped])
 
 
