@@ -1,5 +1,5 @@
-"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``explain``,
-``bench``.
+"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``info``,
+``explain``, ``bench``.
 
 ::
 
@@ -7,18 +7,28 @@
     deepbio train --model DBNClassifier --data train.csv --target diagnosis \\
                   --scale minmax --param hidden_layer_sizes=[64,32] --out model.safetensors
     deepbio predict --model model.safetensors --data new.csv --out predictions.csv
-    deepbio evaluate --model model.safetensors --data test.csv --target diagnosis
+    deepbio evaluate --model model.safetensors --data test.csv --target diagnosis --json
+    deepbio info model.safetensors                 # configuration, data SHA-256, version
     deepbio explain model.safetensors test.csv --target-column diagnosis --out explained/
     deepbio bench                                  # runs bench/models.py from a checkout
 
-Data files: CSV / TSV (optionally gzipped; the first row is a header when it differs in
-kind from the rows below, see :func:`deepbio.datasets.has_header`, or as ``--header
-yes|no`` says; read by :func:`deepbio.datasets.read_table`), ``.npy``
-(2-d, or 1-d = one column) or ``.npz`` (arrays ``X`` and optionally ``y``, read
-separately).  The target is a column (``--target NAME`` or index; default: a column
-named ``target``, ``label``, ``class`` or ``y``), a separate file (``--labels``: one
-column, one label per data row; not together with ``--target``), the ``y`` of an
-``.npz`` file, or else the last column of a NumPy file.
+Data files (read by :func:`deepbio.datasets.read_samples`, labels files by
+:func:`deepbio.datasets.read_labels`; ``docs/cli.md`` has the details): CSV / TSV as
+pandas, R or a spreadsheet write them (a first column of sample IDs is detected, or
+named by ``--index-col``; metadata columns are left out by ``--drop COL`` or
+``--drop-non-numeric``; ``--genes-in-rows`` for genes x samples), GCT (with a CLS class
+file as ``--labels``), ``.h5ad`` (``--label-key``; the ``[anndata]`` extra), ``.npy`` /
+``.npz``; any of them gzip-, bzip2- or xz-compressed.  The target is a column
+(``--target NAME`` or 0-based index; default: a column named ``target``, ``label``,
+``class`` or ``y``), a separate file (``--labels``: one column, ``ID,label`` pairs joined
+on the sample IDs, or a ``.cls`` file), the ``y`` of an ``.npz`` file, or else the last
+column of a NumPy file.  ``predict`` and ``evaluate`` write the sample IDs with their
+predictions.
+
+``deepbio train --config run.toml`` takes every option (and a ``[params]`` table);
+flags override the file.  The model file records the resolved configuration, the
+SHA-256 of the training data, the deepbio version and the backend: ``deepbio info
+MODEL`` prints them.
 
 Scaling (``--scale standard|minmax|none``) is learnt on the training data (by
 :class:`deepbio.datasets.StandardScaler` / :class:`~deepbio.datasets.MinMaxScaler`) and
@@ -38,12 +48,9 @@ import time
 
 import numpy as np
 
-from .datasets import (Bunch, MinMaxScaler, StandardScaler, accuracy_score, load_array,
-                       mean_squared_error, read_table, roc_auc_score, standardize,
-                       table_to_float)
+from .datasets import (MinMaxScaler, StandardScaler, accuracy_score, load_array,
+                       mean_squared_error, roc_auc_score, standardize)
 from .datasets.tables import is_number
-
-_TARGET_NAMES = ("target", "label", "labels", "class", "y")
 
 #: ``--header`` choices as :func:`deepbio.datasets.read_table` takes them.
 _HEADER = {"auto": "auto", "yes": True, "no": False}
@@ -79,93 +86,6 @@ def _regression_report(model, X, y):
 
 
 # -------------------------------------------------------------------------- data
-
-
-def _read_numpy(path):
-    """``(X, y)`` of a ``.npy`` file (y None) or of an ``.npz`` file (y None without one);
-    a 1-d ``X`` is one column."""
-    try:
-        arrays = load_array(path, as_dict=True)
-    except (ValueError, OSError) as e:      # not a NumPy file, or an object array
-        raise CLIError(f"{path}: not a readable NumPy file ({e})") from None
-    if isinstance(arrays, dict):
-        if "X" not in arrays:
-            raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
-                           f"(and optionally 'y'); found {sorted(arrays)}")
-        X, y = arrays["X"], arrays.get("y")
-    else:
-        X, y = arrays, None
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise CLIError(f"{path}: expected a 1-d or 2-d array, got shape {X.shape}")
-    if y is not None:
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1 or len(y) != len(X):
-            raise CLIError(f"{path}: 'y' must hold one label per row of 'X' ({len(X)}), "
-                           f"got shape {y.shape}")
-    return X, y
-
-
-def read_data(path, header="auto"):
-    """``(table, y)`` of a data file: ``table`` as :func:`deepbio.datasets.read_table`
-    returns it (``cells``, ``columns``, ...; for a NumPy file its array as ``cells``,
-    no column names) and ``y``, the ``y`` of an ``.npz`` file (else None).
-
-    ``header`` is ``"auto"`` (see :func:`deepbio.datasets.has_header`), ``"yes"`` or
-    ``"no"``."""
-    if not os.path.exists(path):
-        raise CLIError(f"data file not found: {path}")
-    if path.endswith((".npy", ".npz")):
-        X, y = _read_numpy(path)
-        return Bunch(cells=X, columns=None, source=f"{path!r}: "), y
-    return read_table(path, header=_HEADER[header]), None
-
-
-def read_labels(path, data_path, n_rows, header="auto"):
-    """The labels of a ``--labels`` file, read the same way by every command: one
-    column (or the ``y`` of an ``.npz`` file), exactly one label per row of the data."""
-    table, y = read_data(path, header)
-    if y is None:
-        if table.cells.shape[1] != 1:
-            raise CLIError(f"--labels {path} must hold one column of labels, "
-                           f"found {table.cells.shape[1]} columns")
-        y = table.cells[:, 0]
-    if len(y) != n_rows:
-        raise CLIError(f"--labels {path} has {len(y)} labels but --data {data_path} has "
-                       f"{n_rows} rows")
-    return y
-
-
-def _column_index(spec, header, width):
-    if spec is None:
-        if header:
-            for i, h in enumerate(header):
-                if h.lower() in _TARGET_NAMES:
-                    return i
-        return None
-    if header and spec in header:
-        return header.index(spec)
-    try:
-        i = int(spec)
-    except ValueError:
-        raise CLIError(f"--target {spec!r} is not a column of the data "
-                       f"(columns: {header})") from None
-    if not -width <= i < width:
-        raise CLIError(f"--target {i} is out of range for {width} columns")
-    return i % width
-
-
-def _split_target(table, t):
-    """``(X, y, names)``: the float features of ``table`` without column ``t`` (None:
-    all columns), that column (None if ``t`` is None) and the features' names."""
-    names = table.columns
-    if t is None:
-        return table_to_float(table), None, names
-    if names:
-        names = names[:t] + names[t + 1:]
-    return table_to_float(table, exclude=t), table.cells[:, t], names
 
 
 def _reading(args, meta=None):
@@ -656,7 +576,7 @@ def _features_for(model, path, meta, target, drop_target, header_mode="auto",
                            f"as at training)")
         raise CLIError(f"{path}: {len(s.features)} feature columns, but the model was "
                        f"trained on {len(trained)}")
-    return apply_scaling(s.X, meta.get("scaling")), s.y, s.samples, s.index
+    return apply_scaling(s.X, meta.get("scaling")), s.y, s.samples, s.index, s.features
 
 
 def _id_column(index):
@@ -689,7 +609,7 @@ def _write_csv(path, header, rows, out):
 def cmd_predict(args, out):
     _backend_name(args.backend)
     model, meta = _load_model(args.model)
-    X, _, ids, index = _features_for(model, args.data, meta, args.target,
+    X, _, ids, index, _ = _features_for(model, args.data, meta, args.target,
                                      drop_target=False, header_mode=args.header,
                                      reading=_reading(args, meta))
     kind = getattr(model, "_estimator_type", None)
@@ -758,7 +678,7 @@ def _print_report(name, n, report, out):
         cm = report["confusion_matrix"]
         cells = max([len(c) for c in cm["labels"]] +
                     [len(str(v)) for row in cm["matrix"] for v in row])
-        print(f"  confusion matrix (rows: true, columns: predicted)", file=out)
+        print("  confusion matrix (rows: true, columns: predicted)", file=out)
         print("  " + " " * width + " " + " ".join(f"{c:>{cells}}" for c in cm["labels"]),
               file=out)
         for c, row in zip(cm["labels"], cm["matrix"]):
@@ -773,11 +693,11 @@ def cmd_evaluate(args, out):
         raise CLIError(f"{type(model).__name__} is not a classifier or regressor")
     reading = _reading(args, meta)
     if args.labels:
-        X, _, ids, index = _features_for(model, args.data, meta, None, drop_target=False,
+        X, _, ids, index, _ = _features_for(model, args.data, meta, None, drop_target=False,
                                          header_mode=args.header, reading=reading)
         y = labels_for(args.labels, args.data, ids, len(X), args.header)
     else:
-        X, y, ids, index = _features_for(model, args.data, meta, args.target,
+        X, y, ids, index, _ = _features_for(model, args.data, meta, args.target,
                                          drop_target=True, header_mode=args.header,
                                          reading=reading)
         if y is None:
@@ -900,7 +820,7 @@ def _letters(alphabet, width):
     return {4: "ACGT", 20: ALPHABETS["protein"][0]}.get(width)
 
 
-def _attributions_csv(A, kind, names=None, mask=None, letters=None):
+def _attributions_csv(A, kind, names=None, mask=None, letters=None, ids=None):
     """The attributions as CSV text.  Tables: one row per sample, a column per feature
     (``sample`` first, then the feature names).  Sequences: long format, one row per
     real position and letter (``sample,position,letter,attribution``; letters are
@@ -911,8 +831,9 @@ def _attributions_csv(A, kind, names=None, mask=None, letters=None):
     if kind == "table":
         cols = list(names) if names is not None else [f"x{j}" for j in range(A.shape[1])]
         lines.append(",".join(["sample"] + [_csv_field(c) for c in cols]))
-        lines += [",".join([str(i)] + [repr(float(v)) for v in row]) for i, row in
-                  enumerate(A)]
+        keys = [str(i) for i in range(len(A))] if ids is None else \
+            [_csv_field(i) for i in ids]
+        lines += [",".join([k] + [repr(float(v)) for v in row]) for k, row in zip(keys, A)]
     elif kind == "sequence":
         width = A.shape[2]
         labels = list(letters) if letters is not None and len(letters) == width else \
@@ -994,16 +915,10 @@ def cmd_explain(args, out):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CLIError(f"--out {args.out} is a file; give a folder (it is made if missing)")
     target = _explain_target(model, args.target)
-    mask = names = y = None
+    mask = names = y = ids = None
     if kind == "table":
-        table, _ = read_data(args.data, args.header)
-        width = table.cells.shape[1]
-        t = None
-        if args.target_column is not None or width == model.n_features_in_ + 1:
-            t = _column_index(args.target_column or meta.get("target"), table.columns,
-                              width)
-        X, y, names = _split_target(table, t)
-        X = apply_scaling(X, meta.get("scaling"))
+        X, y, ids, _, names = _features_for(model, args.data, meta, args.target_column,
+                                            drop_target=False, header_mode=args.header)
         names = names or meta.get("feature_names")
         if y is not None and hasattr(model, "classes_"):
             y = _as_targets(np.asarray(y).astype(str), True)
@@ -1025,7 +940,7 @@ def cmd_explain(args, out):
     write_atomic(os.path.join(args.out, "attributions.csv"),
                  _attributions_csv(A, kind, names, mask,
                                    _letters(args.alphabet, A.shape[-1]) if kind == "sequence"
-                                   else None), "CSV")
+                                   else None, ids=ids), "CSV")
     written.append("attributions.csv")
     if mask is not None:
         written.append(save_npy("mask.npy", np.asarray(mask, dtype=bool)))
