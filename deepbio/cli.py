@@ -109,7 +109,7 @@ def _reading(args, meta=None):
 
 
 def read_samples(path, reading, target="auto", header="auto", require_target=False,
-                 missing_target="error"):
+                 missing_target="error", missing_drop="error"):
     """:func:`deepbio.datasets.read_samples` with the command line's errors: the flags
     (``--drop``, ``--drop-non-numeric``) in the message of a non-numeric column, and the
     ``[anndata]`` extra named for an ``.h5ad`` file that cannot be read."""
@@ -120,7 +120,7 @@ def read_samples(path, reading, target="auto", header="auto", require_target=Fal
     try:
         return _read(path, target=target, header=_HEADER[header],
                      require_target=require_target, missing_target=missing_target,
-                     **reading)
+                     missing_drop=missing_drop, **reading)
     except NonNumericColumnsError as e:
         cols = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in e.columns)
         what = "rows" if reading["genes_in_rows"] else "columns"
@@ -560,8 +560,10 @@ def _features_for(model, path, meta, target, drop_target, header_mode="auto",
     if spec is None:
         spec = "auto"
     try:
+        # the training's --drop list may name columns new data no longer has
         s = read_samples(path, reading, target=spec, header=header_mode,
-                         missing_target="error" if drop_target else "ignore")
+                         missing_target="error" if drop_target else "ignore",
+                         missing_drop="ignore")
     except ValueError as e:
         if "is not a column" in str(e) and drop_target:
             raise CLIError(f"no target column {spec!r} in {path}: give --target or "
@@ -1144,7 +1146,22 @@ def _apply_config(parser, argv, options, params):
     """Parse ``argv`` again with the config file's options as the defaults of the
     ``train`` sub-command, so that the flags given win over the file (and ``--param``
     over ``[params]``)."""
-    parser.subcommands["train"].set_defaults(**options)
+    train = parser.subcommands["train"]
+    actions = {a.dest: a for a in train._actions}
+    for key, value in options.items():
+        action = actions[key]
+        if action.type in (int, float) and value is not None:
+            try:
+                if isinstance(value, bool) or (action.type is int and value != int(value)):
+                    raise ValueError
+                options[key] = action.type(value)
+            except (TypeError, ValueError):
+                raise CLIError(f"--config: {key} must be {action.type.__name__}, got "
+                               f"{value!r}") from None
+        if action.choices is not None and options[key] not in action.choices:
+            raise CLIError(f"--config: {key} must be one of {list(action.choices)}, got "
+                           f"{value!r}")
+    train.set_defaults(**options)
     args, extra = parser.parse_known_args(argv)
     args.config_params = params
     return args, extra
@@ -1159,10 +1176,10 @@ def main(argv=None, out=None):
     if getattr(args, "config", None):
         try:
             options, params = read_config(args.config)
+            args, extra = _apply_config(parser, argv, options, params)
         except CLIError as e:
             print(f"deepbio {args.command}: error: {e}", file=sys.stderr)
             return 1
-        args, extra = _apply_config(parser, argv, options, params)
     if args.command == "train":
         missing = [f"--{n}" for n in ("model", "data", "out") if getattr(args, n) is None]
         if missing:

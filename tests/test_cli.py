@@ -399,10 +399,10 @@ def test_pandas_index_label_inside_and_metadata_columns(tmp_path, expr, capsys):
     assert "--drop-non-numeric" in err and "barcode" not in err and "'index'" not in err
     # ... dropped by name, or all at once
     code, text = run("train", *FAST, "--data", str(tmp_path / "train.csv"), "--target",
-                     "cell_type", "--drop", "batch", "--drop", "donor", "--out", model)
+                     "cell_type", "--drop-non-numeric", "--out", model)
     assert code == 0 and "on 180 samples x 40 features" in text, text
     code, text = run("train", *FAST, "--data", str(tmp_path / "train.csv"), "--target",
-                     "cell_type", "--drop-non-numeric", "--out", model)
+                     "cell_type", "--drop", "batch", "--drop", "donor", "--out", model)
     assert code == 0 and "on 180 samples x 40 features" in text, text
     # predict: the reading options recorded at training apply; IDs come first
     out = tmp_path / "pred.csv"
@@ -411,6 +411,10 @@ def test_pandas_index_label_inside_and_metadata_columns(tmp_path, expr, capsys):
     assert code == 0 and "wrote 60 predictions" in text, text
     assert open(out).readline().strip() == "barcode,prediction"
     assert _accuracy(out, test["cell_type"], "barcode") >= 0.9
+    # new data without the metadata (or the label) columns: the recorded drops are moot
+    test.drop(columns=["batch", "donor", "cell_type"]).to_csv(tmp_path / "bare.csv")
+    code, text = run("predict", "--model", model, "--data", str(tmp_path / "bare.csv"))
+    assert code == 0 and text.splitlines()[0] == "barcode,prediction", text
 
 
 def test_pandas_without_an_index(tmp_path, expr):
@@ -507,7 +511,7 @@ def test_gct_and_cls(tmp_path, expr):
         assert report["per_class"][c]["recall"] == pytest.approx(cm[k, k] / cm[k].sum())
 
 
-def test_toml_config_flags_override_and_info(tmp_path, expr):
+def test_toml_config_flags_override_and_info(tmp_path, expr, capsys):
     train, _ = expr
     (tmp_path / "runs").mkdir()
     train.to_csv(tmp_path / "runs" / "train.csv")
@@ -539,9 +543,14 @@ def test_toml_config_flags_override_and_info(tmp_path, expr):
     assert code == 0, text
     _, text = run("info", str(tmp_path / "m2.safetensors"), "--json")
     assert json.loads(text)["config"]["scale"] == "standard"
-    (tmp_path / "bad.toml").write_text('model = "MLPClassifier"\ncolour = 3\n')
-    code, _ = run("train", "--config", str(tmp_path / "bad.toml"))
-    assert code == 1
+    for bad, message in (('colour = 3', "unknown key(s) ['colour']"),
+                         ('scale = "bogus"', "scale must be one of"),
+                         ('seed = 1.5', "seed must be int"),
+                         ('model = ', "not valid TOML")):
+        (tmp_path / "bad.toml").write_text(bad + "\n")
+        code, _ = run("train", "--config", str(tmp_path / "bad.toml"))
+        err = capsys.readouterr().err
+        assert code == 1 and message in err, err
 
 
 def test_round_trip_train_predict_proba_join_on_ids(tmp_path, expr):

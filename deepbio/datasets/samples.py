@@ -93,8 +93,8 @@ def _label_name(names, j):
 
 def read_samples(path, target="auto", index_col="auto", drop=(), drop_non_numeric=False,
                  genes_in_rows=False, header="auto", allow_missing=False,
-                 require_target=False, missing_target="error", label_key=None, layer=None,
-                 sep=None, encoding="utf-8"):
+                 require_target=False, missing_target="error", missing_drop="error",
+                 label_key=None, layer=None, sep=None, encoding="utf-8"):
     """Read a data file as samples: features, target, sample IDs and feature names.
 
     Parameters
@@ -134,6 +134,9 @@ def read_samples(path, target="auto", index_col="auto", drop=(), drop_non_numeri
     missing_target : {"error", "ignore"}, default="error"
         A named ``target`` that the file does not have: an error, or no target (for
         prediction data, which may or may not hold the label column).
+    missing_drop : {"error", "ignore"}, default="error"
+        A ``drop`` column that the file does not have: an error, or nothing to drop (for
+        prediction data read with the training's ``drop`` list).
     label_key, layer : str, optional
         For ``.h5ad`` files: the ``obs`` column of the labels and the layer to read.
     sep, encoding
@@ -173,6 +176,7 @@ def read_samples(path, target="auto", index_col="auto", drop=(), drop_non_numeri
     (['AAAC-1', 'AAAG-1'], ['CD3E', 'MS4A1'], ['T', 'B'], [[5.0, 0.0], [0.0, 7.0]])
     """
     check_choice("missing_target", missing_target, ("error", "ignore"))
+    check_choice("missing_drop", missing_drop, ("error", "ignore"))
     name = strip_gz(path)
     prefix = f"{os.fspath(path)!r}: "
     if not os.path.exists(path):
@@ -205,9 +209,9 @@ def read_samples(path, target="auto", index_col="auto", drop=(), drop_non_numeri
     if genes_in_rows:
         return _delimited_transposed(table, prefix, target, index_col, drop,
                                      drop_non_numeric, allow_missing, require_target,
-                                     missing_target)
+                                     (missing_target, missing_drop))
     return _delimited(table, prefix, target, index_col, drop, drop_non_numeric,
-                      allow_missing, require_target, missing_target)
+                      allow_missing, require_target, (missing_target, missing_drop))
 
 
 def _read_expression(path, **kw):
@@ -264,8 +268,9 @@ def _auto_target(names):
 
 
 def _resolve(cells, names, prefix, target, index_col, drop, require_target,
-             missing_target, what="column"):
+             missing, what="column"):
     """``(index, target, dropped)`` column indices of a table of strings."""
+    missing_target, missing_drop = missing
     width = cells.shape[1]
     where = prefix
     if index_col == "auto":
@@ -295,7 +300,11 @@ def _resolve(cells, names, prefix, target, index_col, drop, require_target,
         index = None
     dropped = []
     for spec in drop or ():
-        dropped.append(_column(spec, names, width, where + "drop"))
+        try:
+            dropped.append(_column(spec, names, width, where + "drop"))
+        except ValueError:
+            if missing_drop == "error":
+                raise
     taken = {index, t} - {None}
     if taken & set(dropped):
         raise ValueError(f"{prefix}a dropped {what} is also the "
