@@ -76,6 +76,20 @@ def _detect_index(cells, names):
             and not any(is_number(v) or _is_missing(v) for v in first))
 
 
+def _text_columns(cells, candidates):
+    """``(text, values)``: the columns of ``candidates`` that hold text (metadata), and
+    the float64 values of all candidates when they are plain numbers (else None), so
+    that the common case parses the matrix once."""
+    if not candidates:
+        return [], np.zeros((cells.shape[0], 0))
+    block = cells if len(candidates) == cells.shape[1] else cells[:, candidates]
+    values = _fast_float(block.ravel().tolist())
+    if values is not None:
+        return [], values.reshape(block.shape)
+    return [j for j in candidates if _fast_float(cells[:, j].tolist()) is None
+            and not _is_numeric_column(cells[:, j].tolist())], None
+
+
 def _to_float(cells, location, allow_missing):
     """``cells`` (strings) as float64; a bad cell raises naming ``location(i, j)``."""
     values = _fast_float(cells.ravel().tolist()) if cells.size else np.zeros(0)
@@ -318,7 +332,7 @@ def _delimited(table, prefix, target, index_col, drop, drop_non_numeric, allow_m
     index, t, dropped = _resolve(cells, names, prefix, target, index_col, drop,
                                  require_target, missing_target)
     rest = [j for j in range(cells.shape[1]) if j not in {index, t} and j not in dropped]
-    text = [j for j in rest if not _is_numeric_column(cells[:, j].tolist())]
+    text, values = _text_columns(cells, rest)
     if text and not drop_non_numeric:
         _non_numeric(prefix, text, names, "column")
     dropped += text
@@ -331,7 +345,8 @@ def _delimited(table, prefix, target, index_col, drop, drop_non_numeric, allow_m
                               None if names is None else names[j])
 
     try:
-        X = _to_float(cells[:, keep], location, allow_missing)
+        X = values if values is not None else _to_float(cells[:, keep], location,
+                                                        allow_missing)
     except ValueError as err:
         raise ValueError(f"{prefix}{err}") from None
     label = lambda j: names[j] if names is not None else j          # noqa: E731
@@ -357,7 +372,7 @@ def _delimited_transposed(table, prefix, target, index_col, drop, drop_non_numer
     _, t, dropped = _resolve(flipped, row_names, prefix, target, None, drop,
                              require_target, missing_target, what="row")
     rest = [r for r in range(len(row_names)) if r != t and r not in dropped]
-    text = [r for r in rest if not _is_numeric_column(cells[r, columns].tolist())]
+    text, values = _text_columns(flipped, rest)  # rows of the file = columns here
     if text and not drop_non_numeric:
         _non_numeric(prefix, text, row_names, "row")
     dropped += text
@@ -368,7 +383,8 @@ def _delimited_transposed(table, prefix, target, index_col, drop, drop_non_numer
         return _cell_location(lines[r], columns[i] + 1, row_names[r], samples[i])
 
     try:
-        X = _to_float(flipped[:, keep], location, allow_missing)
+        X = values if values is not None else _to_float(flipped[:, keep], location,
+                                                        allow_missing)
     except ValueError as err:
         raise ValueError(f"{prefix}{err}") from None
     return Bunch(X=X, y=None if t is None else flipped[:, t].copy(), samples=samples,
