@@ -731,7 +731,8 @@ def cmd_evaluate(args, out):
 
 # ----------------------------------------------------------------------- explain
 
-_FASTA = (".fa", ".fasta", ".fna", ".faa", ".fa.gz", ".fasta.gz", ".fna.gz", ".faa.gz")
+#: FASTA names (also compressed: ``.gz``, ``.bz2``, ``.xz``).
+_FASTA = (".fa", ".fasta", ".fna", ".faa")
 
 
 def _explain_sequences(model, path, alphabet):
@@ -741,7 +742,7 @@ def _explain_sequences(model, path, alphabet):
     from .datasets import one_hot, read_fasta
     if not os.path.exists(path):
         raise CLIError(f"data file not found: {path}")
-    if path.lower().endswith(_FASTA):
+    if strip_compression(path).endswith(_FASTA):
         if alphabet == "auto":
             alphabet = {4: "dna", 20: "protein"}.get(model.n_features_in_)
             if alphabet is None:
@@ -749,7 +750,7 @@ def _explain_sequences(model, path, alphabet):
                                f"position, which is no alphabet; give an .npy array")
         seqs = [r.sequence for r in read_fasta(path)]
         return one_hot(seqs, alphabet=alphabet, dtype=np.float64)
-    if path.endswith((".npy", ".npz")):
+    if strip_compression(path).endswith((".npy", ".npz")):
         arrays = load_array(path, as_dict=True)
         if isinstance(arrays, dict):
             if "X" not in arrays:

@@ -638,3 +638,17 @@ def test_h5ad_needs_the_anndata_extra_or_works(tmp_path, capsys):
     assert code == 0 and "on 60 samples x 10 features" in text, text
     code, text = run("predict", "--model", model, "--data", str(tmp_path / "x.h5ad"))
     assert code == 0 and text.splitlines()[0] == "sample,prediction"
+
+
+def test_explain_reads_compressed_fasta_and_npy(tmp_path):
+    import lzma
+    from types import SimpleNamespace
+    path = tmp_path / "s.fa.xz"
+    path.write_bytes(lzma.compress(b">a\nACGT\n>b\nAC\n"))
+    X, mask = cli._explain_sequences(SimpleNamespace(n_features_in_=4), str(path), "auto")
+    assert X.shape == (2, 4, 4) and mask.sum(axis=1).tolist() == [4, 2]
+    buf = io.BytesIO()
+    np.save(buf, X)
+    (tmp_path / "x.npy.gz").write_bytes(gzip.compress(buf.getvalue()))
+    X2, m2 = cli._explain_sequences(None, str(tmp_path / "x.npy.gz"), "auto")
+    assert m2 is None and np.array_equal(X2, X)
