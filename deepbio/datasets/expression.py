@@ -113,7 +113,7 @@ def _read_gct(fh, allow_missing):
 
 
 def read_expression(path, sep=None, transpose=False, allow_missing=False, format=None,
-                    encoding="utf-8", label_key=None, layer=None):
+                    encoding="utf-8"):
     """Read an expression matrix from CSV, TSV or GCT into samples x genes.
 
     Parameters
@@ -138,9 +138,6 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
         line ``#1.2`` means GCT and anything else is delimited text.
     encoding : str, default="utf-8"
         Text encoding of the file. A UTF-8 byte-order mark is skipped.
-    label_key, layer : str, optional
-        For ``.h5ad`` files only (the ``[anndata]`` extra): the ``obs`` column of the
-        labels and the layer to read instead of ``X``.
 
     Returns
     -------
@@ -195,11 +192,12 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
     >>> m.X.shape, m.samples, m.genes
     ((2, 2), ['S1', 'S2'], ['TP53', 'BRCA1'])
     """
-    if strip_gz(path).endswith(".h5ad"):
-        from .anndata import read_h5ad      # the [anndata] extra, imported on use
-        return read_h5ad(path, label_key=label_key, layer=layer)
-    if label_key is not None or layer is not None:
-        raise ValueError("label_key and layer are for .h5ad files only")
+    if str(path).lower().endswith(".h5ad"):    # AnnData: deepbio.datasets.anndata
+        if transpose or format is not None:
+            raise ValueError("transpose and format do not apply to .h5ad files (always "
+                             "cells x genes): leave them at False and None")
+        from .anndata import read_h5ad
+        return read_h5ad(path, allow_missing=allow_missing)
     if format not in (None, "csv", "tsv", "gct"):
         raise ValueError(f"format must be None, 'csv', 'tsv' or 'gct', got {format!r}")
     prefix = source_prefix(path)

@@ -206,8 +206,13 @@ def read_samples(path, target="auto", index_col="auto", drop=(), drop_non_numeri
                              f"label column: give the labels in a separate file "
                              f"(.cls, one column, or ID,label pairs)"
                              + (" or by label_key" if name.endswith(".h5ad") else ""))
-        kw = {"label_key": label_key, "layer": layer} if name.endswith(".h5ad") else {}
-        m = _read_expression(path, **kw)
+        if name.endswith(".h5ad"):
+            # the [anndata] extra; read_expression(path) reads the same matrix, this
+            # also takes the labels and the layer
+            from .anndata import read_h5ad
+            m = read_h5ad(path, label_key=label_key, layer=layer)
+        else:
+            m = _read_expression(path)
         y = m.get("y", m.get("labels"))
         if label_key is not None and y is None:
             raise ValueError(f"{prefix}no labels were read for label_key={label_key!r}")

@@ -165,8 +165,22 @@ def test_truncated_compressed_data_is_a_clear_error(tmp_path):
             read_fasta(path)
 
 
-def test_h5ad_goes_through_read_expression():
+def test_h5ad_samples_with_labels_and_a_layer(tmp_path):
     pytest.importorskip("deepbio.datasets.anndata")
+    ad = pytest.importorskip("anndata")
+    pd = pytest.importorskip("pandas")
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    adata = ad.AnnData(X=X, obs=pd.DataFrame({"cell_type": pd.Categorical(list("ABAB"))},
+                                             index=[f"c{i}" for i in range(4)]),
+                       var=pd.DataFrame(index=["g1", "g2", "g3"]),
+                       layers={"counts": 2 * X})
+    adata.write_h5ad(tmp_path / "x.h5ad")
+    s = read_samples(tmp_path / "x.h5ad", label_key="cell_type", layer="counts")
+    assert s.samples == ["c0", "c1", "c2", "c3"] and s.features == ["g1", "g2", "g3"]
+    assert s.y.tolist() == list("ABAB")
+    np.testing.assert_array_equal(s.X, 2 * X)
+    with pytest.raises(ValueError, match="no label column"):
+        read_samples(tmp_path / "x.h5ad", target="cell_type")
 
 
 def test_iter_fasta_batches_match_read_fasta(tmp_path):
