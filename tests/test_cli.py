@@ -468,12 +468,11 @@ def test_genes_in_rows_and_gzip(tmp_path, expr):
     with gzip.open(tmp_path / "test.csv.gz", "wt") as fh:
         test.drop(columns=["batch", "donor"]).to_csv(fh)
     out = tmp_path / "p.csv"
+    # the recorded --genes-in-rows applies: a samples x genes file is refused (its
+    # rows are read as genes, and the cell_type values are no numbers)
     code, text = run("predict", "--model", model, "--data", str(tmp_path / "test.csv.gz"),
-                     "--genes-in-rows", "--out", str(out))
-    assert code == 1                                     # a samples x genes file
-    code, text = run("predict", "--model", model, "--data", str(tmp_path / "test.csv.gz"),
-                     "--index-col", "0", "--out", str(out))
-    assert code == 1     # the recorded --genes-in-rows applies: the flags must agree
+                     "--out", str(out))
+    assert code == 1
     test.drop(columns=["batch", "donor", "cell_type"]).T.to_csv(tmp_path / "t.tsv",
                                                                  sep="\t")
     code, text = run("predict", "--model", model, "--data", str(tmp_path / "t.tsv"),
