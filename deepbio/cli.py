@@ -124,7 +124,8 @@ def read_samples(path, reading, target="auto", header="auto", require_target=Fal
     except NonNumericColumnsError as e:
         cols = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in e.columns)
         what = "rows" if reading["genes_in_rows"] else "columns"
-        first = e.columns[0]
+        import shlex
+        first = shlex.quote(str(e.columns[0]))
         raise CLIError(f"{path}: non-numeric {what} {cols} among the features: name the "
                        f"label with --target, leave them out with --drop {first} "
                        f"(repeatable), or drop every non-numeric {what[:-1]} with "
