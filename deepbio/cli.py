@@ -1,5 +1,5 @@
-"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``explain``,
-``bench``.
+"""The ``deepbio`` command line: ``demo``, ``train``, ``predict``, ``evaluate``, ``info``,
+``explain``, ``bench``.
 
 ::
 
@@ -7,18 +7,28 @@
     deepbio train --model DBNClassifier --data train.csv --target diagnosis \\
                   --scale minmax --param hidden_layer_sizes=[64,32] --out model.safetensors
     deepbio predict --model model.safetensors --data new.csv --out predictions.csv
-    deepbio evaluate --model model.safetensors --data test.csv --target diagnosis
+    deepbio evaluate --model model.safetensors --data test.csv --target diagnosis --json
+    deepbio info model.safetensors                 # configuration, data SHA-256, version
     deepbio explain model.safetensors test.csv --target-column diagnosis --out explained/
     deepbio bench                                  # runs bench/models.py from a checkout
 
-Data files: CSV / TSV (optionally gzipped; the first row is a header when it differs in
-kind from the rows below, see :func:`deepbio.datasets.has_header`, or as ``--header
-yes|no`` says; read by :func:`deepbio.datasets.read_table`), ``.npy``
-(2-d, or 1-d = one column) or ``.npz`` (arrays ``X`` and optionally ``y``, read
-separately).  The target is a column (``--target NAME`` or index; default: a column
-named ``target``, ``label``, ``class`` or ``y``), a separate file (``--labels``: one
-column, one label per data row; not together with ``--target``), the ``y`` of an
-``.npz`` file, or else the last column of a NumPy file.
+Data files (read by :func:`deepbio.datasets.read_samples`, labels files by
+:func:`deepbio.datasets.read_labels`; ``docs/cli.md`` has the details): CSV / TSV as
+pandas, R or a spreadsheet write them (a first column of sample IDs is detected, or
+named by ``--index-col``; metadata columns are left out by ``--drop COL`` or
+``--drop-non-numeric``; ``--genes-in-rows`` for genes x samples), GCT (with a CLS class
+file as ``--labels``), ``.h5ad`` (``--label-key``; the ``[anndata]`` extra), ``.npy`` /
+``.npz``; any of them gzip-, bzip2- or xz-compressed.  The target is a column
+(``--target NAME`` or 0-based index; default: a column named ``target``, ``label``,
+``class`` or ``y``), a separate file (``--labels``: one column, ``ID,label`` pairs joined
+on the sample IDs, or a ``.cls`` file), the ``y`` of an ``.npz`` file, or else the last
+column of a NumPy file.  ``predict`` and ``evaluate`` write the sample IDs with their
+predictions.
+
+``deepbio train --config run.toml`` takes every option (and a ``[params]`` table);
+flags override the file.  The model file records the resolved configuration, the
+SHA-256 of the training data, the deepbio version and the backend: ``deepbio info
+MODEL`` prints them.
 
 Scaling (``--scale standard|minmax|none``) is learnt on the training data (by
 :class:`deepbio.datasets.StandardScaler` / :class:`~deepbio.datasets.MinMaxScaler`) and
@@ -38,12 +48,9 @@ import time
 
 import numpy as np
 
-from .datasets import (Bunch, MinMaxScaler, StandardScaler, accuracy_score, load_array,
-                       mean_squared_error, read_table, roc_auc_score, standardize,
-                       table_to_float)
+from .datasets import (MinMaxScaler, StandardScaler, accuracy_score, load_array,
+                       mean_squared_error, roc_auc_score, standardize)
 from .datasets.tables import is_number
-
-_TARGET_NAMES = ("target", "label", "labels", "class", "y")
 
 #: ``--header`` choices as :func:`deepbio.datasets.read_table` takes them.
 _HEADER = {"auto": "auto", "yes": True, "no": False}
@@ -81,113 +88,103 @@ def _regression_report(model, X, y):
 # -------------------------------------------------------------------------- data
 
 
-def _read_numpy(path):
-    """``(X, y)`` of a ``.npy`` file (y None) or of an ``.npz`` file (y None without one);
-    a 1-d ``X`` is one column."""
-    try:
-        arrays = load_array(path, as_dict=True)
-    except (ValueError, OSError) as e:      # not a NumPy file, or an object array
-        raise CLIError(f"{path}: not a readable NumPy file ({e})") from None
-    if isinstance(arrays, dict):
-        if "X" not in arrays:
-            raise CLIError(f"{path}: a .npz file must hold an array named 'X' "
-                           f"(and optionally 'y'); found {sorted(arrays)}")
-        X, y = arrays["X"], arrays.get("y")
-    else:
-        X, y = arrays, None
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise CLIError(f"{path}: expected a 1-d or 2-d array, got shape {X.shape}")
-    if y is not None:
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1 or len(y) != len(X):
-            raise CLIError(f"{path}: 'y' must hold one label per row of 'X' ({len(X)}), "
-                           f"got shape {y.shape}")
-    return X, y
+def _reading(args, meta=None):
+    """The :func:`deepbio.datasets.read_samples` options of the command line; for
+    ``predict`` / ``evaluate`` those not given default to the ones recorded at training."""
+    rec = (meta or {}).get("reading") or {}
+
+    def pick(name, default):
+        v = getattr(args, name, None)
+        if v is None or v == [] or v is False:
+            return rec.get(name, default)
+        return v
+
+    index_col = pick("index_col", "auto")
+    if isinstance(index_col, str) and index_col.lower() == "none":
+        index_col = None
+    return {"index_col": index_col, "drop": list(pick("drop", [])),
+            "drop_non_numeric": bool(pick("drop_non_numeric", False)),
+            "genes_in_rows": bool(pick("genes_in_rows", False)),
+            "label_key": pick("label_key", None), "layer": pick("layer", None)}
 
 
-def read_data(path, header="auto"):
-    """``(table, y)`` of a data file: ``table`` as :func:`deepbio.datasets.read_table`
-    returns it (``cells``, ``columns``, ...; for a NumPy file its array as ``cells``,
-    no column names) and ``y``, the ``y`` of an ``.npz`` file (else None).
-
-    ``header`` is ``"auto"`` (see :func:`deepbio.datasets.has_header`), ``"yes"`` or
-    ``"no"``."""
+def read_samples(path, reading, target="auto", header="auto", require_target=False,
+                 missing_target="error", missing_drop="error"):
+    """:func:`deepbio.datasets.read_samples` with the command line's errors: the flags
+    (``--drop``, ``--drop-non-numeric``) in the message of a non-numeric column, and the
+    ``[anndata]`` extra named for an ``.h5ad`` file that cannot be read."""
+    from .datasets import NonNumericColumnsError
+    from .datasets import read_samples as _read
     if not os.path.exists(path):
         raise CLIError(f"data file not found: {path}")
-    if path.endswith((".npy", ".npz")):
-        X, y = _read_numpy(path)
-        return Bunch(cells=X, columns=None, source=f"{path!r}: "), y
-    return read_table(path, header=_HEADER[header]), None
+    try:
+        return _read(path, target=target, header=_HEADER[header],
+                     require_target=require_target, missing_target=missing_target,
+                     missing_drop=missing_drop, **reading)
+    except NonNumericColumnsError as e:
+        cols = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in e.columns)
+        what = "rows" if reading["genes_in_rows"] else "columns"
+        import shlex
+        first = shlex.quote(str(e.columns[0]))
+        raise CLIError(f"{path}: non-numeric {what} {cols} among the features: name the "
+                       f"label with --target, leave them out with --drop {first} "
+                       f"(repeatable), or drop every non-numeric {what[:-1]} with "
+                       f"--drop-non-numeric") from None
+    except ImportError as e:
+        if strip_compression(path).endswith(".h5ad"):
+            raise CLIError(f"{path}: reading .h5ad files needs the [anndata] extra: pip "
+                           f"install \"deepbio[anndata]\" ({e})") from None
+        raise
 
 
-def read_labels(path, data_path, n_rows, header="auto"):
-    """The labels of a ``--labels`` file, read the same way by every command: one
-    column (or the ``y`` of an ``.npz`` file), exactly one label per row of the data."""
-    table, y = read_data(path, header)
-    if y is None:
-        if table.cells.shape[1] != 1:
-            raise CLIError(f"--labels {path} must hold one column of labels, "
-                           f"found {table.cells.shape[1]} columns")
-        y = table.cells[:, 0]
+def strip_compression(path):
+    from .datasets._text import strip_gz
+    return strip_gz(path)
+
+
+def labels_for(path, data_path, samples, n_rows, header="auto"):
+    """The ``--labels`` of the data, aligned on the sample IDs when both files have
+    them (:func:`deepbio.datasets.read_labels`)."""
+    from .datasets import read_labels as _read
+    if not os.path.exists(path):
+        raise CLIError(f"labels file not found: {path}")
+    try:
+        y = _read(path, samples=samples, header=_HEADER[header])
+    except ValueError as e:
+        msg = str(e)
+        if "one column" in msg:
+            raise CLIError(f"--labels {path} must hold one column of labels (or ID,label "
+                           f"pairs): {msg}") from None
+        raise
     if len(y) != n_rows:
         raise CLIError(f"--labels {path} has {len(y)} labels but --data {data_path} has "
                        f"{n_rows} rows")
     return y
 
 
-def _column_index(spec, header, width):
-    if spec is None:
-        if header:
-            for i, h in enumerate(header):
-                if h.lower() in _TARGET_NAMES:
-                    return i
-        return None
-    if header and spec in header:
-        return header.index(spec)
-    try:
-        i = int(spec)
-    except ValueError:
-        raise CLIError(f"--target {spec!r} is not a column of the data "
-                       f"(columns: {header})") from None
-    if not -width <= i < width:
-        raise CLIError(f"--target {i} is out of range for {width} columns")
-    return i % width
-
-
-def _split_target(table, t):
-    """``(X, y, names)``: the float features of ``table`` without column ``t`` (None:
-    all columns), that column (None if ``t`` is None) and the features' names."""
-    names = table.columns
-    if t is None:
-        return table_to_float(table), None, names
-    if names:
-        names = names[:t] + names[t + 1:]
-    return table_to_float(table, exclude=t), table.cells[:, t], names
-
-
-def load_xy(path, target=None, labels=None, need_target=False, header_mode="auto"):
-    """Features ``X`` (float), target ``y`` (or None) and feature names from data files.
+def load_xy(path, target=None, labels=None, need_target=False, header_mode="auto",
+            reading=None):
+    """Features ``X`` (float), target ``y`` (or None), feature names and sample IDs.
 
     ``y``: the ``labels`` file, else the ``target`` column (default: one named ``target``,
-    ``label``, ...), else the ``y`` of an ``.npz`` file, else (if ``need_target``) the
-    last column of a NumPy file."""
-    table, y = read_data(path, header_mode)
-    width = table.cells.shape[1]
+    ``label``, ...), else the ``y`` of an ``.npz`` file or the labels of an ``.h5ad``
+    file's ``--label-key``, else (if ``need_target``) the last column of a NumPy file."""
+    reading = reading or _reading(argparse.Namespace())
     if labels is not None:
-        X, _, names = _split_target(table, None)
-        return X, read_labels(labels, path, len(X), header_mode), names
-    t = _column_index(target, table.columns, width)
-    if t is None and y is None and need_target:            # and no 'y' in an .npz file
-        if table.cells.dtype.kind == "f" and width > 1:    # NumPy files: last column
-            t = width - 1
-        else:
-            raise CLIError("no target column: name it with --target (column name or index) "
-                           "or give --labels FILE")
-    X, y_column, names = _split_target(table, t)
-    return X, (y if t is None else y_column), names
+        s = read_samples(path, reading, target=None, header=header_mode)
+        y = labels_for(labels, path, s.samples, len(s.X), header_mode)
+        return s.X, y, s.features, s.samples
+    try:
+        s = read_samples(path, reading, target="auto" if target is None else target,
+                         header=header_mode, require_target=need_target)
+    except ValueError as e:
+        if "no target" in str(e):
+            raise CLIError("no target column: name it with --target (column name or "
+                           "index) or give --labels FILE") from None
+        if "is not a column" in str(e) and target is not None:
+            raise CLIError(f"--target {target!r} is not a column of {path}") from None
+        raise
+    return s.X, s.y, s.features, s.samples
 
 
 def _all_numbers(y):
@@ -303,24 +300,105 @@ def _check_out_dir(path):
         raise CLIError(f"--out {path}: the directory {folder} is not writable")
 
 
+#: The options of ``deepbio train`` that a ``--config`` file may set (its keys, with
+#: ``-`` or ``_``), besides the table ``[params]`` of hyper-parameters.
+CONFIG_KEYS = ("model", "data", "labels", "target", "out", "header", "scale", "test_size",
+               "seed", "backend", "plots", "index_col", "drop", "drop_non_numeric",
+               "genes_in_rows", "label_key", "layer", "quiet")
+_PATH_KEYS = ("data", "labels", "out", "plots")
+
+
+def _load_toml(path):
+    """The TOML file ``path`` as a dict: ``tomllib`` (Python 3.11+), else ``tomli`` if
+    it is installed, else an error saying so."""
+    try:
+        import tomllib
+    except ImportError:                 # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise CLIError("--config needs Python 3.11 (tomllib) or, on Python 3.10, the "
+                           "tomli package: pip install tomli") from None
+    if not os.path.exists(path):
+        raise CLIError(f"config file not found: {path}")
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as e:
+            raise CLIError(f"--config {path}: not valid TOML ({e})") from None
+
+
+def read_config(path):
+    """``(options, params)`` of a ``deepbio train --config`` TOML file: its top-level
+    keys (the long options without ``--``, ``-`` or ``_`` alike; relative paths are taken
+    from the config file's folder) and its ``[params]`` table of hyper-parameters."""
+    doc = _load_toml(path)
+    params = doc.pop("params", {})
+    if not isinstance(params, dict):
+        raise CLIError(f"--config {path}: 'params' must be a table ([params])")
+    options, unknown = {}, []
+    folder = os.path.dirname(os.path.abspath(path))
+    for key, value in doc.items():
+        name = key.replace("-", "_")
+        if name not in CONFIG_KEYS:
+            unknown.append(key)
+            continue
+        if name in _PATH_KEYS and isinstance(value, str) and not os.path.isabs(value):
+            value = os.path.join(folder, value)
+        if name == "drop" and isinstance(value, (str, int)):
+            value = [value]
+        if name == "index_col" and value is not None:
+            value = str(value)
+        options[name] = value
+    if unknown:
+        raise CLIError(f"--config {path}: unknown key(s) {unknown}; the keys are "
+                       f"{list(CONFIG_KEYS)} and the table [params]")
+    return options, params
+
+
+def _sha256(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _show_progress(args):
+    """A progress bar only for a person watching: stderr a terminal and no --quiet."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
 def cmd_train(args, out):
-    from . import models
+    from . import __version__, models
+    for name in ("model", "data", "out"):
+        if getattr(args, name) is None:
+            raise CLIError(f"--{name} is required (on the command line or in --config)")
+    if args.target is not None and args.labels is not None:
+        raise CLIError("--target and --labels are mutually exclusive")
     _check_out_dir(args.out)
     if args.plots is not None:
         _check_plots_dir(args.plots)
-    _backend_name(args.backend)
+    backend = _backend_name(args.backend)
     if args.model not in models.REGISTRY:
         raise CLIError(f"unknown model {args.model!r}; choose one of "
                        f"{sorted(models.REGISTRY)}")
     cls = models.REGISTRY[args.model]
     kind = getattr(cls, "_estimator_type", None)
     supervised = kind in ("classifier", "regressor")
-    X, y, names = load_xy(args.data, args.target, args.labels, need_target=supervised,
-                          header_mode=args.header)
+    reading = _reading(args)
+    X, y, names, ids = load_xy(args.data, args.target, args.labels, need_target=supervised,
+                               header_mode=args.header, reading=reading)
     y = _as_targets(y, kind == "classifier") if supervised else None
-    params = _parse_params(args.param)
+    params = dict(getattr(args, "config_params", None) or {})
+    params.update(_parse_params(args.param))
     if "random_state" in cls._param_names() and "random_state" not in params:
         params["random_state"] = args.seed
+    auto_verbose = ("verbose" in cls._param_names() and "verbose" not in params and
+                    _show_progress(args))
+    if auto_verbose:
+        params["verbose"] = 1              # tqdm bars on a terminal (optim.Progress)
     try:
         model = cls(**params)
     except TypeError as e:
@@ -336,18 +414,79 @@ def cmd_train(args, out):
     t0 = time.perf_counter()
     model.fit(X, y) if supervised else model.fit(X)
     elapsed = time.perf_counter() - t0
+    if auto_verbose:                       # a terminal's bar is no part of the run
+        params.pop("verbose")
+        model.verbose = 0
+    config = {k: getattr(args, k, None) for k in CONFIG_KEYS if k not in ("quiet",)}
+    config.update(backend=backend, params=params)
+    config = json.loads(json.dumps(config, default=str))
+    trained_on = {"data": os.path.basename(args.data),
+                  "data_sha256": _sha256(args.data)}
+    if args.labels:
+        trained_on.update(labels=os.path.basename(args.labels),
+                          labels_sha256=_sha256(args.labels))
     meta = {"scaling": scaling, "feature_names": names, "target": args.target,
-            "trained_on": os.path.basename(args.data)}
+            "trained_on": os.path.basename(args.data), "data": trained_on,
+            "n_samples": int(len(X) + (0 if X_test is None else len(X_test))),
+            "reading": reading, "config": config, "deepbio_version": __version__,
+            "backend": backend, "elapsed_s": round(elapsed, 3)}
     models.save(model, args.out, metadata=meta)
     print(f"trained {args.model} on {X.shape[0]} samples x {X.shape[1]} features in "
           f"{elapsed:.2f} s; saved to {args.out}", file=out)
     if X_test is not None:
         report = _report(model, apply_scaling(X_test, scaling), y_test, kind)
-        print("held-out " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()), file=out)
+        print("held-out " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()
+                                      if isinstance(v, float)), file=out)
     if args.plots is not None:
         test = None if X_test is None else (apply_scaling(X_test, scaling), y_test)
         files = _train_plots(model, kind, test, args.plots)
         print(f"wrote {', '.join(files) or 'no plot'} to {args.plots}", file=out)
+    return 0
+
+
+def cmd_info(args, out):
+    """What a model file records: class, deepbio version, backend, training data and its
+    SHA-256, the resolved configuration (``--json``: all of it as JSON)."""
+    from .models._persist import load
+    if not os.path.exists(args.model):
+        raise CLIError(f"model file not found: {args.model}")
+    from . import io as _io
+    model, meta = load(args.model, return_metadata=True)
+    meta = meta or {}
+    _, doc = _io.read_container(args.model)
+    saved_by = doc.get("deepbio_version")
+    info = {"model": type(model).__name__,
+            "deepbio_version": meta.get("deepbio_version", saved_by),
+            "backend": meta.get("backend"),
+            "data": meta.get("data") or {"data": meta.get("trained_on")},
+            "n_samples": meta.get("n_samples"),
+            "n_features": getattr(model, "n_features_in_", None),
+            "classes": [c.item() if hasattr(c, "item") else c
+                        for c in getattr(model, "classes_", [])] or None,
+            "target": meta.get("target"),
+            "config": meta.get("config")}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str), file=out)
+        return 0
+    print(f"{args.model}: {info['model']}", file=out)
+    for key in ("deepbio_version", "backend", "n_samples", "n_features", "classes",
+                "target"):
+        if info[key] is not None:
+            print(f"  {key:<16} {info[key]}", file=out)
+    for key, value in (info["data"] or {}).items():
+        if value is not None:
+            print(f"  {key:<16} {value}", file=out)
+    if info["config"]:
+        print("  config:", file=out)
+        for key, value in info["config"].items():
+            if key == "params":
+                continue
+            if value is not None and value != [] and value is not False:
+                print(f"    {key} = {json.dumps(value)}", file=out)
+        if info["config"].get("params"):
+            print("    [params]", file=out)
+            for key, value in info["config"]["params"].items():
+                print(f"    {key} = {json.dumps(value)}", file=out)
     return 0
 
 
@@ -410,56 +549,143 @@ def _load_model(path):
     return model, meta or {}
 
 
-def _features_for(model, path, meta, target, drop_target, header_mode="auto"):
-    """Scaled features ``X`` of a data file and its target ``y`` (None if it has none):
-    the target column, found when ``drop_target`` or when the file has one column more
-    than the model's features, or else the ``y`` of an ``.npz`` file."""
-    table, y = read_data(path, header_mode)
-    width = table.cells.shape[1]
-    n = model.n_features_in_ if hasattr(model, "n_features_in_") else None
-    t = None
-    # an .npz file's y is the target, unless --target names a column of its X
-    if (drop_target and (y is None or target is not None)) or \
-            (n is not None and width == n + 1):
-        t = _column_index(target if target is not None else meta.get("target"),
-                          table.columns, width)
-    X, y_column, _ = _split_target(table, t)
-    return apply_scaling(X, meta.get("scaling")), (y if t is None else y_column)
+def _features_for(model, path, meta, target, drop_target, header_mode="auto",
+                  reading=None):
+    """Scaled features ``X`` of a data file, its target ``y`` (None if it has none) and
+    its sample IDs (None without).  The target column is the one named by ``target`` or
+    recorded at training (or one named ``target``, ``label``, ...); it is required when
+    ``drop_target``, else left out if the file has it.  The feature names, when both the
+    model and the file have them, must match the training's."""
+    reading = reading or _reading(argparse.Namespace(), meta)
+    spec = target if target is not None else meta.get("target")
+    if spec is None:
+        spec = "auto"
+    try:
+        # the training's --drop list may name columns new data no longer has
+        s = read_samples(path, reading, target=spec, header=header_mode,
+                         missing_target="error" if drop_target else "ignore",
+                         missing_drop="ignore")
+    except ValueError as e:
+        if "is not a column" in str(e) and drop_target:
+            raise CLIError(f"no target column {spec!r} in {path}: give --target or "
+                           f"--labels") from None
+        raise
+    trained = meta.get("feature_names")
+    if trained and s.features and list(trained) != list(s.features):
+        if len(trained) == len(s.features):
+            k = next(i for i, (a, b) in enumerate(zip(trained, s.features)) if a != b)
+            raise CLIError(f"{path}: feature {k} is {s.features[k]!r}, but the model was "
+                           f"trained with {trained[k]!r} there (same names, same order "
+                           f"as at training)")
+        raise CLIError(f"{path}: {len(s.features)} feature columns, but the model was "
+                       f"trained on {len(trained)}")
+    return apply_scaling(s.X, meta.get("scaling")), s.y, s.samples, s.index, s.features
+
+
+def _id_column(index):
+    return index if isinstance(index, str) and index else "sample"
+
+
+def _class_columns(classes, taken):
+    """Probability column names: the class names, ``proba_<class>`` where a class name
+    would repeat another column's."""
+    names = [str(c) for c in classes]
+    if set(names) & set(taken) or len(set(names)) < len(names):
+        names = [f"proba_{c}" for c in names]
+    return names
+
+
+def _write_csv(path, header, rows, out):
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([f"{v:.8g}" if isinstance(v, (float, np.floating)) else v
+                         for v in row])
+    if path:
+        from .io import write_atomic
+        write_atomic(path, buf.getvalue().encode("utf-8"), "write the predictions")
+    else:
+        out.write(buf.getvalue())
 
 
 def cmd_predict(args, out):
     _backend_name(args.backend)
     model, meta = _load_model(args.model)
-    X, _ = _features_for(model, args.data, meta, args.target, drop_target=False,
-                         header_mode=args.header)
+    X, _, ids, index, _ = _features_for(model, args.data, meta, args.target,
+                                     drop_target=False, header_mode=args.header,
+                                     reading=_reading(args, meta))
     kind = getattr(model, "_estimator_type", None)
-    if args.proba:
-        if not hasattr(model, "predict_proba"):
+    header, columns = [], []
+    if ids is not None:
+        header.append(_id_column(index))
+        columns.append(np.asarray(ids, dtype=object))
+    if kind in ("classifier", "regressor"):
+        if args.proba and not hasattr(model, "predict_proba"):
             raise CLIError(f"{type(model).__name__} has no class probabilities")
-        values, header = model.predict_proba(X), [str(c) for c in model.classes_]
-    elif kind in ("classifier", "regressor"):
-        values = model.predict(X)
-        header = ["prediction"] if values.ndim == 1 else \
-            [f"output_{i}" for i in range(values.shape[1])]
+        if args.proba:
+            proba = model.predict_proba(X)
+            pred = model.classes_[np.argmax(proba, axis=1)]
+        else:
+            pred = np.asarray(model.predict(X))
+        if pred.ndim == 1:
+            header.append("prediction")
+            columns.append(pred)
+        else:
+            header += [f"output_{i}" for i in range(pred.shape[1])]
+            columns += list(pred.T)
+        if args.proba:
+            header += _class_columns(model.classes_, header)
+            columns += list(proba.T)
     else:
-        values = model.transform(X)
-        header = [f"feature_{i}" for i in range(values.shape[1])]
-    values = np.asarray(values)
-    if values.ndim == 1:
-        values = values[:, None]
-    dest = open(args.out, "w", newline="", encoding="utf-8") if args.out else out
-    try:
-        writer = csv.writer(dest)
-        writer.writerow(header)
-        for row in values:
-            writer.writerow([f"{v:.8g}" if isinstance(v, (float, np.floating)) else v
-                             for v in row])
-    finally:
-        if args.out:
-            dest.close()
+        if args.proba:
+            raise CLIError(f"{type(model).__name__} has no class probabilities")
+        values = np.asarray(model.transform(X))
+        header += [f"feature_{i}" for i in range(values.shape[1])]
+        columns += list(values.T)
+    rows = zip(*columns)
+    _write_csv(args.out, header, rows, out)
     if args.out:
-        print(f"wrote {len(values)} predictions to {args.out}", file=out)
+        print(f"wrote {len(X)} predictions to {args.out}", file=out)
     return 0
+
+
+def _full_classification_report(model, X, y):
+    """Accuracy, ROC AUC, per-class precision / recall / F1 / support and the
+    confusion matrix (rows: true class, columns: predicted, in ``classes``' order)."""
+    from .datasets.metrics import confusion_matrix, precision_recall_f1
+    report = _classification_report(model, X, y)
+    proba = model.predict_proba(X)
+    pred = model.classes_[np.argmax(proba, axis=1)]
+    labels = list(model.classes_) + sorted(set(y.tolist()) - set(model.classes_.tolist()))
+    p, r, f, support = precision_recall_f1(y, pred, labels=labels)
+    report["per_class"] = {str(c): {"precision": float(p[k]), "recall": float(r[k]),
+                                    "f1": float(f[k]), "support": int(support[k])}
+                           for k, c in enumerate(labels)}
+    report["confusion_matrix"] = {"labels": [str(c) for c in labels],
+                                  "matrix": confusion_matrix(y, pred, labels=labels)
+                                  .tolist()}
+    return report, proba, pred
+
+
+def _print_report(name, n, report, out):
+    print(f"{name} on {n} samples: " +
+          ", ".join(f"{k} {v:.4f}" for k, v in report.items() if isinstance(v, float)),
+          file=out)
+    if "per_class" in report:
+        width = max(8, max(len(c) for c in report["per_class"]))
+        print(f"  {'class':<{width}} precision  recall      f1  support", file=out)
+        for c, m in report["per_class"].items():
+            print(f"  {c:<{width}} {m['precision']:>9.4f} {m['recall']:>7.4f} "
+                  f"{m['f1']:>7.4f} {m['support']:>8d}", file=out)
+        cm = report["confusion_matrix"]
+        cells = max([len(c) for c in cm["labels"]] +
+                    [len(str(v)) for row in cm["matrix"] for v in row])
+        print("  confusion matrix (rows: true, columns: predicted)", file=out)
+        print("  " + " " * width + " " + " ".join(f"{c:>{cells}}" for c in cm["labels"]),
+              file=out)
+        for c, row in zip(cm["labels"], cm["matrix"]):
+            print(f"  {c:<{width}} " + " ".join(f"{v:>{cells}}" for v in row), file=out)
 
 
 def cmd_evaluate(args, out):
@@ -468,26 +694,46 @@ def cmd_evaluate(args, out):
     kind = getattr(model, "_estimator_type", None)
     if kind not in ("classifier", "regressor"):
         raise CLIError(f"{type(model).__name__} is not a classifier or regressor")
+    reading = _reading(args, meta)
     if args.labels:
-        X, _ = _features_for(model, args.data, meta, None, drop_target=False,
-                             header_mode=args.header)
-        y = read_labels(args.labels, args.data, len(X), args.header)
+        X, _, ids, index, _ = _features_for(model, args.data, meta, None, drop_target=False,
+                                         header_mode=args.header, reading=reading)
+        y = labels_for(args.labels, args.data, ids, len(X), args.header)
     else:
-        X, y = _features_for(model, args.data, meta, args.target, drop_target=True,
-                             header_mode=args.header)
+        X, y, ids, index, _ = _features_for(model, args.data, meta, args.target,
+                                         drop_target=True, header_mode=args.header,
+                                         reading=reading)
         if y is None:
             raise CLIError("no target column found: give --target or --labels")
     y = _as_targets(np.asarray(y).astype(str) if kind == "classifier" else y,
                     kind == "classifier")
-    report = _report(model, X, y, kind)
-    print(f"{type(model).__name__} on {len(X)} samples: " +
-          ", ".join(f"{k} {v:.4f}" for k, v in report.items()), file=out)
+    if kind == "classifier":
+        report, proba, pred = _full_classification_report(model, X, y)
+    else:
+        report, proba = _regression_report(model, X, y), None
+        pred = np.asarray(model.predict(X)).reshape(len(X), -1)[:, 0]
+    if args.json:
+        print(json.dumps({"model": type(model).__name__, "n_samples": int(len(X)),
+                          **report}, indent=2), file=out)
+    else:
+        _print_report(type(model).__name__, len(X), report, out)
+    if args.out:
+        header = [_id_column(index)] if ids is not None else []
+        header += ["true", "prediction"]
+        columns = ([np.asarray(ids, dtype=object)] if ids is not None else []) + [y, pred]
+        if proba is not None:
+            header += _class_columns(model.classes_, header)
+            columns += list(proba.T)
+        _write_csv(args.out, header, zip(*columns), out)
+        if not args.json:
+            print(f"wrote {len(X)} predictions to {args.out}", file=out)
     return 0
 
 
 # ----------------------------------------------------------------------- explain
 
-_FASTA = (".fa", ".fasta", ".fna", ".faa", ".fa.gz", ".fasta.gz", ".fna.gz", ".faa.gz")
+#: FASTA names (also compressed: ``.gz``, ``.bz2``, ``.xz``).
+_FASTA = (".fa", ".fasta", ".fna", ".faa")
 
 
 def _explain_sequences(model, path, alphabet):
@@ -497,7 +743,7 @@ def _explain_sequences(model, path, alphabet):
     from .datasets import one_hot, read_fasta
     if not os.path.exists(path):
         raise CLIError(f"data file not found: {path}")
-    if path.lower().endswith(_FASTA):
+    if strip_compression(path).endswith(_FASTA):
         if alphabet == "auto":
             alphabet = {4: "dna", 20: "protein"}.get(model.n_features_in_)
             if alphabet is None:
@@ -505,7 +751,7 @@ def _explain_sequences(model, path, alphabet):
                                f"position, which is no alphabet; give an .npy array")
         seqs = [r.sequence for r in read_fasta(path)]
         return one_hot(seqs, alphabet=alphabet, dtype=np.float64)
-    if path.endswith((".npy", ".npz")):
+    if strip_compression(path).endswith((".npy", ".npz")):
         arrays = load_array(path, as_dict=True)
         if isinstance(arrays, dict):
             if "X" not in arrays:
@@ -578,7 +824,7 @@ def _letters(alphabet, width):
     return {4: "ACGT", 20: ALPHABETS["protein"][0]}.get(width)
 
 
-def _attributions_csv(A, kind, names=None, mask=None, letters=None):
+def _attributions_csv(A, kind, names=None, mask=None, letters=None, ids=None):
     """The attributions as CSV text.  Tables: one row per sample, a column per feature
     (``sample`` first, then the feature names).  Sequences: long format, one row per
     real position and letter (``sample,position,letter,attribution``; letters are
@@ -589,8 +835,9 @@ def _attributions_csv(A, kind, names=None, mask=None, letters=None):
     if kind == "table":
         cols = list(names) if names is not None else [f"x{j}" for j in range(A.shape[1])]
         lines.append(",".join(["sample"] + [_csv_field(c) for c in cols]))
-        lines += [",".join([str(i)] + [repr(float(v)) for v in row]) for i, row in
-                  enumerate(A)]
+        keys = [str(i) for i in range(len(A))] if ids is None else \
+            [_csv_field(i) for i in ids]
+        lines += [",".join([k] + [repr(float(v)) for v in row]) for k, row in zip(keys, A)]
     elif kind == "sequence":
         width = A.shape[2]
         labels = list(letters) if letters is not None and len(letters) == width else \
@@ -672,16 +919,10 @@ def cmd_explain(args, out):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CLIError(f"--out {args.out} is a file; give a folder (it is made if missing)")
     target = _explain_target(model, args.target)
-    mask = names = y = None
+    mask = names = y = ids = None
     if kind == "table":
-        table, _ = read_data(args.data, args.header)
-        width = table.cells.shape[1]
-        t = None
-        if args.target_column is not None or width == model.n_features_in_ + 1:
-            t = _column_index(args.target_column or meta.get("target"), table.columns,
-                              width)
-        X, y, names = _split_target(table, t)
-        X = apply_scaling(X, meta.get("scaling"))
+        X, y, ids, _, names = _features_for(model, args.data, meta, args.target_column,
+                                            drop_target=False, header_mode=args.header)
         names = names or meta.get("feature_names")
         if y is not None and hasattr(model, "classes_"):
             y = _as_targets(np.asarray(y).astype(str), True)
@@ -703,7 +944,7 @@ def cmd_explain(args, out):
     write_atomic(os.path.join(args.out, "attributions.csv"),
                  _attributions_csv(A, kind, names, mask,
                                    _letters(args.alphabet, A.shape[-1]) if kind == "sequence"
-                                   else None), "CSV")
+                                   else None, ids=ids), "CSV")
     written.append("attributions.csv")
     if mask is not None:
         written.append(save_npy("mask.npy", np.asarray(mask, dtype=bool)))
@@ -790,21 +1031,44 @@ def build_parser():
         # the target is either a column of --data or a separate file, never both
         g = sp.add_mutually_exclusive_group()
         g.add_argument("--target", help=target_help)
-        g.add_argument("--labels", help="file with the targets: one column, one per row "
-                                        "of --data")
+        g.add_argument("--labels", help="file with the targets: one column (one per row "
+                                        "of --data), ID,label pairs (joined on the "
+                                        "sample IDs) or a GenePattern .cls file")
+
+    def reading(sp):
+        sp.add_argument("--index-col", metavar="N|NAME|none",
+                        help="column of sample IDs (0-based index or name; none: no "
+                             "IDs); default: the first column when its header is empty "
+                             "or its values are distinct text")
+        sp.add_argument("--drop", action="append", metavar="COL",
+                        help="leave out a (metadata) column, by name or index; repeatable")
+        sp.add_argument("--drop-non-numeric", action="store_true", default=None,
+                        help="leave out every non-numeric column but the target")
+        sp.add_argument("--genes-in-rows", action="store_true", default=None,
+                        help="the file is genes x samples (header: sample IDs)")
+        sp.add_argument("--label-key", metavar="KEY",
+                        help=".h5ad files: the obs column of the labels ([anndata] extra)")
+        sp.add_argument("--layer", help=".h5ad files: the layer to read instead of X")
 
     d = sub.add_parser("demo", help="train a DBN on bundled breast cancer data")
     common(d)
     d.add_argument("--verbose", type=int, default=0)
     d.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("train", help="train a model on a CSV / NPY file and save it")
+    t = sub.add_parser("train", help="train a model on a data file and save it")
     common(t)
-    t.add_argument("--model", required=True, help="class name, e.g. DBNClassifier")
-    t.add_argument("--data", required=True, help="CSV / TSV / NPY / NPZ file")
+    t.add_argument("--config", metavar="TOML",
+                   help="run file: every option below (as keys) and a [params] table of "
+                        "hyper-parameters; flags override it")
+    t.add_argument("--model", help="class name, e.g. DBNClassifier (required)")
+    t.add_argument("--data", help="CSV / TSV / GCT / H5AD / NPY / NPZ file, maybe "
+                                  "compressed (.gz, .bz2, .xz) (required)")
     target_or_labels(t, "target column (name or index)")
+    reading(t)
     header(t)
-    t.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    t.add_argument("--out", help="model file to write (.safetensors) (required)")
+    t.add_argument("--quiet", action="store_true", default=None,
+                   help="no progress bar (shown only when stderr is a terminal)")
     t.add_argument("--scale", choices=("standard", "minmax", "none"), default="standard",
                    help="feature scaling learnt on the training data (default standard)")
     t.add_argument("--param", action="append", metavar="NAME=VALUE",
@@ -820,10 +1084,14 @@ def build_parser():
     common(pr)
     pr.add_argument("--model", required=True)
     pr.add_argument("--data", required=True)
-    pr.add_argument("--target", help="target column to drop if present")
+    pr.add_argument("--target", help="target column to drop if present (default: as at "
+                                     "training)")
+    reading(pr)
     header(pr)
-    pr.add_argument("--out", help="CSV file to write (default: standard output)")
-    pr.add_argument("--proba", action="store_true", help="class probabilities")
+    pr.add_argument("--out", help="CSV file to write: the sample IDs (when the data has "
+                                  "them), the prediction (default: standard output)")
+    pr.add_argument("--proba", action="store_true",
+                    help="also one probability column per class, named by the class")
     pr.set_defaults(func=cmd_predict)
 
     e = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
@@ -831,8 +1099,18 @@ def build_parser():
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True)
     target_or_labels(e, "target column (default: as at training)")
+    reading(e)
     header(e)
+    e.add_argument("--json", action="store_true", help="the report as JSON")
+    e.add_argument("--out", help="CSV of the sample IDs, true labels, predictions and "
+                                 "class probabilities")
     e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("info", help="what a model file records: model, deepbio version, "
+                                    "backend, training data SHA-256, configuration")
+    i.add_argument("model", metavar="MODEL")
+    i.add_argument("--json", action="store_true", help="as JSON")
+    i.set_defaults(func=cmd_info)
 
     x = sub.add_parser("explain", help="attributions, ranked genes and filter motifs of a "
                                        "saved model on a data file")
@@ -862,7 +1140,33 @@ def build_parser():
                        help="run bench/models.py (from a source checkout); further "
                             "arguments, --help included, go to it (--quick, --repeats N, ...)")
     b.set_defaults(func=cmd_bench)
+    p.subcommands = {"train": t}
     return p
+
+
+def _apply_config(parser, argv, options, params):
+    """Parse ``argv`` again with the config file's options as the defaults of the
+    ``train`` sub-command, so that the flags given win over the file (and ``--param``
+    over ``[params]``)."""
+    train = parser.subcommands["train"]
+    actions = {a.dest: a for a in train._actions}
+    for key, value in options.items():
+        action = actions[key]
+        if action.type in (int, float) and value is not None:
+            try:
+                if isinstance(value, bool) or (action.type is int and value != int(value)):
+                    raise ValueError
+                options[key] = action.type(value)
+            except (TypeError, ValueError):
+                raise CLIError(f"--config: {key} must be {action.type.__name__}, got "
+                               f"{value!r}") from None
+        if action.choices is not None and options[key] not in action.choices:
+            raise CLIError(f"--config: {key} must be one of {list(action.choices)}, got "
+                           f"{value!r}")
+    train.set_defaults(**options)
+    args, extra = parser.parse_known_args(argv)
+    args.config_params = params
+    return args, extra
 
 
 def main(argv=None, out=None):
@@ -871,6 +1175,19 @@ def main(argv=None, out=None):
     out = out or sys.stdout
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "config", None):
+        try:
+            options, params = read_config(args.config)
+            args, extra = _apply_config(parser, argv, options, params)
+        except CLIError as e:
+            print(f"deepbio {args.command}: error: {e}", file=sys.stderr)
+            return 1
+    if args.command == "train":
+        missing = [f"--{n}" for n in ("model", "data", "out") if getattr(args, n) is None]
+        if missing:
+            parser.subcommands["train"].error(
+                f"the following arguments are required: {', '.join(missing)} (on the "
+                f"command line or as keys of --config)")
     if args.command == "bench":
         args.bench_args = extra[1:] if extra[:1] == ["--"] else extra
     elif extra:

@@ -16,9 +16,12 @@ module                 contents
 ``tables``             generic data files: :func:`read_table`, :func:`table_to_float`,
                        :func:`has_header` (CSV / TSV), :func:`load_array` (``.npy`` /
                        ``.npz``)
-``expression``         expression matrices: :func:`read_expression` (CSV / TSV / GCT)
+``expression``         expression matrices: :func:`read_expression` (CSV / TSV / GCT,
+                       ``.h5ad`` with the ``[anndata]`` extra), :func:`read_cls`
 ``anndata``            :func:`read_h5ad` (AnnData ``.h5ad``; extra ``[anndata]``)
-``fasta``              :func:`read_fasta`, :class:`FastaRecord`
+``samples``            :func:`read_samples` (features, target, sample IDs and names of
+                       any data file the command line takes), :func:`read_labels`
+``fasta``              :func:`read_fasta`, :func:`iter_fasta`, :class:`FastaRecord`
 ``encoding``           :data:`ALPHABETS`, :func:`one_hot`, :func:`decode_one_hot`
 ``padding``            :func:`pad_sequences`, :func:`batch_iter`
 ``synthetic``          :func:`make_expression`, :func:`make_motif_sequences`,
@@ -27,7 +30,8 @@ module                 contents
                        :class:`StandardScaler`, :class:`MinMaxScaler`
 ``metrics``            :func:`roc_auc_score`, :func:`accuracy_score`,
                        :func:`mean_squared_error`
-``_text``              (private) text input: gzip by content, encodings, line endings
+``_text``              (private) text input: gzip / bzip2 / xz by content, encodings,
+                       line endings
 ``sequences``          (deprecated) the old home of ``fasta``, ``encoding``, ``padding``
                        and the sequence generators; its names warn when read
 =====================  ================================================================
@@ -40,12 +44,14 @@ from ._base import Bunch, load_breast_cancer, load_digits
 from ._preprocessing import MinMaxScaler, StandardScaler, standardize, train_test_split
 from .encoding import ALPHABETS, decode_one_hot, one_hot
 from .anndata import read_h5ad
-from .expression import read_expression
-from .fasta import FastaRecord, read_fasta
-from .metrics import accuracy_score, mean_squared_error, roc_auc_score
+from .expression import read_cls, read_expression
+from .fasta import FastaRecord, iter_fasta, read_fasta
+from .metrics import (accuracy_score, confusion_matrix, mean_squared_error,
+                      precision_recall_f1, roc_auc_score)
 from .padding import batch_iter, pad_sequences
 from .synthetic import (make_addition_problem, make_expression, make_long_range_sequences,
                         make_motif_sequences)
+from .samples import NonNumericColumnsError, read_labels, read_samples
 from .tables import has_header, load_array, read_table, table_to_float
 
 __all__ = [
@@ -53,11 +59,14 @@ __all__ = [
     "Bunch",
     "FastaRecord",
     "MinMaxScaler",
+    "NonNumericColumnsError",
     "StandardScaler",
     "accuracy_score",
     "batch_iter",
+    "confusion_matrix",
     "decode_one_hot",
     "has_header",
+    "iter_fasta",
     "load_array",
     "load_breast_cancer",
     "load_digits",
@@ -68,9 +77,13 @@ __all__ = [
     "mean_squared_error",
     "one_hot",
     "pad_sequences",
+    "precision_recall_f1",
+    "read_cls",
     "read_expression",
     "read_fasta",
     "read_h5ad",
+    "read_labels",
+    "read_samples",
     "read_table",
     "roc_auc_score",
     "standardize",

@@ -1,9 +1,12 @@
-"""Text input shared by the readers: gzip by content, encodings, line endings, messages.
+"""Text input shared by the readers: compression by content, encodings, line endings,
+messages.
 
-Every reader of deepbio.datasets (FASTA, expression matrices, delimited tables) opens its
-input through these helpers, so they all recognise gzip data by its first bytes (any
-file name), skip a UTF-8 byte-order mark, name UTF-16 files as such, and report an
-undecodable byte by line and column.
+Every reader of deepbio.datasets (FASTA, expression matrices, delimited tables, class
+files, NumPy files) opens its input through these helpers, so they all recognise gzip,
+bzip2 and xz data by its first bytes (any file name), skip a UTF-8 byte-order mark, name
+UTF-16 files as such, and report an undecodable byte by line and column.  bzip2 and xz
+need the standard library's ``bz2`` / ``lzma`` modules (present in every CPython build
+that has their C libraries); a file needing a missing one is a clear error.
 """
 
 import gzip
@@ -12,10 +15,55 @@ import os
 import zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
+BZ2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
-#: What a truncated or corrupt gzip stream raises while it is read.
-GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+#: File-name endings of compressed files (the content decides; these are stripped from
+#: names before the format is guessed from them).
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+
+
+def _codec_errors():
+    errors = [EOFError, zlib.error, gzip.BadGzipFile]
+    try:
+        import lzma
+        errors.append(lzma.LZMAError)
+    except ImportError:        # pragma: no cover - CPython built without liblzma
+        pass
+    return tuple(errors)
+
+
+#: What a truncated or corrupt compressed stream raises while it is read (bz2 raises
+#: OSError / EOFError, which the readers catch where they read).
+GZIP_ERRORS = _codec_errors()
+COMPRESSION_ERRORS = GZIP_ERRORS
+
+
+def compression(head):
+    """The compression of data starting with the bytes ``head``: ``"gzip"``, ``"bz2"``,
+    ``"xz"`` or None."""
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:3] == BZ2_MAGIC and head[3:4] in tuple(bytes([c]) for c in b"123456789"):
+        return "bz2"
+    if head[:6] == XZ_MAGIC:
+        return "xz"
+    return None
+
+
+def decompressor(kind, fileobj):
+    """A binary stream decompressing ``fileobj`` (``kind`` from :func:`compression`; a
+    path for bz2 and xz is opened, and closed with the stream)."""
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")
+    module = {"bz2": "bz2", "xz": "lzma"}[kind]
+    try:
+        lib = __import__(module)
+    except ImportError:        # pragma: no cover - CPython built without it
+        raise ValueError(f"this file is {kind}-compressed, but this Python has no "
+                         f"{module!r} module; decompress it first") from None
+    return lib.open(fileobj, "rb")
 
 
 def source_prefix(path_or_file):
@@ -72,19 +120,28 @@ def not_decodable_message(line_no, column, byte, encoding):
 
 
 def strip_gz(path):
-    """The lower-cased file name of ``path`` without a trailing ``.gz``."""
-    name = os.fspath(path).lower()
-    return name[:-3] if name.endswith(".gz") else name
+    """The lower-cased file name of ``path`` without a trailing ``.gz``, ``.bz2`` or
+    ``.xz``."""
+    name = os.fsdecode(os.fspath(path)).lower()
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
 
 
 # ------------------------------------------------------------------ paths, for csv
 
 
 def open_binary(path):
-    """Open ``path`` for reading bytes, transparently un-gzipping it."""
+    """Open ``path`` for reading bytes, transparently decompressing gzip, bzip2 or xz
+    (recognised by content)."""
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+        kind = compression(fh.read(6))
+    if kind is None:
+        return open(path, "rb")
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    return decompressor(kind, path)      # bz2.open / lzma.open take a path too
 
 
 def open_text(path, encoding):
@@ -140,10 +197,15 @@ def _decoded_lines(binary, encoding, prefix):
     byte-order mark is dropped. Invalid bytes are reported with their line and
     column.
     """
-    head, binary = peek(binary, 2)
-    stream = gzip.GzipFile(fileobj=binary, mode="rb") if head == GZIP_MAGIC else binary
+    head, binary = peek(binary, 6)
+    kind = compression(head)
+    stream = binary if kind is None else decompressor(kind, binary)
     if stream is not binary:
-        head, stream = peek(stream, 2)
+        try:
+            head, stream = peek(stream, 2)
+        except GZIP_ERRORS + (OSError,) as err:
+            raise ValueError(f"{prefix}truncated or corrupt {kind} data ({err})") from None
+    head = head[:2]
     check_not_utf16(head, encoding, prefix)
     text = io.TextIOWrapper(stream, encoding=python_encoding(encoding), errors="surrogateescape",
                             newline=None)
@@ -153,9 +215,10 @@ def _decoded_lines(binary, encoding, prefix):
             if not line.isascii():
                 _check_decoded(line, line_no, encoding, prefix)
             yield line.rstrip("\r\n")
-    except GZIP_ERRORS as err:
+    except GZIP_ERRORS + (OSError,) as err:
+        what = kind or "compressed"
         raise ValueError(
-            f"{prefix}truncated or corrupt gzip data after line {line_no} ({err})"
+            f"{prefix}truncated or corrupt {what} data after line {line_no} ({err})"
         ) from None
     finally:
         if stream is binary:

@@ -17,10 +17,10 @@ import numpy as np
 
 from ._base import Bunch
 from ._text import (GZIP_ERRORS, decode_error_message, first_nonblank_line, open_text,
-                    source_prefix, strip_gz)
+                    source_prefix, strip_gz, text_lines)
 from .tables import _parse_values, _records, _separator
 
-__all__ = ["read_expression"]
+__all__ = ["read_expression", "read_cls"]
 
 
 def _spans_lines(fields):
@@ -239,6 +239,79 @@ def _read_expression(path, sep, transpose, allow_missing, format, encoding):
     if transpose:
         return Bunch(X=np.ascontiguousarray(X.T), samples=col_names, genes=row_names)
     return Bunch(X=X, samples=row_names, genes=col_names)
+
+
+def read_cls(path, encoding="utf-8"):
+    """Read the class labels of a GenePattern CLS file (the partner of a GCT file).
+
+    Parameters
+    ----------
+    path : str, os.PathLike or file object
+        A ``.cls`` file; may be gzip-, bzip2- or xz-compressed (recognised by content).
+    encoding : str, default="utf-8"
+
+    Returns
+    -------
+    labels : list of str
+        One label per sample, in the order of the samples of the GCT file.  When the
+        third line holds numbers and the second line names the classes, each number is
+        replaced by its class name: the classes are named in the order in which their
+        labels first appear (the CLS convention), so ``# tumor normal`` above
+        ``1 1 0`` gives ``["tumor", "tumor", "normal"]``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than three lines, a first line that is not ``<n_samples> <n_classes> 1``,
+        a second line that does not start with ``#``, a count of labels or of classes
+        that differs from the first line's; the message names the file and the line.
+
+    Notes
+    -----
+    Layout (fields separated by spaces or tabs)::
+
+        <n_samples> <n_classes> 1
+        # <class name 1> <class name 2> ...
+        <label of sample 1> <label of sample 2> ...
+
+    Examples
+    --------
+    >>> import io
+    >>> from deepbio.datasets import read_cls
+    >>> read_cls(io.StringIO("3 2 1\\n# tumor normal\\n1 1 0\\n"))
+    ['tumor', 'tumor', 'normal']
+    """
+    prefix = source_prefix(path)
+    lines = [(i, line.split()) for i, line in enumerate(text_lines(path, encoding), start=1)
+             if line.strip()]
+    if len(lines) < 3:
+        raise ValueError(f"{prefix}a CLS file has three lines (sizes, '# class names', "
+                         f"labels); found {len(lines)}")
+    (n1, sizes), (n2, names), (n3, labels) = lines[:3]
+    if len(lines) > 3:
+        labels = labels + [f for _, fields in lines[3:] for f in fields]
+    if len(sizes) != 3 or not all(f.isdigit() for f in sizes):
+        raise ValueError(f"{prefix}line {n1}: expected '<n_samples> <n_classes> 1', got "
+                         f"{' '.join(sizes)!r}")
+    n_samples, n_classes = int(sizes[0]), int(sizes[1])
+    if not names or not names[0].startswith("#"):
+        raise ValueError(f"{prefix}line {n2}: expected '# <class names>', got "
+                         f"{' '.join(names)!r}")
+    names = ([names[0][1:]] if names[0] != "#" else []) + names[1:]
+    if len(labels) != n_samples:
+        raise ValueError(f"{prefix}line {n3}: {len(labels)} labels, but line {n1} says "
+                         f"{n_samples} samples")
+    first_seen = list(dict.fromkeys(labels))
+    if len(first_seen) != n_classes:
+        raise ValueError(f"{prefix}line {n3}: {len(first_seen)} distinct labels, but line "
+                         f"{n1} says {n_classes} classes")
+    if names and all(lab.lstrip("-").isdigit() for lab in labels):
+        if len(names) != n_classes:
+            raise ValueError(f"{prefix}line {n2}: {len(names)} class names, but line {n1} "
+                             f"says {n_classes} classes")
+        rename = dict(zip(first_seen, names))
+        return [rename[lab] for lab in labels]
+    return labels
 
 
 _MOVED = {"load_array": "tables", "make_expression": "synthetic"}

@@ -6,9 +6,11 @@ checked here (:func:`deepbio.datasets.one_hot` validates them against an alphabe
 
 import collections
 
+from .._validation import check_int
+from ._base import Bunch
 from ._text import source_prefix, text_lines
 
-__all__ = ["FastaRecord", "read_fasta"]
+__all__ = ["FastaRecord", "read_fasta", "iter_fasta"]
 
 
 class FastaRecord(collections.namedtuple("_FastaRecord", ["id", "sequence"])):
@@ -101,8 +103,15 @@ def read_fasta(path_or_file, upper=False, encoding="utf-8"):
     >>> records[0].description
     'first test'
     """
+    records = list(_iter_records(path_or_file, encoding))
+    if upper:
+        records = [FastaRecord(r.id, r.sequence.upper(), r.description) for r in records]
+    return records
+
+
+def _iter_records(path_or_file, encoding):
+    """The records of a FASTA input one by one, as they are read (one record in memory)."""
     prefix = source_prefix(path_or_file)
-    records = []
     header = None
     chunks = []
     seen_any = False
@@ -115,7 +124,7 @@ def read_fasta(path_or_file, upper=False, encoding="utf-8"):
             continue
         if stripped.startswith(">"):
             if header is not None:
-                records.append(FastaRecord(header[0], "".join(chunks), header[1]))
+                yield FastaRecord(header[0], "".join(chunks), header[1])
             parts = stripped[1:].strip().split(None, 1)
             if not parts:
                 raise ValueError(f"{prefix}line {line_no}: FASTA header '>' without an id")
@@ -132,7 +141,75 @@ def read_fasta(path_or_file, upper=False, encoding="utf-8"):
         if not seen_any:
             raise ValueError(f"{prefix}empty FASTA input: no records")
         raise ValueError(f"{prefix}no FASTA records: no line starts with '>'")
-    records.append(FastaRecord(header[0], "".join(chunks), header[1]))
-    if upper:
-        records = [FastaRecord(r.id, r.sequence.upper(), r.description) for r in records]
-    return records
+    yield FastaRecord(header[0], "".join(chunks), header[1])
+
+
+def iter_fasta(path_or_file, batch_size=256, alphabet="dna", length=None, truncate=False,
+               strict=False, encoding="utf-8", dtype=None):
+    """Stream a FASTA file in batches of one-hot encoded sequences.
+
+    The file is read as it is consumed: one batch of records is in memory at a time,
+    so files larger than memory (gzip-, bzip2- or xz-compressed or not) can be used to
+    train with ``partial_fit``.
+
+    Parameters
+    ----------
+    path_or_file : str, os.PathLike or file object
+        As for :func:`read_fasta`.
+    batch_size : int, default=256
+        Records per batch (the last batch may be smaller).
+    alphabet : {"dna", "rna", "protein"}, default="dna"
+        As for :func:`~deepbio.datasets.one_hot`.
+    length : int, optional
+        Pad (and with ``truncate`` cut) every batch to this many positions, so that all
+        batches have the same shape.  Default: each batch to its longest sequence.
+    truncate, strict
+        As for :func:`~deepbio.datasets.one_hot`.
+    encoding : str, default="utf-8"
+    dtype : floating dtype, default=numpy.float32
+
+    Yields
+    ------
+    batch : Bunch
+        ``X`` (ndarray (n, L, A)), ``mask`` (ndarray (n, L), bool), ``ids`` and
+        ``descriptions`` (lists of n str), ``start`` (the index of the batch's first
+        record in the file).  ``model.partial_fit(batch.X, y, mask=batch.mask)``
+        trains the sequence estimators that have ``partial_fit``
+        (:class:`~deepbio.CNNClassifier`, :class:`~deepbio.RNNClassifier` and their
+        regressors); ``predict(batch.X, mask=batch.mask)`` predicts batch by batch.
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_fasta` and :func:`~deepbio.datasets.one_hot` do, when the batch
+        holding the fault is read.
+
+    Examples
+    --------
+    >>> import io
+    >>> from deepbio.datasets import iter_fasta
+    >>> fasta = io.StringIO(">a\\nACGT\\n>b\\nAC\\n>c\\nGGG\\n")
+    >>> [(b.ids, b.X.shape) for b in iter_fasta(fasta, batch_size=2)]
+    [(['a', 'b'], (2, 4, 4)), (['c'], (1, 3, 4))]
+    """
+    import numpy as np
+
+    from .encoding import one_hot
+    batch_size = check_int("batch_size", batch_size, low=1)
+    dtype = np.float32 if dtype is None else dtype
+    batch, start = [], 0
+
+    def encode(records):
+        X, mask = one_hot([r.sequence for r in records], alphabet=alphabet, strict=strict,
+                          length=length, truncate=truncate, dtype=dtype)
+        return Bunch(X=X, mask=mask, ids=[r.id for r in records],
+                     descriptions=[r.description for r in records], start=start)
+
+    for record in _iter_records(path_or_file, encoding):
+        batch.append(record)
+        if len(batch) == batch_size:
+            yield encode(batch)
+            start += len(batch)
+            batch = []
+    if batch:
+        yield encode(batch)

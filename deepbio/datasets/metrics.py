@@ -3,6 +3,7 @@
 - :func:`roc_auc_score` -- area under the ROC curve of a binary problem, by ranks.
 - :func:`accuracy_score` -- fraction of correct labels.
 - :func:`mean_squared_error` -- mean of the squared errors.
+- :func:`confusion_matrix`, :func:`precision_recall_f1` -- per-class counts and ratios.
 
 Layer 5 with the rest of :mod:`deepbio.datasets` (see ``docs/architecture.md``); it
 imports only NumPy and :mod:`deepbio._validation`, and never needs scikit-learn.
@@ -12,7 +13,8 @@ import numpy as np
 
 from .._validation import check_array
 
-__all__ = ["roc_auc_score", "accuracy_score", "mean_squared_error"]
+__all__ = ["roc_auc_score", "accuracy_score", "mean_squared_error", "confusion_matrix",
+           "precision_recall_f1"]
 
 
 def _average_ranks(a):
@@ -120,3 +122,60 @@ def mean_squared_error(y_true, y_pred):
         raise ValueError(f"y_true has {y_true.shape[1]} output(s) but y_pred has "
                          f"{y_pred.shape[1]}")
     return float(np.mean((y_true - y_pred) ** 2))
+
+
+def _labels_of(y_true, y_pred, labels):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    _same_length(y_true, y_pred, "y_pred")
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true is empty")
+    if labels is None:
+        labels = np.unique(np.concatenate([y_true, y_pred]))
+    return y_true, y_pred, list(labels)
+
+
+def confusion_matrix(y_true, y_pred, labels=None):
+    """Counts ``C[i, j]`` of samples of true class ``labels[i]`` predicted as
+    ``labels[j]`` (scikit-learn's convention: rows true, columns predicted).
+
+    ``labels`` default: the sorted union of both label sets; samples whose labels are
+    not in ``labels`` are not counted.
+
+    Examples
+    --------
+    >>> from deepbio.datasets import confusion_matrix
+    >>> confusion_matrix(["a", "b", "b"], ["a", "b", "a"]).tolist()
+    [[1, 0], [1, 1]]
+    """
+    y_true, y_pred, labels = _labels_of(y_true, y_pred, labels)
+    where = {lab: k for k, lab in enumerate(labels)}
+    C = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for t, p in zip(y_true.tolist(), y_pred.tolist()):
+        if t in where and p in where:
+            C[where[t], where[p]] += 1
+    return C
+
+
+def precision_recall_f1(y_true, y_pred, labels=None):
+    """Per-class precision, recall, F1 and support, as ``(precision, recall, f1,
+    support)`` arrays in the order of ``labels`` (default: the sorted union of labels).
+
+    A ratio with a zero denominator (a class never predicted, or never present) is 0,
+    as scikit-learn's ``zero_division=0`` gives.
+
+    Examples
+    --------
+    >>> from deepbio.datasets import precision_recall_f1
+    >>> p, r, f, n = precision_recall_f1(["a", "b", "b"], ["a", "b", "a"])
+    >>> p.tolist(), r.tolist(), n.tolist()
+    ([0.5, 1.0], [1.0, 0.5], [1, 2])
+    """
+    C = confusion_matrix(y_true, y_pred, labels).astype(np.float64)
+    tp = np.diag(C)
+    predicted, support = C.sum(axis=0), C.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(precision + recall > 0,
+                      2 * precision * recall / (precision + recall), 0.0)
+    return precision, recall, f1, support.astype(np.int64)

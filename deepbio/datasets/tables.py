@@ -13,6 +13,7 @@ digits are not numbers in a data file.
 """
 
 import csv
+import io
 import os
 import re
 
@@ -20,8 +21,8 @@ import numpy as np
 
 from .._validation import check_choice
 from ._base import Bunch
-from ._text import (GZIP_ERRORS, decode_error_message, first_nonblank_line, open_text,
-                    source_prefix, strip_gz)
+from ._text import (GZIP_ERRORS, compression, decode_error_message, first_nonblank_line,
+                    open_binary, open_text, source_prefix, strip_gz)
 
 __all__ = ["read_table", "table_to_float", "has_header", "load_array"]
 
@@ -235,7 +236,9 @@ def read_table(path, header="auto", sep=None, encoding="utf-8"):
 
     Notes
     -----
-    Blank lines are skipped. CSV quoting rules apply.
+    Blank lines are skipped. CSV quoting rules apply. A first row one field shorter
+    than every row below it is a header without its corner cell (as R's
+    ``write.table`` writes it): an empty first column name is put in.
 
     Examples
     --------
@@ -266,6 +269,11 @@ def read_table(path, header="auto", sep=None, encoding="utf-8"):
         raise ValueError(f"{prefix}empty file: no rows")
     lines = [where for where, _ in records]
     rows = [[f.strip() for f in fields] for _, fields in records]
+    if header is not False and len(rows) > 1 and \
+            all(len(r) == len(rows[0]) + 1 for r in rows[1:]):
+        # R's write.table: the header has no corner cell above the row names
+        rows[0] = [""] + rows[0]
+        header = True
     width = len(rows[0])
     for where, row in zip(lines, rows):
         if len(row) != width:
@@ -341,6 +349,9 @@ def table_to_float(table, exclude=None, allow_missing=False):
 def load_array(path, key=None, as_dict=False):
     """Load a NumPy ``.npy`` or ``.npz`` file without unpickling anything.
 
+    The file may be gzip-, bzip2- or xz-compressed (``x.npy.gz``; recognised by content),
+    in which case it is decompressed in memory.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -378,7 +389,18 @@ def load_array(path, key=None, as_dict=False):
     >>> load_array(path, key="X").shape
     (3, 2)
     """
-    obj = np.load(path, allow_pickle=False)
+    with open(path, "rb") as fh:
+        compressed = compression(fh.read(6)) is not None
+    if compressed:                 # x.npy.gz, x.npz.xz, ...: decompress in memory
+        with open_binary(path) as fh:
+            try:
+                data = fh.read()
+            except GZIP_ERRORS + (OSError,) as err:
+                raise ValueError(f"{os.fspath(path)!r}: truncated or corrupt compressed "
+                                 f"data ({err})") from None
+        obj = np.load(io.BytesIO(data), allow_pickle=False)
+    else:
+        obj = np.load(path, allow_pickle=False)
     if isinstance(obj, np.ndarray):
         if key is not None:
             raise ValueError(f"key={key!r} given but {os.fspath(path)!r} holds a single array")
