@@ -28,12 +28,13 @@ import math
 import numbers
 import operator
 import sys
+import warnings
 
 import numpy as np
 
 from ._device import is_device_array, to_host
 
-__all__ = ["NotFittedError", "InvalidParameterError", "check_array", "check_X_y",
+__all__ = ["NotFittedError", "InvalidParameterError", "DataConversionWarning", "check_array", "check_X_y",
            "check_classification_targets", "check_sample_weight", "check_n_features",
            "check_is_fitted", "check_random_state", "check_int", "check_int_pair",
            "check_real", "check_choice", "check_float_dtype", "float_dtype_name", "Interval",
@@ -100,6 +101,49 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class DataConversionWarning(UserWarning):
+    """Data were converted to what an estimator needs (a column-vector ``y`` raveled).
+
+    As for :class:`NotFittedError`, when scikit-learn is loaded the warning issued is
+    also an instance of ``sklearn.exceptions.DataConversionWarning``, so filters written
+    for either class apply (see :func:`_data_conversion_warning_type`).
+    """
+
+
+_sklearn_data_conversion_warning = None
+
+
+def _data_conversion_warning_type():
+    """DataConversionWarning, or its scikit-learn-compatible subclass once sklearn is
+    loaded (the same trade-off as :func:`_not_fitted_error_type`)."""
+    global _sklearn_data_conversion_warning
+    if _sklearn_data_conversion_warning is None and "sklearn" in sys.modules:
+        try:
+            from sklearn.exceptions import DataConversionWarning as SklearnWarning
+        except ImportError:
+            return DataConversionWarning
+
+        # the same class name as scikit-learn's: its checks look for it in the text
+        class DataConversionWarning_(DataConversionWarning, SklearnWarning):
+            __doc__ = DataConversionWarning.__doc__
+
+        DataConversionWarning_.__name__ = "DataConversionWarning"
+        DataConversionWarning_.__qualname__ = "_SklearnDataConversionWarning"
+        _sklearn_data_conversion_warning = DataConversionWarning_
+    return _sklearn_data_conversion_warning or DataConversionWarning
+
+
+def column_y_to_1d(y, stacklevel=3):
+    """``y`` of shape (n, 1) raveled to (n,), with a :class:`DataConversionWarning`
+    (scikit-learn's convention for an estimator that takes one target column)."""
+    if getattr(y, "ndim", 0) == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples,), for example using ravel().",
+                      _data_conversion_warning_type(), stacklevel=stacklevel)
+        return y[:, 0]
+    return y
+
+
 # ------------------------------------------------------------------------------- arrays
 
 
@@ -129,14 +173,23 @@ def _to_numeric(a, name, dtype):
         arr = np.asarray(a)
     except Exception as e:               # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {e}") from None
-    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
-        what = "complex" if arr.dtype.kind == "c" else "non-numeric"
-        if what == "non-numeric":
-            try:
-                return np.asarray(arr, dtype=dtype)
-            except (TypeError, ValueError):
-                pass
-        raise ValueError(f"{name} must contain real numbers, got {what} data "
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} must contain real numbers, got complex data (dtype "
+                         f"{arr.dtype}). Complex data not supported: pass the real part, "
+                         f"the modulus, or both as separate features")
+    if arr.dtype.kind in "OUSV":
+        try:
+            return np.asarray(arr, dtype=dtype if dtype is not None else np.float64)
+        except ValueError:
+            pass
+        except TypeError as e:
+            # a Python object that is not a number at all (a dict, None, ...): a wrong
+            # kind of value, as NumPy says (both a ValueError and a TypeError)
+            raise InvalidParameterError(
+                f"{name} must contain real numbers, got dtype {arr.dtype} holding a value "
+                f"that is no number ({e}); encode categorical columns as numbers "
+                f"first") from None
+        raise ValueError(f"{name} must contain real numbers, got non-numeric data "
                          f"(dtype {arr.dtype}); encode categorical columns as numbers first")
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
@@ -173,17 +226,19 @@ def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_s
     if arr.ndim not in ndims:
         hint = ""
         if 2 in ndims and arr.ndim == 1:
-            hint = ("; reshape with X.reshape(-1, 1) for a single feature or "
-                    "X.reshape(1, -1) for a single sample")
+            hint = (f". Reshape your data: {name}.reshape(-1, 1) if it has a single "
+                    f"feature or {name}.reshape(1, -1) if it is a single sample")
         want = " or ".join(f"{d}-d" for d in ndims)
         raise ValueError(f"{name} must be a {want} array, got a {arr.ndim}-d array of shape "
                          f"{arr.shape}{hint}")
     if arr.shape[0] < min_samples:
-        raise ValueError(f"{name} is empty: found {arr.shape[0]} sample(s) (shape {arr.shape}), "
-                         f"but at least {min_samples} are required")
+        raise ValueError(f"{name} is empty: found {arr.shape[0]} sample(s) "
+                         f"(shape={arr.shape}) while a minimum of {min_samples} is "
+                         f"required: {name} needs at least {min_samples} row(s)")
     if arr.ndim >= 2 and arr.shape[1] < min_features:
-        raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape {arr.shape}), but at "
-                         f"least {min_features} are required")
+        raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape={arr.shape}) while a "
+                         f"minimum of {min_features} is required: {name} needs at least "
+                         f"{min_features} column(s)")
     if ensure_finite and arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
@@ -195,24 +250,31 @@ def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_s
     return np.ascontiguousarray(arr)
 
 
-def check_X_y(X, y, dtype=np.float64, y_numeric=False, multi_output=False):
+def y_none_message(estimator=None):
+    """The error for ``fit(X, None)`` on a supervised estimator (scikit-learn's phrase)."""
+    who = type(estimator).__name__ if estimator is not None else "this estimator"
+    return (f"y is required: {who} is supervised and requires y to be passed, but the "
+            f"target y is None")
+
+
+def check_X_y(X, y, dtype=np.float64, y_numeric=False, multi_output=False, estimator=None):
     """Validate a pair of data and targets; return ``(X, y)`` as NumPy arrays.
 
     ``X`` goes through :func:`check_array`.  ``y`` must be 1-d (or 2-d when
     ``multi_output``), have one entry per row of ``X``, and, when ``y_numeric``, be
     finite real numbers (converted to ``dtype``).  Labels for classification may be of any
-    type (strings included) and are returned unconverted.
+    type (strings included) and are returned unconverted; a column of labels (n, 1) is
+    raveled with a :class:`DataConversionWarning`.  ``estimator`` is named in the error
+    for a missing ``y``.
     """
     X = check_array(X, "X", dtype=dtype)
     if y is None:
-        raise ValueError("y is required: this estimator is supervised; got y=None")
+        raise ValueError(y_none_message(estimator))
     if y_numeric:
         y = check_array(y, "y", dtype=dtype, ndim=(1, 2) if multi_output else 1,
                         min_samples=0)
     else:
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
+        y = column_y_to_1d(np.asarray(y))
         if y.ndim != 1:
             raise ValueError(f"y must be a 1-d array of labels, got shape {y.shape}")
         if y.dtype.kind == "f":
@@ -244,7 +306,7 @@ def check_classification_targets(y):
         raise ValueError("y holds labels of mixed types that cannot be sorted") from None
     if classes.shape[0] < 2:
         raise ValueError(f"y contains a single class ({classes[0]!r}); a classifier needs "
-                         f"samples of at least 2 classes")
+                         f"samples of at least 2 classes, got 1 class")
     return classes, encoded.reshape(-1).astype(np.int64)
 
 
@@ -275,8 +337,9 @@ def check_n_features(estimator, X):
     """ValueError if ``X`` has not the number of columns ``estimator`` was fitted with."""
     n = X.shape[1]
     if n != estimator.n_features_in_:
-        raise ValueError(f"X has {n} features, but {type(estimator).__name__} was fitted "
-                         f"with {estimator.n_features_in_} features")
+        raise ValueError(f"X has {n} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input (the number it was "
+                         f"fitted with)")
 
 
 def check_is_fitted(estimator, attribute="n_features_in_"):

@@ -154,9 +154,20 @@ class BaseEstimator:
     # ------------------------------------------------------------------ scikit-learn
     _estimator_type = None
 
+    #: Per-sample input rank of ``X``: 2 for tables (n_samples, n_features); the CNN
+    #: and RNN estimators take 3-d sequences or 4-d images (their tags say so).
+    _input_ndim = 2
+
+    def _requires_positive_X(self):
+        """Whether this configuration needs X >= 0 (scikit-learn's ``positive_only``):
+        Bernoulli visible units and the cross-entropy reconstruction take X in [0, 1]."""
+        pretrains = getattr(self, "pretrain_epochs", 1) != 0
+        return ((getattr(self, "visible", None) == "bernoulli" and pretrains)
+                or getattr(self, "loss", None) == "cross_entropy")
+
     def __sklearn_tags__(self):
-        from sklearn.utils import (ClassifierTags, RegressorTags, Tags, TargetTags,
-                                   TransformerTags)
+        from sklearn.utils import (ClassifierTags, InputTags, RegressorTags, Tags,
+                                   TargetTags, TransformerTags)
         kind = self._estimator_type
         transformer_tags = None
         if hasattr(self, "transform"):
@@ -164,8 +175,16 @@ class BaseEstimator:
             # (float32 by default), so only that dtype is preserved
             dtype = float_dtype_name(getattr(self, "dtype", "float64"))
             transformer_tags = TransformerTags(preserves_dtype=[dtype] if dtype else [])
-        tags = Tags(estimator_type=kind, target_tags=TargetTags(required=kind is not None),
-                    transformer_tags=transformer_tags,
+        # what X may be: dense real numbers, no NaN, no sparse matrix, no strings; tables
+        # for most estimators, sequences / images for the CNN and RNN ones
+        input_tags = InputTags(two_d_array=self._input_ndim == 2,
+                               three_d_array=self._input_ndim == 3, sparse=False,
+                               allow_nan=False, positive_only=self._requires_positive_X())
+        target_tags = TargetTags(required=kind is not None,
+                                 multi_output=kind == "regressor",
+                                 single_output=True)
+        tags = Tags(estimator_type=kind, target_tags=target_tags,
+                    transformer_tags=transformer_tags, input_tags=input_tags,
                     classifier_tags=ClassifierTags() if kind == "classifier" else None,
                     regressor_tags=RegressorTags() if kind == "regressor" else None)
         tags.non_deterministic = False
@@ -198,7 +217,7 @@ class ClassifierMixin:
     _estimator_type = "classifier"
 
     def _encode_labels(self, X, y):
-        X, y = check_X_y(X, y)
+        X, y = check_X_y(X, y, estimator=self)
         self.classes_, y_enc = check_classification_targets(y)
         return X, y_enc
 

@@ -190,7 +190,7 @@ class FeedForwardRegressor(RegressorMixin, FeedForwardEstimator):
 
     def _fit_targets(self, X, y):
         """Check ``X`` and ``y``, learn the target scaling; the standardised targets."""
-        X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
+        X, y = check_X_y(X, y, y_numeric=True, multi_output=True, estimator=self)
         Y = self._fit_target_scaling(y)
         return X, (Y - self.y_mean_) / self.y_scale_, Y.shape[1], None
 

@@ -514,7 +514,7 @@ SCHEMAS = {
     DBN: Schema(_f("n_features_in_", "rbms_"), _f(), _f("rbms_"),
                 lambda est, fitted, stored: [], _check_dbn),
     AutoEncoder: _AE,
-    StackedAutoEncoder: Schema(_f("n_features_in_", "autoencoders_"), _f(),
+    StackedAutoEncoder: Schema(_f("n_features_in_", "autoencoders_"), _f("n_iter_"),
                                _f("autoencoders_"), lambda est, fitted, stored: [],
                                _check_sae),
     MLPClassifier: Schema(_FF | _CLASSIFIER, _f(), _FF_WEIGHTS, _ff_tensors, _check_ff),

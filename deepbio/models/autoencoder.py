@@ -45,7 +45,8 @@ def _check_ae_options(est, X, loss):
         raise ValueError(f"corruption_level is a probability for corruption='mask' and must "
                          f"lie in [0, 1]; got {est.corruption_level}")
     if loss == "cross_entropy" and X is not None and (X.min() < -1e-6 or X.max() > 1 + 1e-6):
-        raise ValueError(f"loss='cross_entropy' needs X in [0, 1] (got values in "
+        negative = "Negative values in data: " if X.min() < -1e-6 else ""
+        raise ValueError(f"{negative}loss='cross_entropy' needs X in [0, 1] (got values in "
                          f"[{X.min():.4g}, {X.max():.4g}]); min-max scale X or use "
                          f"loss='squared_error'")
 
@@ -403,6 +404,8 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
     ----------
     autoencoders_ : list of AutoEncoder
     n_features_in_ : int
+    n_iter_ : int
+        Epochs run, summed over the layers.
 
     References
     ----------
@@ -465,6 +468,8 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
         self.autoencoders_ = pretrain_autoencoders(
             X, hidden_sizes(self.hidden_layer_sizes), params, self.loss,
             resolve_rng(self.random_state), self.verbose)
+        # epochs run, summed over the layers (scikit-learn's n_iter_, one number)
+        self.n_iter_ = sum(ae.n_iter_ for ae in self.autoencoders_)
         return self
 
     def transform(self, X):
