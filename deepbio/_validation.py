@@ -34,7 +34,8 @@ import numpy as np
 
 from ._device import is_device_array, to_host
 
-__all__ = ["NotFittedError", "InvalidParameterError", "DataConversionWarning", "check_array", "check_X_y",
+__all__ = ["NotFittedError", "InvalidParameterError", "DataConversionWarning", "feature_names",
+           "check_feature_names", "check_array", "check_X_y",
            "check_classification_targets", "check_sample_weight", "check_n_features",
            "check_is_fitted", "check_random_state", "check_int", "check_int_pair",
            "check_real", "check_choice", "check_float_dtype", "float_dtype_name", "Interval",
@@ -194,6 +195,91 @@ def _to_numeric(a, name, dtype):
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def feature_names(X):
+    """The column names of a data frame ``X`` as a 1-d object array of str, or None.
+
+    A data frame is anything with ``columns`` that is not a NumPy array (pandas; deepbio
+    never imports pandas itself).  As scikit-learn: columns that are all strings are
+    names; columns with no string (a default ``RangeIndex``) are none; a mix of
+    strings and other types is a TypeError (rename the columns to strings).
+    """
+    if isinstance(X, np.ndarray):
+        return None
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(columns, str) or not hasattr(columns, "__len__"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if names.ndim != 1:
+        return None
+    is_str = np.array([isinstance(c, str) for c in names], dtype=bool)
+    if is_str.all() and len(names):
+        return names
+    if is_str.any():
+        kinds = sorted({type(c).__name__ for c in names})
+        raise TypeError(f"X's column names must all be strings to be used as feature names, "
+                        f"got column names of types {kinds}; convert them all to str "
+                        f"(X.columns = X.columns.astype(str))")
+    return None
+
+
+def _list_names(names, limit=5):
+    text = "".join(f"- {n}\n" for n in names[:limit])
+    return text + ("- ...\n" if len(names) > limit else "")
+
+
+def check_feature_names(estimator, X, reset):
+    """Record (``reset``) or check the column names of a data frame ``X``.
+
+    At fit (``reset=True``): ``estimator.feature_names_in_`` is set to the names of ``X``,
+    or deleted when ``X`` has none.  Afterwards: a frame whose names differ from
+    ``feature_names_in_`` (other names, or the same in another order) is a ValueError
+    naming the first mismatch, with scikit-learn's wording; a frame given to an
+    estimator fitted without names, or an array to one fitted with names, gives a
+    UserWarning (as scikit-learn), since the columns cannot be matched by name.
+    """
+    names = feature_names(X)
+    who = type(estimator).__name__
+    if reset:
+        if names is not None:
+            estimator.feature_names_in_ = names
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(f"X has feature names, but {who} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {who} was fitted with "
+                      f"feature names", UserWarning, stacklevel=4)
+        return
+    if len(names) == len(fitted) and (names == fitted).all():
+        return
+    first = next((j for j in range(min(len(names), len(fitted))) if names[j] != fitted[j]),
+                 min(len(names), len(fitted)))
+    if first < min(len(names), len(fitted)):
+        where = (f"column {first} of X is {names[first]!r}, but {who} was fitted with "
+                 f"{fitted[first]!r} there")
+    elif len(names) < len(fitted):
+        where = f"X ends after column {first - 1}, but {who} was fitted with {fitted[first]!r} next"
+    else:
+        where = f"X has an extra column {names[first]!r} at position {first}"
+    message = (f"X's columns are not those {who} was fitted with: {where} (first mismatch). "
+               f"The feature names should match those that were passed during fit.\n")
+    unexpected = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + _list_names(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + _list_names(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
 
 
 def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_samples=1,

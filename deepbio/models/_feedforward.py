@@ -111,6 +111,7 @@ class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator)
         self
         """
         self._validate_params()
+        self._check_feature_names(X, reset=True)
         X, T, n_out, metric = self._fit_targets(X, y)
         self.n_features_in_ = X.shape[1]
         rng = resolve_rng(self.random_state)
@@ -151,6 +152,9 @@ class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator)
             a = K.dense_forward(a, to_backend(be, W, self.dtype),
                                 to_backend(be, b, self.dtype), act)
         return a
+
+    def _n_features_out(self):
+        return int(self.coefs_[-2].shape[1]) if len(self.coefs_) >= 2 else 0
 
     def transform(self, X):
         """Activations of the last hidden layer after fine-tuning, (n_samples, units)."""

@@ -316,6 +316,9 @@ max_iter, early_stopping, validation_fraction, patience, tol
                                         to_backend(be, self.coefs_[1], self.dtype),
                                         to_backend(be, self.intercepts_[1], self.dtype), out)
 
+    def _n_features_out(self):
+        return int(self.coefs_[0].shape[1])
+
     def transform(self, X):
         """Codes ``h = f(X W_1 + c)``, shape (n_samples, n_components)
         (``[codes, X]`` with ``include_input``)."""
@@ -341,7 +344,8 @@ max_iter, early_stopping, validation_fraction, patience, tol
     def score(self, X, y=None):
         """Negative mean squared reconstruction error per sample (higher is better)."""
         X = self._check_X(X)
-        R = self.reconstruct(X).astype(np.float64)
+        be = current_backend()
+        R = to_host(self._decode(be, self._encode(be, X))).astype(np.float64)
         return -float(((R - X) ** 2).sum(axis=1).mean())
 
 
@@ -471,6 +475,9 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
         # epochs run, summed over the layers (scikit-learn's n_iter_, one number)
         self.n_iter_ = sum(ae.n_iter_ for ae in self.autoencoders_)
         return self
+
+    def _n_features_out(self):
+        return int(self.autoencoders_[-1].coefs_[0].shape[1])
 
     def transform(self, X):
         """Top-layer codes, (n_samples, hidden_layer_sizes[-1]) (``[codes, X]`` with

@@ -142,7 +142,9 @@ class MLPClassifier(FeedForwardClassifier):
         first = not hasattr(self, "coefs_")
         self._validate_params()
         if not first:
-            X = self._check_X(X)             # the fitted number of features
+            X = self._check_X(X)             # the fitted number of features (and names)
+        else:
+            self._check_feature_names(X, reset=True)
         X, y = check_X_y(X, y, estimator=self)
         y_enc = self._partial_fit_labels(y, classes, first)
         self.n_features_in_ = X.shape[1]
@@ -199,7 +201,9 @@ class MLPRegressor(FeedForwardRegressor):
         first = not hasattr(self, "coefs_")
         self._validate_params()
         if not first:
-            X = self._check_X(X)             # the fitted number of features
+            X = self._check_X(X)             # the fitted number of features (and names)
+        else:
+            self._check_feature_names(X, reset=True)
         X, y = check_X_y(X, y, y_numeric=True, multi_output=True, estimator=self)
         if first:
             self.n_features_in_ = X.shape[1]

@@ -505,6 +505,9 @@ class RBM(TransformerMixin, BaseEstimator):
         """
         return be.stream(self.random_state, stream)
 
+    def _n_features_out(self):
+        return int(self.W_.shape[1])
+
     def transform(self, X):
         """Hidden probabilities ``p(h = 1 | X) = sigmoid(X W + c)``.
 

@@ -100,6 +100,25 @@ def test_sklearn_estimator_checks(estimator, check):
         check(estimator)
 
 
+#: scikit-learn's checks of column names and set_output, which parametrize_with_checks
+#: does not yield (scikit-learn runs them on its own estimators): issue 21, item 1.
+PANDAS_CHECKS = ["check_dataframe_column_names_consistency",
+                 "check_transformer_get_feature_names_out",
+                 "check_transformer_get_feature_names_out_pandas",
+                 "check_get_feature_names_out_error", "check_set_output_transform",
+                 "check_set_output_transform_pandas", "check_global_output_transform_pandas"]
+
+
+@pytest.mark.parametrize("estimator", TABLES, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("check", PANDAS_CHECKS)
+def test_sklearn_pandas_checks(estimator, check):
+    pytest.importorskip("pandas")
+    with warnings.catch_warnings():
+        # scikit-learn's checks warn about their own use of pandas; errors are what count
+        warnings.simplefilter("ignore", FutureWarning)
+        getattr(estimator_checks, check)(type(estimator).__name__, estimator)
+
+
 #: The checks that feed no data (scikit-learn runs none at all for an estimator whose
 #: tags say ``two_d_array=False``; these apply to every estimator whatever its input).
 API_CHECKS = ["check_estimator_cloneable", "check_estimator_tags_renamed",
