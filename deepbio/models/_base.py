@@ -407,7 +407,7 @@ class TransformerMixin:
             import pandas as pd
         except ImportError:
             raise ImportError("set_output(transform='pandas') needs pandas, which is not "
-                              "installed: pip install pandas") from None
+                              "installed: pip install 'deepbio[pandas]' (or pandas)") from None
         index = getattr(X, "index", None) if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(out, columns=self.get_feature_names_out(), index=index,
                             copy=False)
