@@ -195,6 +195,13 @@ def test_column_y_gives_a_data_conversion_warning():
         warnings.simplefilter("error", DataConversionWarning)
         reg = models.MLPRegressor((4,), max_iter=2, random_state=0).fit(X, y[:, None] * 1.0)
     assert reg.predict(X).shape == (20, 1)
+    # the sequence classifiers too
+    from deepbio.datasets import make_motif_sequences, one_hot
+    seqs, labels = make_motif_sequences(n=20, length=12, random_state=0)
+    S, mask = one_hot(seqs)
+    with pytest.warns(DataConversionWarning, match="A column-vector y was passed"):
+        models.CNNClassifier(kernel_size=3, max_iter=1, random_state=0).fit(
+            S, labels[:, None], mask=mask)
 
 
 # ------------------------------------------------------------------ the defaults
@@ -223,6 +230,21 @@ def test_defaults_do_not_diverge_on_raw_breast_cancer(cls, raw_cancer):
     if cls is models.MLPClassifier:
         # clipped steps learn something even unscaled (the majority class is 62.7 %)
         assert est.score(X, y) > 0.85
+
+
+@pytest.mark.parametrize("cls", [models.CNNClassifier, models.CNNRegressor],
+                         ids=lambda c: c.__name__)
+def test_default_cnn_does_not_diverge_on_raw_digits(cls):
+    """Raw 8x8 digits (pixels 0..16), the defaults: the regressor's loss became nan in
+    epoch 0 and the classifier stayed at chance (0.10) before clipping was the default
+    (bench/defaults.py)."""
+    from deepbio.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400].reshape(-1, 1, 8, 8), y[:400]
+    y = y if cls is models.CNNClassifier else y.astype(float)
+    est = cls(random_state=0).fit(X, y)
+    assert all(math.isfinite(h["loss"]) for h in est.history_)
+    assert est.score(X, y) > 0.9                  # 0.998 / 0.989 measured (training)
 
 
 def test_default_mlp_regressor_does_not_diverge_on_the_checks_data():
