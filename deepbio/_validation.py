@@ -27,6 +27,7 @@ import importlib
 import math
 import numbers
 import operator
+import os
 import sys
 import warnings
 
@@ -134,13 +135,25 @@ def _data_conversion_warning_type():
     return _sklearn_data_conversion_warning or DataConversionWarning
 
 
-def column_y_to_1d(y, stacklevel=3):
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel():
+    """``stacklevel`` for ``warnings.warn`` called by the caller of this function that
+    points at the first frame outside the deepbio package (the user's line)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def column_y_to_1d(y):
     """``y`` of shape (n, 1) raveled to (n,), with a :class:`DataConversionWarning`
     (scikit-learn's convention for an estimator that takes one target column)."""
     if getattr(y, "ndim", 0) == 2 and y.shape[1] == 1:
         warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
                       "change the shape of y to (n_samples,), for example using ravel().",
-                      _data_conversion_warning_type(), stacklevel=stacklevel)
+                      _data_conversion_warning_type(), stacklevel=_user_stacklevel())
         return y[:, 0]
     return y
 
@@ -252,11 +265,11 @@ def check_feature_names(estimator, X, reset):
         return
     if fitted is None:
         warnings.warn(f"X has feature names, but {who} was fitted without feature names",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=_user_stacklevel())
         return
     if names is None:
         warnings.warn(f"X does not have valid feature names, but {who} was fitted with "
-                      f"feature names", UserWarning, stacklevel=4)
+                      f"feature names", UserWarning, stacklevel=_user_stacklevel())
         return
     if len(names) == len(fitted) and (names == fitted).all():
         return
