@@ -11,7 +11,11 @@ Contents
 
 * :func:`check_array`, :func:`check_X_y`, :func:`check_classification_targets`,
   :func:`check_sample_weight`, :func:`check_n_features`, :func:`check_is_fitted`,
-  :func:`check_random_state`;
+  :func:`check_random_state`; their messages carry scikit-learn's conventional phrases
+  too ("Complex data not supported", "Reshape your data", ...; docs/models/defaults.md);
+* data frames: :func:`feature_names` and :func:`check_feature_names`
+  (``feature_names_in_``; a TypeError for column names of mixed types, as
+  scikit-learn), and :class:`DataConversionWarning` for a column-vector ``y``;
 * hyper-parameter constraints :class:`Interval`, :class:`Options`, :class:`IntSequence`
   and :func:`validate_parameters`, which reads an estimator's ``_parameter_constraints``;
 * single arguments of functions, layers, kernels and schedules: :func:`check_int`,
