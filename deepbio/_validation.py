@@ -11,7 +11,11 @@ Contents
 
 * :func:`check_array`, :func:`check_X_y`, :func:`check_classification_targets`,
   :func:`check_sample_weight`, :func:`check_n_features`, :func:`check_is_fitted`,
-  :func:`check_random_state`;
+  :func:`check_random_state`; their messages carry scikit-learn's conventional phrases
+  too ("Complex data not supported", "Reshape your data", ...; docs/models/defaults.md);
+* data frames: :func:`feature_names` and :func:`check_feature_names`
+  (``feature_names_in_``; a TypeError for column names of mixed types, as
+  scikit-learn), and :class:`DataConversionWarning` for a column-vector ``y``;
 * hyper-parameter constraints :class:`Interval`, :class:`Options`, :class:`IntSequence`
   and :func:`validate_parameters`, which reads an estimator's ``_parameter_constraints``;
 * single arguments of functions, layers, kernels and schedules: :func:`check_int`,
@@ -27,13 +31,16 @@ import importlib
 import math
 import numbers
 import operator
+import os
 import sys
+import warnings
 
 import numpy as np
 
 from ._device import is_device_array, to_host
 
-__all__ = ["NotFittedError", "InvalidParameterError", "check_array", "check_X_y",
+__all__ = ["NotFittedError", "InvalidParameterError", "DataConversionWarning", "feature_names",
+           "check_feature_names", "check_array", "check_X_y",
            "check_classification_targets", "check_sample_weight", "check_n_features",
            "check_is_fitted", "check_random_state", "check_int", "check_int_pair",
            "check_real", "check_choice", "check_float_dtype", "float_dtype_name", "Interval",
@@ -100,6 +107,61 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class DataConversionWarning(UserWarning):
+    """Data were converted to what an estimator needs (a column-vector ``y`` raveled).
+
+    As for :class:`NotFittedError`, when scikit-learn is loaded the warning issued is
+    also an instance of ``sklearn.exceptions.DataConversionWarning``, so filters written
+    for either class apply (see :func:`_data_conversion_warning_type`).
+    """
+
+
+_sklearn_data_conversion_warning = None
+
+
+def _data_conversion_warning_type():
+    """DataConversionWarning, or its scikit-learn-compatible subclass once sklearn is
+    loaded (the same trade-off as :func:`_not_fitted_error_type`)."""
+    global _sklearn_data_conversion_warning
+    if _sklearn_data_conversion_warning is None and "sklearn" in sys.modules:
+        try:
+            from sklearn.exceptions import DataConversionWarning as SklearnWarning
+        except ImportError:
+            return DataConversionWarning
+
+        # the same class name as scikit-learn's: its checks look for it in the text
+        class DataConversionWarning_(DataConversionWarning, SklearnWarning):
+            __doc__ = DataConversionWarning.__doc__
+
+        DataConversionWarning_.__name__ = "DataConversionWarning"
+        DataConversionWarning_.__qualname__ = "_SklearnDataConversionWarning"
+        _sklearn_data_conversion_warning = DataConversionWarning_
+    return _sklearn_data_conversion_warning or DataConversionWarning
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel():
+    """``stacklevel`` for ``warnings.warn`` called by the caller of this function that
+    points at the first frame outside the deepbio package (the user's line)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def column_y_to_1d(y):
+    """``y`` of shape (n, 1) raveled to (n,), with a :class:`DataConversionWarning`
+    (scikit-learn's convention for an estimator that takes one target column)."""
+    if getattr(y, "ndim", 0) == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples,), for example using ravel().",
+                      _data_conversion_warning_type(), stacklevel=_user_stacklevel())
+        return y[:, 0]
+    return y
+
+
 # ------------------------------------------------------------------------------- arrays
 
 
@@ -129,18 +191,112 @@ def _to_numeric(a, name, dtype):
         arr = np.asarray(a)
     except Exception as e:               # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {e}") from None
-    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
-        what = "complex" if arr.dtype.kind == "c" else "non-numeric"
-        if what == "non-numeric":
-            try:
-                return np.asarray(arr, dtype=dtype)
-            except (TypeError, ValueError):
-                pass
-        raise ValueError(f"{name} must contain real numbers, got {what} data "
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} must contain real numbers, got complex data (dtype "
+                         f"{arr.dtype}). Complex data not supported: pass the real part, "
+                         f"the modulus, or both as separate features")
+    if arr.dtype.kind in "OUSV":
+        try:
+            return np.asarray(arr, dtype=dtype if dtype is not None else np.float64)
+        except ValueError:
+            pass
+        except TypeError as e:
+            # a Python object that is not a number at all (a dict, None, ...): a wrong
+            # kind of value, as NumPy says (both a ValueError and a TypeError)
+            raise InvalidParameterError(
+                f"{name} must contain real numbers, got dtype {arr.dtype} holding a value "
+                f"that is no number ({e}); encode categorical columns as numbers "
+                f"first") from None
+        raise ValueError(f"{name} must contain real numbers, got non-numeric data "
                          f"(dtype {arr.dtype}); encode categorical columns as numbers first")
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def feature_names(X):
+    """The column names of a data frame ``X`` as a 1-d object array of str, or None.
+
+    A data frame is anything with ``columns`` that is not a NumPy array (pandas; deepbio
+    never imports pandas itself).  As scikit-learn: columns that are all strings are
+    names; columns with no string (a default ``RangeIndex``) are none; a mix of
+    strings and other types is a TypeError (rename the columns to strings).
+    """
+    if isinstance(X, np.ndarray):
+        return None
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(columns, str) or not hasattr(columns, "__len__"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if names.ndim != 1:
+        return None
+    is_str = np.array([isinstance(c, str) for c in names], dtype=bool)
+    if is_str.all() and len(names):
+        return names
+    if is_str.any():
+        kinds = sorted({type(c).__name__ for c in names})
+        raise TypeError(f"X's column names must all be strings to be used as feature names, "
+                        f"got column names of types {kinds}; convert them all to str "
+                        f"(X.columns = X.columns.astype(str))")
+    return None
+
+
+def _list_names(names, limit=5):
+    text = "".join(f"- {n}\n" for n in names[:limit])
+    return text + ("- ...\n" if len(names) > limit else "")
+
+
+def check_feature_names(estimator, X, reset):
+    """Record (``reset``) or check the column names of a data frame ``X``.
+
+    At fit (``reset=True``): ``estimator.feature_names_in_`` is set to the names of ``X``,
+    or deleted when ``X`` has none.  Afterwards: a frame whose names differ from
+    ``feature_names_in_`` (other names, or the same in another order) is a ValueError
+    naming the first mismatch, with scikit-learn's wording; a frame given to an
+    estimator fitted without names, or an array to one fitted with names, gives a
+    UserWarning (as scikit-learn), since the columns cannot be matched by name.
+    """
+    names = feature_names(X)
+    who = type(estimator).__name__
+    if reset:
+        if names is not None:
+            estimator.feature_names_in_ = names
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(f"X has feature names, but {who} was fitted without feature names",
+                      UserWarning, stacklevel=_user_stacklevel())
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {who} was fitted with "
+                      f"feature names", UserWarning, stacklevel=_user_stacklevel())
+        return
+    if len(names) == len(fitted) and (names == fitted).all():
+        return
+    first = next((j for j in range(min(len(names), len(fitted))) if names[j] != fitted[j]),
+                 min(len(names), len(fitted)))
+    if first < min(len(names), len(fitted)):
+        where = (f"column {first} of X is {names[first]!r}, but {who} was fitted with "
+                 f"{fitted[first]!r} there")
+    elif len(names) < len(fitted):
+        where = f"X ends after column {first - 1}, but {who} was fitted with {fitted[first]!r} next"
+    else:
+        where = f"X has an extra column {names[first]!r} at position {first}"
+    message = (f"X's columns are not those {who} was fitted with: {where} (first mismatch). "
+               f"The feature names should match those that were passed during fit.\n")
+    unexpected = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + _list_names(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + _list_names(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
 
 
 def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_samples=1,
@@ -173,17 +329,19 @@ def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_s
     if arr.ndim not in ndims:
         hint = ""
         if 2 in ndims and arr.ndim == 1:
-            hint = ("; reshape with X.reshape(-1, 1) for a single feature or "
-                    "X.reshape(1, -1) for a single sample")
+            hint = (f". Reshape your data: {name}.reshape(-1, 1) if it has a single "
+                    f"feature or {name}.reshape(1, -1) if it is a single sample")
         want = " or ".join(f"{d}-d" for d in ndims)
         raise ValueError(f"{name} must be a {want} array, got a {arr.ndim}-d array of shape "
                          f"{arr.shape}{hint}")
     if arr.shape[0] < min_samples:
-        raise ValueError(f"{name} is empty: found {arr.shape[0]} sample(s) (shape {arr.shape}), "
-                         f"but at least {min_samples} are required")
+        raise ValueError(f"{name} is empty: found {arr.shape[0]} sample(s) "
+                         f"(shape={arr.shape}) while a minimum of {min_samples} is "
+                         f"required: {name} needs at least {min_samples} row(s)")
     if arr.ndim >= 2 and arr.shape[1] < min_features:
-        raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape {arr.shape}), but at "
-                         f"least {min_features} are required")
+        raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape={arr.shape}) while a "
+                         f"minimum of {min_features} is required: {name} needs at least "
+                         f"{min_features} column(s)")
     if ensure_finite and arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
@@ -195,24 +353,31 @@ def check_array(X, name="X", dtype=np.float64, ndim=2, ensure_finite=True, min_s
     return np.ascontiguousarray(arr)
 
 
-def check_X_y(X, y, dtype=np.float64, y_numeric=False, multi_output=False):
+def y_none_message(estimator=None):
+    """The error for ``fit(X, None)`` on a supervised estimator (scikit-learn's phrase)."""
+    who = type(estimator).__name__ if estimator is not None else "this estimator"
+    return (f"y is required: {who} is supervised and requires y to be passed, but the "
+            f"target y is None")
+
+
+def check_X_y(X, y, dtype=np.float64, y_numeric=False, multi_output=False, estimator=None):
     """Validate a pair of data and targets; return ``(X, y)`` as NumPy arrays.
 
     ``X`` goes through :func:`check_array`.  ``y`` must be 1-d (or 2-d when
     ``multi_output``), have one entry per row of ``X``, and, when ``y_numeric``, be
     finite real numbers (converted to ``dtype``).  Labels for classification may be of any
-    type (strings included) and are returned unconverted.
+    type (strings included) and are returned unconverted; a column of labels (n, 1) is
+    raveled with a :class:`DataConversionWarning`.  ``estimator`` is named in the error
+    for a missing ``y``.
     """
     X = check_array(X, "X", dtype=dtype)
     if y is None:
-        raise ValueError("y is required: this estimator is supervised; got y=None")
+        raise ValueError(y_none_message(estimator))
     if y_numeric:
         y = check_array(y, "y", dtype=dtype, ndim=(1, 2) if multi_output else 1,
                         min_samples=0)
     else:
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
+        y = column_y_to_1d(np.asarray(y))
         if y.ndim != 1:
             raise ValueError(f"y must be a 1-d array of labels, got shape {y.shape}")
         if y.dtype.kind == "f":
@@ -244,7 +409,7 @@ def check_classification_targets(y):
         raise ValueError("y holds labels of mixed types that cannot be sorted") from None
     if classes.shape[0] < 2:
         raise ValueError(f"y contains a single class ({classes[0]!r}); a classifier needs "
-                         f"samples of at least 2 classes")
+                         f"samples of at least 2 classes, got 1 class")
     return classes, encoded.reshape(-1).astype(np.int64)
 
 
@@ -275,8 +440,9 @@ def check_n_features(estimator, X):
     """ValueError if ``X`` has not the number of columns ``estimator`` was fitted with."""
     n = X.shape[1]
     if n != estimator.n_features_in_:
-        raise ValueError(f"X has {n} features, but {type(estimator).__name__} was fitted "
-                         f"with {estimator.n_features_in_} features")
+        raise ValueError(f"X has {n} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input (the number it was "
+                         f"fitted with)")
 
 
 def check_is_fitted(estimator, attribute="n_features_in_"):

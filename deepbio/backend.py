@@ -37,6 +37,7 @@ import contextlib
 import contextvars
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -316,15 +317,22 @@ def _make_numba():
 _FACTORIES = {"numpy": _make_numpy, "cython": _make_cython, "cupy": _make_cupy,
               "numba": _make_numba}
 _cache = {}
+# made once per process even when threads ask for a backend at the same time (a GPU
+# backend owns a device, a stream and a memory pool: there must be one of each)
+_cache_lock = threading.Lock()
 
 
 def get(name):
     """The backend called ``name``; raises :class:`BackendError` if it cannot run."""
     if name not in _FACTORIES:
         raise BackendError(f"unknown backend {name!r}; choose one of {NAMES}")
-    if name not in _cache:
-        _cache[name] = _FACTORIES[name]()
-    return _cache[name]
+    backend = _cache.get(name)
+    if backend is None:
+        with _cache_lock:
+            if name not in _cache:
+                _cache[name] = _FACTORIES[name]()
+            backend = _cache[name]
+    return backend
 
 
 def backends():
@@ -349,6 +357,13 @@ def _default_name():
     return "cython" if cpu.available() else "numpy"
 
 
+# The backend choice, and how it reaches threads (docs/models/defaults.md, "Threads and the
+# backend"): ``use_backend`` sets a context variable, so it holds in its block, in that
+# thread (and in asyncio tasks or ``contextvars.copy_context().run`` calls made inside
+# it), as numpy.errstate does; ``set_backend`` sets the process-wide ``_global``, which
+# every thread without a ``use_backend`` of its own sees.  A thread started inside a
+# ``use_backend`` block starts from the process-wide backend, as Python threads start
+# from an empty context.
 _active = contextvars.ContextVar("deepbio_backend", default=None)
 _global = [None]
 
@@ -372,14 +387,22 @@ def current():
 
 
 def set_backend(name):
-    """Make ``name`` the global backend; returns it.  Raises :class:`BackendError`."""
+    """Make ``name`` the process-wide backend, seen by every thread (except inside a
+    ``use_backend`` block); returns it.  Raises :class:`BackendError`."""
     _global[0] = get(name)
     return _global[0]
 
 
 @contextlib.contextmanager
 def use_backend(name):
-    """Run a block with another backend: ``with deepbio.use_backend("numpy"): ...``."""
+    """Run a block with another backend: ``with deepbio.use_backend("numpy"): ...``.
+
+    Context-local, as ``numpy.errstate``: it holds for the code in the block, in this
+    thread, and for what runs in a copy of this context (asyncio tasks created inside it,
+    ``contextvars.copy_context().run(f)`` in a thread or an executor); a thread started
+    inside the block sees the process-wide backend (:func:`set_backend`) unless it
+    enters ``use_backend`` itself.  Raises :class:`BackendError` at once, in the thread
+    that asks, for a backend that cannot run."""
     token = _active.set(get(name))
     try:
         yield _active.get()

@@ -5,6 +5,8 @@ classifier / regressor) and a table of samples x features, e.g. the :class:`Bunc
 :func:`deepbio.datasets.read_expression` returns (its ``genes`` become the names), and
 returns a :class:`FeatureRanking`.
 """
+import warnings
+
 import numpy as np
 
 from .attribution import METHODS, attributions
@@ -124,7 +126,9 @@ def rank_features(model, X, names=None, y=None, method="integrated_gradients", o
         :func:`deepbio.datasets.read_expression` (then ``names`` default to its
         ``genes``), or a data frame (its column names)
     names : sequence of n_features str, optional
-        Default: from ``X`` as above, else ``"feature0"``, ``"feature1"``, ...
+        Default: from ``X`` as above, else the model's ``feature_names_in_`` (the columns
+        of the data frame it was fitted on), else ``"feature0"``, ``"feature1"``, ...
+        A data frame whose columns differ from ``feature_names_in_`` is a ValueError.
     y : (n_samples,) labels, optional
         Classifiers: the samples of class ``c`` are those with ``y == c`` (default: those
         the model predicts as ``c``); each class's attributions explain that class's
@@ -152,36 +156,47 @@ def rank_features(model, X, names=None, y=None, method="integrated_gradients", o
         raise TypeError(f"rank_features ranks the columns of a table (MLP, DBN, stacked-"
                         f"autoencoder models); {ex.name} takes {ex.kind}s: use "
                         f"deepbio.explain.attributions")
+    fitted_names = getattr(model, "feature_names_in_", None)
+    if fitted_names is not None and hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        model._check_feature_names(X, reset=False)   # other columns: an error naming them
     X, names = _table_and_names(X, names)
-    Xv, _ = ex.validate(X, None)
-    n, d = Xv.shape
-    if names is None:
-        names = [f"feature{j}" for j in range(d)]
-    else:
-        names = [str(s) for s in names]
-        if len(names) != d:
-            raise ValueError(f"names must hold one name per feature ({d}), got {len(names)}")
-    kw = dict(kwargs, method=method, output=output, batch_size=batch_size)
-    if not ex.classifier:
-        classes = list(range(ex.n_outputs))
-        scores = [np.abs(attributions(model, Xv, target=j, **kw)).mean(axis=0)
-                  for j in classes]
-        return FeatureRanking(names, classes, scores, [n] * len(classes), method)
-    classes = model.classes_
-    if y is None:
-        labels = model.predict(Xv)
-    else:
-        labels = np.asarray(y)
-        if labels.ndim != 1 or labels.shape[0] != n:
-            raise ValueError(f"y must hold one label per sample, shape ({n},), got "
-                             f"{labels.shape}")
-    scores, counts = [], []
-    for c in classes:
-        rows = np.flatnonzero(labels == c)
-        counts.append(len(rows))
-        if len(rows) == 0:
-            scores.append(np.zeros(d))
-            continue
-        A = attributions(model, Xv[rows], target=c, **kw)
-        scores.append(np.abs(A).mean(axis=0))
-    return FeatureRanking(names, classes.tolist(), scores, counts, method)
+    if names is None and fitted_names is not None:
+        names = list(fitted_names)                # the columns the model was fitted on
+    # the table, its names checked above, goes on as an array: the model's own warning
+    # for an array after a fit on a frame would be noise here
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names",
+                                category=UserWarning)
+        Xv, _ = ex.validate(X, None)
+        n, d = Xv.shape
+        if names is None:
+            names = [f"feature{j}" for j in range(d)]
+        else:
+            names = [str(s) for s in names]
+            if len(names) != d:
+                raise ValueError(f"names must hold one name per feature ({d}), got "
+                                 f"{len(names)}")
+        kw = dict(kwargs, method=method, output=output, batch_size=batch_size)
+        if not ex.classifier:
+            classes = list(range(ex.n_outputs))
+            scores = [np.abs(attributions(model, Xv, target=j, **kw)).mean(axis=0)
+                      for j in classes]
+            return FeatureRanking(names, classes, scores, [n] * len(classes), method)
+        classes = model.classes_
+        if y is None:
+            labels = model.predict(Xv)
+        else:
+            labels = np.asarray(y)
+            if labels.ndim != 1 or labels.shape[0] != n:
+                raise ValueError(f"y must hold one label per sample, shape ({n},), got "
+                                 f"{labels.shape}")
+        scores, counts = [], []
+        for c in classes:
+            rows = np.flatnonzero(labels == c)
+            counts.append(len(rows))
+            if len(rows) == 0:
+                scores.append(np.zeros(d))
+                continue
+            A = attributions(model, Xv[rows], target=c, **kw)
+            scores.append(np.abs(A).mean(axis=0))
+        return FeatureRanking(names, classes.tolist(), scores, counts, method)

@@ -15,14 +15,16 @@ only when scikit-learn asks) so ``Pipeline``, ``GridSearchCV`` and ``clone`` wor
 """
 import functools
 import inspect
+import sys
 
 import numpy as np
 
 from .. import backend as _backend
 from .._device import to_host
-from .._validation import (check_array, check_classification_targets, check_is_fitted,
-                           check_n_features, check_random_state, check_sample_weight,
-                           check_X_y, float_dtype_name, validate_parameters)
+from .._validation import (check_array, check_classification_targets, check_feature_names,
+                           check_is_fitted, check_n_features, check_random_state,
+                           check_sample_weight, check_X_y, float_dtype_name,
+                           validate_parameters)
 
 
 #: The public methods that run on the backend's device; on a GPU backend each turns the
@@ -47,6 +49,15 @@ def _with_device_errors(method):
     return wrapper
 
 
+def _with_set_output(method):
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        out = method(self, X, *args, **kwargs)
+        return self._wrap_output(out, X)
+    wrapper._set_output = True
+    return wrapper
+
+
 class BaseEstimator:
     """Base class of every deepbio estimator.
 
@@ -64,6 +75,11 @@ class BaseEstimator:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "_device_errors", False):
                 setattr(cls, name, _with_device_errors(method))
+        # transform's output as set_output asks (pandas), for every transformer
+        for name in ("transform", "fit_transform"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_set_output", False):
+                setattr(cls, name, _with_set_output(method))
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -154,9 +170,20 @@ class BaseEstimator:
     # ------------------------------------------------------------------ scikit-learn
     _estimator_type = None
 
+    #: Per-sample input rank of ``X``: 2 for tables (n_samples, n_features); the CNN
+    #: and RNN estimators take 3-d sequences or 4-d images (their tags say so).
+    _input_ndim = 2
+
+    def _requires_positive_X(self):
+        """Whether this configuration needs X >= 0 (scikit-learn's ``positive_only``):
+        Bernoulli visible units and the cross-entropy reconstruction take X in [0, 1]."""
+        pretrains = getattr(self, "pretrain_epochs", 1) != 0
+        return ((getattr(self, "visible", None) == "bernoulli" and pretrains)
+                or getattr(self, "loss", None) == "cross_entropy")
+
     def __sklearn_tags__(self):
-        from sklearn.utils import (ClassifierTags, RegressorTags, Tags, TargetTags,
-                                   TransformerTags)
+        from sklearn.utils import (ClassifierTags, InputTags, RegressorTags, Tags,
+                                   TargetTags, TransformerTags)
         kind = self._estimator_type
         transformer_tags = None
         if hasattr(self, "transform"):
@@ -164,8 +191,16 @@ class BaseEstimator:
             # (float32 by default), so only that dtype is preserved
             dtype = float_dtype_name(getattr(self, "dtype", "float64"))
             transformer_tags = TransformerTags(preserves_dtype=[dtype] if dtype else [])
-        tags = Tags(estimator_type=kind, target_tags=TargetTags(required=kind is not None),
-                    transformer_tags=transformer_tags,
+        # what X may be: dense real numbers, no NaN, no sparse matrix, no strings; tables
+        # for most estimators, sequences / images for the CNN and RNN ones
+        input_tags = InputTags(two_d_array=self._input_ndim == 2,
+                               three_d_array=self._input_ndim == 3, sparse=False,
+                               allow_nan=False, positive_only=self._requires_positive_X())
+        target_tags = TargetTags(required=kind is not None,
+                                 multi_output=kind == "regressor",
+                                 single_output=True)
+        tags = Tags(estimator_type=kind, target_tags=target_tags,
+                    transformer_tags=transformer_tags, input_tags=input_tags,
                     classifier_tags=ClassifierTags() if kind == "classifier" else None,
                     regressor_tags=RegressorTags() if kind == "regressor" else None)
         tags.non_deterministic = False
@@ -175,11 +210,17 @@ class BaseEstimator:
     def _check_fitted(self):
         check_is_fitted(self, "n_features_in_")
 
+    def _check_feature_names(self, X, reset):
+        """Record (``reset``, at fit) or check the column names of a data frame ``X``
+        (``feature_names_in_``; see :func:`deepbio._validation.check_feature_names`)."""
+        check_feature_names(self, X, reset)
+
     def _check_X(self, X, reset=False, name="X"):
         """Validate ``X`` (2-d, finite, numeric, non-empty) and convert it once to the
         estimator's ``dtype`` (float64 if it has none); at predict time check features."""
         # an invalid dtype is reported by _validate_params; float64 meanwhile
         dtype = float_dtype_name(getattr(self, "dtype", "float64")) or "float64"
+        self._check_feature_names(X, reset)
         X = check_array(X, name, dtype=np.dtype(dtype))
         if reset:
             self.n_features_in_ = X.shape[1]
@@ -198,7 +239,7 @@ class ClassifierMixin:
     _estimator_type = "classifier"
 
     def _encode_labels(self, X, y):
-        X, y = check_X_y(X, y)
+        X, y = check_X_y(X, y, estimator=self)
         self.classes_, y_enc = check_classification_targets(y)
         return X, y_enc
 
@@ -278,13 +319,98 @@ class RegressorMixin:
 
 
 class TransformerMixin:
-    """Transformer API: ``fit_transform``; ``include_input`` appends raw X to the features."""
+    """Transformer API: ``fit_transform``; ``include_input`` appends raw X to the features;
+    ``get_feature_names_out`` and ``set_output(transform="pandas")`` as scikit-learn.
+
+    Subclasses give the number of features they output with ``_n_features_out()``.
+    """
 
     def fit_transform(self, X, y=None, **fit_params):
         """``fit(X, y)`` then ``transform(X)``."""
         if y is None:
             return self.fit(X, **fit_params).transform(X)
         return self.fit(X, y, **fit_params).transform(X)
+
+    # ------------------------------------------------------------ names and frames
+    def _n_features_out(self):
+        """How many learnt features ``transform`` gives (before ``include_input``)."""
+        raise NotImplementedError
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns ``transform`` returns, as a 1-d object array of str.
+
+        The learnt features are ``<class name in lower case><i>``: ``rbm0``, ``rbm1``,
+        ... for an RBM, ``autoencoder0``, ... (scikit-learn's convention for features
+        that are not input columns).  With ``include_input=True`` the input columns
+        follow, named ``input_features``, else ``feature_names_in_``, else ``x0``,
+        ``x1``, ...
+
+        Parameters
+        ----------
+        input_features : sequence of str, optional
+            Names of the input columns: one per feature, and equal to
+            ``feature_names_in_`` when the model was fitted on a data frame.
+        """
+        self._check_fitted()
+        n_in = self.n_features_in_
+        fitted = getattr(self, "feature_names_in_", None)
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if input_features.ndim != 1 or len(input_features) != n_in:
+                raise ValueError(f"input_features should have length equal to number of "
+                                 f"features ({n_in}), got {len(input_features)}")
+            if fitted is not None and not np.array_equal(input_features, fitted):
+                raise ValueError("input_features is not equal to feature_names_in_")
+        elif fitted is not None:
+            input_features = fitted
+        else:
+            input_features = np.asarray([f"x{j}" for j in range(n_in)], dtype=object)
+        prefix = type(self).__name__.lower()
+        names = [f"{prefix}{i}" for i in range(self._n_features_out())]
+        if getattr(self, "include_input", False):
+            names += [str(s) for s in input_features]
+        return np.asarray(names, dtype=object)
+
+    def set_output(self, *, transform=None):
+        """Choose the container of ``transform`` / ``fit_transform``'s output.
+
+        ``transform="pandas"``: a ``pandas.DataFrame`` with the columns of
+        :meth:`get_feature_names_out` (and the index of ``X`` when ``X`` is a frame);
+        ``"default"``: NumPy arrays; None: leave it as it is.  As scikit-learn's
+        ``set_output`` (a ``Pipeline`` calls it on its steps; scikit-learn's global
+        ``set_config(transform_output="pandas")`` applies when no choice is made here).
+        pandas is optional: needed only when a frame is made.  Returns self.
+        """
+        if transform is None:
+            return self
+        if not (isinstance(transform, str) and transform in ("default", "pandas")):
+            raise ValueError(f"transform must be 'default', 'pandas' or None, got "
+                             f"{transform!r}")
+        # scikit-learn's attribute name: its clone() copies it to the clone
+        self._sklearn_output_config = dict(getattr(self, "_sklearn_output_config", {}),
+                                           transform=transform)
+        return self
+
+    def _output_container(self):
+        chosen = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if chosen is None:
+            sklearn = sys.modules.get("sklearn")       # its global choice, if it is loaded
+            chosen = sklearn.get_config().get("transform_output", "default") \
+                if sklearn is not None and hasattr(sklearn, "get_config") else "default"
+        return chosen
+
+    def _wrap_output(self, out, X):
+        """``out`` (what transform returned) as a frame when set_output asks for one."""
+        if self._output_container() != "pandas" or not isinstance(out, np.ndarray):
+            return out
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("set_output(transform='pandas') needs pandas, which is not "
+                              "installed: pip install 'deepbio[pandas]' (or pandas)") from None
+        index = getattr(X, "index", None) if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(out, columns=self.get_feature_names_out(), index=index,
+                            copy=False)
 
     def _with_input(self, features, X):
         """``[features, X]`` side by side when the estimator's ``include_input`` is True."""

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .._device import is_device_array, to_host
+from .._validation import column_y_to_1d, y_none_message
 from ..nn.conv import Conv1D
 from ..nn.pool import AvgPool1D, MaxPool1D
 
@@ -164,12 +165,11 @@ def _ints(v, n=None, name="value"):
 
 def check_labels(y, n, what="X"):
     """Labels ``y`` (n,) for a classifier: ValueError if missing, of the wrong length, or
-    holding NaN, infinity or None."""
+    holding NaN, infinity or None; a column (n, 1) is raveled with a
+    :class:`~deepbio._validation.DataConversionWarning`."""
     if y is None:
-        raise ValueError("y is required: this estimator is supervised; got y=None")
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+        raise ValueError(y_none_message())
+    y = column_y_to_1d(np.asarray(y))
     if y.ndim != 1:
         raise ValueError(f"y must be a 1-d array of labels, got shape {y.shape}")
     if y.shape[0] != n:

@@ -111,6 +111,7 @@ class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator)
         self
         """
         self._validate_params()
+        self._check_feature_names(X, reset=True)
         X, T, n_out, metric = self._fit_targets(X, y)
         self.n_features_in_ = X.shape[1]
         rng = resolve_rng(self.random_state)
@@ -152,6 +153,9 @@ class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator)
                                 to_backend(be, b, self.dtype), act)
         return a
 
+    def _n_features_out(self):
+        return int(self.coefs_[-2].shape[1]) if len(self.coefs_) >= 2 else 0
+
     def transform(self, X):
         """Activations of the last hidden layer after fine-tuning, (n_samples, units)."""
         X = self._check_X(X)
@@ -190,7 +194,7 @@ class FeedForwardRegressor(RegressorMixin, FeedForwardEstimator):
 
     def _fit_targets(self, X, y):
         """Check ``X`` and ``y``, learn the target scaling; the standardised targets."""
-        X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
+        X, y = check_X_y(X, y, y_numeric=True, multi_output=True, estimator=self)
         Y = self._fit_target_scaling(y)
         return X, (Y - self.y_mean_) / self.y_scale_, Y.shape[1], None
 

@@ -1,6 +1,9 @@
 """The base of the estimators built on a :class:`deepbio.nn.Network` of any layers (CNN,
 RNN): network construction, fitting, prediction in batches, and the masked classifier
 mixin."""
+import threading
+import weakref
+
 import numpy as np
 
 from .._validation import check_sample_weight
@@ -14,6 +17,23 @@ from ._training import DeterministicWithHF, child_seed, make_optimizer, partial_
 __all__ = ["LayeredEstimator", "MaskedClassifierMixin"]
 
 PREDICT_BATCH = 512
+
+# One lock per fitted model, held while its network runs a forward pass for prediction:
+# the layers of a Network keep per-call state (the SequenceMask hands each batch's mask
+# to the layers after it, layers cache their inputs), so two threads predicting with one
+# model at the same time would mix their batches.  Kept outside the estimator, so that
+# it pickles, deep-copies and clones as before; forgotten with the estimator.
+_PREDICT_LOCKS = weakref.WeakKeyDictionary()
+_PREDICT_LOCKS_GUARD = threading.Lock()
+
+
+def _predict_lock(est):
+    """The lock that serialises ``est``'s forward passes for prediction."""
+    with _PREDICT_LOCKS_GUARD:
+        lock = _PREDICT_LOCKS.get(est)
+        if lock is None:
+            lock = _PREDICT_LOCKS[est] = threading.Lock()
+    return lock
 
 
 # ----------------------------------------------------------------------- shared base
@@ -29,6 +49,9 @@ class LayeredEstimator(DeterministicWithHF, BaseEstimator):
     """
 
     _loss = None
+    #: sequences (N, L, D) or images (N, C, H, W), never a 2-d table: the scikit-learn
+    #: tags say ``two_d_array=False, three_d_array=True`` (docs/models/defaults.md)
+    _input_ndim = 3
 
     def _partial_start(self, X, mask):
         """``partial_fit``'s opening: the hyper-parameters are checked (at every call),
@@ -97,15 +120,21 @@ class LayeredEstimator(DeterministicWithHF, BaseEstimator):
 
     def _output(self, Xin):
         """``g(z)`` of the fitted network (class probabilities or regression output), as a
-        NumPy array; in batches, through the layers directly so any sequence length works."""
-        net = self._net()
+        NumPy array; in batches, through the layers directly so any sequence length works.
+
+        Thread-safe: calls from several threads on one model take turns (the network's
+        layers hold the batch in flight, see :func:`_predict_lock`), so each gets what a
+        serial call gives; for parallel prediction give each thread its own copy
+        (``copy.deepcopy(model)``)."""
         be = current_backend()
         outs = []
-        for start in range(0, Xin.shape[0], PREDICT_BATCH):
-            a = to_backend(be, Xin[start:start + PREDICT_BATCH], net.dtype)
-            for layer in net.layers:
-                a = layer.forward(a, train=False)
-            outs.append(to_host(net.loss_fn.output(a)))
+        with _predict_lock(self):
+            net = self._net()
+            for start in range(0, Xin.shape[0], PREDICT_BATCH):
+                a = to_backend(be, Xin[start:start + PREDICT_BATCH], net.dtype)
+                for layer in net.layers:
+                    a = layer.forward(a, train=False)
+                outs.append(to_host(net.loss_fn.output(a)))
         return np.concatenate(outs, axis=0)
 
     @property

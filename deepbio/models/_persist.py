@@ -491,8 +491,22 @@ ATTRIBUTE_CHECKS = {
 }
 
 
+def _feature_names(v):
+    if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype == object and len(v) >= 1 \
+            and all(isinstance(x, str) for x in v):
+        return None
+    return f"must be a 1-d object array of str (column names), found {_describe(v)}"
+
+
+ATTRIBUTE_CHECKS["feature_names_in_"] = _feature_names
+
+
 def _f(*names):
     return frozenset(names)
+
+
+#: Attributes any estimator may hold: the column names of the data frame it was fitted on.
+COMMON_OPTIONAL = frozenset({"feature_names_in_"})
 
 
 _TRAINED = _f("n_features_in_", "n_iter_", "history_")
@@ -514,7 +528,7 @@ SCHEMAS = {
     DBN: Schema(_f("n_features_in_", "rbms_"), _f(), _f("rbms_"),
                 lambda est, fitted, stored: [], _check_dbn),
     AutoEncoder: _AE,
-    StackedAutoEncoder: Schema(_f("n_features_in_", "autoencoders_"), _f(),
+    StackedAutoEncoder: Schema(_f("n_features_in_", "autoencoders_"), _f("n_iter_"),
                                _f("autoencoders_"), lambda est, fitted, stored: [],
                                _check_sae),
     MLPClassifier: Schema(_FF | _CLASSIFIER, _f(), _FF_WEIGHTS, _ff_tensors, _check_ff),
@@ -771,7 +785,7 @@ def _check_layout(est, present, refs, prefix):
     tensors ``refs`` referenced by them) matches its class's schema."""
     cls = type(est)
     schema = schema_of(cls)
-    allowed = schema.fitted | schema.optional
+    allowed = schema.fitted | schema.optional | COMMON_OPTIONAL
     unknown = present - allowed
     if unknown:
         raise ValueError(f"unknown attribute(s) {sorted(unknown)}; a {cls.__name__} file holds "
@@ -787,6 +801,10 @@ def _check_layout(est, present, refs, prefix):
         problem = check(getattr(est, k)) if check else None
         if problem:
             raise ValueError(f"attribute {k} {problem}")
+    names = getattr(est, "feature_names_in_", None) if "feature_names_in_" in present else None
+    if names is not None and fitted and len(names) != est.n_features_in_:
+        raise ValueError(f"attribute feature_names_in_ holds {len(names)} names, but "
+                         f"n_features_in_ is {est.n_features_in_}")
     specs = schema.tensors(est, fitted, lambda name: prefix + name in refs)
     expected = {}
     for spec in specs:

@@ -45,7 +45,8 @@ def _check_ae_options(est, X, loss):
         raise ValueError(f"corruption_level is a probability for corruption='mask' and must "
                          f"lie in [0, 1]; got {est.corruption_level}")
     if loss == "cross_entropy" and X is not None and (X.min() < -1e-6 or X.max() > 1 + 1e-6):
-        raise ValueError(f"loss='cross_entropy' needs X in [0, 1] (got values in "
+        negative = "Negative values in data: " if X.min() < -1e-6 else ""
+        raise ValueError(f"{negative}loss='cross_entropy' needs X in [0, 1] (got values in "
                          f"[{X.min():.4g}, {X.max():.4g}]); min-max scale X or use "
                          f"loss='squared_error'")
 
@@ -315,6 +316,9 @@ max_iter, early_stopping, validation_fraction, patience, tol
                                         to_backend(be, self.coefs_[1], self.dtype),
                                         to_backend(be, self.intercepts_[1], self.dtype), out)
 
+    def _n_features_out(self):
+        return int(self.coefs_[0].shape[1])
+
     def transform(self, X):
         """Codes ``h = f(X W_1 + c)``, shape (n_samples, n_components)
         (``[codes, X]`` with ``include_input``)."""
@@ -340,7 +344,8 @@ max_iter, early_stopping, validation_fraction, patience, tol
     def score(self, X, y=None):
         """Negative mean squared reconstruction error per sample (higher is better)."""
         X = self._check_X(X)
-        R = self.reconstruct(X).astype(np.float64)
+        be = current_backend()
+        R = to_host(self._decode(be, self._encode(be, X))).astype(np.float64)
         return -float(((R - X) ** 2).sum(axis=1).mean())
 
 
@@ -403,6 +408,8 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
     ----------
     autoencoders_ : list of AutoEncoder
     n_features_in_ : int
+    n_iter_ : int
+        Epochs run, summed over the layers.
 
     References
     ----------
@@ -465,7 +472,12 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
         self.autoencoders_ = pretrain_autoencoders(
             X, hidden_sizes(self.hidden_layer_sizes), params, self.loss,
             resolve_rng(self.random_state), self.verbose)
+        # epochs run, summed over the layers (scikit-learn's n_iter_, one number)
+        self.n_iter_ = sum(ae.n_iter_ for ae in self.autoencoders_)
         return self
+
+    def _n_features_out(self):
+        return int(self.autoencoders_[-1].coefs_[0].shape[1])
 
     def transform(self, X):
         """Top-layer codes, (n_samples, hidden_layer_sizes[-1]) (``[codes, X]`` with

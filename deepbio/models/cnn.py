@@ -21,7 +21,7 @@ checks (:mod:`deepbio.models._checks`).
 import numpy as np
 
 from .._validation import (Interval, IntSequence, Options, check_array,
-                           check_classification_targets)
+                           check_classification_targets, y_none_message)
 from ..nn import Dense, Dropout, Flatten, layer_from_config
 from ..nn.conv import ChannelsFirst, Conv1D, Conv2D
 from ..nn.masking import SequenceMask
@@ -78,7 +78,9 @@ _CNN_DOC_PARAMS = """
     nesterov : bool, default=False
     weight_decay : float >= 0, default=0.0
     schedule : {"constant", "inverse_scaling", "step", "cosine"}, default="constant"
-    clip_norm : float > 0 or None, default=None
+    clip_norm : float > 0 or None, default=1.0
+        Clip the gradient to this global L2 norm (None: no clipping); on by default, see
+        ``docs/models/defaults.md``.
     batch_size : int, default=32
     max_iter : int, default=30
         Training epochs (with ``optimizer=\"hf\"``: HF iterations), scikit-learn's
@@ -122,7 +124,7 @@ class _CNNBase(LayeredEstimator):
     def __init__(self, input_type="auto", filters=None, kernel_size=None, padding="same",
                  pool_size=2, pooling="max", activation="relu", hidden_layer_sizes=None,
                  dropout=0.0, learning_rate=0.05, momentum=0.9, nesterov=False,
-                 weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
+                 weight_decay=0.0, schedule="constant", clip_norm=1.0, batch_size=32,
                  max_iter=30, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
                  optimizer="sgd", max_epochs="deprecated"):
@@ -379,7 +381,7 @@ class CNNRegressor(RegressorMixin, _CNNBase):
         """``y`` as a finite float array (n,) or (n, n_outputs); ValueError naming ``y``
         for NaN, a wrong length, or (once ``fitted``) a different number of outputs."""
         if y is None:
-            raise ValueError("y is required: this estimator is supervised; got y=None")
+            raise ValueError(y_none_message(self))
         y = check_array(y, "y", ndim=(1, 2), min_samples=0)
         if y.shape[0] != n:
             raise ValueError(f"y has the wrong length: X has {n} samples but y has "

@@ -134,6 +134,9 @@ sparsity_cost, batch_size, n_iter, dtype
                                    params, rng, self.verbose)
         return self
 
+    def _n_features_out(self):
+        return int(self.rbms_[-1].W_.shape[1])
+
     def transform(self, X):
         """Top-layer hidden probabilities, shape (n_samples, hidden_layer_sizes[-1])
         (with ``include_input``: ``[features, X]``)."""

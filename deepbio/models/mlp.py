@@ -21,8 +21,10 @@ _MLP_DOC_PARAMS = """
         L2 penalty ``weight_decay / 2 * ||theta||^2`` (biases included).
     schedule : {"constant", "inverse_scaling", "step", "cosine"}, default="constant"
         Learning-rate schedule over epochs (:mod:`deepbio.optim.schedules`).
-    clip_norm : float > 0 or None, default=None
-        Clip the gradient to this global L2 norm.
+    clip_norm : float > 0 or None, default=1.0
+        Clip the gradient to this global L2 norm (None: no clipping).  On by default so
+        that unscaled inputs cannot make the first steps diverge; see
+        ``docs/models/defaults.md``.
     batch_size : int, default=32
     max_iter : int, default=100
         Training epochs (with ``optimizer=\"hf\"``: HF iterations), scikit-learn's
@@ -115,7 +117,7 @@ class MLPClassifier(FeedForwardClassifier):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", dropout=0.0,
                  learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 schedule="constant", clip_norm=None, batch_size=32, max_iter=100,
+                 schedule="constant", clip_norm=1.0, batch_size=32, max_iter=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
                  optimizer="sgd", max_epochs="deprecated"):
@@ -140,8 +142,10 @@ class MLPClassifier(FeedForwardClassifier):
         first = not hasattr(self, "coefs_")
         self._validate_params()
         if not first:
-            X = self._check_X(X)             # the fitted number of features
-        X, y = check_X_y(X, y)
+            X = self._check_X(X)             # the fitted number of features (and names)
+        else:
+            self._check_feature_names(X, reset=True)
+        X, y = check_X_y(X, y, estimator=self)
         y_enc = self._partial_fit_labels(y, classes, first)
         self.n_features_in_ = X.shape[1]
         self._partial_train(X, self._one_hot(y_enc), len(self.classes_), first)
@@ -175,7 +179,7 @@ class MLPRegressor(FeedForwardRegressor):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", dropout=0.0,
                  learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 schedule="constant", clip_norm=None, batch_size=32, max_iter=100,
+                 schedule="constant", clip_norm=1.0, batch_size=32, max_iter=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
                  optimizer="sgd", max_epochs="deprecated"):
@@ -197,8 +201,10 @@ class MLPRegressor(FeedForwardRegressor):
         first = not hasattr(self, "coefs_")
         self._validate_params()
         if not first:
-            X = self._check_X(X)             # the fitted number of features
-        X, y = check_X_y(X, y, y_numeric=True, multi_output=True)
+            X = self._check_X(X)             # the fitted number of features (and names)
+        else:
+            self._check_feature_names(X, reset=True)
+        X, y = check_X_y(X, y, y_numeric=True, multi_output=True, estimator=self)
         if first:
             self.n_features_in_ = X.shape[1]
             self._fit_target_scaling(y)

@@ -216,8 +216,10 @@ class RBM(TransformerMixin, BaseEstimator):
             lo, hi = X.min(), X.max()
             # rounding in a min-max scaler may overshoot [0, 1] by a few ulps: tolerate it
             if lo < -1e-6 or hi > 1 + 1e-6:
+                # (scikit-learn's phrase for data outside a positive_only estimator's range)
+                negative = "Negative values in data: " if lo < -1e-6 else ""
                 raise ValueError(
-                    f"X must lie in [0, 1] for visible='bernoulli' (got values in "
+                    f"{negative}X must lie in [0, 1] for visible='bernoulli' (got values in "
                     f"[{lo:.4g}, {hi:.4g}]); min-max scale it, or use "
                     f"visible='gaussian' for standardised real-valued data")
             if lo < 0 or hi > 1:
@@ -502,6 +504,9 @@ class RBM(TransformerMixin, BaseEstimator):
         purpose).
         """
         return be.stream(self.random_state, stream)
+
+    def _n_features_out(self):
+        return int(self.W_.shape[1])
 
     def transform(self, X):
         """Hidden probabilities ``p(h = 1 | X) = sigmoid(X W + c)``.

@@ -166,8 +166,8 @@ def test_prediction_checks_fitted_and_n_features(cls, small_binary):
     with pytest.raises(NotFittedError, match="not fitted yet"):
         getattr(est, method)(X)
     fit(est, X, targets(cls, y))
-    with pytest.raises(ValueError, match=f"X has 9 features, but {cls.__name__} was fitted "
-                                         f"with 10 features"):
+    with pytest.raises(ValueError, match=f"X has 9 features, but {cls.__name__} is "
+                                         f"expecting 10 features as input"):
         getattr(est, method)(X[:, :9])
     X_nan = X.copy()
     X_nan[0, 0] = np.nan

@@ -16,7 +16,6 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler, StandardScaler  # noqa: E402
-from sklearn.utils import estimator_checks  # noqa: E402
 
 from deepbio._validation import NotFittedError  # noqa: E402
 
@@ -106,19 +105,5 @@ def test_transformer_tags_declare_the_preserved_dtype(cls):
     assert cls(dtype="int8").__sklearn_tags__().transformer_tags.preserves_dtype == []
 
 
-SMALL = [MLPClassifier((4,), max_iter=5, random_state=0),
-         MLPRegressor((4,), max_iter=5, random_state=0),
-         AutoEncoder(3, max_iter=5, random_state=0)]
-
-
-@pytest.mark.parametrize("estimator", SMALL, ids=lambda e: type(e).__name__)
-@pytest.mark.parametrize("check", ["check_estimators_unfitted", "check_transformer_general",
-                                   "check_transformer_data_not_an_array",
-                                   "check_transformer_preserve_dtypes",
-                                   "check_estimator_sparse_matrix",
-                                   "check_estimator_sparse_array", "check_estimator_sparse_tag"])
-def test_sklearn_estimator_checks(estimator, check):
-    """The scikit-learn common checks these estimators used to fail."""
-    if check == "check_estimators_unfitted" and not hasattr(estimator, "predict"):
-        pytest.skip("needs predict")
-    getattr(estimator_checks, check)(type(estimator).__name__, clone(estimator))
+# scikit-learn's own estimator checks, all of them over every estimator: see
+# tests/models/test_sklearn_checks.py
