@@ -862,6 +862,10 @@ def build_parser():
                        help="run bench/models.py (from a source checkout); further "
                             "arguments, --help included, go to it (--quick, --repeats N, ...)")
     b.set_defaults(func=cmd_bench)
+
+    # `deepbio course list|show|start|check`: arguments and actions in deepbio/course/
+    from .course._cli import add_parser as add_course_parser
+    add_course_parser(sub)
     return p
 
 
