@@ -727,8 +727,13 @@ def _cg_run(fn, M, b, x0, k):
     state = (x0.copy(), r, -r, float(r @ r))
     states = []
     for _ in range(k):
-        state = call(fn, {"A": A, "x": state[0], "r": state[1], "p": state[2],
-                          "rz": state[3]})
+        given = {"A": A, "x": state[0], "r": state[1], "p": state[2], "rz": state[3]}
+        kept = copy_inputs(given)
+        state = call(fn, given)
+        for name in ("x", "r", "p"):
+            if not np.array_equal(kept[name], given[name], equal_nan=True):
+                raise CallFailed(f"the function modified its input {name!r} (kernels are "
+                                 f"pure: x = x + alpha p, not x += alpha p)")
         if not isinstance(state, (tuple, list)) or len(state) != 4:
             raise CallFailed(f"expected a tuple of 4 outputs (x, r, p, rz), got "
                              f"{type(state).__name__}")
