@@ -10,7 +10,7 @@ import numpy as np
 from .. import backend as _backend
 from .._kernels import reference as ref
 from ._grader import (GENERIC_HINTS, CallFailed, Check, call, compare, copy_inputs,
-                      describe, gradient_check, largest_error, close, RTOL)
+                      describe, gradient_check)
 
 F32, F64 = np.float32, np.float64
 
@@ -67,7 +67,7 @@ class Exercise:
         bad = compare(got, expected, self.outputs, dtype, self.scalars)
         if bad is not None:
             what, message = bad
-            hint = self.hints.get(what) or (case.hint if what == "values" else "") \
+            hint = (case.hint if what == "values" else "") or self.hints.get(what) \
                 or GENERIC_HINTS[what]
             return Check(case.label, False, f"{where}: {message}", hint)
         for k, v in inputs.items():
@@ -150,6 +150,7 @@ without overflow (NumPy overflow is an error while grading).""",
     outputs=("p", "s"),
     cases=_sb_cases,
     reference=ref.sigmoid_bernoulli,
+    hints={"values": "p = 1 / (1 + exp(-x)) elementwise, s = (u < p) as the dtype of x"},
 )
 
 
@@ -224,6 +225,8 @@ of mean F(vk) - mean F(v0), F the free energy (the statistics are its gradient).
     outputs=("dW", "db", "dc"),
     cases=_cd_cases,
     reference=ref.cd_statistics,
+    hints={"values": "dW = (v0^T h0 - vk^T hk) / N: data minus reconstruction, averaged "
+                    "over the N rows"},
     extras=[_cd_free_energy_check],
 )
 
@@ -389,6 +392,8 @@ and central differences of sum(dy * conv2d(x)) with respect to x.""",
     outputs=("dx",),
     cases=_conv_cases,
     reference=ref.conv2d_backward_input,
+    hints={"values": "dx[n, c, i*sh + p - ph, j*sw + q - pw] += w[f, c, p, q] "
+                    "dy[n, f, i, j], summed over f, i, j, p, q"},
     extras=[_conv_fd],
 )
 
@@ -479,6 +484,8 @@ rows and columns are in no window, non-square windows and strides, batch 1, ties
     outputs=("dx",),
     cases=_pool_cases,
     reference=_pool_reference,
+    hints={"values": "window (i, j) starts at row i*sh, column j*sw; dy[n, c, i, j] goes to "
+                    "its (first) maximum only"},
     extras=[_pool_fd],
 )
 
@@ -585,6 +592,7 @@ your step looped over 5 time steps against deepbio's elman_backward.""",
     outputs=("dx", "dh_prev", "dWx", "dWh", "db"),
     cases=_elman_cases,
     reference=ref.elman_step_backward,
+    hints={"values": _ELMAN_HINT},
     extras=[_elman_fd("tanh"), _elman_fd("relu"), _elman_through_time],
 )
 
@@ -693,6 +701,7 @@ that G is symmetric and positive semi-definite.""",
     outputs=("GvW", "Gvb"),
     cases=_gn_cases,
     reference=_gn_reference,
+    hints={"values": _GN_HINT},
     extras=[_gn_symmetric],
 )
 

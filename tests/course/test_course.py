@@ -5,7 +5,6 @@ import io
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from deepbio import course
