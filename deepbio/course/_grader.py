@@ -224,7 +224,8 @@ GENERIC_HINTS = {
     "shape": "compare your result's shape with the statement's shape line; watch for a "
              "sum over the wrong axis, keepdims, or a missing transpose",
     "dtype": "keep the dtype of the inputs: float32 in, float32 out (np.zeros(..., "
-             "dtype=x.dtype), .astype(x.dtype), and no float64 constants arrays)",
+             "dtype=x.dtype), .astype(x.dtype); a NumPy float64 scalar or array mixed in "
+             "turns a float32 result into float64)",
     "values": "",
     "raised": "",
 }
