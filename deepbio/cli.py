@@ -1010,8 +1010,8 @@ def cmd_bench(args, out):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="deepbio", description="Classic deep models for "
-                                "biomedical data: demo, train, predict, evaluate, explain, "
-                                "bench.")
+                                "biomedical data: demo, train, predict, evaluate, info, explain, "
+                                "bench, course.")
     from . import __version__
     p.add_argument("--version", action="version", version=f"deepbio {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -1140,6 +1140,10 @@ def build_parser():
                        help="run bench/models.py (from a source checkout); further "
                             "arguments, --help included, go to it (--quick, --repeats N, ...)")
     b.set_defaults(func=cmd_bench)
+
+    # `deepbio course list|show|start|check`: arguments and actions in deepbio/course/
+    from .course._cli import add_parser as add_course_parser
+    add_course_parser(sub)
     p.subcommands = {"train": t}
     return p
 

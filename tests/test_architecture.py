@@ -18,7 +18,7 @@ LAYERS = {
     "optim": 3,
     "models": 4,
     "datasets": 5, "explain": 5,
-    "cli": 6, "__main__": 6, "plot": 6, "interop": 6, "__init__": 6,
+    "cli": 6, "__main__": 6, "plot": 6, "interop": 6, "course": 6, "__init__": 6,
 }
 
 

@@ -34,7 +34,8 @@ CHAPTERS = ["rbm", "dense", "conv", "pool", "recurrent", "random"]
 # public modules -> their API reference page
 API_PAGES = {"deepbio.models": "models", "deepbio.nn": "nn", "deepbio.optim": "optim",
              "deepbio.datasets": "datasets", "deepbio.explain": "explain",
-             "deepbio.plot": "plot", "deepbio.interop.anndata": "interop"}
+             "deepbio.plot": "plot", "deepbio.interop.anndata": "interop",
+             "deepbio.course": "course"}
 
 
 def _pages():
