@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepbio.nn import LAYERS, Network, layer_from_config
-from deepbio.nn import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+from deepbio.nn import (GRU, LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
                         TimeDistributedDense)
 from deepbio.testing import assert_close, check_gradient
 
@@ -26,6 +26,7 @@ CELLS = {
     "elman-tanh": lambda **k: Elman(4, **k),
     "elman-relu": lambda **k: Elman(4, activation="relu", **k),
     "lstm": lambda **k: LSTM(3, **k),
+    "gru": lambda **k: GRU(3, **k),
 }
 
 
@@ -347,7 +348,8 @@ def test_masked_cross_entropy(be):
 
 
 @pytest.mark.parametrize("layer", [
-    Elman(5, "relu", True, True, 4), LSTM(3, False, True, None, 2.0), SequenceMask(),
+    Elman(5, "relu", True, True, 4), LSTM(3, False, True, None, 2.0), GRU(3, True, True, 2),
+    SequenceMask(),
     TimeDistributedDense(4, "relu")], ids=lambda v: type(v).__name__)
 def test_config_round_trip(be, layer):
     name = type(layer).__name__
