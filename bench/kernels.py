@@ -21,7 +21,8 @@ marked met or missed with its numbers.
 
 Shapes: RBM 784 visible x 500 hidden, batch 100 (the CD-1 update: hidden probabilities
 and sample, visible reconstruction, hidden probabilities, CD statistics); dense 784 -> 500,
-batch 100; Elman and LSTM with T = 100, N = 32, 20 inputs, 128 hidden units.
+batch 100; Elman, LSTM and GRU with T = 100, N = 32, 20 inputs, 128 hidden units (the
+GRU's matrix-product floor is timed with the LSTM's procedure at 3H gate columns).
 """
 import argparse
 import json
@@ -274,9 +275,10 @@ def _rnn_cases(rng, K, T):
     dhs = _rand(rng, t, n, h)
     s = 1 / np.sqrt(h)
     cases = []
-    for cell, g in (("elman", h), ("lstm", 4 * h)):
+    for cell, g in (("elman", h), ("lstm", 4 * h), ("gru", 3 * h)):
         Wx, Wh = _rand(rng, d, g, scale=s), _rand(rng, h, g, scale=s)
         b = _rand(rng, g, scale=s)
+        bh = _rand(rng, g, scale=s) if cell == "gru" else None
         if cell == "elman":
             def run(k, Wx=Wx, Wh=Wh, b=b):
                 def step():
@@ -286,13 +288,21 @@ def _rnn_cases(rng, K, T):
             hs = K["numpy"].elman_forward(x, h0, Wx, Wh, b, "tanh")
             dZ = K["numpy"].activation_backward(hs.reshape(t * n, h),
                                                 dhs.reshape(t * n, h), "tanh")
-        else:
+        elif cell == "lstm":
             def run(k, Wx=Wx, Wh=Wh, b=b):
                 def step():
                     hs, cs, gates = k.lstm_forward(x, h0, c0, Wx, Wh, b)
                     return k.lstm_backward(dhs, x, h0, c0, hs, cs, gates, Wx, Wh)
                 return step
             hs = K["numpy"].lstm_forward(x, h0, c0, Wx, Wh, b)[0]
+            dZ = _rand(rng, t * n, g)
+        else:
+            def run(k, Wx=Wx, Wh=Wh, b=b, bh=bh):
+                def step():
+                    hs, gates, hn = k.gru_forward(x, h0, Wx, Wh, b, bh)
+                    return k.gru_backward(dhs, x, h0, hs, gates, hn, Wx, Wh)
+                return step
+            hs = K["numpy"].gru_forward(x, h0, Wx, Wh, b, bh)[0]
             dZ = _rand(rng, t * n, g)
         X, HS = x.reshape(t * n, d), hs.reshape(t * n, h)
 
@@ -308,11 +318,11 @@ def _rnn_cases(rng, K, T):
             X.T @ dZ
             HS.T @ dZ
 
-        label = "Elman (tanh)" if cell == "elman" else "LSTM"
+        label = {"elman": "Elman (tanh)", "lstm": "LSTM", "gru": "GRU"}[cell]
         case = _case("recurrent", f"{label} T={t} N={n} D={d} H={h} fwd+BPTT", K, run,
                      blas=blas)
         if T is not None:
-            mod = (T.nn.RNN if cell == "elman" else T.nn.LSTM)(d, h)
+            mod = {"elman": T.nn.RNN, "lstm": T.nn.LSTM, "gru": T.nn.GRU}[cell](d, h)
             tx = T.from_numpy(x).requires_grad_()
             th0 = T.zeros(1, n, h)
             tdhs = T.from_numpy(dhs)
@@ -325,6 +335,8 @@ def _rnn_cases(rng, K, T):
 
             case["torch"] = torch_step
         cases.append(case)
+        if cell == "gru":              # (the GRU has whole-sequence kernels only)
+            continue
 
         # one step forward + backward (the step kernels), N = 32
         x1, h1, c1, dh1 = x[0], _rand(rng, n, h), _rand(rng, n, h), dhs[0]
@@ -419,6 +431,8 @@ TARGETS = (
     # (case name prefix, description, check(times) -> (ratio, limit, what))
     ("Elman", "Elman fwd+BPTT <= 0.5x torch.nn.RNN", "torch", 0.5),
     ("LSTM", "LSTM fwd+BPTT <= 0.7x torch.nn.LSTM", "torch", 0.7),
+    ("LSTM", "LSTM fwd+BPTT <= 0.4x torch.nn.LSTM (issue #22)", "torch", 0.4),
+    ("GRU", "GRU fwd+BPTT <= 0.4x torch.nn.GRU (issue #22)", "torch", 0.4),
     ("RBM CD-1", "RBM CD-1 <= 1.25x its matrix products alone", "blas", 1.25),
     ("RBM CD-1", "RBM CD-1 faster than PyTorch", "torch", 1.0),
     ("LeNet-5", "LeNet-5 conv+pool fwd+bwd <= 0.5x PyTorch", "torch", 0.5),

@@ -159,6 +159,11 @@ def _check_lstm(a, d):
                                 f"(i, f, g, o), got {d['G']}")
 
 
+def _check_gru(a, d):
+    _need(d["G"] == 3 * d["H"], f"gru: weights must have 3*H = {3 * d['H']} gate columns "
+                                f"(r, z, n), got {d['G']}")
+
+
 # ------------------------------------------------------------------------ the contract
 
 _S = KernelSpec
@@ -275,6 +280,25 @@ _SPECS = [
     _S("lstm_rop", "recurrent",
        {"A": "T,N,G", "c0": "N,H", "cs": "T,N,H", "cnew": "T,N,H", "gates": "T,N,G",
         "m": "?T,N", "Wh": "H,G"}, {}, "rh (T,N,H)", _check_lstm),
+    # GRU (gate order r, z, n; PyTorch's reset-gate placement), with masks and the R-op
+    _S("gru_forward", "recurrent",
+       {"x": "T,N,D", "h0": "N,H", "Wx": "D,G", "Wh": "H,G", "b": "G", "bh": "G"}, {},
+       "(hs (T,N,H), gates (T,N,3H), hn (T,N,H))", _check_gru),
+    _S("gru_backward", "recurrent",
+       {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "hs": "T,N,H", "gates": "T,N,G",
+        "hn": "T,N,H", "Wx": "D,G", "Wh": "H,G"}, {},
+       "(dx (T,N,D), dh0 (N,H), dWx (D,3H), dWh (H,3H), db (3H,), dbh (3H,))", _check_gru),
+    _S("gru_forward_masked", "recurrent",
+       {"x": "T,N,D", "h0": "N,H", "m": "T,N", "Wx": "D,G", "Wh": "H,G", "b": "G",
+        "bh": "G"}, {},
+       "(hs (T,N,H), hnew (T,N,H), gates (T,N,3H), hn (T,N,H))", _check_gru),
+    _S("gru_backward_masked", "recurrent",
+       {"dhs": "T,N,H", "x": "T,N,D", "h0": "N,H", "hs": "T,N,H", "gates": "T,N,G",
+        "hn": "T,N,H", "m": "T,N", "keep": "?T,N", "Wx": "D,G", "Wh": "H,G"}, {},
+       "(dx (T,N,D), dh0 (N,H), dWx (D,3H), dWh (H,3H), db (3H,), dbh (3H,))", _check_gru),
+    _S("gru_rop", "recurrent",
+       {"Ax": "T,N,G", "Ah": "T,N,G", "h0": "N,H", "hs": "T,N,H", "gates": "T,N,G",
+        "hn": "T,N,H", "m": "?T,N", "Wh": "H,G"}, {}, "rh (T,N,H)", _check_gru),
 ]
 CONTRACT = {s.name: s for s in _SPECS}
 FAMILIES = ("random", "rbm", "dense", "conv", "pool", "recurrent")

@@ -866,3 +866,150 @@ def lstm_rop(A, c0, cs, cnew, gates, m, Wh):
             rh, rc = _mix(m[t], rh_new, rh), _mix(m[t], rc_new, rc)
         rh_all[t] = rh
     return rh_all
+
+
+# ------------------------------------------------------------------------------- GRU
+#
+# Gated recurrent unit (Cho et al. 2014) in PyTorch's formulation (gate order r, z, n,
+# separate input and hidden biases, the reset gate applied to the hidden candidate term
+# *after* its matrix product):
+#   r = sigm(x Wx_r + b_r + h Wh_r + bh_r),  z = sigm(x Wx_z + b_z + h Wh_z + bh_z),
+#   n = tanh(x Wx_n + b_n + r * (h Wh_n + bh_n)),  h' = (1 - z) n + z h.
+# Cho et al.'s original places r before the product, tanh(x Wx_n + (r * h) Wh_n); the
+# placement here lets ``h Wh`` for all three gates be one product per step.  ``gates``
+# holds [r, z, n] (T, N, 3H) after their non-linearities and ``hn`` (T, N, H) the hidden
+# candidate term ``h_{t-1} Wh_n + bh_n`` (the backward pass and the R-op read both).
+
+
+# --8<-- [start:gru]
+def _gru_step(gx, h_prev, Wh, bh):
+    """One GRU step from ``gx = x Wx + b`` (N, 3H): ``(h~, gates, hn)``."""
+    hsz = h_prev.shape[1]
+    gh = h_prev @ Wh + bh
+    gates = np.empty_like(gx)
+    gates[:, :2 * hsz] = _sigmoid(gx[:, :2 * hsz] + gh[:, :2 * hsz])
+    r, z = gates[:, :hsz], gates[:, hsz:2 * hsz]
+    hn = gh[:, 2 * hsz:]
+    n = gates[:, 2 * hsz:] = np.tanh(gx[:, 2 * hsz:] + r * hn)
+    return (1 - z) * n + z * h_prev, gates, hn
+
+
+def _gru_step_backward(dh, h_prev, gates, hn):
+    """Backward through one GRU step given the gradient ``dh`` reaching ``h~``:
+
+    ``dn = dh (1-z)``, ``da_n = dn (1-n^2)``, ``da_z = dh (h_prev - n) z(1-z)``,
+    ``da_r = da_n hn r(1-r)``; ``dzx = [da_r, da_z, da_n]`` (the gradient of
+    ``x Wx + b``), ``dzh = [da_r, da_z, da_n r]`` (of ``h_prev Wh + bh``); the direct
+    part of ``dh_prev`` is ``dh z``.  Returns ``(dzx, dzh, dh z)``."""
+    hsz = h_prev.shape[1]
+    r, z, n = gates[:, :hsz], gates[:, hsz:2 * hsz], gates[:, 2 * hsz:]
+    dan = dh * (1 - z) * (1 - n * n)
+    daz = dh * (h_prev - n) * z * (1 - z)
+    dar = dan * hn * r * (1 - r)
+    return (np.concatenate([dar, daz, dan], axis=1),
+            np.concatenate([dar, daz, dan * r], axis=1), dh * z)
+
+
+def gru_forward_masked(x, h0, m, Wx, Wh, b, bh):
+    """Masked GRU sequence (gate order r, z, n, as in PyTorch):
+    ``r = sigm(x_t Wx_r + b_r + h_{t-1} Wh_r + bh_r)``, ``z`` likewise,
+    ``n = tanh(x_t Wx_n + b_n + r (h_{t-1} Wh_n + bh_n))``, ``h~_t = (1 - z) n + z h_{t-1}``;
+    ``h_t = m_t h~_t + (1 - m_t) h_{t-1}``.
+
+    x : (T, N, D), h0 : (N, H), m : (T, N), Wx : (D, 3H), Wh : (H, 3H), b, bh : (3H,).
+    Returns ``(hs (T, N, H), hnew (T, N, H), gates (T, N, 3H), hn (T, N, H))``:
+    states, cell updates h~_t, gates [r, z, n] and ``hn = h_{t-1} Wh_n + bh_n``.
+    """
+    t_len, (n, hsz) = x.shape[0], h0.shape
+    gx = (x.reshape(t_len * n, -1) @ Wx + b).reshape(t_len, n, -1)
+    hs = np.empty((t_len, n, hsz), dtype=x.dtype)
+    hnew, hn = np.empty_like(hs), np.empty_like(hs)
+    gates = np.empty_like(gx)
+    h = h0
+    for t in range(t_len):
+        hnew[t], gates[t], hn[t] = _gru_step(gx[t], h, Wh, bh)
+        h = hs[t] = hnew[t] if m is None else _mix(m[t], hnew[t], h)
+    return hs, hnew, gates, hn
+
+
+def gru_forward(x, h0, Wx, Wh, b, bh):
+    """GRU over a time-major sequence (:func:`gru_forward_masked` without a mask):
+    ``h_t = (1 - z) n + z h_{t-1}`` with ``n = tanh(x_t Wx_n + b_n + r (h_{t-1} Wh_n +
+    bh_n))`` (r, z sigmoid gates).
+
+    x : (T, N, D), h0 : (N, H), Wx : (D, 3H), Wh : (H, 3H), b, bh : (3H,).
+    Returns ``(hs (T, N, H), gates (T, N, 3H), hn (T, N, H))``.
+    """
+    hs, _, gates, hn = gru_forward_masked(x, h0, None, Wx, Wh, b, bh)
+    return hs, gates, hn
+
+
+def gru_backward_masked(dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh):
+    """BPTT for :func:`gru_forward_masked`, optionally truncated.
+
+    Walking t = T..1 with the carry ``c`` (0 at t = T): ``dh = dhs_t + c``; the step
+    backward of ``m_t dh`` (``_gru_step_backward``) gives ``dzx_t``, ``dzh_t`` and the
+    direct part ``m_t dh z``; ``c = (dzh_t Wh^T + m_t dh z + (1 - m_t) dh) keep_t``.
+    ``dx = dZx Wx^T``, ``dWx = X^T dZx``, ``dWh = H_prev^T dZh``, ``db = sum dZx``,
+    ``dbh = sum dZh``; ``dh0`` is the last carry.
+
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,), dbh (3H,))``.
+    """
+    t_len, n, d = x.shape
+    dzx = np.empty_like(gates)
+    dzh = np.empty_like(gates)
+    carry = np.zeros_like(h0)
+    for t in range(t_len - 1, -1, -1):
+        dh = dhs[t] + carry
+        mdh = dh if m is None else m[t][:, None] * dh
+        hp = hs[t - 1] if t > 0 else h0
+        dzx[t], dzh[t], direct = _gru_step_backward(mdh, hp, gates[t], hn[t])
+        carry = dzh[t] @ Wh.T + direct
+        if m is not None:
+            carry = carry + (1 - m[t][:, None]) * dh
+        if keep is not None:
+            carry = carry * keep[t][:, None]
+    zx, zh = dzx.reshape(t_len * n, -1), dzh.reshape(t_len * n, -1)
+    hprev = np.concatenate([h0[None], hs[:-1]], axis=0).reshape(t_len * n, -1)
+    return ((zx @ Wx.T).reshape(t_len, n, d), carry, x.reshape(t_len * n, d).T @ zx,
+            hprev.T @ zh, zx.sum(axis=0), zh.sum(axis=0))
+
+
+def gru_backward(dhs, x, h0, hs, gates, hn, Wx, Wh):
+    """Backpropagation through time for :func:`gru_forward` (:func:`gru_backward_masked`
+    without mask or truncation).
+
+    dhs : (T, N, H) gradient of the loss with respect to every h_t.
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,), dbh (3H,))``.
+    """
+    return gru_backward_masked(dhs, x, h0, hs, gates, hn, None, None, Wx, Wh)
+# --8<-- [end:gru]
+
+
+def gru_rop(Ax, Ah, h0, hs, gates, hn, m, Wh):
+    """R-op of :func:`gru_forward_masked` (``m = None``: :func:`gru_forward`) with
+    ``R{h_0} = 0``.  The input tangent comes in two parts (the reset gate multiplies only
+    the hidden one): ``Ax_t = R{x_t} Wx + x_t R{Wx} + R{b}`` and ``Ah_t = h_{t-1} R{Wh} +
+    R{bh}``.  With ``Rg = Ah_t + R{h_{t-1}} Wh`` (the tangent of ``h_{t-1} Wh + bh``):
+    ``R{r} = r(1-r) (Ax_r + Rg_r)``, ``R{z} = z(1-z) (Ax_z + Rg_z)``,
+    ``R{n} = (1-n^2) (Ax_n + R{r} hn + r Rg_n)``,
+    ``R{h~_t} = (1-z) R{n} + R{z} (h_{t-1} - n) + z R{h_{t-1}}``; then
+    ``R{h_t} = m_t R{h~_t} + (1 - m_t) R{h_{t-1}}``.
+
+    Ax, Ah : (T, N, 3H); h0 : (N, H); hs, hn : (T, N, H); gates : (T, N, 3H);
+    m : (T, N) or None.  Returns ``rh (T, N, H)``.
+    """
+    hsz = h0.shape[1]
+    rh_all = np.empty_like(hs)
+    rh = np.zeros_like(h0)
+    for t in range(Ax.shape[0]):
+        rg = Ah[t] + rh @ Wh
+        g, ax = gates[t], Ax[t]
+        r, z, n = g[:, :hsz], g[:, hsz:2 * hsz], g[:, 2 * hsz:]
+        rr = r * (1 - r) * (ax[:, :hsz] + rg[:, :hsz])
+        rz = z * (1 - z) * (ax[:, hsz:2 * hsz] + rg[:, hsz:2 * hsz])
+        rn = (1 - n * n) * (ax[:, 2 * hsz:] + rr * hn[t] + r * rg[:, 2 * hsz:])
+        hp = hs[t - 1] if t > 0 else h0
+        new = (1 - z) * rn + rz * (hp - n) + z * rh
+        rh = rh_all[t] = new if m is None else _mix(m[t], new, rh)
+    return rh_all

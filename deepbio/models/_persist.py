@@ -314,12 +314,13 @@ def _conv2d_params(layer, shape):
             (f, out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)))
 
 
-def _recurrent_params(gates):
+def _recurrent_params(gates, biases=1):
     def params(layer, shape):
         t, d = shape
         h, g = layer.units, gates * layer.units
         one = [((d, g), f"(features {d}, {gates} x units {h})"),
-               ((h, g), f"(units {h}, {gates} x units {h})"), ((g,), f"({gates} x units {h},)")]
+               ((h, g), f"(units {h}, {gates} x units {h})")]
+        one += [((g,), f"({gates} x units {h},)")] * biases
         width = h * (2 if layer.bidirectional else 1)
         return one * (2 if layer.bidirectional else 1), \
             ((t, width) if layer.return_sequences else (width,))
@@ -331,7 +332,8 @@ def _recurrent_params(gates):
 #: without parameters give their output shape through their own ``build``.)
 LAYER_PARAMS = {"Dense": _dense_params, "TimeDistributedDense": _time_dense_params,
                 "Conv1D": _conv1d_params, "Conv2D": _conv2d_params,
-                "Elman": _recurrent_params(1), "LSTM": _recurrent_params(4)}
+                "Elman": _recurrent_params(1), "LSTM": _recurrent_params(4),
+                "GRU": _recurrent_params(3, biases=2)}
 
 
 def _plain(value):

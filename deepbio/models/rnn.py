@@ -5,7 +5,7 @@ one-hot DNA or protein from :func:`deepbio.datasets.one_hot`, or real-valued fea
 with an optional boolean ``mask`` (N, T), True on real positions, for variable-length
 sequences padded to a common ``T``.  The network is
 
-``SequenceMask -> [Elman | LSTM] * len(units) (-> Dropout) -> Dense * hidden -> output``
+``SequenceMask -> [Elman | LSTM | GRU] * len(units) (-> Dropout) -> Dense * hidden -> output``
 
 where :class:`~deepbio.nn.masking.SequenceMask` carries the mask into the recurrent
 layers (padded steps keep the state and get zero gradient), and the output is a dense
@@ -17,7 +17,7 @@ truncated back-propagation through time (``bptt_steps``).
 import numpy as np
 
 from .._validation import Interval, IntSequence, Options, check_classification_targets
-from ..nn import (LSTM, Dense, Dropout, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+from ..nn import (GRU, LSTM, Dense, Dropout, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
                   TimeDistributedDense)
 from ._base import ClassifierMixin, current_backend, resolve_rng
 from ._checks import _ints, check_labels, check_sequences, with_mask_channel
@@ -28,7 +28,7 @@ __all__ = ["RNNClassifier", "RNNTagger"]
 
 _RNN_CONSTRAINTS = dict(
     SGD_CONSTRAINTS,
-    cell=[Options("elman", "lstm")],
+    cell=[Options("elman", "lstm", "gru")],
     units=[IntSequence(1)],
     activation=[Options("tanh", "relu")],
     bidirectional=["boolean"],
@@ -38,12 +38,14 @@ _RNN_CONSTRAINTS = dict(
 )
 
 _RNN_DOC_PARAMS = """
-    cell : {"elman", "lstm"}, default="lstm"
+    cell : {"elman", "lstm", "gru"}, default="lstm"
+        The recurrent cell: Elman (simple), LSTM, or GRU (PyTorch's formulation; see
+        :class:`deepbio.nn.GRU`).
     units : int or tuple of int, default=64
         Hidden units of each recurrent layer (a tuple stacks layers; all but the last
         pass their whole sequence of states to the next).
     activation : {"tanh", "relu"}, default="tanh"
-        Non-linearity of Elman cells (the LSTM's are fixed).
+        Non-linearity of Elman cells (the LSTM's and GRU's are fixed).
     bidirectional : bool, default=False
         Add a backward-reading twin to every recurrent layer.
     bptt_steps : int or None, default=None
@@ -149,6 +151,8 @@ class _RNNBase(LayeredEstimator):
             if self.cell == "elman":
                 layers.append(Elman(units, self.activation, seq, self.bidirectional,
                                     self.bptt_steps))
+            elif self.cell == "gru":
+                layers.append(GRU(units, seq, self.bidirectional, self.bptt_steps))
             else:
                 layers.append(LSTM(units, seq, self.bidirectional, self.bptt_steps,
                                    self.forget_bias))

@@ -41,12 +41,12 @@ from .masking import SequenceMask  # noqa: F401
 from .network import Linearization, Network  # noqa: F401
 from .conv import ChannelsFirst, Conv1D, Conv2D  # noqa: F401,E402
 from .pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D  # noqa: F401
-from .recurrent import LSTM, Elman  # noqa: F401
+from .recurrent import GRU, LSTM, Elman  # noqa: F401
 from .autoencoder import Corruption, TiedAutoEncoder  # noqa: F401
 
 __all__ = ["Layer", "Dense", "Dropout", "KLSparsity", "Activation", "Flatten", "LAYERS",
            "layer_from_config", "Loss", "SoftmaxCrossEntropy", "SigmoidCrossEntropy",
            "SquaredError", "LOSSES", "get_loss", "Network", "Linearization", "ChannelsFirst", "Conv1D", "Conv2D",
-           "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "MaxPool1D", "MaxPool2D", "LSTM",
+           "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "MaxPool1D", "MaxPool2D", "LSTM", "GRU",
            "Elman", "MaskedSoftmaxCrossEntropy", "SequenceMask", "TimeDistributedDense",
            "Corruption", "TiedAutoEncoder"]

@@ -1,4 +1,4 @@
-"""Recurrent layers: Elman and LSTM, one or both directions, truncated BPTT.
+"""Recurrent layers: Elman, LSTM and GRU, one or both directions, truncated BPTT.
 
 Layouts.  The public sequence layout is ``(N, T, D)`` (sample, time, feature); the
 recurrent kernels are time-major ``(T, N, D)``, so :class:`Elman` and :class:`LSTM`
@@ -76,7 +76,7 @@ from ._arrays import _chunks, _contig
 from .masking import masks_trusted as _masks_trusted
 from .layers import LAYERS, Layer, _choice, _int, _shape
 
-__all__ = ["Elman", "LSTM"]
+__all__ = ["Elman", "LSTM", "GRU"]
 
 RNN_ACTIVATIONS = ("tanh", "relu")
 
@@ -138,6 +138,8 @@ class _Recurrent(Layer):
     """
 
     G = 1
+    #: Parameters of one direction, in order (the GRU adds a hidden bias ``bh``).
+    DIR_PARAMS = ("Wx", "Wh", "b")
 
     def __init__(self, units, return_sequences=False, bidirectional=False, bptt_steps=None):
         super().__init__()
@@ -156,12 +158,13 @@ class _Recurrent(Layer):
 
     @property
     def param_names(self):
-        names = ("Wx", "Wh", "b")
+        names = self.DIR_PARAMS
         return names + tuple(n + "_rev" for n in names) if self.bidirectional else names
 
     def _dir_params(self, d, arrays=None):
         arrays = self._params if arrays is None else arrays
-        return arrays[3 * d:3 * d + 3]
+        k = len(self.DIR_PARAMS)
+        return arrays[k * d:k * d + k]
 
     @property
     def n_dirs(self):
@@ -181,6 +184,7 @@ class _Recurrent(Layer):
             wx = _uniform(be, rng, (d, g * h), math.sqrt(6.0 / (d + h)), dtype)
             wh = be.xp.concatenate([_orthogonal(be, rng, h, dtype) for _ in range(g)], axis=1)
             params += [wx, _contig(wh), self._init_bias(be, dtype)]
+            params += [be.xp.zeros(g * h, dtype=dtype) for _ in self.DIR_PARAMS[3:]]
         self._new_params(params, be)
         self.input_shape = shape
         width = h * self.n_dirs
@@ -291,17 +295,20 @@ class _Recurrent(Layer):
         dx = None
         for k, dhs in enumerate(self._split_dy(xp.ascontiguousarray(dy))):
             cache = self._caches[k]
-            P = self._dir_params(k)
-            dz = self._dz_dir(dhs, cache, P, be)                   # (T, N, G H)
-            x = cache["x"]
-            t_len, n, d = x.shape
-            dxk = (dz.reshape(t_len * n, -1) @ P[0].T).reshape(t_len, n, d)
-            squares = _squared_example_sums(x, cache["hs"], dz, be)
+            dxk, squares = self._squares_dir(dhs, cache, self._dir_params(k), be)
             for g_out, g in zip(self._dir_params(k, self._grads), squares):
                 g_out[...] = g
             dxk = dxk if k == 0 else dxk[::-1]
             dx = dxk if dx is None else dx + dxk
         return _time_major(dx)
+
+    def _squares_dir(self, dhs, cache, P, be):
+        """``(dx, squares)`` of one direction for :meth:`backward_squared`."""
+        dz = self._dz_dir(dhs, cache, P, be)                       # (T, N, G H)
+        x = cache["x"]
+        t_len, n, d = x.shape
+        dxk = (dz.reshape(t_len * n, -1) @ P[0].T).reshape(t_len, n, d)
+        return dxk, _squared_example_sums(x, cache["hs"], dz, be)
 
     def _windows(self, t_len):
         """Truncated-BPTT windows [start, stop) of the unmasked path (every sequence has
@@ -366,8 +373,8 @@ class _Recurrent(Layer):
         x = cache["x"]
         t_len, n = x.shape[:2]
         a = xp.zeros((t_len * n, self.G * self.units), dtype=x.dtype)
-        wx, _, _ = P
-        rwx, rwh, rb = dP
+        wx = P[0]
+        rwx, rwh, rb = dP[:3]
         if rx is not None:
             a += rx.reshape(t_len * n, -1) @ wx
         if rwx is not None:
@@ -663,7 +670,152 @@ class LSTM(_Recurrent):
         return cfg
 
 
-LAYERS.update({cls.__name__: cls for cls in (Elman, LSTM)})
+# ------------------------------------------------------------------------------- GRU
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit layer (Cho et al. 2014), in PyTorch's formulation.
+
+    Gate order r (reset), z (update), n (candidate), with separate input and hidden
+    biases as in ``torch.nn.GRU``::
+
+        r = sigm(x_t Wx_r + b_r + h_{t-1} Wh_r + bh_r)
+        z = sigm(x_t Wx_z + b_z + h_{t-1} Wh_z + bh_z)
+        n = tanh(x_t Wx_n + b_n + r * (h_{t-1} Wh_n + bh_n))
+        h_t = (1 - z) * n + z * h_{t-1},   h_0 = 0.
+
+    The reset gate multiplies the hidden candidate term *after* its product with
+    ``Wh_n`` (and its bias ``bh_n``), as PyTorch and cuDNN do; Cho et al.'s paper applies
+    it before, ``tanh(x Wx_n + (r * h) Wh_n)``.  This placement lets ``h_{t-1} Wh`` for
+    all three gates be one matrix product per step, and a model moves to and from
+    PyTorch with ``Wx = weight_ih_l0.T``, ``Wh = weight_hh_l0.T``, ``b = bias_ih_l0``,
+    ``bh = bias_hh_l0``.  (``bh_r`` and ``bh_z`` only add to ``b_r``, ``b_z``; they are
+    kept so the parameters are PyTorch's one for one.)
+
+    Parameters
+    ----------
+    units : int
+        Hidden size H.
+    return_sequences, bidirectional, bptt_steps
+        As for :class:`Elman`.
+
+    Parameters of the layer: ``Wx`` (D, 3H) Glorot uniform per gate; ``Wh`` (H, 3H), an
+    orthogonal (H, H) block per gate; ``b`` (3H,) and ``bh`` (3H,) zero; ``*_rev`` for
+    the backward direction.  Masks, truncated BPTT, the R-op (so Hessian-free trains it)
+    and structural damping (of ``h_t``) work as for :class:`LSTM`.
+
+    References
+    ----------
+    Cho, van Merrienboer, Gulcehre, Bahdanau, Bougares, Schwenk & Bengio (2014), Learning
+    phrase representations using RNN encoder-decoder for statistical machine translation.
+    """
+
+    G = 3
+    DIR_PARAMS = ("Wx", "Wh", "b", "bh")
+
+    def _forward_dir(self, x, m, P, be):
+        wx, wh, b, bh = P
+        n = x.shape[1]
+        h0 = be.xp.zeros((n, self.units), dtype=x.dtype)
+        if m is None:
+            hs, gates, hn = be.kernels.gru_forward(x, h0, wx, wh, b, bh)
+            return {"hs": hs, "gates": gates, "hn": hn, "h0": h0}
+        hs, _, gates, hn = be.kernels.gru_forward_masked(x, h0, _rows(m), wx, wh, b, bh)
+        return {"hs": hs, "gates": gates, "hn": hn, "h0": h0}
+
+    def _backward_dir(self, dhs, cache, P, be):
+        wx, wh = P[:2]
+        x, hs, gates, hn, m = cache["x"], cache["hs"], cache["gates"], cache["hn"], cache["m"]
+        if m is None:
+            dx = be.xp.empty_like(x)
+            total = None
+            for s, e in self._windows(x.shape[0]):
+                h0 = cache["h0"] if s == 0 else hs[s - 1]
+                dx[s:e], _, *grads = be.kernels.gru_backward(
+                    dhs[s:e], x[s:e], h0, hs[s:e], gates[s:e], hn[s:e], wx, wh)
+                total = grads if total is None else [a + g for a, g in zip(total, grads)]
+            return dx, total
+        dx, _, *grads = be.kernels.gru_backward_masked(
+            dhs, x, cache["h0"], hs, gates, hn, _rows(m), _rows(self._carry_keep(cache, be)),
+            wx, wh)
+        return dx, grads
+
+    def _dz_dir(self, dhs, cache, P, be):
+        """BPTT keeping every step's pre-activation gradients: ``(dzx, dzh)``, each
+        (T, N, 3H), the gradients of ``x_t Wx + b`` and of ``h_{t-1} Wh + bh``.  With
+        ``dh = m_t (dhs_t + c_t)``: ``da_n = dh (1-z)(1-n^2)``, ``da_z = dh (h_{t-1} - n)
+        z(1-z)``, ``da_r = da_n hn r(1-r)``; ``dzx = [da_r, da_z, da_n]``, ``dzh = [da_r,
+        da_z, r da_n]``; the carry into step t-1 ``c_{t-1} = dzh_t Wh^T + dh z + (1 - m_t)
+        (dhs_t + c_t)``, reset at truncation window starts.  The recursion of
+        :meth:`_backward_dir` (``gru_backward_masked``)."""
+        xp = be.xp
+        wh = P[1]
+        hsz = self.units
+        gates, hn, hs, m = cache["gates"], cache["hn"], cache["hs"], cache["m"]
+        keep = self._carry_keep(cache, be)
+        dzx, dzh = xp.empty_like(gates), xp.empty_like(gates)
+        carry = xp.zeros_like(cache["h0"])
+        for t in range(dhs.shape[0] - 1, -1, -1):
+            dh_all = dhs[t] + carry
+            dh = dh_all if m is None else m[t] * dh_all
+            g = gates[t]
+            r, z, n = g[:, :hsz], g[:, hsz:2 * hsz], g[:, 2 * hsz:]
+            hp = hs[t - 1] if t else cache["h0"]
+            dan = dh * (1 - z) * (1 - n * n)
+            daz = dh * (hp - n) * z * (1 - z)
+            dar = dan * hn[t] * r * (1 - r)
+            dzx[t, :, :hsz] = dzh[t, :, :hsz] = dar
+            dzx[t, :, hsz:2 * hsz] = dzh[t, :, hsz:2 * hsz] = daz
+            dzx[t, :, 2 * hsz:] = dan
+            dzh[t, :, 2 * hsz:] = dan * r
+            carry = dzh[t] @ wh.T + dh * z
+            if m is not None:
+                carry += (1 - m[t]) * dh_all
+            if keep is not None:
+                carry *= keep[t]
+        return dzx, dzh
+
+    def _squares_dir(self, dhs, cache, P, be):
+        """Per-example squared gradients: ``G_Wx[n] = sum_t x_{t,n}^T dzx_{t,n}``,
+        ``G_b[n] = sum_t dzx_{t,n}``, ``G_Wh[n] = sum_t h_{t-1,n}^T dzh_{t,n}``,
+        ``G_bh[n] = sum_t dzh_{t,n}`` (see :meth:`_dz_dir`)."""
+        dzx, dzh = self._dz_dir(dhs, cache, P, be)
+        x, hs = cache["x"], cache["hs"]
+        t_len, n, d = x.shape
+        dxk = (dzx.reshape(t_len * n, -1) @ P[0].T).reshape(t_len, n, d)
+        swx, _, sb = _squared_example_sums(x, hs[:1], dzx, be)
+        _, swh, sbh = _squared_example_sums(x[:, :, :1], hs, dzh, be)
+        return dxk, (swx, swh, sb, sbh)
+
+    def _rop_dir(self, rx, cache, P, dP, be):
+        """Forward-mode pass (the ``gru_rop`` kernel) with the input tangent in two
+        parts, ``Ax_t = R{x_t} Wx + x_t R{Wx} + R{b}`` and ``Ah_t = h_{t-1} R{Wh} +
+        R{bh}`` (the reset gate multiplies only the hidden one), each one product over
+        all steps."""
+        xp = be.xp
+        wx, wh = P[:2]
+        rwx, rwh, rb, rbh = dP
+        x = cache["x"]
+        t_len, n = x.shape[:2]
+        g = self.G * self.units
+        ax = xp.zeros((t_len * n, g), dtype=x.dtype)
+        ah = xp.zeros((t_len * n, g), dtype=x.dtype)
+        if rx is not None:
+            ax += rx.reshape(t_len * n, -1) @ wx
+        if rwx is not None:
+            ax += x.reshape(t_len * n, -1) @ rwx
+        if rb is not None:
+            ax += rb
+        if rwh is not None:
+            ah += _hprev(cache["hs"], cache["h0"]).reshape(t_len * n, -1) @ rwh
+        if rbh is not None:
+            ah += rbh
+        return be.kernels.gru_rop(ax.reshape(t_len, n, g), ah.reshape(t_len, n, g),
+                                  cache["h0"], cache["hs"], cache["gates"], cache["hn"],
+                                  _rows(cache["m"]), wh)
+
+
+LAYERS.update({cls.__name__: cls for cls in (Elman, LSTM, GRU)})
 
 
 _MOVED = {"SequenceMask": "masking", "TimeDistributedDense": "layers",

@@ -181,12 +181,17 @@ def make_args(name, dtype, rng, dims=None):
                 "gates": gates, "Wx": Wx, "Wh": Wh}
     if name in MASKED_RECURRENT:
         return _masked_recurrent_args(name, d, dtype, rng, nrm)
+    if name in GRU_KERNELS:
+        return _gru_args(name, d, dtype, rng, nrm)
     raise KeyError(f"no example arguments for kernel {name!r}: add it to make_args")
 
 
 #: The recurrent kernels with a mask (and truncation / the R-op): _masked_recurrent_args.
 MASKED_RECURRENT = ("elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
                     "lstm_backward_masked", "elman_rop", "lstm_rop")
+#: The GRU kernels (whole sequences, masked twins and the R-op): _gru_args.
+GRU_KERNELS = ("gru_forward", "gru_backward", "gru_forward_masked", "gru_backward_masked",
+               "gru_rop")
 
 
 def sequence_mask(rng, t_len, n, dtype):
@@ -233,6 +238,29 @@ def _masked_recurrent_args(name, d, dtype, rng, nrm):
                 "cnew": cnew, "gates": gates, "m": m, "keep": keep, "Wx": Wx, "Wh": Wh}
     return {"A": nrm(T, N, 4 * H), "c0": c0, "cs": cs, "cnew": cnew, "gates": gates,
             "m": m if d.get("rop_mask", True) else None, "Wh": Wh}
+
+
+def _gru_args(name, d, dtype, rng, nrm):
+    N, D, H, T = d["N"], d["D"], d["H"], d["T"]
+    m = sequence_mask(rng, T, N, dtype)
+    keep = carry_keep(m, d.get("bptt", 2)) if d.get("bptt", 2) else None
+    x, h0 = nrm(T, N, D), nrm(N, H, scale=0.5)
+    Wx, Wh = nrm(D, 3 * H, scale=0.5), nrm(H, 3 * H, scale=0.5)
+    b, bh = nrm(3 * H, scale=0.5), nrm(3 * H, scale=0.5)
+    if name == "gru_forward":
+        return {"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "b": b, "bh": bh}
+    if name == "gru_forward_masked":
+        return {"x": x, "h0": h0, "m": m, "Wx": Wx, "Wh": Wh, "b": b, "bh": bh}
+    if name == "gru_backward":
+        hs, gates, hn = REF.gru_forward(x, h0, Wx, Wh, b, bh)
+        return {"dhs": nrm(T, N, H), "x": x, "h0": h0, "hs": hs, "gates": gates, "hn": hn,
+                "Wx": Wx, "Wh": Wh}
+    hs, _, gates, hn = REF.gru_forward_masked(x, h0, m, Wx, Wh, b, bh)
+    if name == "gru_backward_masked":
+        return {"dhs": nrm(T, N, H), "x": x, "h0": h0, "hs": hs, "gates": gates, "hn": hn,
+                "m": m, "keep": keep, "Wx": Wx, "Wh": Wh}
+    return {"Ax": nrm(T, N, 3 * H), "Ah": nrm(T, N, 3 * H), "h0": h0, "hs": hs,
+            "gates": gates, "hn": hn, "m": m if d.get("rop_mask", True) else None, "Wh": Wh}
 
 
 def example_args(name, dtype, rng):

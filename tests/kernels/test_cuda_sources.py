@@ -190,7 +190,9 @@ def test_elman_on_both_activations(host_cuda, activation, dtype):
 
 
 @pytest.mark.parametrize("name", ["elman_forward_masked", "elman_backward_masked", "elman_rop",
-                                  "lstm_forward_masked", "lstm_backward_masked", "lstm_rop"])
+                                  "lstm_forward_masked", "lstm_backward_masked", "lstm_rop",
+                                  "gru_forward", "gru_backward", "gru_forward_masked",
+                                  "gru_backward_masked", "gru_rop"])
 def test_masked_recurrent_at_the_real_block_size(host_cuda, monkeypatch, name, dtype):
     """Masked / truncated / R-op kernels with 256-thread blocks on rows wider than a block,
     full BPTT and truncated, the R-op with and without a mask."""

@@ -124,6 +124,16 @@ def _big_args(rng, dt):
     out["lstm_backward_masked"] = [(r(t, rn, rh), X, h0, c0, hs_m, cs_m, cnew, gs_m, m, k,
                                     Wx, Wh) for k in (None, keep)]
     out["lstm_rop"] = [(r(t, rn, 4 * rh), c0, cs_m, cnew, gs_m, mm, Wh) for mm in (None, m)]
+    Wx, Wh, bb, bh = r(rd, 3 * rh) * 0.2, r(rh, 3 * rh) * 0.05, r(3 * rh), r(3 * rh)
+    hs, gs, hn = ref.gru_forward(X, h0, Wx, Wh, bb, bh)
+    out["gru_forward"] = [(X, h0, Wx, Wh, bb, bh)]
+    out["gru_backward"] = [(r(t, rn, rh), X, h0, hs, gs, hn, Wx, Wh)]
+    hs_m, _, gs_m, hn_m = ref.gru_forward_masked(X, h0, m, Wx, Wh, bb, bh)
+    out["gru_forward_masked"] = [(X, h0, m, Wx, Wh, bb, bh)]
+    out["gru_backward_masked"] = [(r(t, rn, rh), X, h0, hs_m, gs_m, hn_m, m, k, Wx, Wh)
+                                  for k in (None, keep)]
+    out["gru_rop"] = [(r(t, rn, 3 * rh), r(t, rn, 3 * rh), h0, hs_m, gs_m, hn_m, mm, Wh)
+                      for mm in (None, m)]
     return out
 
 

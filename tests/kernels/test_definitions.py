@@ -25,6 +25,7 @@ DEFINITION_COVERED = {
     "conv1d_forward", "maxpool2d_forward", "avgpool2d_forward", "maxpool1d_forward",
     "avgpool1d_forward", "elman_step_forward", "elman_forward", "lstm_step_forward",
     "lstm_forward", "elman_forward_masked", "lstm_forward_masked", "elman_rop", "lstm_rop",
+    "gru_forward", "gru_forward_masked", "gru_rop",
 }
 
 
@@ -411,3 +412,62 @@ def test_lstm_rop_is_the_directional_derivative(backend, masked):
         hs, cs, gates = k.lstm_forward(x, h0, c0, Wx, Wh, b)
         close(k.lstm_rop(A, c0, cs, cs, gates, None, Wh), want, "R{h} from lstm_forward",
               rtol=1e-7)
+
+
+def test_gru_forward_masked(backend):
+    """The GRU equations written out (PyTorch's reset-gate placement: r multiplies
+    ``h Wh_n + bh_n``), step by step with explicit einsums and a scalar sigmoid; the
+    unmasked kernel and an all-ones mask agree with them."""
+    k, rng = Run(backend), np.random.default_rng(17)
+    T, N, D, H = 5, 4, 3, 2
+    x, h0, _, Wx, Wh, b, m = _masked_data(rng, T, N, D, H, gates=3)
+    bh = 0.5 * rng.standard_normal(3 * H)
+    sig = np.vectorize(_sigm)
+    h, want = h0, {"hs": [], "hnew": [], "gates": [], "hn": []}
+    for t in range(T):
+        gx = np.einsum("nd,dg->ng", x[t], Wx) + b
+        gh = np.einsum("nk,kg->ng", h, Wh) + bh
+        r, z = sig(gx[:, :H] + gh[:, :H]), sig(gx[:, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+        new = (1 - z) * n + z * h
+        mt = m[t][:, None]
+        h_next = mt * new + (1 - mt) * h
+        for key, v in zip(want, (h_next, new, np.concatenate([r, z, n], axis=1), gh[:, 2 * H:])):
+            want[key].append(v)
+        h = h_next
+    got = k.gru_forward_masked(x, h0, m, Wx, Wh, b, bh)
+    for a, (key, w) in zip(got, want.items()):
+        close(a, np.array(w), key)
+    unmasked = k.gru_forward(x, h0, Wx, Wh, b, bh)
+    ones = k.gru_forward_masked(x, h0, np.ones((T, N)), Wx, Wh, b, bh)
+    for a, w, key in zip((ones[0], ones[1], ones[2], ones[3]),
+                         (unmasked[0], unmasked[0], unmasked[1], unmasked[2]),
+                         ("hs", "hnew", "gates", "hn")):
+        close(a, w, f"all-ones mask: {key}")
+
+
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
+def test_gru_rop_is_the_directional_derivative(backend, masked):
+    """``gru_rop`` = d/de h(theta + e v) at e = 0 (every parameter, both biases, and x
+    move), by central differences of the forward kernel; the tangent in its two parts
+    ``Ax = R{x} Wx + x R{Wx} + R{b}``, ``Ah = h_{t-1} R{Wh} + R{bh}``."""
+    k, rng = Run(backend), np.random.default_rng(18)
+    T, N, D, H = 5, 3, 3, 3
+    x, h0, _, Wx, Wh, b, m = _masked_data(rng, T, N, D, H, gates=3)
+    bh = 0.5 * rng.standard_normal(3 * H)
+    v = [rng.standard_normal(a.shape) for a in (x, Wx, Wh, b, bh)]
+    mask = m if masked else np.ones((T, N))
+
+    def forward(x, Wx, Wh, b, bh):
+        return k.gru_forward_masked(x, h0, mask, Wx, Wh, b, bh)[0]
+    hs, _, gates, hn = k.gru_forward_masked(x, h0, mask, Wx, Wh, b, bh)
+    hprev = np.concatenate([h0[None], hs[:-1]])
+    ax = np.einsum("tnd,dg->tng", v[0], Wx) + np.einsum("tnd,dg->tng", x, v[1]) + v[3]
+    ah = np.einsum("tnh,hg->tng", hprev, v[2]) + v[4]
+    got = k.gru_rop(ax, ah, h0, hs, gates, hn, m if masked else None, Wh)
+    want = _directional(forward, (x, Wx, Wh, b, bh), v)
+    close(got, want, "R{h}", rtol=1e-7)
+    if not masked:                 # the caches of gru_forward serve as well
+        hs, gates, hn = k.gru_forward(x, h0, Wx, Wh, b, bh)
+        close(k.gru_rop(ax, ah, h0, hs, gates, hn, None, Wh), want,
+              "R{h} from gru_forward", rtol=1e-7)

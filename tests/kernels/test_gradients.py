@@ -288,6 +288,42 @@ def case_lstm_masked(backend, t_len):
         x, h0, c0, m, Wx, Wh, b)[0], inputs, backward)
 
 
+def _gru_inputs(rng, t_len, n, d, h):
+    return {"x": _normal(rng, t_len, n, d), "h0": _normal(rng, n, h),
+            **_rnn_params(rng, d, h, gates=3), "bh": _normal(rng, 3 * h, scale=0.5)}
+
+
+def case_gru_bptt(backend, t_len):
+    k, rng = backend.kernels, np.random.default_rng(26)
+    inputs = _gru_inputs(rng, t_len, 4, 3, 3)
+    b = {key: backend.asarray(v) for key, v in inputs.items()}
+    hs, gates, hn = k.gru_forward(b["x"], b["h0"], b["Wx"], b["Wh"], b["b"], b["bh"])
+
+    def backward(R):
+        dx, dh0, dWx, dWh, db, dbh = k.gru_backward(R, b["x"], b["h0"], hs, gates, hn,
+                                                    b["Wx"], b["Wh"])
+        return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db, "bh": dbh}
+    gradient_check(backend, lambda x, h0, Wx, Wh, b, bh: k.gru_forward(
+        x, h0, Wx, Wh, b, bh)[0], inputs, backward)
+
+
+def case_gru_masked(backend, t_len):
+    """Full BPTT (keep None) of the masked GRU: the exact gradient of sum(hs * R)."""
+    k, rng = backend.kernels, np.random.default_rng(27)
+    inputs = _gru_inputs(rng, t_len, 4, 3, 3)
+    m = backend.asarray(_mask(rng, t_len, 4))
+    b = {key: backend.asarray(v) for key, v in inputs.items()}
+    hs, _, gates, hn = k.gru_forward_masked(b["x"], b["h0"], m, b["Wx"], b["Wh"], b["b"],
+                                            b["bh"])
+
+    def backward(R):
+        dx, dh0, dWx, dWh, db, dbh = k.gru_backward_masked(R, b["x"], b["h0"], hs, gates, hn,
+                                                           m, None, b["Wx"], b["Wh"])
+        return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db, "bh": dbh}
+    gradient_check(backend, lambda x, h0, Wx, Wh, b, bh: k.gru_forward_masked(
+        x, h0, m, Wx, Wh, b, bh)[0], inputs, backward)
+
+
 def _step_loop_elman(k, dhs, x, h0, hs, hnew, m, keep, Wx, Wh, activation):
     """The per-step loop of nn.recurrent.Elman._backward_dir (masked) before the
     whole-sequence kernel replaced it, on host arrays, through one backend's step kernel."""
@@ -441,6 +477,8 @@ GRADIENT_CASES = {
     "elman_backward_masked": [(f"{a}-T{t}", lambda bk, a=a, t=t: case_elman_masked(bk, a, t))
                               for a in RNN_ACTIVATIONS for t in (1, 5)],
     "lstm_backward_masked": [(f"T{t}", lambda bk, t=t: case_lstm_masked(bk, t)) for t in (1, 5)],
+    "gru_backward": [(f"T{t}", lambda bk, t=t: case_gru_bptt(bk, t)) for t in (1, 3)],
+    "gru_backward_masked": [(f"T{t}", lambda bk, t=t: case_gru_masked(bk, t)) for t in (1, 5)],
     "cd_statistics": [("free-energy-gradient", case_cd_statistics_property),
                       ("definition", case_cd_statistics_definition)],
 }

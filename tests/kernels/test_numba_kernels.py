@@ -363,7 +363,7 @@ def test_xp_matmul_is_selectable(xp_matmul, dtype):
     a, b = _operands(5, 7, 3, True, True, dtype, batch=(2,))
     _gemm_close(gemm.matmul(XP.asarray(a), XP.asarray(b), True, True, sum_batch=True),
                 np.einsum("zki,zjk->ij", a, b), dtype, 14)
-    for name in ("dense_backward", "conv2d_backward_weight", "lstm_backward"):
+    for name in ("dense_backward", "conv2d_backward_weight", "lstm_backward", "gru_backward"):
         _check(name, dtype)
 
 

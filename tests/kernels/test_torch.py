@@ -2,14 +2,15 @@
 
 PyTorch is an independent implementation of the same operations: convolution and pooling
 (``torch.nn.functional``), Elman and LSTM recurrences (``torch.nn.RNN`` / ``RNNCell`` /
-``LSTM`` / ``LSTMCell``), dense layers, activations, softmax, the logistic + cross-entropy
+``LSTM`` / ``LSTMCell`` / ``GRU``), dense layers, activations, softmax, the logistic + cross-entropy
 pairing, softplus in the free energy and the KL sparsity penalty.  Backward kernels are
 compared with autograd given the same upstream gradient.  Every test takes the ``torch``
 fixture (``tests/conftest.py``), which skips it when torch is not installed.
 
 Weight mapping for the recurrent layers (ours <- torch): ``Wx = weight_ih_l0.T`` (D, H or
 4H), ``Wh = weight_hh_l0.T``, ``b = bias_ih_l0 + bias_hh_l0``; the LSTM gate order
-(i, f, g, o) is the same.
+(i, f, g, o) is the same.  The GRU keeps torch's two biases: ``b = bias_ih_l0``,
+``bh = bias_hh_l0`` (gate order r, z, n, and torch's reset-gate placement).
 
 Tolerances, relative with a floor: ``|ours - torch| <= rtol * max(|torch|, floor)`` with
 ``floor = max(1, max |torch|)`` (inputs are O(1), so sums that cancel to a tiny value still
@@ -37,6 +38,7 @@ TORCH_COVERED = {
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
     "elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
     "lstm_backward_masked", "elman_rop", "lstm_rop",
+    "gru_forward", "gru_backward", "gru_forward_masked", "gru_backward_masked", "gru_rop",
     "dense_forward", "dense_backward", "activation_forward", "activation_backward",
     "sigmoid_bernoulli", "free_energy", "sparsity_grad",
 }
@@ -459,6 +461,111 @@ def test_lstm_rop_forward_ad(backend, dtype, torch):
         want = _torch_jvp_rows(torch, lstm, x, state, lengths, tangents, rx)
         close(got, want, "R{h}")
     _given_dims("lstm_rop", body)
+
+
+# ------------------------------------------------------------------------- GRU
+
+
+def _gru_module(torch, d, rng, dtype, Wx, Wh):
+    """A torch.nn.GRU holding ours, and our random biases ``(b, bh)`` (torch's two)."""
+    gru = torch.nn.GRU(d["D"], d["H"], dtype=getattr(torch, dtype.name))
+    b = rng.standard_normal(3 * d["H"]).astype(dtype)
+    bh = rng.standard_normal(3 * d["H"]).astype(dtype)
+    with torch.no_grad():
+        for name, v in (("weight_ih_l0", Wx.T), ("weight_hh_l0", Wh.T), ("bias_ih_l0", b),
+                        ("bias_hh_l0", bh)):
+            getattr(gru, name).copy_(torch.from_numpy(np.ascontiguousarray(v)))
+    return gru, b, bh
+
+
+def _gru_grads(gru):
+    g = lambda n: _n(getattr(gru, n).grad)  # noqa: E731
+    return g("weight_ih_l0").T, g("weight_hh_l0").T, g("bias_ih_l0"), g("bias_hh_l0")
+
+
+_GRU_GRADS = ("dx", "dh0", "dWx", "dWh", "db", "dbh")
+
+
+def test_gru(backend, dtype, torch):
+    """gru_forward / gru_backward = torch.nn.GRU with copied weights: every state, and
+    the gradients of x, h0, both weights and both biases."""
+    k = Run(backend)
+
+    def body(d, rng):
+        x, h0, _, Wx, Wh = _rnn_data(d, rng, dtype, gates=3)
+        gru, b, bh = _gru_module(torch, d, rng, dtype, Wx, Wh)
+        tx, th0 = _t(torch, x, True), _t(torch, h0[None], True)
+        tout, thn = gru(tx, th0)
+        hs, gates, hn = k.gru_forward(x, h0, Wx, Wh, b, bh)
+        close(hs, _n(tout), "hs")
+        # gates = [r, z, n] and hn = h_{t-1} Wh_n + bh_n, from torch's own ops
+        hp = np.concatenate([h0[None], hs[:-1]])
+        gx = torch.from_numpy(x @ Wx + b)
+        gh = torch.from_numpy(hp @ Wh + bh)
+        xr, xz, xn = gx.chunk(3, dim=2)
+        hr, hz, hh = gh.chunk(3, dim=2)
+        r = (xr + hr).sigmoid()
+        tg = torch.cat([r, (xz + hz).sigmoid(), (xn + r * hh).tanh()], dim=2)
+        close(gates, _n(tg), "gates")
+        close(hn, _n(hh), "hn")
+        dhs = rng.standard_normal(hs.shape).astype(dtype)
+        tout.backward(torch.from_numpy(dhs))
+        got = k.gru_backward(dhs, x, h0, hs, gates, hn, Wx, Wh)
+        want = (_n(tx.grad), _n(th0.grad)[0]) + _gru_grads(gru)
+        for g, w, name in zip(got, want, _GRU_GRADS):
+            close(g, w, name)
+    _given_dims("gru_forward", body)
+
+
+def test_gru_masked_right_padded(backend, dtype, torch):
+    """gru_forward_masked / gru_backward_masked (full BPTT) = torch.nn.GRU on packed
+    right-padded sequences: outputs at real steps, the final state, every gradient."""
+    k = Run(backend)
+
+    def body(d, rng):
+        x, h0, _, Wx, Wh = _rnn_data(d, rng, dtype, gates=3)
+        lengths, m = _lengths_mask(rng, d["T"], d["N"], dtype)
+        gru, b, bh = _gru_module(torch, d, rng, dtype, Wx, Wh)
+        tx, th0 = _t(torch, x, True), _t(torch, h0[None], True)
+        tout, thn = _packed_run(torch, gru, tx, th0, lengths)
+        hs, hnew, gates, hn = k.gru_forward_masked(x, h0, m, Wx, Wh, b, bh)
+        close(hs * m[:, :, None], _n(tout), "hs at real steps")
+        close(hnew * m[:, :, None], _n(tout), "h~ at real steps")
+        close(hs[-1], _n(thn)[0], "final state")
+        dhs = rng.standard_normal(hs.shape).astype(dtype) * m[:, :, None]
+        tout.backward(torch.from_numpy(dhs))
+        got = k.gru_backward_masked(dhs, x, h0, hs, gates, hn, m, None, Wx, Wh)
+        want = (_n(tx.grad), _n(th0.grad)[0]) + _gru_grads(gru)
+        for g, w, name in zip(got, want, _GRU_GRADS):
+            close(g, w, name)
+    _given_dims("gru_forward_masked", body)
+
+
+def test_gru_rop_forward_ad(backend, dtype, torch):
+    """gru_rop (masked, right padding) = torch.func.jvp of torch.nn.GRU per row, with
+    tangents of x, both weights and both biases."""
+    k = Run(backend)
+
+    def body(d, rng):
+        x, h0, _, Wx, Wh = _rnn_data(d, rng, dtype, gates=3)
+        lengths, m = _lengths_mask(rng, d["T"], d["N"], dtype)
+        gru, b, bh = _gru_module(torch, d, rng, dtype, Wx, Wh)
+        rWx = rng.standard_normal(Wx.shape).astype(dtype)
+        rWh = rng.standard_normal(Wh.shape).astype(dtype)
+        rb = rng.standard_normal(b.shape).astype(dtype)
+        rbh = rng.standard_normal(bh.shape).astype(dtype)
+        tangents = {"weight_ih_l0": torch.from_numpy(rWx.T.copy()),
+                    "weight_hh_l0": torch.from_numpy(rWh.T.copy()),
+                    "bias_ih_l0": torch.from_numpy(rb), "bias_hh_l0": torch.from_numpy(rbh)}
+        rx = rng.standard_normal(x.shape).astype(dtype)
+        hs, _, gates, hn = k.gru_forward_masked(x, h0, m, Wx, Wh, b, bh)
+        hprev = np.concatenate([h0[None], hs[:-1]])
+        ax = (rx @ Wx + x @ rWx + rb).astype(dtype)
+        ah = (hprev @ rWh + rbh).astype(dtype)
+        got = k.gru_rop(ax, ah, h0, hs, gates, hn, m, Wh)
+        want = _torch_jvp_rows(torch, gru, x, torch.from_numpy(h0[None]), lengths, tangents, rx)
+        close(got, want, "R{h}")
+    _given_dims("gru_rop", body)
 
 
 # ------------------------------------------------------------------------ dense

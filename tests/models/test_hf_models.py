@@ -146,3 +146,14 @@ def test_sae_heads_may_fine_tune_with_hf_after_denoising_pretraining(cancer):
                                                max_iter=10, optimizer="hf",
                                                random_state=0).fit(Xtr, ytr)
     assert clf.score(Xte, yte) >= 0.9
+
+
+def test_gru_trains_with_hf():
+    """Hessian-free trains the GRU (its R-op is the gru_rop kernel): the first of 8
+    symbols, read after 7 distractors, on held-out sequences (chance 0.25)."""
+    X, y = make_long_range_sequences(400, length=8, random_state=0)
+    Xt, yt = make_long_range_sequences(400, length=8, random_state=1)
+    rnn = deepbio.RNNClassifier(cell="gru", units=16, max_iter=15, optimizer="hf",
+                                random_state=0).fit(X, y)
+    _hf_history_ok(rnn.history_)
+    assert rnn.score(Xt, yt) >= 0.95, [h["loss"] for h in rnn.history_]

@@ -14,7 +14,7 @@ import deepbio
 from deepbio.nn import Dense, Flatten, Network
 from deepbio.nn.conv import ChannelsFirst, Conv1D, Conv2D
 from deepbio.nn.pool import AvgPool1D, AvgPool2D, GlobalMaxPool1D, MaxPool1D, MaxPool2D
-from deepbio.nn import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+from deepbio.nn import (GRU, LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
                         TimeDistributedDense)
 from deepbio.testing import assert_close
 
@@ -140,6 +140,7 @@ CELLS = {
     "elman-tanh": lambda **k: Elman(4, **k),
     "elman-relu": lambda **k: Elman(4, activation="relu", **k),
     "lstm": lambda **k: LSTM(3, **k),
+    "gru": lambda **k: GRU(3, **k),
 }
 OPTIONS = {
     "plain": {},

@@ -342,7 +342,7 @@ def test_forward_and_backward_before_build_raise(be, index):
     (pool.MaxPool2D, (2,), (1, 4, 4)), (pool.AvgPool2D, (2,), (1, 4, 4)),
     (pool.MaxPool1D, (2,), (1, 6)), (pool.AvgPool1D, (2,), (1, 6)),
     (pool.GlobalMaxPool1D, (), (1, 6)),
-    (recurrent.Elman, (3,), (5, 2)), (recurrent.LSTM, (3,), (5, 2)),
+    (recurrent.Elman, (3,), (5, 2)), (recurrent.LSTM, (3,), (5, 2)), (recurrent.GRU, (3,), (5, 2)),
 ], ids=lambda v: v.__name__ if isinstance(v, type) else "")
 def test_pool_and_recurrent_backward_before_forward(cls, args, shape):
     """Pooling and recurrent layers, built but not run forward, say so on backward/rop

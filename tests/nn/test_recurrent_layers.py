@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepbio.nn import LAYERS, Network, layer_from_config
-from deepbio.nn import (LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
+from deepbio.nn import (GRU, LSTM, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
                         TimeDistributedDense)
 from deepbio.testing import assert_close, check_gradient
 
@@ -26,6 +26,7 @@ CELLS = {
     "elman-tanh": lambda **k: Elman(4, **k),
     "elman-relu": lambda **k: Elman(4, activation="relu", **k),
     "lstm": lambda **k: LSTM(3, **k),
+    "gru": lambda **k: GRU(3, **k),
 }
 
 
@@ -347,7 +348,8 @@ def test_masked_cross_entropy(be):
 
 
 @pytest.mark.parametrize("layer", [
-    Elman(5, "relu", True, True, 4), LSTM(3, False, True, None, 2.0), SequenceMask(),
+    Elman(5, "relu", True, True, 4), LSTM(3, False, True, None, 2.0), GRU(3, True, True, 2),
+    SequenceMask(),
     TimeDistributedDense(4, "relu")], ids=lambda v: type(v).__name__)
 def test_config_round_trip(be, layer):
     name = type(layer).__name__
@@ -421,3 +423,46 @@ def test_time_distributed_dense_before_build():
         layer.forward(np.zeros((2, 4, 3)))
     with pytest.raises(RuntimeError, match="not built"):
         layer.rop(np.zeros((2, 4, 3)))
+
+
+# ------------------------------------------------------------ GRU against PyTorch
+
+
+def test_gru_layer_matches_torch_gru(be, torch):
+    """nn.GRU (bidirectional, every state, end-padded sequences) = torch.nn.GRU with the
+    same weights (``weight_ih_l0 = Wx.T``, ``weight_hh_l0 = Wh.T``, ``bias_ih_l0 = b``,
+    ``bias_hh_l0 = bh``, ``*_reverse`` for the backward direction) on packed sequences, in
+    float64: the outputs at real positions, the input gradient and every parameter's."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    lengths = np.array([6, 4, 1])
+    mask = (np.arange(T)[None, :] < lengths[:, None]).astype(float)
+    x = _x(3) * mask[:, :, None]
+    layer = _built(GRU(4, return_sequences=True, bidirectional=True), (T, D), 5)
+    rng = np.random.default_rng(6)
+    for p in layer.params:                    # non-zero biases, so both are exercised
+        p[...] = _arr(rng.uniform(-0.8, 0.8, p.shape))
+    tg = torch.nn.GRU(D, 4, bidirectional=True, batch_first=True, dtype=torch.float64)
+    P = dict(zip(layer.param_names, (_np(p) for p in layer.params)))
+    with torch.no_grad():
+        for sfx, rev in (("", ""), ("_rev", "_reverse")):
+            getattr(tg, "weight_ih_l0" + rev).copy_(torch.from_numpy(P["Wx" + sfx].T.copy()))
+            getattr(tg, "weight_hh_l0" + rev).copy_(torch.from_numpy(P["Wh" + sfx].T.copy()))
+            getattr(tg, "bias_ih_l0" + rev).copy_(torch.from_numpy(P["b" + sfx]))
+            getattr(tg, "bias_hh_l0" + rev).copy_(torch.from_numpy(P["bh" + sfx]))
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    packed = pack_padded_sequence(tx, torch.from_numpy(lengths), batch_first=True,
+                                  enforce_sorted=False)
+    tout = pad_packed_sequence(tg(packed)[0], batch_first=True, total_length=T)[0]
+    layer.set_mask(_arr(mask))
+    y = _np(layer.forward(_arr(x)))
+    assert_close(y, tout.detach().numpy(), 1e-12, name="outputs")
+    dy = np.random.default_rng(7).standard_normal(y.shape) * mask[:, :, None]
+    tout.backward(torch.from_numpy(dy))
+    dx = _np(layer.backward(_arr(dy)))
+    assert_close(dx * mask[:, :, None], tx.grad.numpy() * mask[:, :, None], 1e-12, name="dx")
+    G = dict(zip(layer.param_names, (_np(g) for g in layer.grads)))
+    for sfx, rev in (("", ""), ("_rev", "_reverse")):
+        for ours, theirs, tr in (("Wx", "weight_ih_l0", True), ("Wh", "weight_hh_l0", True),
+                                 ("b", "bias_ih_l0", False), ("bh", "bias_hh_l0", False)):
+            want = getattr(tg, theirs + rev).grad.numpy()
+            assert_close(G[ours + sfx], want.T if tr else want, 1e-12, name=ours + sfx)

@@ -31,7 +31,8 @@ from deepbio._kernels.cpu.blas cimport (VecMath, col_sums, gemm, load_vecmath, o
 __all__ = ("elman_step_forward", "elman_step_backward", "elman_forward", "elman_backward",
            "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
            "elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
-           "lstm_backward_masked", "elman_rop", "lstm_rop")
+           "lstm_backward_masked", "elman_rop", "lstm_rop", "gru_forward", "gru_backward",
+           "gru_forward_masked", "gru_backward_masked", "gru_rop")
 
 cdef VecMath VM
 load_vecmath(&VM)
@@ -1025,3 +1026,366 @@ def lstm_rop(const floating[:, :, ::1] A, const floating[:, ::1] c0,
                       &gates[0, 0, 0], mp, &Wh[0, 0], &rh[0, 0, 0], &rz[0, 0], &w[0, 0, 0],
                       &w[1, 0, 0], &zeros[0, 0])
     return rh_arr
+
+
+# ---------------------------------------------------------------------------- GRU
+#
+# Gate order r, z, n and PyTorch's reset-gate placement (reference.gru_forward_masked):
+# ``n = tanh(x Wx_n + b_n + r (h Wh_n + bh_n))``, ``h~ = (1 - z) n + z h``.  Forward: the
+# input projection of every step in one GEMM (into gates), per step ``h_{t-1} Wh`` in one
+# GEMM (into gh) and one fused pass over rows.  Backward: per step one fused pass giving
+# ``dzx_t`` and ``dzh_t`` (stored for all steps), the carry ``dzh_t Wh^T + m dh z`` in one
+# GEMM with beta = 1; after the loop the weight GEMMs over all T N rows.  m, keep may
+# be NULL (1).
+
+
+# --8<-- [start:gru_forward]
+cdef inline void gru_cell_rows(floating* g, const floating* gh, const floating* b,
+                               const floating* bh, const floating* h_prev,
+                               const floating* m, floating* hnew, floating* hs,
+                               floating* hn, floating* zb, floating* tmp, Py_ssize_t r0,
+                               Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one GRU step.  On entry ``g`` holds ``x Wx`` (N, 3H) and
+    ``gh`` ``h_prev Wh``; on exit ``g`` holds [r, z, n], ``hn = gh_n + bh_n``,
+    ``hnew = h~`` and ``hs = m h~ + (1 - m) h_prev`` (m NULL: hs = hnew, which may be
+    the same array).  ``zb``, ``tmp``: 3H scratch per row (indexed by row)."""
+    cdef Py_ssize_t n, j, G = 3 * H, k
+    cdef floating one = 1, mn, z, nn
+    cdef floating* gr
+    cdef floating* zr
+    cdef const floating* hr
+    for n in range(r0, r1):
+        gr = g + n * G
+        hr = gh + n * G
+        zr = zb + n * G
+        # r, z = sigm((x Wx + b) + (h Wh + bh)) over the first 2H columns
+        for j in range(2 * H):
+            zr[j] = (gr[j] + b[j]) + (hr[j] + bh[j])
+        vsigmoid(&VM, zr, gr, tmp + n * G, 2 * H)
+        # n = tanh((x Wx_n + b_n) + r (h Wh_n + bh_n))
+        for j in range(H):
+            k = n * H + j
+            hn[k] = hr[2 * H + j] + bh[2 * H + j]
+            zr[2 * H + j] = (gr[2 * H + j] + b[2 * H + j]) + gr[j] * hn[k]
+        vmap(&VM.tanh, zr + 2 * H, gr + 2 * H, H)
+        for j in range(H):
+            k = n * H + j
+            hnew[k] = (one - gr[H + j]) * gr[2 * H + j] + gr[H + j] * h_prev[k]
+        if m != NULL:
+            mn = m[n]
+            for j in range(H):
+                k = n * H + j
+                hs[k] = mn * hnew[k] + (one - mn) * h_prev[k]
+
+
+cdef void gru_forward_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                           const floating* x, const floating* h0, const floating* m,
+                           const floating* Wx, const floating* Wh, const floating* b,
+                           const floating* bh, floating* hs, floating* hnew,
+                           floating* gates, floating* hn, floating* gh, floating* zb,
+                           floating* tmp) noexcept nogil:
+    """GRU over T steps into hs, hnew, hn (T, N, H) and gates (T, N, 3H); m NULL: no mask
+    (hnew may then be hs).  gh, zb, tmp: N 3H each."""
+    cdef Py_ssize_t t, c, G = 3 * H, NH = N * H, nt = _nt(N * G), per
+    cdef const floating* h_prev
+    cdef const floating* mt
+    # X Wx, every step at once: (T N, D) @ (D, 3H)
+    gemm(c'N', c'N', T * N, G, D, <floating>1, x, D, Wx, G, <floating>0, gates, G)
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        h_prev = h0 if t == 0 else hs + (t - 1) * NH
+        mt = m
+        if m != NULL:
+            mt = m + t * N
+        # gh = h_{t-1} Wh
+        gemm(c'N', c'N', N, G, H, <floating>1, h_prev, H, Wh, G, <floating>0, gh, G)
+        if nt == 1:
+            gru_cell_rows(gates + t * N * G, gh, b, bh, h_prev, mt, hnew + t * NH,
+                          hs + t * NH, hn + t * NH, zb, tmp, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                gru_cell_rows(gates + t * N * G, gh, b, bh, h_prev, mt, hnew + t * NH,
+                              hs + t * NH, hn + t * NH, zb, tmp, c * per,
+                              min((c + 1) * per, N), H)
+# --8<-- [end:gru_forward]
+
+
+# --8<-- [start:gru_backward]
+cdef inline void gru_dz_rows(const floating* dhs_t, floating* carry, const floating* h_prev,
+                             const floating* gates, const floating* hn, const floating* m,
+                             floating* dzx, floating* dzh, floating* dh, Py_ssize_t r0,
+                             Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one GRU backward step: ``dh = dhs_t + carry`` (kept in
+    ``dh``); with ``mdh = m dh`` (m NULL: 1): ``da_n = mdh (1-z)(1-n^2)``, ``da_z = mdh
+    (h_prev - n) z(1-z)``, ``da_r = da_n hn r(1-r)``; ``dzx = [da_r, da_z, da_n]``,
+    ``dzh = [da_r, da_z, da_n r]``; ``carry = mdh z`` (the direct part, before the GEMM
+    adds ``dzh Wh^T``).  One short loop per quantity (few pointers each, so gcc
+    vectorizes them), as in lstm_dz_rows."""
+    cdef Py_ssize_t n, j, G = 3 * H
+    cdef floating one = 1, mn
+    cdef const floating* r
+    cdef const floating* z
+    cdef const floating* nn
+    cdef const floating* hp
+    cdef const floating* hr
+    cdef const floating* dt
+    cdef floating* d
+    cdef floating* cr
+    cdef floating* xr
+    cdef floating* zr
+    for n in range(r0, r1):
+        mn = one if m == NULL else m[n]
+        r = gates + n * G
+        z = r + H
+        nn = r + 2 * H
+        hp = h_prev + n * H
+        hr = hn + n * H
+        dt = dhs_t + n * H
+        d = dh + n * H
+        cr = carry + n * H
+        xr = dzx + n * G
+        zr = dzh + n * G
+        for j in range(H):
+            d[j] = dt[j] + cr[j]
+        for j in range(H):
+            xr[2 * H + j] = mn * d[j] * (one - z[j]) * (one - nn[j] * nn[j])
+        for j in range(H):
+            xr[H + j] = mn * d[j] * (hp[j] - nn[j]) * z[j] * (one - z[j])
+        for j in range(H):
+            xr[j] = xr[2 * H + j] * hr[j] * r[j] * (one - r[j])
+        for j in range(2 * H):
+            zr[j] = xr[j]
+        for j in range(H):
+            zr[2 * H + j] = xr[2 * H + j] * r[j]
+        for j in range(H):
+            cr[j] = mn * d[j] * z[j]
+
+
+cdef void gru_backward_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t D, Py_ssize_t H,
+                            const floating* dhs, const floating* x, const floating* h0,
+                            const floating* hs, const floating* gates, const floating* hn,
+                            const floating* m, const floating* keep, const floating* Wx,
+                            const floating* Wh, floating* dx, floating* dh0, floating* dWx,
+                            floating* dWh, floating* db, floating* dbh, floating* dZx,
+                            floating* dZh, floating* dh, floating* tmp) noexcept nogil:
+    """BPTT for :func:`gru_forward_impl` (m, keep NULL: unmasked, full).  dh0 doubles as
+    the carry; dZx, dZh: T N 3H; dh: N H; tmp: 3H."""
+    cdef Py_ssize_t t, c, G = 3 * H, NH = N * H, nt = _nt(N * G), per
+    cdef const floating* h_prev
+    cdef const floating* mt
+    cdef const floating* kt
+    per = (N + nt - 1) // nt
+    memset(dh0, 0, NH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        h_prev = h0 if t == 0 else hs + (t - 1) * NH
+        mt = m
+        if m != NULL:
+            mt = m + t * N
+        kt = keep
+        if keep != NULL:
+            kt = keep + t * N
+        if nt == 1:
+            gru_dz_rows(dhs + t * NH, dh0, h_prev, gates + t * N * G, hn + t * NH, mt,
+                        dZx + t * N * G, dZh + t * N * G, dh, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                gru_dz_rows(dhs + t * NH, dh0, h_prev, gates + t * N * G, hn + t * NH, mt,
+                            dZx + t * N * G, dZh + t * N * G, dh, c * per,
+                            min((c + 1) * per, N), H)
+        # carry = dzh_t Wh^T + m dh z
+        gemm(c'N', c'T', N, H, G, <floating>1, dZh + t * N * G, G, Wh, G, <floating>1,
+             dh0, H)
+        if m != NULL:
+            # carry = (carry + (1 - m) dh) keep
+            if nt == 1:
+                carry_rows(dh0, dh, mt, kt, 0, N, H)
+            else:
+                for c in prange(nt, num_threads=nt, schedule="static"):
+                    carry_rows(dh0, dh, mt, kt, c * per, min((c + 1) * per, N), H)
+    # dx = dZx Wx^T;  dWx = X^T dZx;  dWh = H_prev^T dZh;  db, dbh column sums
+    gemm(c'N', c'T', T * N, D, G, <floating>1, dZx, G, Wx, G, <floating>0, dx, D)
+    gemm(c'T', c'N', D, G, T * N, <floating>1, x, D, dZx, G, <floating>0, dWx, G)
+    gemm(c'T', c'N', H, G, N, <floating>1, h0, H, dZh, G, <floating>0, dWh, G)
+    if T > 1:
+        gemm(c'T', c'N', H, G, (T - 1) * N, <floating>1, hs, H, dZh + N * G, G,
+             <floating>1, dWh, G)
+    step_col_sums(dZx, T, N, G, db, tmp)
+    step_col_sums(dZh, T, N, G, dbh, tmp)
+# --8<-- [end:gru_backward]
+
+
+cdef inline void gru_rop_rows(const floating* ax, const floating* rg, const floating* gates,
+                              const floating* hn, const floating* h_prev, const floating* m,
+                              const floating* rh_prev, floating* rh, Py_ssize_t r0,
+                              Py_ssize_t r1, Py_ssize_t H) noexcept nogil:
+    """Rows r0 <= n < r1 of one GRU R-op step (``rg = Ah_t + R{h_{t-1}} Wh``)."""
+    cdef Py_ssize_t n, j, k, G = 3 * H
+    cdef floating one = 1, mn, r, z, nn, rr, rz, rn, new
+    cdef const floating* gr
+    cdef const floating* ar
+    cdef const floating* qr
+    for n in range(r0, r1):
+        mn = one if m == NULL else m[n]
+        gr = gates + n * G
+        ar = ax + n * G
+        qr = rg + n * G
+        for j in range(H):
+            k = n * H + j
+            r = gr[j]
+            z = gr[H + j]
+            nn = gr[2 * H + j]
+            rr = r * (one - r) * (ar[j] + qr[j])
+            rz = z * (one - z) * (ar[H + j] + qr[H + j])
+            rn = (one - nn * nn) * (ar[2 * H + j] + rr * hn[k] + r * qr[2 * H + j])
+            new = (one - z) * rn + rz * (h_prev[k] - nn) + z * rh_prev[k]
+            if m == NULL:
+                rh[k] = new
+            else:
+                rh[k] = mn * new + (one - mn) * rh_prev[k]
+
+
+cdef void gru_rop_impl(Py_ssize_t T, Py_ssize_t N, Py_ssize_t H, const floating* Ax,
+                       const floating* Ah, const floating* h0, const floating* hs,
+                       const floating* gates, const floating* hn, const floating* m,
+                       const floating* Wh, floating* rh, floating* rg,
+                       const floating* zeros) noexcept nogil:
+    """``R{h_t}`` into rh (T, N, H); rg: N 3H scratch; zeros: N H zeros (R{h_0})."""
+    cdef Py_ssize_t t, c, G = 3 * H, NH = N * H, nt = _nt(N * G), per
+    cdef const floating* rh_prev
+    cdef const floating* h_prev
+    cdef const floating* mt
+    per = (N + nt - 1) // nt
+    for t in range(T):
+        rh_prev = zeros
+        if t > 0:
+            rh_prev = rh + (t - 1) * NH
+        h_prev = h0 if t == 0 else hs + (t - 1) * NH
+        mt = m
+        if m != NULL:
+            mt = m + t * N
+        # rg = Ah_t + R{h_{t-1}} Wh
+        memcpy(rg, Ah + t * N * G, N * G * sizeof(floating))
+        if t > 0:
+            gemm(c'N', c'N', N, G, H, <floating>1, rh_prev, H, Wh, G, <floating>1, rg, G)
+        if nt == 1:
+            gru_rop_rows(Ax + t * N * G, rg, gates + t * N * G, hn + t * NH, h_prev, mt,
+                         rh_prev, rh + t * NH, 0, N, H)
+        else:
+            for c in prange(nt, num_threads=nt, schedule="static"):
+                gru_rop_rows(Ax + t * N * G, rg, gates + t * N * G, hn + t * NH, h_prev, mt,
+                             rh_prev, rh + t * NH, c * per, min((c + 1) * per, N), H)
+
+
+def _gru_forward(x, h0, m, Wx, Wh, b, bh, bint masked):
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], H = h0.shape[1]
+    dtype = x.dtype
+    hs = np.empty((T, N, H), dtype=dtype)
+    hnew = np.empty((T, N, H), dtype=dtype) if masked else hs
+    gates = np.empty((T, N, 3 * H), dtype=dtype)
+    hn = np.empty((T, N, H), dtype=dtype)
+    work = np.empty((3, N, 3 * H), dtype=dtype)
+    if dtype == np.float32:
+        _gru_forward_t[float](x, h0, m, Wx, Wh, b, bh, hs, hnew, gates, hn, work)
+    else:
+        _gru_forward_t[double](x, h0, m, Wx, Wh, b, bh, hs, hnew, gates, hn, work)
+    return hs, hnew, gates, hn
+
+
+cdef void _gru_forward_t(const floating[:, :, ::1] x, const floating[:, ::1] h0, m,
+                         const floating[:, ::1] Wx, const floating[:, ::1] Wh,
+                         const floating[::1] b, const floating[::1] bh,
+                         floating[:, :, ::1] hs, floating[:, :, ::1] hnew,
+                         floating[:, :, ::1] gates, floating[:, :, ::1] hn,
+                         floating[:, :, ::1] w):
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    cdef const floating* mp = _opt_ptr(m, x[0, 0, 0])
+    with nogil:
+        gru_forward_impl(T, N, D, H, &x[0, 0, 0], &h0[0, 0], mp, &Wx[0, 0], &Wh[0, 0],
+                         &b[0], &bh[0], &hs[0, 0, 0], &hnew[0, 0, 0], &gates[0, 0, 0],
+                         &hn[0, 0, 0], &w[0, 0, 0], &w[1, 0, 0], &w[2, 0, 0])
+
+
+def gru_forward(x, h0, Wx, Wh, b, bh):
+    """GRU over a time-major sequence.  x : (T, N, D), h0 : (N, H), Wx : (D, 3H),
+    Wh : (H, 3H), b, bh : (3H,).  Returns ``(hs (T, N, H), gates (T, N, 3H), hn (T, N, H))``."""
+    hs, _, gates, hn = _gru_forward(x, h0, None, Wx, Wh, b, bh, False)
+    return hs, gates, hn
+
+
+def gru_forward_masked(x, h0, m, Wx, Wh, b, bh):
+    """Masked GRU sequence.
+    Returns ``(hs (T, N, H), hnew (T, N, H), gates (T, N, 3H), hn (T, N, H))``."""
+    return _gru_forward(x, h0, m, Wx, Wh, b, bh, True)
+
+
+cdef void _gru_backward_t(const floating[:, :, ::1] dhs, const floating[:, :, ::1] x,
+                          const floating[:, ::1] h0, const floating[:, :, ::1] hs,
+                          const floating[:, :, ::1] gates, const floating[:, :, ::1] hn,
+                          m, keep, const floating[:, ::1] Wx, const floating[:, ::1] Wh,
+                          floating[:, :, ::1] dx, floating[:, ::1] dh0,
+                          floating[:, ::1] dWx, floating[:, ::1] dWh, floating[::1] db,
+                          floating[::1] dbh, floating[:, :, :, ::1] dZ,
+                          floating[:, ::1] dh, floating[::1] tmp):
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    cdef const floating* mp = _opt_ptr(m, x[0, 0, 0])
+    cdef const floating* kp = _opt_ptr(keep, x[0, 0, 0])
+    with nogil:
+        gru_backward_impl(T, N, D, H, &dhs[0, 0, 0], &x[0, 0, 0], &h0[0, 0], &hs[0, 0, 0],
+                          &gates[0, 0, 0], &hn[0, 0, 0], mp, kp, &Wx[0, 0], &Wh[0, 0],
+                          &dx[0, 0, 0], &dh0[0, 0], &dWx[0, 0], &dWh[0, 0], &db[0],
+                          &dbh[0], &dZ[0, 0, 0, 0], &dZ[1, 0, 0, 0], &dh[0, 0], &tmp[0])
+
+
+def _gru_backward(dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh):
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], D = x.shape[2], H = h0.shape[1]
+    dtype = x.dtype
+    out = (np.empty((T, N, D), dtype=dtype), np.empty((N, H), dtype=dtype),
+           np.empty((D, 3 * H), dtype=dtype), np.empty((H, 3 * H), dtype=dtype),
+           np.empty(3 * H, dtype=dtype), np.empty(3 * H, dtype=dtype))
+    dZ = np.empty((2, T, N, 3 * H), dtype=dtype)
+    dh = np.empty((N, H), dtype=dtype)
+    tmp = np.empty(3 * H, dtype=dtype)
+    if dtype == np.float32:
+        _gru_backward_t[float](dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh, *out, dZ, dh, tmp)
+    else:
+        _gru_backward_t[double](dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh, *out, dZ, dh, tmp)
+    return out
+
+
+def gru_backward(dhs, x, h0, hs, gates, hn, Wx, Wh):
+    """BPTT for :func:`gru_forward`.
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,), dbh (3H,))``."""
+    return _gru_backward(dhs, x, h0, hs, gates, hn, None, None, Wx, Wh)
+
+
+def gru_backward_masked(dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh):
+    """BPTT for :func:`gru_forward_masked` (keep None: full BPTT).
+    Returns ``(dx (T, N, D), dh0 (N, H), dWx, dWh, db, dbh)``."""
+    return _gru_backward(dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh)
+
+
+cdef void _gru_rop_t(const floating[:, :, ::1] Ax, const floating[:, :, ::1] Ah,
+                     const floating[:, ::1] h0, const floating[:, :, ::1] hs,
+                     const floating[:, :, ::1] gates, const floating[:, :, ::1] hn, m,
+                     const floating[:, ::1] Wh, floating[:, :, ::1] rh,
+                     floating[:, ::1] rg, floating[:, ::1] zeros):
+    cdef Py_ssize_t T = hs.shape[0], N = hs.shape[1], H = hs.shape[2]
+    cdef const floating* mp = _opt_ptr(m, Ax[0, 0, 0])
+    with nogil:
+        gru_rop_impl(T, N, H, &Ax[0, 0, 0], &Ah[0, 0, 0], &h0[0, 0], &hs[0, 0, 0],
+                     &gates[0, 0, 0], &hn[0, 0, 0], mp, &Wh[0, 0], &rh[0, 0, 0], &rg[0, 0],
+                     &zeros[0, 0])
+
+
+def gru_rop(Ax, Ah, h0, hs, gates, hn, m, Wh):
+    """R-op of the (masked) GRU sequence (m None: unmasked).  Returns rh (T, N, H)."""
+    cdef Py_ssize_t T = hs.shape[0], N = hs.shape[1], H = hs.shape[2]
+    dtype = hs.dtype
+    rh = np.empty((T, N, H), dtype=dtype)
+    rg = np.empty((N, 3 * H), dtype=dtype)
+    zeros = np.zeros((N, H), dtype=dtype)
+    if dtype == np.float32:
+        _gru_rop_t[float](Ax, Ah, h0, hs, gates, hn, m, Wh, rh, rg, zeros)
+    else:
+        _gru_rop_t[double](Ax, Ah, h0, hs, gates, hn, m, Wh, rh, rg, zeros)
+    return rh

@@ -42,7 +42,8 @@ SOURCES = {
                   "lstm_cell_grad<{T}>", "column_sums<{T}>", "elman_cell_masked<{T}>",
                   "lstm_cell_masked<{T}>", "elman_cell_grad_masked<{T}>",
                   "lstm_cell_grad_masked<{T}>", "masked_carry<{T}>", "elman_rop_step<{T}>",
-                  "lstm_rop_step<{T}>"),
+                  "lstm_rop_step<{T}>", "gru_cell<{T}>", "gru_cell_grad<{T}>",
+                  "gru_rop_step<{T}>"),
 }
 #: NVRTC options (the folder is on the include path for common.cuh and philox.cuh).
 OPTIONS = ("--std=c++17", f"-I{HERE}")
@@ -652,6 +653,83 @@ def lstm_rop(A, c0, cs, cnew, gates, m, Wh):
         prod = _NULL if t == 0 else cp.matmul(rh[t - 1], Wh)
         _launch(fn, size, (A[t], prod, gates[t], cs[t - 1] if t > 0 else c0, cnew[t],
                            _row(m, t), _NULL if t == 0 else rh[t - 1], rc, rh[t], _i64(size),
+                           hsz, np.int32(t == 0)))
+    return rh
+
+
+# ----------------------------------------------------------------------------- GRU
+#
+# The time loop stays here, as for the masked LSTM: x Wx for all steps in one product,
+# per step one product (h_{t-1} Wh, dzh_t Wh^T or R{h_{t-1}} Wh) and one fused kernel
+# (gru_cell, gru_cell_grad, gru_rop_step; the gate arithmetic in gru_gates).
+
+
+def _gru_forward(x, h0, m, Wx, Wh, b, bh):
+    cp = _cupy()
+    t_len, n, d = x.shape
+    xw = cp.matmul(x.reshape(t_len * n, d), Wx).reshape(t_len, n, -1)
+    hs = cp.empty((t_len,) + h0.shape, x.dtype)
+    hnew = hs if m is None else cp.empty_like(hs)
+    hn = cp.empty_like(hs)
+    gates = cp.empty((t_len, n, Wx.shape[1]), x.dtype)
+    hwh = cp.empty((n, Wx.shape[1]), x.dtype)
+    fn = _fn("recurrent", "gru_cell<{T}>", x.dtype)
+    h = h0
+    for t in range(t_len):
+        cp.matmul(h, Wh, out=hwh)
+        _launch(fn, h0.size, (xw[t], hwh, b, bh, _row(m, t), h, hnew[t], hs[t], gates[t],
+                              hn[t], _i64(h0.size), _i64(h0.shape[1])))
+        h = hs[t]
+    return hs, hnew, gates, hn
+
+
+def gru_forward(x, h0, Wx, Wh, b, bh):
+    hs, _, gates, hn = _gru_forward(x, h0, None, Wx, Wh, b, bh)
+    return hs, gates, hn
+
+
+def gru_forward_masked(x, h0, m, Wx, Wh, b, bh):
+    return _gru_forward(x, h0, m, Wx, Wh, b, bh)
+
+
+def gru_backward_masked(dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh):
+    cp = _cupy()
+    t_len = x.shape[0]
+    size, hsz = h0.size, _i64(h0.shape[1])
+    dzx, dzh = cp.empty_like(gates), cp.empty_like(gates)
+    passed = cp.empty_like(h0)
+    fn = _fn("recurrent", "gru_cell_grad<{T}>", x.dtype)
+    prod = None
+    for t in range(t_len - 1, -1, -1):
+        first = t == t_len - 1
+        _launch(fn, size, (dhs[t], _opt(prod), passed, _NULL if first else _row(keep, t + 1),
+                           hs[t - 1] if t > 0 else h0, gates[t], hn[t], _row(m, t), dzx[t],
+                           dzh[t], _i64(size), hsz, np.int32(first)))
+        prod = cp.matmul(dzh[t], Wh.T)
+    dh0 = cp.empty_like(h0)
+    _launch(_fn("recurrent", "masked_carry<{T}>", x.dtype), size,
+            (prod, passed, _row(keep, 0), dh0, _i64(size), hsz))
+    g = gates.shape[-1]
+    zx, zh = dzx.reshape(-1, g), dzh.reshape(-1, g)
+    h_prev = cp.concatenate([h0[None], hs[:-1]]).reshape(-1, Wh.shape[0])
+    dx = cp.matmul(zx, Wx.T).reshape(x.shape)
+    return (dx, dh0, cp.matmul(x.reshape(-1, x.shape[-1]).T, zx), cp.matmul(h_prev.T, zh),
+            _column_sums("recurrent", zx), _column_sums("recurrent", zh))
+
+
+def gru_backward(dhs, x, h0, hs, gates, hn, Wx, Wh):
+    return gru_backward_masked(dhs, x, h0, hs, gates, hn, None, None, Wx, Wh)
+
+
+def gru_rop(Ax, Ah, h0, hs, gates, hn, m, Wh):
+    cp = _cupy()
+    rh = cp.empty_like(hs)
+    size, hsz = h0.size, _i64(h0.shape[1])
+    fn = _fn("recurrent", "gru_rop_step<{T}>", Ax.dtype)
+    for t in range(Ax.shape[0]):
+        prod = _NULL if t == 0 else cp.matmul(rh[t - 1], Wh)
+        _launch(fn, size, (Ax[t], Ah[t], prod, gates[t], hn[t], hs[t - 1] if t > 0 else h0,
+                           _row(m, t), _NULL if t == 0 else rh[t - 1], rh[t], _i64(size),
                            hsz, np.int32(t == 0)))
     return rh
 

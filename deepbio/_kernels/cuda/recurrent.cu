@@ -270,3 +270,116 @@ __global__ void lstm_rop_step(const T* __restrict__ a, const T* __restrict__ pro
         rc[k] = rcn;
     }
 }
+
+// ------------------------------------------------------------------------------- GRU
+//
+// Gate order r, z, n and PyTorch's reset-gate placement (reference.gru_forward_masked):
+//   r = sigm(xw_r + b_r + hwh_r + bh_r),  z = sigm(xw_z + b_z + hwh_z + bh_z),
+//   hn = hwh_n + bh_n,  n = tanh(xw_n + b_n + r hn),  h~ = (1 - z) n + z h_prev
+// with xw = x Wx, hwh = h_prev Wh (N, 3H) from cuBLAS.  One thread per (n, j < H):
+//   gru_cell<T>        gates, hn, hnew = h~;  h = m h~ + (1 - m) h_prev (m NULL: h is not
+//                      written: the face passes hnew = h)
+//   gru_cell_grad<T>   carry = first ? 0 : (prod + pass) keep_next;  d = dh + carry;
+//                      with mdh = m d: dzx = [da_r, da_z, da_n], dzh = [da_r, da_z, r da_n];
+//                      pass = mdh z + (1 - m) d                         (pass in place)
+//   gru_rop_step<T>    one step of reference.gru_rop (rg = ah + prod)
+// NULL m means no mask, NULL keep_next full BPTT, NULL prod a zero product; masked_carry
+// forms the last carry dh0 from the last prod and pass.
+
+// The gate arithmetic of one (row n, unit j) of a GRU step: writes [r, z, n] and hn,
+// returns h~ = (1 - z) n + z h_prev.
+// --8<-- [start:gru]
+template <typename T>
+__device__ inline T gru_gates(const T* __restrict__ xw, const T* __restrict__ hwh,
+                              const T* __restrict__ b, const T* __restrict__ bh, T h_prev,
+                              T* __restrict__ gates, T* __restrict__ hn, long long n,
+                              long long j, long long hsz) {
+    long long row = n * 3 * hsz;
+    T r = sigmoid((xw[row + j] + b[j]) + (hwh[row + j] + bh[j]));
+    T z = sigmoid((xw[row + hsz + j] + b[hsz + j]) + (hwh[row + hsz + j] + bh[hsz + j]));
+    T hh = hwh[row + 2 * hsz + j] + bh[2 * hsz + j];
+    T nn = d_tanh((xw[row + 2 * hsz + j] + b[2 * hsz + j]) + r * hh);
+    gates[row + j] = r;
+    gates[row + hsz + j] = z;
+    gates[row + 2 * hsz + j] = nn;
+    hn[n * hsz + j] = hh;
+    return (T(1) - z) * nn + z * h_prev;
+}
+
+template <typename T>
+__global__ void gru_cell(const T* __restrict__ xw, const T* __restrict__ hwh,
+                         const T* __restrict__ b, const T* __restrict__ bh,
+                         const T* __restrict__ m, const T* h_prev, T* hnew, T* h,
+                         T* __restrict__ gates, T* __restrict__ hn, long long total,
+                         long long hsz) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz;
+        T hp = h_prev[k];
+        T nw = gru_gates(xw, hwh, b, bh, hp, gates, hn, n, k % hsz, hsz);
+        hnew[k] = nw;
+        if (m) h[k] = m[n] * nw + (T(1) - m[n]) * hp;
+    }
+}
+
+template <typename T>
+__global__ void gru_cell_grad(const T* __restrict__ dh, const T* __restrict__ prod, T* pass,
+                              const T* __restrict__ keep_next, const T* __restrict__ h_prev,
+                              const T* __restrict__ gates, const T* __restrict__ hn,
+                              const T* __restrict__ m, T* __restrict__ dzx,
+                              T* __restrict__ dzh, long long total, long long hsz,
+                              int first) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz, j = k % hsz;
+        long long row = n * 3 * hsz;
+        T carry = T(0);
+        if (!first) {
+            carry = prod[k] + pass[k];
+            if (keep_next) carry = carry * keep_next[n];
+        }
+        T d = dh[k] + carry;
+        T mn = m ? m[n] : T(1);
+        T mdh = m ? mn * d : d;
+        T r = gates[row + j], z = gates[row + hsz + j], nn = gates[row + 2 * hsz + j];
+        T dan = mdh * (T(1) - z) * (T(1) - nn * nn);
+        T daz = mdh * (h_prev[k] - nn) * z * (T(1) - z);
+        T dar = dan * hn[k] * r * (T(1) - r);
+        dzx[row + j] = dar;
+        dzx[row + hsz + j] = daz;
+        dzx[row + 2 * hsz + j] = dan;
+        dzh[row + j] = dar;
+        dzh[row + hsz + j] = daz;
+        dzh[row + 2 * hsz + j] = dan * r;
+        T p = mdh * z;
+        if (m) p = p + (T(1) - mn) * d;
+        pass[k] = p;
+    }
+}
+// --8<-- [end:gru]
+
+// rg = ah + prod (N, 3H);  R{r} = r(1-r)(ax_r + rg_r), R{z} = z(1-z)(ax_z + rg_z),
+// R{n} = (1-n^2)(ax_n + R{r} hn + r rg_n);  R{h~} = (1-z) R{n} + R{z}(h_prev - n) + z rh_prev;
+// rh = m R{h~} + (1 - m) rh_prev.  rh_prev is ignored (as 0) when first.
+template <typename T>
+__global__ void gru_rop_step(const T* __restrict__ ax, const T* __restrict__ ah,
+                             const T* __restrict__ prod, const T* __restrict__ gates,
+                             const T* __restrict__ hn, const T* __restrict__ h_prev,
+                             const T* __restrict__ m, const T* __restrict__ rh_prev,
+                             T* __restrict__ rh, long long total, long long hsz, int first) {
+    for (long long k = grid_start(); k < total; k += grid_stride()) {
+        long long n = k / hsz, j = k % hsz;
+        long long row = n * 3 * hsz;
+        T rg[3];
+        for (int q = 0; q < 3; ++q) {
+            long long at = row + q * hsz + j;
+            rg[q] = prod ? ah[at] + prod[at] : ah[at];
+        }
+        T r = gates[row + j], z = gates[row + hsz + j], nn = gates[row + 2 * hsz + j];
+        T rr = r * (T(1) - r) * (ax[row + j] + rg[0]);
+        T rz = z * (T(1) - z) * (ax[row + hsz + j] + rg[1]);
+        T rn = (T(1) - nn * nn) * (ax[row + 2 * hsz + j] + rr * hn[k] + r * rg[2]);
+        T old = first ? T(0) : rh_prev[k];
+        T nw = (T(1) - z) * rn + rz * (h_prev[k] - nn) + z * old;
+        if (m) nw = m[n] * nw + (T(1) - m[n]) * old;
+        rh[k] = nw;
+    }
+}

@@ -1,4 +1,4 @@
-"""Recurrent kernels: Elman (tanh / relu) and LSTM, one step and whole sequences.
+"""Recurrent kernels: Elman (tanh / relu), LSTM and GRU, one step and whole sequences.
 
 Each step is two matrix products (:func:`.gemm.matmul`) and one fused kernel that does all
 the gate arithmetic, one thread per (row n, hidden unit j).  The sequence versions loop
@@ -465,7 +465,184 @@ def lstm_rop(A, c0, cs, cnew, gates, m, Wh):
     return rh
 
 
+# ----------------------------------------------------------------------------- GRU
+#
+# Gate order r, z, n and PyTorch's reset-gate placement (reference.gru_forward_masked).
+# As for the masked LSTM: zx = x Wx for all steps in one GEMM; per step one product and
+# one fused kernel (_gru_cell, _gru_cell_grad, _gru_rop_step; gate arithmetic in
+# _gru_gates).  Flags use_mask / use_keep / first say whether m, keep_next, prod hold data.
+
+
+# The gate arithmetic of (row n, unit j) of one GRU step: writes [r, z, n] and hn,
+# returns h~ = (1 - z) n + z h_prev.
+# --8<-- [start:gru]
+@jit(device=True)
+def _gru_gates(zx, zh, b, bh, h_prev, gates, hn, n, j, hsz):
+    T = gates.dtype.type
+    r = sigmoid((zx[n, j] + b[j]) + (zh[n, j] + bh[j]))
+    z = sigmoid((zx[n, hsz + j] + b[hsz + j]) + (zh[n, hsz + j] + bh[hsz + j]))
+    hh = zh[n, 2 * hsz + j] + bh[2 * hsz + j]
+    nn = math.tanh((zx[n, 2 * hsz + j] + b[2 * hsz + j]) + r * hh)
+    gates[n, j] = r
+    gates[n, hsz + j] = z
+    gates[n, 2 * hsz + j] = nn
+    hn[n, j] = hh
+    return (T(1) - z) * nn + z * h_prev
+
+
+# gates, hn, hnew = h~;  h = m h~ + (1 - m) h_prev (use_mask 0: h is not written)
+@jit
+def _gru_cell(zx, zh, b, bh, m, use_mask, h_prev, hnew, h, gates, hn):
+    T = gates.dtype.type
+    hsz = h_prev.shape[1]
+    for idx in range(cuda.grid(1), h_prev.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        hp = h_prev[n, j]
+        nw = _gru_gates(zx, zh, b, bh, hp, gates, hn, n, j, hsz)
+        hnew[n, j] = nw
+        if use_mask != 0:
+            h[n, j] = m[n] * nw + (T(1) - m[n]) * hp
+
+
+# carry = first ? 0 : (prod + pss) keep_next;  d = dh + carry;  with mdh = m d:
+# da_n = mdh (1-z)(1-n^2), da_z = mdh (h_prev - n) z(1-z), da_r = da_n hn r(1-r);
+# dzx = [da_r, da_z, da_n], dzh = [da_r, da_z, r da_n];  pss = mdh z + (1 - m) d
+@jit
+def _gru_cell_grad(dh, prod, pss, keep_next, use_keep, h_prev, gates, hn, m, use_mask,
+                   first, dzx, dzh):
+    T = dzx.dtype.type
+    hsz = dh.shape[1]
+    for idx in range(cuda.grid(1), dh.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        carry = T(0)
+        if first == 0:
+            carry = prod[n, j] + pss[n, j]
+            if use_keep != 0:
+                carry = carry * keep_next[n]
+        d = dh[n, j] + carry
+        mdh = d
+        if use_mask != 0:
+            mdh = m[n] * d
+        r, z, nn = gates[n, j], gates[n, hsz + j], gates[n, 2 * hsz + j]
+        dan = mdh * (T(1) - z) * (T(1) - nn * nn)
+        daz = mdh * (h_prev[n, j] - nn) * z * (T(1) - z)
+        dar = dan * hn[n, j] * r * (T(1) - r)
+        dzx[n, j] = dar
+        dzx[n, hsz + j] = daz
+        dzx[n, 2 * hsz + j] = dan
+        dzh[n, j] = dar
+        dzh[n, hsz + j] = daz
+        dzh[n, 2 * hsz + j] = dan * r
+        p = mdh * z
+        if use_mask != 0:
+            p = p + (T(1) - m[n]) * d
+        pss[n, j] = p
+# --8<-- [end:gru]
+
+
+# one step of reference.gru_rop: rg = ah + prod;  R{r} = r(1-r)(ax_r + rg_r), R{z} likewise,
+# R{n} = (1-n^2)(ax_n + R{r} hn + r rg_n);  R{h~} = (1-z) R{n} + R{z}(h_prev - n) + z rh_prev;
+# rh = m R{h~} + (1 - m) rh_prev  (first: prod and rh_prev are 0)
+@jit
+def _gru_rop_step(ax, ah, prod, gates, hn, h_prev, m, use_mask, rh_prev, first, rh):
+    T = rh.dtype.type
+    hsz = rh.shape[1]
+    for idx in range(cuda.grid(1), rh.shape[0] * hsz, cuda.gridsize(1)):
+        n, j = idx // hsz, idx % hsz
+        gr, gz, gn = ah[n, j], ah[n, hsz + j], ah[n, 2 * hsz + j]
+        old = T(0)
+        if first == 0:
+            gr = ah[n, j] + prod[n, j]
+            gz = ah[n, hsz + j] + prod[n, hsz + j]
+            gn = ah[n, 2 * hsz + j] + prod[n, 2 * hsz + j]
+            old = rh_prev[n, j]
+        r, z, nn = gates[n, j], gates[n, hsz + j], gates[n, 2 * hsz + j]
+        rr = r * (T(1) - r) * (ax[n, j] + gr)
+        rz = z * (T(1) - z) * (ax[n, hsz + j] + gz)
+        rn = (T(1) - nn * nn) * (ax[n, 2 * hsz + j] + rr * hn[n, j] + r * gn)
+        nw = (T(1) - z) * rn + rz * (h_prev[n, j] - nn) + z * old
+        if use_mask != 0:
+            nw = m[n] * nw + (T(1) - m[n]) * old
+        rh[n, j] = nw
+
+
+def _gru_forward(x, h0, m, Wx, Wh, b, bh):
+    t_len, n, d = x.shape
+    hsz = h0.shape[1]
+    zx = matmul(x.reshape(t_len * n, d), Wx).reshape(t_len, n, 3 * hsz)
+    hs = xp.empty((t_len, n, hsz), dtype=x.dtype)
+    hnew = hs if m is None else xp.empty_like(hs)
+    hn = xp.empty_like(hs)
+    gates = xp.empty((t_len, n, 3 * hsz), dtype=x.dtype)
+    ones = xp.ones(n, dtype=x.dtype)              # placeholder mask row (not read)
+    h = h0
+    for t in range(t_len):
+        mt, use_mask = _opt_row(m, t, ones)
+        # unmasked, hnew is hs and the kernel does not write h: pass h_prev there (one
+        # array passed twice would be copied back twice by the simulator)
+        out = hs[t] if use_mask else h
+        _gru_cell[launch(n * hsz)](zx[t], matmul(h, Wh), b, bh, mt, use_mask, h, hnew[t],
+                                   out, gates[t], hn[t])
+        h = hs[t]
+    return hs, hnew, gates, hn
+
+
+def gru_forward(x, h0, Wx, Wh, b, bh):
+    hs, _, gates, hn = _gru_forward(x, h0, None, Wx, Wh, b, bh)
+    return hs, gates, hn
+
+
+def gru_forward_masked(x, h0, m, Wx, Wh, b, bh):
+    return _gru_forward(x, h0, m, Wx, Wh, b, bh)
+
+
+def gru_backward_masked(dhs, x, h0, hs, gates, hn, m, keep, Wx, Wh):
+    t_len, n, d = x.shape
+    hsz = h0.shape[1]
+    dzx, dzh = xp.empty_like(gates), xp.empty_like(gates)
+    pss = xp.empty_like(h0)
+    ones = xp.ones(n, dtype=x.dtype)              # placeholder rows (not read)
+    prod = h0                                     # placeholder until the first product
+    for t in range(t_len - 1, -1, -1):
+        first = int(t == t_len - 1)
+        kn, use_keep = _opt_row(keep, min(t + 1, t_len - 1), ones)
+        mt, use_mask = _opt_row(m, t, ones)
+        _gru_cell_grad[launch(n * hsz)](dhs[t], prod, pss, kn, use_keep,
+                                        hs[t - 1] if t > 0 else h0, gates[t], hn[t], mt,
+                                        use_mask, first, dzx[t], dzh[t])
+        prod = matmul(dzh[t], Wh, trans_b=True)
+    dh0 = xp.empty_like(h0)
+    k0, use_keep = _opt_row(keep, 0, ones)
+    _masked_carry[launch(n * hsz)](prod, 1, pss, k0, use_keep, dh0)
+    g = 3 * hsz
+    zx2, zh2 = dzx.reshape(t_len * n, g), dzh.reshape(t_len * n, g)
+    dx = matmul(zx2, Wx, trans_b=True).reshape(t_len, n, d)
+    dWx = matmul(x.reshape(t_len * n, d), zx2, trans_a=True)
+    dWh = matmul(_previous_states(h0, hs).reshape(t_len * n, hsz), zh2, trans_a=True)
+    return dx, dh0, dWx, dWh, column_sum(zx2), column_sum(zh2)
+
+
+def gru_backward(dhs, x, h0, hs, gates, hn, Wx, Wh):
+    return gru_backward_masked(dhs, x, h0, hs, gates, hn, None, None, Wx, Wh)
+
+
+def gru_rop(Ax, Ah, h0, hs, gates, hn, m, Wh):
+    t_len, n, hsz = hs.shape
+    rh = xp.empty_like(hs)
+    ones = xp.ones(n, dtype=Ax.dtype)             # placeholder mask row (not read)
+    for t in range(t_len):
+        first = int(t == 0)
+        prev = rh[t - 1] if t > 0 else h0         # (a placeholder at t = 0)
+        prod = matmul(prev, Wh) if t > 0 else Ah[0]
+        mt, use_mask = _opt_row(m, t, ones)
+        _gru_rop_step[launch(n * hsz)](Ax[t], Ah[t], prod, gates[t], hn[t],
+                                       hs[t - 1] if t > 0 else h0, mt, use_mask, prev, first,
+                                       rh[t])
+    return rh
+
+
 __all__ = ["elman_step_forward", "elman_step_backward", "elman_forward", "elman_backward",
            "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
            "elman_forward_masked", "elman_backward_masked", "lstm_forward_masked",
-           "lstm_backward_masked", "elman_rop", "lstm_rop"]
+           "lstm_backward_masked", "elman_rop", "lstm_rop", "gru_forward", "gru_backward",
+           "gru_forward_masked", "gru_backward_masked", "gru_rop"]
