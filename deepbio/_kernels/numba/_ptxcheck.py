@@ -175,6 +175,23 @@ def _args(name, dtype, activations, rnn_activations):
                                           hs=a(t, n, h), Wx=a(d, h), Wh=a(h, h),
                                           activation=act)}[name]
         return
+    if name in ("clip_scale", "sgd_update", "adam_update", "rmsprop_update"):
+        p, one = 9, np.array([0.5], dtype)
+        for full in (False, True):          # without / with every optional array
+            sc = one if full else None
+            yield {"clip_scale": dict(grad=a(p), param=a(p), weight_decay=0.1, clip_norm=1.0),
+                   "sgd_update": dict(param=a(p), grad=a(p), velocity=a(p), scale=sc, lr=0.1,
+                                      momentum=0.9, weight_decay=0.1, nesterov=full),
+                   "adam_update": dict(param=a(p), grad=a(p), m=a(p), v=a(p),
+                                       vmax=a(p) if full else None, scale=sc, lr=0.1,
+                                       beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1,
+                                       decoupled_decay=0.1, step=2),
+                   "rmsprop_update": dict(param=a(p), grad=a(p), square_avg=a(p) + 1,
+                                          grad_avg=a(p) * 0.1 if full else None,
+                                          buf=a(p) if full else None, scale=sc, lr=0.1,
+                                          alpha=0.9, eps=1e-8, momentum=0.5 if full else 0.0,
+                                          weight_decay=0.1)}[name]
+        return
     g = 4 * h
     yield {
         "sigmoid_bernoulli": dict(x=a(n, d), u=a(n, d)),
