@@ -393,7 +393,7 @@ SIGNATURE_CACHE_SIZE = 64
 
 def _signature(arrays, a, opt_names):
     """What the shape, dtype and option checks of one call depend on: per array its
-    shape, dtype and C-contiguity (None for a missing optional one), and the options
+    shape, dtype, C-contiguity and writeability (None for a missing optional one), and the options
     after their own checks.  AttributeError / TypeError when an argument is not an
     array or an option is unhashable (the full check then says what is wrong)."""
     key = []
@@ -402,7 +402,9 @@ def _signature(arrays, a, opt_names):
         if x is None:
             key.append(None)
         else:
-            key += (type(x), x.shape, x.dtype.num, x.flags.c_contiguous)
+            flags = x.flags
+            key += (type(x), x.shape, x.dtype.num, flags.c_contiguous,
+                    getattr(flags, "writeable", True))
     for k in opt_names:
         key.append(a[k])
     key = tuple(key)
