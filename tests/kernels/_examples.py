@@ -389,10 +389,23 @@ RANDOM_EDGE_DIMS = {
 }
 
 
+#: Named cases of the optimiser family: every form of each update (variant: plain /
+#: Nesterov / AMSGrad / decoupled decay / centered / momentum, see _optim_args), with and
+#: without the clipping scale and the L2 decay, on 1 and on 2 * 3 * 5 parameters.
+OPTIM_EDGE_DIMS = {
+    f"variant {v}{' clipped' if clip else ''}{' decayed' if wd else ''}{' P 1' if one else ''}":
+        {"variant": v, "clip": clip, "wd": wd, **({"N": 1, "D": 1, "H": 1} if one else
+                                                 {"N": 2, "D": 3, "H": 5})}
+    for v in range(4) for clip in (False, True) for wd in (0.0, 0.1) for one in (False, True)
+    if not one or (clip and wd)}
+
+
 def edge_cases(name):
     """``[(label, dims)]`` of :data:`EDGE_DIMS` that make a valid call of ``name``."""
     if CONTRACT[name].family == "random":
         return list(RANDOM_EDGE_DIMS.items())
+    if CONTRACT[name].family == "optim":
+        return list(OPTIM_EDGE_DIMS.items())
     cases = []
     for label, dims in EDGE_DIMS.items():
         d = dict(DEFAULT_DIMS, **dims)

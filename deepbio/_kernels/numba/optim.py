@@ -120,9 +120,19 @@ def _rmsprop(param, grad, sq, ga, centered, buf, mom, scale, has_scale, lr, alph
             param[k] = param[k] - lr * (g / d)
 
 
-def _or(a, other):
-    """``a``, or (when None) a stand-in of the right type that the kernel never reads."""
-    return other if a is None else a
+def _or(a, like):
+    """``a``, or (when None) a one-element stand-in of ``like``'s dtype that the kernel
+    never reads.  Never another argument: the simulator copies each argument to its
+    device and back, so an array passed twice would be written back twice."""
+    if a is not None:
+        return a
+    key = like.dtype.str
+    if key not in _STAND_INS:
+        _STAND_INS[key] = xp.zeros(1, dtype=like.dtype)
+    return _STAND_INS[key]
+
+
+_STAND_INS = {}
 
 
 def clip_scale(grad, param, weight_decay, clip_norm):
