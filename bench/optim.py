@@ -1,6 +1,6 @@
 """The optimiser step at the MLP 784-500-10 shape: fused kernels vs NumPy vs PyTorch.
 
-    python bench/optim.py [--threads 2] [--repeat 200] [--markdown FILE]
+    python bench/optim.py [--threads 2] [--repeat 200] [--runs 3] [--markdown FILE]
 
 ``P = 784*500 + 500 + 500*10 + 10 = 397,510`` float32 parameters, one flat vector.  For
 each update (SGD with momentum, with and without global-norm clipping; Adam, with
@@ -21,7 +21,9 @@ median microseconds per step:
   clipping cases.
 
 deepbio is imported first (so that its OpenMP runtime's idle threads sleep) and both
-libraries run at ``--threads`` threads.
+libraries run at ``--threads`` threads.  The whole set of cases is run ``--runs`` times;
+each cell is the median over the runs of each run's median (a busy machine's load comes
+in bursts longer than one case).
 """
 import argparse
 import os
@@ -106,6 +108,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--markdown")
     args = ap.parse_args(argv)
     deepbio.set_num_threads(args.threads)
@@ -123,22 +126,26 @@ def main(argv=None):
     cols = ["numpy", "cython", "step np", "step cy", "torch foreach", "torch fused"]
     lines = [f"optimiser step, P = {P:,} float32 parameters (MLP 784-500-10), "
              f"{args.threads} threads, median us per step over {args.repeat} round-robin "
-             f"rounds", process_note(), "",
+             f"rounds, median of {args.runs} runs", process_note(), "",
              "| update | " + " | ".join(cols) + " | cy/np | step cy/np | cy/torch foreach "
              "| cy/torch fused |", "|---" * (len(cols) + 5) + "|"]
-    for name, make, cls, kw, clip in CASES:
-        contenders = [("numpy", _kernel_call(make(), numpy_be, theta0.copy(), grad)),
-                      ("cython", _kernel_call(make(), cython_be, theta0.copy(), grad)),
-                      ("step np", _step_call(make(), "numpy", theta0.copy(), grad)),
-                      ("step cy", _step_call(make(), "cython", theta0.copy(), grad))]
-        if torch is not None:
-            contenders.append(("torch foreach", _torch_call(torch, cls, kw, clip, theta0,
-                                                            grad, "foreach")))
-            if cls in ("SGD", "Adam", "AdamW"):
-                contenders.append(("torch fused", _torch_call(torch, cls, kw, clip, theta0,
-                                                              grad, "fused")))
-        times = time_round_robin(contenders, args.repeat, warmup=5)
-        med = {k: 1e6 * float(np.median(v)) for k, v in times.items()}
+    runs = {name: [] for name, *_ in CASES}
+    for _ in range(args.runs):
+        for name, make, cls, kw, clip in CASES:
+            contenders = [("numpy", _kernel_call(make(), numpy_be, theta0.copy(), grad)),
+                          ("cython", _kernel_call(make(), cython_be, theta0.copy(), grad)),
+                          ("step np", _step_call(make(), "numpy", theta0.copy(), grad)),
+                          ("step cy", _step_call(make(), "cython", theta0.copy(), grad))]
+            if torch is not None:
+                contenders.append(("torch foreach", _torch_call(torch, cls, kw, clip,
+                                                                theta0, grad, "foreach")))
+                if cls in ("SGD", "Adam", "AdamW"):
+                    contenders.append(("torch fused", _torch_call(torch, cls, kw, clip,
+                                                                  theta0, grad, "fused")))
+            times = time_round_robin(contenders, args.repeat, warmup=5)
+            runs[name].append({k: 1e6 * float(np.median(v)) for k, v in times.items()})
+    for name, *_ in CASES:
+        med = {k: float(np.median([r[k] for r in runs[name]])) for k in runs[name][0]}
         cell = [f"{med[c]:.0f}" if c in med else "-" for c in cols]
         tf, tu = med.get("torch foreach"), med.get("torch fused")
         ratios = [med["cython"] / med["numpy"], med["step cy"] / med["step np"],
