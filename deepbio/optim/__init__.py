@@ -19,5 +19,5 @@ from .schedules import (SCHEDULES, Constant, Cosine, InverseScaling, Schedule,  
                         StepDecay, get_schedule)
 from .sgd import SGD  # noqa: F401
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "HessianFree", "Schedule", "Constant", "InverseScaling",
-           "StepDecay", "Cosine", "SCHEDULES", "get_schedule"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "HessianFree", "Schedule",
+           "Constant", "InverseScaling", "StepDecay", "Cosine", "SCHEDULES", "get_schedule"]

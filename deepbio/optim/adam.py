@@ -21,15 +21,6 @@ from ._first_order import COMMON_CONSTRAINTS, FirstOrder
 
 __all__ = ["Adam", "AdamW", "RMSprop"]
 
-_COMMON_DOC = """    weight_decay : float >= 0
-    schedule : {"constant", "inverse_scaling", "step", "cosine"}, Schedule or callable
-        Learning rate per epoch (see :mod:`deepbio.optim.schedules`).
-    clip_norm : float > 0 or None
-        Rescale the gradient (after L2 decay) to at most this global L2 norm.
-    batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
-    random_state
-        As for :class:`deepbio.optim.SGD`."""
-
 
 class Adam(FirstOrder):
     """Adam (Kingma & Ba 2015) for a :class:`deepbio.nn.Network`.
@@ -53,7 +44,14 @@ class Adam(FirstOrder):
         Use the running maximum of ``v`` (Reddi, Kale & Kumar 2018).
     decoupled : bool
         Decoupled weight decay (AdamW) instead of L2.
-""" + _COMMON_DOC + """
+    weight_decay : float >= 0
+    schedule : {"constant", "inverse_scaling", "step", "cosine"}, Schedule or callable
+        Learning rate per epoch (see :mod:`deepbio.optim.schedules`).
+    clip_norm : float > 0 or None
+        Rescale the gradient (after L2 decay) to at most this global L2 norm.
+    batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
+    random_state
+        As for :class:`deepbio.optim.SGD`.
 
     Example
     -------
@@ -160,7 +158,14 @@ class RMSprop(FirstOrder):
     momentum : float in [0, 1), default 0
     centered : bool
         Normalise by the estimated variance (Graves 2013) instead of the mean square.
-""" + _COMMON_DOC + """
+    weight_decay : float >= 0
+    schedule : {"constant", "inverse_scaling", "step", "cosine"}, Schedule or callable
+        Learning rate per epoch (see :mod:`deepbio.optim.schedules`).
+    clip_norm : float > 0 or None
+        Rescale the gradient (after L2 decay) to at most this global L2 norm.
+    batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
+    random_state
+        As for :class:`deepbio.optim.SGD`.
 
     References
     ----------

@@ -13,7 +13,7 @@ import pytest
 from deepbio._kernels import CONTRACT, inplace_arrays
 from deepbio.testing import assert_close
 
-from ._examples import example_args, to_backend
+from ._examples import example_args
 
 #: Kernels whose outputs this module checks against a definition (test_coverage).
 OPTIM_DEFINITIONS = {"clip_scale", "sgd_update", "adam_update", "rmsprop_update"}

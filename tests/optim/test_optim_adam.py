@@ -4,7 +4,6 @@ parameters, estimators with optimizer="adam" on held-out data."""
 import numpy as np
 import pytest
 
-import deepbio
 from deepbio.nn import Dense, Network
 from deepbio.optim import SGD, Adam, AdamW, RMSprop
 from deepbio.testing import assert_close

@@ -8,7 +8,8 @@
 //   clip_factor<T>      one block                 scale[0] = min(1, c / max(sqrt(sum), 1e-30))
 //   sgd_update<T>       element-wise              momentum / Nesterov, L2 decay, scale
 //   adam_update<T>      element-wise              Adam / AdamW, AMSGrad when vmax != NULL
-//   rmsprop_update<T>   element-wise              centered when ga != NULL, momentum when buf != NULL
+//   rmsprop_update<T>   element-wise              centered when ga != NULL, momentum when
+//                                                 buf != NULL
 //
 // The norm is summed in double: per block in its tree order, then the block sums in one
 // block, so for a given launch geometry the result is deterministic.  Launch geometry:
