@@ -247,3 +247,15 @@ def test_fitted_adam_model_round_trips_through_save(tmp_path):
     again = load(tmp_path / "m.deepbio")
     assert isinstance(again.optimizer, AdamW) and again.optimizer.learning_rate == 0.01
     np.testing.assert_array_equal(again.predict_proba(X_te), clf.predict_proba(X_te))
+
+
+def test_lstm_classifier_with_adam_remembers_over_twenty_steps():
+    """The long-range task (label = the first of 21 symbols) on held-out sequences."""
+    from deepbio.datasets import make_long_range_sequences
+    from deepbio.models import RNNClassifier
+    X, y = make_long_range_sequences(n=600, length=21, random_state=0)
+    Xt, yt = make_long_range_sequences(n=400, length=21, random_state=1)
+    clf = RNNClassifier(cell="lstm", units=32, optimizer="adam", learning_rate=0.005,
+                        max_iter=10, batch_size=32, random_state=0).fit(X, y)
+    assert isinstance(clf._optimizer, Adam) and clf._optimizer.learning_rate == 0.005
+    assert clf.score(Xt, yt) >= 0.95
