@@ -78,6 +78,11 @@ def _install_runtime(cc):
     return nb
 
 
+#: Kernels that do float64 arithmetic in float32 on purpose: the clipping norm is summed
+#: in float64 for both dtypes (the contract's ``clip_scale``).
+F64_BY_DESIGN = {"optim._sq_norm_partial", "optim._clip_factor"}
+
+
 def _f64_lines(ptx):
     """PTX instructions doing float64 arithmetic or conversion, registers renamed away."""
     out = []
@@ -137,7 +142,8 @@ def run(cc=(9, 0), verbose=False):
     for (kname, sig), (ptx, secs) in sorted(_CompileOnly.compiled.items(), key=str):
         f32 = any(getattr(getattr(t, "dtype", t), "bitwidth", 0) == 32
                   and "float" in str(getattr(t, "dtype", t)) for t in sig)
-        f64 = [ln for ln in _f64_lines(ptx) if ln not in baseline] if f32 else []
+        f64 = [ln for ln in _f64_lines(ptx) if ln not in baseline] \
+            if f32 and kname not in F64_BY_DESIGN else []
         if f64:
             problems.append(f"{kname}{sig}: float32 kernel does float64 arithmetic: {f64[:3]}")
         if verbose:

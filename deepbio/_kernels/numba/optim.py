@@ -7,7 +7,9 @@ parameters and the optimiser state; scalar constants are computed here in double
 passed in the arrays' dtype (so a float32 kernel stays in float32 arithmetic).  The
 norm is two launches: one thread per grid slot sums its elements in float64 into a
 partial, then one block adds the partials (a shared-memory tree), so for a given launch
-geometry the sum is deterministic.
+geometry the sum is deterministic.  (Those two are the float32 kernels that do float64
+arithmetic by design: ``_ptxcheck.F64_BY_DESIGN``.)  Every kernel compiles to PTX for
+sm_90 through libNVVM (``python -m deepbio._kernels.numba._ptxcheck``).
 """
 import math
 
