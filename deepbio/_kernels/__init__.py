@@ -6,13 +6,17 @@ implementation ever sees an unchecked array.  ``docs/kernels.md`` is this table 
 
 Shape strings name dimensions by symbol: ``"N,D"`` is a 2-d array whose first axis has
 length N; every use of one symbol within a call must agree.  A leading ``i:`` marks an
-``int64`` index array; a leading ``?`` an optional array (may be ``None``).  All other
+``int64`` index array; a leading ``?`` an optional array (may be ``None``); a ``!`` (after
+any ``?``) an array the kernel updates in place (the optimiser family only).  All other
 arrays are floating, and all floating arrays of one call share one dtype (float32 or
 float64).  Every array must be C-contiguous with every dimension at least 1.
 
 Rules every implementation follows:
 
-* pure functions: inputs are never modified; outputs are new arrays of the input dtype;
+* pure functions: inputs are never modified; outputs are new arrays of the input dtype
+  -- except the ``optim`` family, whose kernels update the parameter vector and the
+  optimiser state (the ``!`` arrays) in place in one pass over the flat buffer, as
+  PyTorch's fused optimisers do, and return those same arrays;
 * parameter gradients are *returned* (overwrite semantics), never accumulated into
   arrays the caller passed in;
 * randomness enters only as arrays of uniforms on [0, 1) drawn by the caller, and those
@@ -60,9 +64,17 @@ _OPTION_CHECKS = {
     "prob": lambda n, v: check_real(n, v, 0.0, 1.0),
     "open_prob": lambda n, v: check_real(n, v, 0.0, 1.0, True, True),
     "nonneg": lambda n, v: check_real(n, v, 0.0),
+    "pos_real": lambda n, v: check_real(n, v, 0.0, low_open=True),
     "uint64": lambda n, v: check_int(n, v, 0, 2**64 - 1),
     "float_dtype": lambda n, v: check_float_dtype(n, v, FLOAT_DTYPES),
+    "bool": lambda n, v: _check_bool(n, v),
 }
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 # ------------------------------------------------------------------ shape checks
@@ -162,6 +174,18 @@ def _check_lstm(a, d):
 def _check_gru(a, d):
     _need(d["G"] == 3 * d["H"], f"gru: weights must have 3*H = {3 * d['H']} gate columns "
                                 f"(r, z, n), got {d['G']}")
+
+
+def _check_scale(a, d):
+    if a["scale"] is not None:
+        _need(d["S"] == 1, f"scale must have shape (1,) (the factor clip_scale returns), "
+                           f"got ({d['S']},)")
+
+
+def _check_rmsprop(a, d):
+    _check_scale(a, d)
+    _need(a["momentum"] == 0 or a["buf"] is not None,
+          f"momentum={a['momentum']} needs the momentum buffer buf (P,), got None")
 
 
 # ------------------------------------------------------------------------ the contract
@@ -299,9 +323,31 @@ _SPECS = [
     _S("gru_rop", "recurrent",
        {"Ax": "T,N,G", "Ah": "T,N,G", "h0": "N,H", "hs": "T,N,H", "gates": "T,N,G",
         "hn": "T,N,H", "m": "?T,N", "Wh": "H,G"}, {}, "rh (T,N,H)", _check_gru),
+    # optimiser updates: in place (!) on one flat parameter buffer and its state
+    _S("clip_scale", "optim", {"grad": "P", "param": "P"},
+       {"weight_decay": "nonneg", "clip_norm": "pos_real"}, "scale (1,)"),
+    _S("sgd_update", "optim", {"param": "!P", "grad": "P", "velocity": "!P", "scale": "?S"},
+       {"lr": "nonneg", "momentum": "prob", "weight_decay": "nonneg", "nesterov": "bool"},
+       "(param (P,), velocity (P,))", _check_scale),
+    _S("adam_update", "optim",
+       {"param": "!P", "grad": "P", "m": "!P", "v": "!P", "vmax": "?!P", "scale": "?S"},
+       {"lr": "nonneg", "beta1": "prob", "beta2": "prob", "eps": "nonneg",
+        "weight_decay": "nonneg", "decoupled_decay": "nonneg", "step": "int_pos"},
+       "(param (P,), m (P,), v (P,))", _check_scale),
+    _S("rmsprop_update", "optim",
+       {"param": "!P", "grad": "P", "square_avg": "!P", "grad_avg": "?!P", "buf": "?!P",
+        "scale": "?S"},
+       {"lr": "nonneg", "alpha": "prob", "eps": "nonneg", "momentum": "prob",
+        "weight_decay": "nonneg"},
+       "(param (P,), square_avg (P,))", _check_rmsprop),
 ]
 CONTRACT = {s.name: s for s in _SPECS}
-FAMILIES = ("random", "rbm", "dense", "conv", "pool", "recurrent")
+FAMILIES = ("random", "rbm", "dense", "conv", "pool", "recurrent", "optim")
+
+
+def inplace_arrays(name):
+    """The array arguments kernel ``name`` updates in place (``!`` in its shape)."""
+    return tuple(k for k, s in CONTRACT[name].arrays.items() if s.lstrip("?").startswith("!"))
 
 
 # ------------------------------------------------------------------ array validation
@@ -316,7 +362,7 @@ def _parse(spec):
     out = []
     for arg, shape in spec.arrays.items():
         optional, is_index = shape.startswith("?"), shape.startswith("i:")
-        text = shape.lstrip("?").removeprefix("i:")
+        text = shape.lstrip("?!").removeprefix("i:")
         out.append((arg, tuple(text.split(",")), optional, is_index, text))
     return out
 
@@ -326,6 +372,7 @@ def _check_arrays(spec, parsed, bound, array_type):
     dims, dtype, first = {}, None, None
     for arg, symbols, optional, is_index, shape in parsed:
         a = bound[arg]
+        inplace = spec.arrays[arg].lstrip("?").startswith("!")
         if a is None and optional:
             continue
         if not isinstance(a, array_type):
@@ -349,6 +396,8 @@ def _check_arrays(spec, parsed, bound, array_type):
                                 f"{dtype}; convert both to one of float32, float64")
         if not a.flags.c_contiguous:
             raise ValueError(f"{spec.name}: {arg} must be C-contiguous (use np.ascontiguousarray)")
+        if inplace and not getattr(a.flags, "writeable", True):
+            raise ValueError(f"{spec.name}: {arg} is updated in place and must be writeable")
         for sym, size in zip(symbols, a.shape):
             if size < 1:
                 raise ValueError(f"{spec.name}: {arg} has an empty axis {sym} in shape "
@@ -368,7 +417,7 @@ SIGNATURE_CACHE_SIZE = 64
 
 def _signature(arrays, a, opt_names):
     """What the shape, dtype and option checks of one call depend on: per array its
-    shape, dtype and C-contiguity (None for a missing optional one), and the options
+    shape, dtype, C-contiguity and writeability (None for a missing optional one), and the options
     after their own checks.  AttributeError / TypeError when an argument is not an
     array or an option is unhashable (the full check then says what is wrong)."""
     key = []
@@ -377,7 +426,9 @@ def _signature(arrays, a, opt_names):
         if x is None:
             key.append(None)
         else:
-            key += (type(x), x.shape, x.dtype.num, x.flags.c_contiguous)
+            flags = x.flags
+            key += (type(x), x.shape, x.dtype.num, flags.c_contiguous,
+                    getattr(flags, "writeable", True))
     for k in opt_names:
         key.append(a[k])
     key = tuple(key)

@@ -24,6 +24,8 @@ Conventions (see ``docs/kernels.md``):
 Callers go through :mod:`deepbio._kernels`, which validates shapes and dtypes before
 any function here runs.
 """
+import math
+
 import numpy as np
 
 # --------------------------------------------------------------------------- helpers
@@ -1013,3 +1015,113 @@ def gru_rop(Ax, Ah, h0, hs, gates, hn, m, Wh):
         new = (1 - z) * rn + rz * (hp - n) + z * rh
         rh = rh_all[t] = new if m is None else _mix(m[t], new, rh)
     return rh_all
+
+
+# ------------------------------------------------------------------------ optimiser
+#
+# The optimiser family is the contract's one exception to purity: like PyTorch's fused
+# optimisers, these kernels update the parameter vector and the optimiser state IN
+# PLACE (the contract marks those arrays with ``!``), in one pass over one flat buffer,
+# and return those same arrays.  ``grad`` is never modified.  ``scale`` (1,), when given,
+# multiplies the gradient (global-norm clipping: :func:`clip_scale`); L2 weight decay is
+# added before the scaling, as SGD's ``g = grad + weight_decay * param``.
+
+
+def _scaled_grad(param, grad, scale, weight_decay):
+    g = grad + weight_decay * param if weight_decay else grad
+    return g * scale[0] if scale is not None else g
+
+
+def clip_scale(grad, param, weight_decay, clip_norm):
+    """The global-norm clipping factor, one pass over the flat gradient::
+
+        g     = grad + weight_decay * param
+        scale = min(1, clip_norm / max(||g||_2, 1e-30))       returned as a (1,) array
+
+    ``||g||_2`` is summed in float64 for both dtypes.  Multiplying ``g`` by ``scale``
+    gives a gradient of norm at most ``clip_norm`` (the update kernels take it as
+    ``scale``).
+    """
+    g = (grad + weight_decay * param if weight_decay else grad).astype(np.float64)
+    norm = np.sqrt(np.dot(g, g))
+    return np.array([min(1.0, clip_norm / max(norm, 1e-30))], dtype=grad.dtype)
+
+
+def sgd_update(param, grad, velocity, scale, lr, momentum, weight_decay, nesterov):
+    """SGD with momentum, in place on ``param`` and ``velocity`` (one pass)::
+
+        g     = (grad + weight_decay * param) * scale
+        v     = momentum * v - lr * g
+        param = param + v                              (classical momentum)
+        param = param + momentum * v - lr * g          (Nesterov, Sutskever et al. 2013)
+
+    Returns ``(param, velocity)``, the arrays passed in.
+    """
+    g = _scaled_grad(param, grad, scale, weight_decay)
+    velocity *= momentum
+    velocity -= lr * g
+    if nesterov:
+        param += momentum * velocity - lr * g
+    else:
+        param += velocity
+    return param, velocity
+
+
+def adam_update(param, grad, m, v, vmax, scale, lr, beta1, beta2, eps, weight_decay,
+                decoupled_decay, step):
+    """Adam (Kingma & Ba 2015) / AdamW (Loshchilov & Hutter 2019), in place (one pass)::
+
+        g     = (grad + weight_decay * param) * scale       (L2 decay: Adam's)
+        param = param * (1 - lr * decoupled_decay)          (decoupled decay: AdamW's)
+        m     = beta1 m + (1 - beta1) g
+        v     = beta2 v + (1 - beta2) g^2
+        vmax  = max(vmax, v)          (AMSGrad, when vmax is given; then v_hat is vmax)
+        param = param - lr / (1 - beta1^step) * m / (sqrt(v_hat / (1 - beta2^step)) + eps)
+
+    ``step`` counts from 1.  The bias corrections are computed in float64 (as PyTorch's
+    are); everything else in the arrays' dtype.  Returns ``(param, m, v)``.
+    """
+    g = _scaled_grad(param, grad, scale, weight_decay)
+    if decoupled_decay:
+        param *= 1.0 - lr * decoupled_decay
+    m += (1.0 - beta1) * (g - m)
+    v *= beta2
+    v += (1.0 - beta2) * g * g
+    if vmax is not None:
+        np.maximum(vmax, v, out=vmax)
+    step_size = lr / (1.0 - beta1 ** step)
+    root_bc2 = math.sqrt(1.0 - beta2 ** step)
+    denom = np.sqrt(vmax if vmax is not None else v) / root_bc2 + eps
+    param -= step_size * (m / denom)
+    return param, m, v
+
+
+def rmsprop_update(param, grad, square_avg, grad_avg, buf, scale, lr, alpha, eps, momentum,
+                   weight_decay):
+    """RMSprop (Tieleman & Hinton 2012), PyTorch's form, in place (one pass)::
+
+        g     = (grad + weight_decay * param) * scale
+        s     = alpha s + (1 - alpha) g^2
+        a     = alpha a + (1 - alpha) g                  (centered, when grad_avg is given)
+        d     = sqrt(s - a^2) + eps  (centered)   or   sqrt(s) + eps
+        buf   = momentum buf + g / d ;  param = param - lr * buf     (momentum > 0: buf)
+        param = param - lr * g / d                                   (momentum = 0)
+
+    ``buf`` must be given when ``momentum > 0`` (and is ignored otherwise).  Returns
+    ``(param, square_avg)``.
+    """
+    g = _scaled_grad(param, grad, scale, weight_decay)
+    square_avg *= alpha
+    square_avg += (1.0 - alpha) * g * g
+    if grad_avg is not None:
+        grad_avg += (1.0 - alpha) * (g - grad_avg)
+        denom = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        denom = np.sqrt(square_avg) + eps
+    if momentum > 0:
+        buf *= momentum
+        buf += g / denom
+        param -= lr * buf
+    else:
+        param -= lr * (g / denom)
+    return param, square_avg

@@ -57,7 +57,7 @@ from .. import io as _io
 from .._device import to_host
 from .._kernels.reference import out_size
 from .._validation import float_dtype_name
-from ..optim import SGD, HessianFree
+from ..optim import SGD, Adam, AdamW, HessianFree, RMSprop
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
@@ -75,7 +75,8 @@ __all__ = ["save", "load", "register", "REGISTRY", "OPTIMIZERS", "SCHEMAS", "Sch
 REGISTRY = {}
 
 #: Optimiser classes a model file may name as an ``optimizer`` parameter.
-OPTIMIZERS = {"SGD": SGD, "HessianFree": HessianFree}
+OPTIMIZERS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop,
+              "HessianFree": HessianFree}
 
 #: Deepest nesting of lists / tagged values accepted in a document.
 MAX_DEPTH = 32

@@ -2,6 +2,7 @@
 the divergence check, label encoding.  Shared by the feed-forward, CNN, RNN and
 autoencoder estimators; no estimator class lives here.
 """
+import inspect
 import math
 import time
 import warnings
@@ -11,7 +12,8 @@ import numpy as np
 from .. import backend as _backend
 from .._validation import Interval, Options
 from ..nn.layers import child_seed  # noqa: F401  (re-exported for the estimators)
-from ..optim import SGD, HessianFree
+
+from ..optim import SGD, Adam, AdamW, HessianFree, RMSprop
 from ..optim._base import Optimizer
 from ..optim.schedules import SCHEDULES
 from ._base import current_backend, resolve_rng
@@ -39,13 +41,20 @@ SGD_CONSTRAINTS = {
 
 
 class OptimizerChoice:
-    """Constraint for ``optimizer``: "sgd", "hf", or a deepbio optimiser object."""
+    """Constraint for ``optimizer``: "sgd", "adam", "adamw", "rmsprop", "hf", or a deepbio
+    optimiser object."""
 
     def accepts(self, v):
-        return (isinstance(v, str) and v in ("sgd", "hf")) or isinstance(v, Optimizer)
+        return (isinstance(v, str) and v in OPTIMIZER_NAMES) or isinstance(v, Optimizer)
 
     def __str__(self):
-        return "'sgd', 'hf', or a deepbio.optim optimiser (SGD, HessianFree) instance"
+        return ("'sgd', 'adam', 'adamw', 'rmsprop', 'hf', or a deepbio.optim optimiser "
+                "(SGD, Adam, AdamW, RMSprop, HessianFree) instance")
+
+
+#: The first-order optimisers an estimator's ``optimizer=`` can name (besides "hf").
+FIRST_ORDER = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+OPTIMIZER_NAMES = tuple(FIRST_ORDER) + ("hf",)
 
 
 SGD_CONSTRAINTS["optimizer"] = [OptimizerChoice()]
@@ -72,6 +81,27 @@ def sgd_from(est, seed, **overrides):
     kwargs["max_epochs"] = training_epochs(est)
     kwargs.update(overrides)
     return SGD(random_state=seed, **kwargs)
+
+
+def first_order_from(est, name, seed, **overrides):
+    """``optimizer="adam"`` / ``"adamw"`` / ``"rmsprop"``: that optimiser with the
+    estimator's batch size, epochs, schedule, clipping, weight decay, early stopping and
+    verbosity, its own defaults for the rest (betas, eps, ...; pass an ``Adam(...)``
+    object to set them).  The estimator's ``learning_rate`` is used when it was set; left
+    at the estimator's default (an SGD step size) the optimiser's own default is used
+    (Adam, AdamW: 0.001; RMSprop: 0.01), as PyTorch's ``torch.optim.Adam(params)``.
+    ``momentum`` and ``nesterov`` are SGD's and not used."""
+    names = ("weight_decay", "schedule", "clip_norm", "batch_size", "early_stopping",
+             "validation_fraction", "patience", "tol", "verbose")
+    kwargs = {n: getattr(est, n) for n in names}
+    if name == "adamw" and kwargs["weight_decay"] == 0:
+        del kwargs["weight_decay"]          # AdamW's own default decay (0.01), as torch's
+    default = inspect.signature(type(est).__init__).parameters.get("learning_rate")
+    if default is None or est.learning_rate != default.default:
+        kwargs["learning_rate"] = est.learning_rate
+    kwargs["max_epochs"] = training_epochs(est)
+    kwargs.update(overrides)
+    return FIRST_ORDER[name](random_state=seed, **kwargs)
 
 
 def uses_hessian_free(est):
@@ -127,15 +157,19 @@ def make_optimizer(est, seed, **overrides):
     """The optimiser an estimator trains with, chosen by its ``optimizer`` parameter.
 
     * ``"sgd"`` (default): :class:`SGD` from the estimator's own hyper-parameters;
+    * ``"adam"``, ``"adamw"``, ``"rmsprop"``: see :func:`first_order_from`;
     * ``"hf"``: :class:`HessianFree` with the estimator's ``max_iter`` HF iterations and the
       estimator's ``weight_decay`` and ``verbose``, other settings at their defaults;
-    * an ``SGD`` or ``HessianFree`` object: a fresh copy of it (the user's object is
-      never mutated), seeded from ``random_state`` when it has none; for SGD,
-      ``overrides`` (e.g. ``max_epochs=1`` in ``partial_fit``) still apply.
+    * an ``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` or ``HessianFree`` object: a fresh copy
+      of it (the user's object is never mutated), seeded from ``random_state`` when it
+      has none; for the first-order ones ``overrides`` (e.g. ``max_epochs=1`` in
+      ``partial_fit``) still apply.
     """
     choice = getattr(est, "optimizer", "sgd")
     if isinstance(choice, str) and choice == "sgd":
         return sgd_from(est, seed, **overrides)
+    if isinstance(choice, str) and choice in FIRST_ORDER:
+        return first_order_from(est, choice, seed, **overrides)
     if isinstance(choice, str) and choice == "hf":
         return HessianFree(max_iter=overrides.get("max_epochs", training_epochs(est)),
                            weight_decay=est.weight_decay, verbose=est.verbose,
@@ -143,7 +177,7 @@ def make_optimizer(est, seed, **overrides):
     params = choice.get_params()
     if params.get("random_state") is None:
         params["random_state"] = seed
-    if isinstance(choice, SGD):
+    if not isinstance(choice, HessianFree):
         params.update(overrides)
     return type(choice)(**params)
 

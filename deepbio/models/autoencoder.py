@@ -90,7 +90,7 @@ max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
-    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+    optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
@@ -397,7 +397,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
         If True, :meth:`transform` returns ``[codes, X]``.
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
-    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+    optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one
@@ -524,7 +524,7 @@ batch_size, max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
-    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+    optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one

@@ -175,7 +175,7 @@ max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
-    optimizer : "sgd", "hf", SGD or HessianFree, default="sgd"
+    optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
         :class:`deepbio.optim.HessianFree` object to set its options).  HF needs one

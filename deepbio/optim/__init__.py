@@ -3,6 +3,8 @@ parameter vector ``theta`` and ``loss`` / ``loss_and_grad`` / ``gauss_newton_pro
 
 * :class:`SGD`: minibatches, momentum / Nesterov, L2 weight decay, gradient clipping,
   learning-rate schedules (:mod:`deepbio.optim.schedules`), early stopping.
+* :class:`Adam`, :class:`AdamW`, :class:`RMSprop`: the same loop (schedules, clipping,
+  weight decay, early stopping) with per-parameter step sizes.
 * :class:`HessianFree`: Martens (2010) truncated-Newton with Gauss-Newton products.
 * :class:`Optimizer`: the base class (hyper-parameters, ``reset``, the epoch loop).
 
@@ -11,10 +13,11 @@ Every optimiser has ``step(network, X, y)`` and
 See ``docs/optim.md``.
 """
 from ._base import Optimizer  # noqa: F401
+from .adam import Adam, AdamW, RMSprop  # noqa: F401
 from .hf import HessianFree  # noqa: F401
 from .schedules import (SCHEDULES, Constant, Cosine, InverseScaling, Schedule,  # noqa: F401
                         StepDecay, get_schedule)
 from .sgd import SGD  # noqa: F401
 
-__all__ = ["Optimizer", "SGD", "HessianFree", "Schedule", "Constant", "InverseScaling",
-           "StepDecay", "Cosine", "SCHEDULES", "get_schedule"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "HessianFree", "Schedule",
+           "Constant", "InverseScaling", "StepDecay", "Cosine", "SCHEDULES", "get_schedule"]

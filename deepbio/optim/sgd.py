@@ -11,11 +11,13 @@ One step on a minibatch, with ``lr`` the current learning rate and ``mu`` the mo
 
 The Nesterov form is the usual re-parametrisation of "evaluate the gradient at the
 look-ahead point theta + mu v": it stores the look-ahead parameters in ``theta``.
+
+The minibatch loop, the clipping and the schedules are :class:`FirstOrder`'s, shared with
+Adam and RMSprop; the update itself is one call of the fused kernel ``sgd_update`` (one
+pass over the flat parameter vector, see ``docs/kernels.md``).
 """
-from .. import backend as _backend
-from .._validation import Interval, Options
-from ._base import CallableConstraint, Optimizer, minibatches
-from .schedules import SCHEDULES, get_schedule
+from .._validation import Interval
+from ._first_order import COMMON_CONSTRAINTS, FirstOrder
 
 __all__ = ["SGD", "momentum_update"]
 
@@ -30,8 +32,8 @@ def momentum_update(param, grad, velocity, lr, momentum=0.0, nesterov=False, wei
         param <- param + v                          (classical momentum)
         param <- param + momentum * v - lr * g      (Nesterov, Sutskever et al. 2013)
 
-    Every deepbio training loop updates its parameters here: :class:`SGD` on the flat
-    parameter vector, the RBM on ``W`` and its biases.
+    The RBM updates ``W`` and its biases here; :class:`SGD` runs the same update as the
+    fused kernel ``sgd_update`` on its flat parameter vector.
     """
     g = grad + weight_decay * param if weight_decay else grad
     velocity *= momentum
@@ -42,7 +44,7 @@ def momentum_update(param, grad, velocity, lr, momentum=0.0, nesterov=False, wei
         param += velocity
 
 
-class SGD(Optimizer):
+class SGD(FirstOrder):
     """Minibatch SGD for a :class:`deepbio.nn.Network`.
 
     Parameters
@@ -94,96 +96,29 @@ class SGD(Optimizer):
     gradient-based training of deep architectures.
     """
 
-    _parameter_constraints = {
-        "learning_rate": [Interval("real", 0, None, closed="neither")],
-        "momentum": [Interval("real", 0, 1, closed="left")],
-        "nesterov": ["boolean"],
-        "weight_decay": [Interval("real", 0, None, closed="left")],
-        "schedule": [Options(*SCHEDULES), CallableConstraint()],
-        "clip_norm": [None, Interval("real", 0, None, closed="neither")],
-        "batch_size": [Interval("int", 1, None, closed="left")],
-        "max_epochs": [Interval("int", 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
-        "patience": [Interval("int", 1, None, closed="left")],
-        "tol": [Interval("real", 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints = dict(
+        COMMON_CONSTRAINTS,
+        momentum=[Interval("real", 0, 1, closed="left")],
+        nesterov=["boolean"],
+    )
+    _state_names = ("velocity",)
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
                  schedule="constant", clip_norm=None, batch_size=32, max_epochs=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  verbose=0, random_state=None):
-        self.learning_rate = learning_rate
         self.momentum = momentum
         self.nesterov = nesterov
-        self.weight_decay = weight_decay
-        self.schedule = schedule
-        self.clip_norm = clip_norm
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.tol = tol
-        self.verbose = verbose
-        self.random_state = random_state
-        self.reset()
+        self._set_common(learning_rate, weight_decay, schedule, clip_norm, batch_size,
+                         max_epochs, early_stopping, validation_fraction, patience, tol,
+                         verbose, random_state)
 
-    def reset(self):
-        """Forget the velocity, the current learning rate (``step`` then uses the epoch-0
-        rate) and the random generator."""
-        super().reset()
-        self._velocity = None
-        self._lr = None
+    @property
+    def _velocity(self):
+        """The velocity vector (None before the first step and after :meth:`reset`)."""
+        return None if self._state is None else self._state["velocity"]
 
-    def learning_rate_at(self, epoch):
-        """The learning rate the schedule gives for ``epoch`` (0-based)."""
-        return float(get_schedule(self.schedule)(epoch, self.learning_rate, self.max_epochs))
-
-    def step(self, network, X, y):
-        """One SGD update of ``network.theta`` (in place) on the minibatch ``(X, y)``.
-
-        Uses the learning rate of the optimiser's current epoch: the epoch that
-        :meth:`minimize` (or an estimator's ``partial_fit``) started last, so a ``step``
-        after ``minimize`` continues at the last epoch's rate; the schedule's epoch-0
-        rate before any epoch and after :meth:`reset`.  Returns the minibatch loss
-        before the step.
-        """
-        return _backend.current().scalar(self._step(network, X, y))
-
-    def _step(self, network, X, y):
-        """:meth:`step`, returning the loss as a 0-d array of the backend (no host read)."""
-        if self._lr is None:
-            self._validate_params()
-            self._lr = self.learning_rate_at(0)
-        xp = _backend.current().xp
-        value, g = network.loss_and_grad(X, y, train=True, sync=False)
-        theta = network.theta
-        if self.weight_decay:
-            g += self.weight_decay * theta
-        if self.clip_norm is not None:
-            norm = xp.sqrt(xp.sum(g * g))
-            # scale = min(1, c / ||g||), computed on the device (no host round trip)
-            g *= xp.minimum(1.0, self.clip_norm / xp.maximum(norm, 1e-30)).astype(g.dtype)
-        if self._velocity is None or self._velocity.shape != theta.shape \
-                or self._velocity.dtype != theta.dtype:
-            self._velocity = xp.zeros_like(theta)
-        momentum_update(theta, g, self._velocity, self._lr, self.momentum, self.nesterov)
-        return value
-
-    def _run_epoch(self, network, X, y, epoch):
-        """Shuffle, then one step per minibatch; returns the epoch's mean loss and lr.
-
-        The minibatch losses are summed where they are computed (on a GPU, on the
-        device) and read once, at the end of the epoch: the one host synchronisation of
-        an epoch, where :meth:`minimize` checks for divergence.
-        """
-        be = _backend.current()
-        self._lr = self.learning_rate_at(epoch)
-        n = X.shape[0]
-        total = 0.0
-        for idx in minibatches(n, self.batch_size, self._get_rng(), be):
-            total = total + self._step(network, X[idx], y[idx]) * idx.shape[0]
-        return {"loss": be.scalar(total) / n, "lr": self._lr}
+    def _update(self, kernels, theta, g, scale):
+        kernels["sgd_update"](theta, g, self._state["velocity"], scale, self._lr,
+                              float(self.momentum), float(self.weight_decay),
+                              bool(self.nesterov))

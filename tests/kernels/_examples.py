@@ -183,6 +183,8 @@ def make_args(name, dtype, rng, dims=None):
         return _masked_recurrent_args(name, d, dtype, rng, nrm)
     if name in GRU_KERNELS:
         return _gru_args(name, d, dtype, rng, nrm)
+    if CONTRACT[name].family == "optim":
+        return _optim_args(name, d, dtype, rng, nrm, uni)
     raise KeyError(f"no example arguments for kernel {name!r}: add it to make_args")
 
 
@@ -263,6 +265,38 @@ def _gru_args(name, d, dtype, rng, nrm):
             "gates": gates, "hn": hn, "m": m if d.get("rop_mask", True) else None, "Wh": Wh}
 
 
+def _optim_args(name, d, dtype, rng, nrm, uni):
+    """The optimiser family: a flat buffer of P = N * D * H parameters and its state.
+    ``d`` may set ``wd`` (weight decay), ``clip`` (give a scale), ``variant`` (0-3:
+    Nesterov / AMSGrad / decoupled decay / centered and momentum, by kernel) and
+    ``step``."""
+    n_par = d["N"] * d["D"] * d["H"]
+    wd, variant, clip = d.get("wd", 0.1), d.get("variant", 3), d.get("clip", True)
+    param, grad = nrm(n_par), nrm(n_par)
+    scale = np.array([0.6], dtype=dtype) if clip else None
+    if name == "clip_scale":
+        return {"grad": grad, "param": param, "weight_decay": wd, "clip_norm": 0.5}
+    if name == "sgd_update":
+        return {"param": param, "grad": grad, "velocity": nrm(n_par, scale=0.1),
+                "scale": scale, "lr": 0.05, "momentum": 0.9 if variant else 0.0,
+                "weight_decay": wd, "nesterov": variant % 2 == 1}
+    if name == "adam_update":
+        v = uni(n_par, low=0.05, high=1.0)
+        return {"param": param, "grad": grad, "m": nrm(n_par, scale=0.3), "v": v,
+                "vmax": (v + uni(n_par)).astype(dtype) if variant % 2 else None,
+                "scale": scale, "lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                "weight_decay": 0.0 if variant >= 2 else wd,
+                "decoupled_decay": wd if variant >= 2 else 0.0, "step": d.get("step", 3)}
+    if name == "rmsprop_update":
+        centered, momentum = variant in (1, 3), 0.9 if variant >= 2 else 0.0
+        return {"param": param, "grad": grad, "square_avg": uni(n_par, low=0.5, high=1.5),
+                "grad_avg": nrm(n_par, scale=0.1) if centered else None,
+                "buf": nrm(n_par, scale=0.1) if momentum else None, "scale": scale,
+                "lr": 0.01, "alpha": 0.99, "eps": 1e-8, "momentum": momentum,
+                "weight_decay": wd}
+    raise KeyError(f"no example arguments for kernel {name!r}: add it to _optim_args")
+
+
 def example_args(name, dtype, rng):
     """Valid arguments for ``name`` at the small fixed sizes of :data:`DEFAULT_DIMS`."""
     return make_args(name, dtype, rng)
@@ -317,6 +351,14 @@ def _dims_random(draw):
             "offset": draw(u64)}
 
 
+@st.composite
+def _dims_optim(draw):
+    return {"N": draw(st.integers(1, 6)), "D": draw(st.integers(1, 7)),
+            "H": draw(st.integers(1, 6)), "wd": draw(st.sampled_from([0.0, 0.1])),
+            "clip": draw(st.booleans()), "variant": draw(st.integers(0, 3)),
+            "step": draw(st.integers(1, 50))}
+
+
 def dims_strategy(name):
     """A hypothesis strategy for the sizes (and options) of a call of ``name``."""
     family = CONTRACT[name].family
@@ -324,6 +366,8 @@ def dims_strategy(name):
         base = _dims_random()
     elif family in ("rbm", "dense"):
         base = _dims_dense()
+    elif family == "optim":
+        base = _dims_optim()
     elif family == "conv":
         base = _dims_conv2d() if "2d" in name else _dims_conv1d()
     elif family == "pool":
@@ -373,10 +417,23 @@ RANDOM_EDGE_DIMS = {
 }
 
 
+#: Named cases of the optimiser family: every form of each update (variant: plain /
+#: Nesterov / AMSGrad / decoupled decay / centered / momentum, see _optim_args), with and
+#: without the clipping scale and the L2 decay, on 1 and on 2 * 3 * 5 parameters.
+OPTIM_EDGE_DIMS = {
+    f"variant {v}{' clipped' if clip else ''}{' decayed' if wd else ''}{' P 1' if one else ''}":
+        {"variant": v, "clip": clip, "wd": wd, **({"N": 1, "D": 1, "H": 1} if one else
+                                                 {"N": 2, "D": 3, "H": 5})}
+    for v in range(4) for clip in (False, True) for wd in (0.0, 0.1) for one in (False, True)
+    if not one or (clip and wd)}
+
+
 def edge_cases(name):
     """``[(label, dims)]`` of :data:`EDGE_DIMS` that make a valid call of ``name``."""
     if CONTRACT[name].family == "random":
         return list(RANDOM_EDGE_DIMS.items())
+    if CONTRACT[name].family == "optim":
+        return list(OPTIM_EDGE_DIMS.items())
     cases = []
     for label, dims in EDGE_DIMS.items():
         d = dict(DEFAULT_DIMS, **dims)
@@ -417,7 +474,7 @@ def symbol_sizes(name, args):
         a = args[arg]
         if a is None:
             continue
-        for sym, size in zip(shape.lstrip("?").removeprefix("i:").split(","), a.shape):
+        for sym, size in zip(shape.lstrip("?!").removeprefix("i:").split(","), a.shape):
             dims[sym] = int(size)
     if spec.family in ("conv", "pool"):
         two = "2d" in name
@@ -447,6 +504,9 @@ def expected_outputs(name, args):
     for oname, is_int, syms in returns_of(name):
         shape = []
         for s in syms:
+            if s.isdigit():                      # a fixed size: clip_scale's (1,)
+                shape.append(int(s))
+                continue
             m = re.fullmatch(r"(\d*)(\w+)", s)
             shape.append(int(m.group(1) or 1) * dims[m.group(2)])
         out.append((oname, tuple(shape), np.dtype(np.int64) if is_int else float_dtype))

@@ -35,15 +35,18 @@ OPTION_TEXT = {
     "nonneg": "real in [0, inf)",
     "uint64": "int in [0, 2^64)",
     "float_dtype": "`float32` or `float64`",
+    "bool": "bool",
+    "pos_real": "real in (0, inf)",
 }
 
 
 def _shape_text(shape):
     if shape.startswith("i:"):
         return f"({shape[2:]}) int64"
-    if shape.startswith("?"):
-        return f"({shape[1:]}) or None"
-    return f"({shape})"
+    optional, shape = shape.startswith("?"), shape.lstrip("?")
+    inplace, shape = shape.startswith("!"), shape.lstrip("!")
+    text = f"({shape})" + (" or None" if optional else "")
+    return text + (" in place" if inplace else "")
 
 
 def contract_rows():

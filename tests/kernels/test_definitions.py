@@ -16,6 +16,7 @@ from deepbio._kernels import ACTIVATIONS, RNN_ACTIVATIONS
 from deepbio.testing import assert_close
 
 from ._examples import distinct
+from .test_optim_kernels import OPTIM_DEFINITIONS
 from .test_philox import philox_uniform_py
 
 #: Kernels whose outputs this module checks against a definition (read by test_coverage).
@@ -26,7 +27,7 @@ DEFINITION_COVERED = {
     "avgpool1d_forward", "elman_step_forward", "elman_forward", "lstm_step_forward",
     "lstm_forward", "elman_forward_masked", "lstm_forward_masked", "elman_rop", "lstm_rop",
     "gru_forward", "gru_forward_masked", "gru_rop",
-}
+} | OPTIM_DEFINITIONS
 
 
 class Run:

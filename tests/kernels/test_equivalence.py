@@ -4,7 +4,9 @@ For hypothesis-drawn sizes (and the named edge cases: batch 1, kernel as large a
 input, stride larger than the kernel or the input, padding, sequence length 1), in float32
 and float64, each call through ``backend.kernels``
 
-* leaves its inputs unchanged (kernels are pure);
+* leaves its inputs unchanged (kernels are pure); the optimiser family's ``!`` arrays
+  are updated in place instead, returned as themselves, and their new values must equal
+  the reference's;
 * returns the outputs the contract's ``returns`` promises: count, shape, dtype, the
   backend's array type, C-contiguous and writeable new arrays sharing no memory with the
   inputs or with each other;
@@ -20,7 +22,7 @@ import pytest
 from hypothesis import given
 
 import deepbio.backend
-from deepbio._kernels import CONTRACT
+from deepbio._kernels import CONTRACT, inplace_arrays
 from deepbio.testing import assert_close
 
 from ._examples import as_tuple, edge_cases, expected_outputs, kernel_args, make_args, to_backend
@@ -48,9 +50,13 @@ def _compare_bernoulli(name, args, got, ref):
 def check_call(backend, name, args):
     """Run ``name`` on ``backend`` and check it against the contract and the reference."""
     spec = CONTRACT[name]
-    bargs = to_backend(args, backend)
+    inplace = {k for k in inplace_arrays(name) if args[k] is not None}
+    # in-place kernels write into their arguments: the backend and the reference each
+    # get their own copies
+    fresh = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in args.items()}
+    bargs = to_backend(fresh, backend)
     snapshot = {k: np.array(backend.to_numpy(v), copy=True) for k, v in bargs.items()
-                if k in spec.arrays and v is not None}
+                if k in spec.arrays and v is not None and k not in inplace}
     got = as_tuple(getattr(backend.kernels, name)(**bargs))
 
     for k, before in snapshot.items():
@@ -60,6 +66,9 @@ def check_call(backend, name, args):
     assert len(got) == len(want), f"{name}: {len(got)} outputs, the contract says {len(want)}"
     inputs = {k: v for k, v in bargs.items() if k in spec.arrays and v is not None}
     for i, (out, (oname, shape, dtype)) in enumerate(zip(got, want)):
+        if oname in inplace:
+            assert out is bargs[oname], f"{name}: output {oname} is not its in-place input"
+            continue
         assert isinstance(out, backend.array_type), (
             f"{name}: output {oname} is a {type(out).__name__}, not {backend.array_type}")
         assert tuple(out.shape) == shape, f"{name}: output {oname} has shape {out.shape}, " \
@@ -74,8 +83,13 @@ def check_call(backend, name, args):
             assert not backend.xp.shares_memory(out, got[j]), \
                 f"{name}: outputs {oname} and {want[j][0]} share memory"
 
-    ref = as_tuple(getattr(deepbio.backend.get("numpy").kernels, name)(**args))
+    ref_args = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in args.items()}
+    ref = as_tuple(getattr(deepbio.backend.get("numpy").kernels, name)(**ref_args))
     host = tuple(backend.to_numpy(o) for o in got)
+    for k in sorted(inplace - {o for o, _, _ in want}):      # in place, not returned
+        r = ref_args[k]
+        assert_close(backend.to_numpy(bargs[k]), r, RTOL[r.dtype],
+                     floor=max(1.0, float(np.max(np.abs(r), initial=0.0))), name=f"{name}: {k}")
     if name == "sigmoid_bernoulli":
         _compare_bernoulli(name, args, host, ref)
         return

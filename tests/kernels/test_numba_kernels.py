@@ -57,7 +57,7 @@ from deepbio._kernels.numba import gemm, philox  # noqa: E402
 from deepbio.testing import assert_close  # noqa: E402
 
 from . import test_equivalence  # noqa: E402
-from ._examples import EDGE_DIMS, edge_cases, make_args  # noqa: E402
+from ._examples import EDGE_DIMS, OPTIM_EDGE_DIMS, edge_cases, make_args  # noqa: E402
 from .test_equivalence import check_call  # noqa: E402
 
 XP = nb.runtime().xp
@@ -226,6 +226,14 @@ _EDGE["pool"] = _EDGE["conv"]
     if label in _EDGE.get(CONTRACT[name].family, ())])
 def test_edge_cases(name, label):
     _check(name, np.float64, EDGE_DIMS[label], seed=7)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CONTRACT if CONTRACT[n].family == "optim"))
+def test_every_form_of_the_optimiser_updates(name):
+    """Each update's every form (plain, Nesterov, AMSGrad, decoupled, centered, momentum;
+    with and without the clipping scale and L2 decay) in place as the reference."""
+    for label, dims in OPTIM_EDGE_DIMS.items():
+        _check(name, np.float64, dims, seed=7)
 
 
 # ---------------------------------------------------------------- max pooling ties

@@ -39,7 +39,7 @@ def _float_args(name, args):
 def _sharers(name, arg, sym):
     """Other array arguments of ``name`` that use shape symbol ``sym``."""
     return [k for k, s in CONTRACT[name].arrays.items() if k != arg
-            and sym in s.lstrip("?").removeprefix("i:").split(",")]
+            and sym in s.lstrip("?!").removeprefix("i:").split(",")]
 
 
 def array_cases(name):
@@ -53,7 +53,7 @@ def array_cases(name):
         if a is None:
             continue
         is_index = shape.startswith("i:")
-        symbols = shape.lstrip("?").removeprefix("i:").split(",")
+        symbols = shape.lstrip("?!").removeprefix("i:").split(",")
         shp = lambda s: str(tuple(s))  # noqa: E731
         if is_index:
             cases += [(arg, "float64", lambda xp, a: a.astype(xp.float64), TypeError,
@@ -163,6 +163,9 @@ BAD_OPTIONS = {
     "prob": [(-0.1, ValueError), (1.5, ValueError), (float("nan"), ValueError),
              ("0.5", TypeError), (None, TypeError), (np.array([0.3]), TypeError)],
     "open_prob": [(0.0, ValueError), (1.0, ValueError), (-1, ValueError)],
+    "bool": [(1, TypeError), ("yes", TypeError), (None, TypeError)],
+    "pos_real": [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError),
+                 (None, TypeError)],
     "nonneg": [(-1e-3, ValueError), (float("inf"), ValueError), (float("nan"), ValueError),
                ("1", TypeError), (np.array([0.1]), TypeError)],
     "uint64": [(-1, ValueError), (2**64, ValueError), (1.5, TypeError), ("3", TypeError),
@@ -273,7 +276,19 @@ def _lstm_cases():
     ]
 
 
-RULE_CASES = _conv_cases() + _pool_cases() + _lstm_cases()
+def _optim_cases():
+    z = np.zeros
+    return [
+        ("sgd_update", dict(param=z(4), grad=z(4), velocity=z(4), scale=z(2), lr=0.1,
+                            momentum=0.9, weight_decay=0.0, nesterov=False),
+         ["scale", "(1,)", "(2,)"]),
+        ("rmsprop_update", dict(param=z(4), grad=z(4), square_avg=z(4), grad_avg=None,
+                                buf=None, scale=None, lr=0.1, alpha=0.9, eps=1e-8,
+                                momentum=0.5, weight_decay=0.0), ["momentum", "buf"]),
+    ]
+
+
+RULE_CASES = _conv_cases() + _pool_cases() + _lstm_cases() + _optim_cases()
 
 
 @pytest.mark.parametrize("name,args,words", [

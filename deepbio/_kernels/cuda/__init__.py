@@ -44,6 +44,8 @@ SOURCES = {
                   "lstm_cell_grad_masked<{T}>", "masked_carry<{T}>", "elman_rop_step<{T}>",
                   "lstm_rop_step<{T}>", "gru_cell<{T}>", "gru_cell_grad<{T}>",
                   "gru_rop_step<{T}>"),
+    "optim": ("sq_norm_partial<{T}>", "clip_factor<{T}>", "sgd_update<{T}>",
+              "adam_update<{T}>", "rmsprop_update<{T}>"),
 }
 #: NVRTC options (the folder is on the include path for common.cuh and philox.cuh).
 OPTIONS = ("--std=c++17", f"-I{HERE}")
@@ -732,6 +734,60 @@ def gru_rop(Ax, Ah, h0, hs, gates, hn, m, Wh):
                            _row(m, t), _NULL if t == 0 else rh[t - 1], rh[t], _i64(size),
                            hsz, np.int32(t == 0)))
     return rh
+
+
+# ------------------------------------------------------------------------ optimiser
+# In place on the flat parameter vector and the state (the contract's ``!`` arrays): one
+# element-wise launch per update; clip_scale is one norm pass (a block sum per block,
+# then one block adds the block sums).
+
+
+def _blocks(work):
+    return max(1, min(-(-work // THREADS), MAX_BLOCKS))
+
+
+def clip_scale(grad, param, weight_decay, clip_norm):
+    cp = _cupy()
+    n, T = grad.size, grad.dtype.type
+    parts = _blocks(n)
+    partial = cp.empty(parts, np.float64)
+    scale = cp.empty(1, grad.dtype)
+    _fn("optim", "sq_norm_partial<{T}>", grad.dtype)(
+        (parts,), (THREADS,), (grad, param, T(weight_decay), partial, _i64(n)))
+    _fn("optim", "clip_factor<{T}>", grad.dtype)(
+        (1,), (THREADS,), (partial, _i64(parts), np.float64(clip_norm), scale))
+    return scale
+
+
+def sgd_update(param, grad, velocity, scale, lr, momentum, weight_decay, nesterov):
+    T = param.dtype.type
+    _launch(_fn("optim", "sgd_update<{T}>", param.dtype), param.size,
+            (param, grad, velocity, _opt(scale), T(lr), T(momentum), T(weight_decay),
+             np.int32(bool(nesterov)), _i64(param.size)))
+    return param, velocity
+
+
+def adam_update(param, grad, m, v, vmax, scale, lr, beta1, beta2, eps, weight_decay,
+                decoupled_decay, step):
+    T = param.dtype.type
+    step_size = lr / (1.0 - beta1 ** step)
+    root_bc2 = (1.0 - beta2 ** step) ** 0.5
+    _launch(_fn("optim", "adam_update<{T}>", param.dtype), param.size,
+            (param, grad, m, v, _opt(vmax), _opt(scale), T(step_size), T(root_bc2),
+             T(1.0 - beta1), T(beta2), T(1.0 - beta2), T(eps), T(weight_decay),
+             T(1.0 - lr * decoupled_decay), np.int32(decoupled_decay != 0),
+             _i64(param.size)))
+    return param, m, v
+
+
+def rmsprop_update(param, grad, square_avg, grad_avg, buf, scale, lr, alpha, eps, momentum,
+                   weight_decay):
+    T = param.dtype.type
+    _launch(_fn("optim", "rmsprop_update<{T}>", param.dtype), param.size,
+            (param, grad, square_avg, _opt(grad_avg), _opt(buf if momentum > 0 else None),
+             _opt(scale), T(lr), T(alpha), T(1.0 - alpha), T(eps), T(momentum),
+             T(weight_decay), _i64(param.size)))
+    return param, square_avg
 
 
 # ---------------------------------------------------------------------------- load

@@ -46,7 +46,7 @@ import os
 from typing import NamedTuple
 
 #: Kernel modules holding contract kernels (each defines ``__all__``).
-_MODULES = ("rbm", "dense", "conv", "pool", "recurrent", "philox")
+_MODULES = ("rbm", "dense", "conv", "pool", "recurrent", "philox", "optim")
 
 _INSTALL = "pip install numba numba-cuda"
 

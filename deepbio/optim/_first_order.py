@@ -1,0 +1,136 @@
+"""The minibatch loop shared by the first-order optimisers (SGD, Adam, AdamW, RMSprop).
+
+:class:`FirstOrder` holds what they have in common: the learning-rate schedule, L2
+weight decay, global-norm gradient clipping, the epoch of shuffled minibatches (early
+stopping and the history come from :meth:`Optimizer.minimize`).  A subclass names its
+state buffers and its fused update kernel (the ``optim`` family of the kernel contract):
+
+* ``_state_names``: the state vectors, each of ``theta``'s shape and dtype, created
+  (zero) on first use and dropped by ``reset()``;
+* ``_update(kernels, theta, g, scale)``: one call of its kernel, in place on ``theta``
+  and the state, one pass over the flat parameter buffer.
+
+A step is then two passes at most over the parameters: one norm pass for the clipping
+factor (``clip_scale``, only when ``clip_norm`` is set) and the fused update.  The
+factor stays on the device (a (1,) array): no host round trip per step.
+"""
+from .. import backend as _backend
+from .._validation import Interval, Options
+from ._base import CallableConstraint, Optimizer, minibatches
+from .schedules import SCHEDULES, get_schedule
+
+__all__ = ["FirstOrder", "COMMON_CONSTRAINTS"]
+
+#: Constraints of the hyper-parameters every first-order optimiser has.
+COMMON_CONSTRAINTS = {
+    "learning_rate": [Interval("real", 0, None, closed="neither")],
+    "weight_decay": [Interval("real", 0, None, closed="left")],
+    "schedule": [Options(*SCHEDULES), CallableConstraint()],
+    "clip_norm": [None, Interval("real", 0, None, closed="neither")],
+    "batch_size": [Interval("int", 1, None, closed="left")],
+    "max_epochs": [Interval("int", 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+    "patience": [Interval("int", 1, None, closed="left")],
+    "tol": [Interval("real", 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "random_state": ["random_state"],
+}
+
+
+class FirstOrder(Optimizer):
+    """Base of the minibatch gradient optimisers; see the module docstring."""
+
+    _state_names = ()
+
+    def _set_common(self, learning_rate, weight_decay, schedule, clip_norm, batch_size,
+                    max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
+                    random_state):
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.clip_norm = clip_norm
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.reset()
+
+    def reset(self):
+        """Forget the state buffers, the step count, the current learning rate (``step``
+        then uses the epoch-0 rate) and the random generator."""
+        super().reset()
+        self._state = None
+        self._lr = None
+        self._t = 0
+
+    def learning_rate_at(self, epoch):
+        """The learning rate the schedule gives for ``epoch`` (0-based)."""
+        return float(get_schedule(self.schedule)(epoch, self.learning_rate, self.max_epochs))
+
+    # ------------------------------------------------------------ to override
+    def _clip_decay(self):
+        """The weight decay folded into the gradient before clipping (L2 decay)."""
+        return self.weight_decay
+
+    def _update(self, kernels, theta, g, scale):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ steps
+    def _buffers(self, theta):
+        """The state vectors (zeros on first use, or when ``theta`` changed shape or
+        dtype), as a dict by name."""
+        st = self._state
+        if st is None or set(st) != set(self._state_names) \
+                or any(b.shape != theta.shape or b.dtype != theta.dtype for b in st.values()):
+            xp = _backend.current().xp
+            st = self._state = {n: xp.zeros_like(theta) for n in self._state_names}
+            self._t = 0
+        return st
+
+    def step(self, network, X, y):
+        """One update of ``network.theta`` (in place) on the minibatch ``(X, y)``.
+
+        Uses the learning rate of the optimiser's current epoch: the epoch that
+        :meth:`minimize` (or an estimator's ``partial_fit``) started last, so a ``step``
+        after ``minimize`` continues at the last epoch's rate; the schedule's epoch-0
+        rate before any epoch and after :meth:`reset`.  Returns the minibatch loss
+        before the step.
+        """
+        return _backend.current().scalar(self._step(network, X, y))
+
+    def _step(self, network, X, y):
+        """:meth:`step`, returning the loss as a 0-d array of the backend (no host read)."""
+        if self._lr is None:
+            self._validate_params()
+            self._lr = self.learning_rate_at(0)
+        kernels = _backend.current().kernels.raw
+        value, g = network.loss_and_grad(X, y, train=True, sync=False)
+        theta = network.theta
+        scale = None
+        if self.clip_norm is not None:
+            scale = kernels["clip_scale"](g, theta, float(self._clip_decay()),
+                                          float(self.clip_norm))
+        self._buffers(theta)
+        self._t += 1
+        self._update(kernels, theta, g, scale)
+        return value
+
+    def _run_epoch(self, network, X, y, epoch):
+        """Shuffle, then one step per minibatch; returns the epoch's mean loss and lr.
+
+        The minibatch losses are summed where they are computed (on a GPU, on the
+        device) and read once, at the end of the epoch: the one host synchronisation of
+        an epoch, where :meth:`minimize` checks for divergence.
+        """
+        be = _backend.current()
+        self._lr = self.learning_rate_at(epoch)
+        n = X.shape[0]
+        total = 0.0
+        for idx in minibatches(n, self.batch_size, self._get_rng(), be):
+            total = total + self._step(network, X[idx], y[idx]) * idx.shape[0]
+        return {"loss": be.scalar(total) / n, "lr": self._lr}
