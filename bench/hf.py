@@ -14,6 +14,8 @@ Run from the repository root (the demo configurations are imported from
                                                   # fraction of seeds reaching the
                                                   # criterion, HF +- structural damping
                                                   # vs momentum SGD, equal counted budget
+    python bench/hf.py torch-addition --T 100     # PyTorch LSTM + Adam, same data, to
+                                                  # held-out MAE < 0.04 (needs torch)
 
 Every command takes ``--backend`` (default: cython when built).  Set
 ``OMP_NUM_THREADS=1`` on a shared machine: oversubscribed OpenMP / BLAS threads make
@@ -474,6 +476,58 @@ def pathological(args):
               f" | {cost} | {times} | {errs} |", flush=True)
 
 
+def torch_addition(args):
+    """The alternative a user would try: PyTorch, an LSTM and Adam on the same addition
+    data (``make_addition_problem``, the same training / held-out split as ``addition``),
+    to the first held-out MAE below ``--target``.  Counted cost as deepbio counts it: one
+    gradient evaluation per example per step (``batch`` per step), evaluations not
+    counted.  torch is not a deepbio dependency: this command needs it installed."""
+    try:
+        import torch
+    except ImportError:
+        sys.exit("torch-addition needs PyTorch (pip install torch)")
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.manual_seed(args.seed)
+    X, y, Xt, yt = demos.addition_data(args.T, args.n_train, seed=args.seed)
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    Xt, yt = torch.from_numpy(Xt), torch.from_numpy(yt)
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(2, args.hidden, batch_first=True)
+            self.out = torch.nn.Linear(args.hidden, 1)
+
+        def forward(self, x):
+            h, _ = self.rnn(x)
+            return self.out(h[:, -1])
+
+    model = Model()
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    gen = torch.Generator().manual_seed(args.seed)
+    t0, cost, first = time.perf_counter(), 0, None
+    print(f"torch {torch.__version__} LSTM {args.hidden}, Adam lr {args.lr}, batch "
+          f"{args.batch}, addition T={args.T}, {args.n_train} sequences", flush=True)
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(0, len(X), (args.batch,), generator=gen)
+        loss = 0.5 * ((model(X[idx]) - y[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        cost += args.batch
+        if step % args.eval_every == 0:
+            with torch.no_grad():
+                mae = float((model(Xt) - yt).abs().mean())
+            elapsed = time.perf_counter() - t0
+            print(f"step {step} cost {cost} test_mae {mae:.4f} time {elapsed:.0f}",
+                  flush=True)
+            if mae < args.target:
+                first = (step, cost, elapsed, mae)
+                break
+    print(f"RESULT torch LSTM T={args.T} first_below_target (step, cost, time, mae) = "
+          f"{first}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default=demos.FAST_BACKEND)
@@ -525,11 +579,21 @@ def main(argv=None):
     pa.add_argument("--n-test", type=int, default=1000)
     pa.add_argument("--units", type=int, default=100)
     pa.add_argument("--max-error", type=float, default=0.01)
+    tt = sub.add_parser("torch-addition")
+    tt.add_argument("--T", type=int, default=100)
+    tt.add_argument("--n-train", type=int, default=10000)
+    tt.add_argument("--hidden", type=int, default=100)
+    tt.add_argument("--lr", type=float, default=1e-3)
+    tt.add_argument("--batch", type=int, default=50)
+    tt.add_argument("--steps", type=int, default=20000)
+    tt.add_argument("--eval-every", type=int, default=50)
+    tt.add_argument("--target", type=float, default=0.04)
+    tt.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     with deepbio.use_backend(args.backend):
         {"cost": cost, "tune-sgd": tune_sgd, "autoencoder": autoencoder,
          "addition": addition, "tune-sgd-addition": tune_sgd_addition,
-         "pathological": pathological}[args.cmd](args)
+         "pathological": pathological, "torch-addition": torch_addition}[args.cmd](args)
 
 
 if __name__ == "__main__":
