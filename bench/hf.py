@@ -9,6 +9,13 @@ Run from the repository root (the demo configurations are imported from
     python bench/hf.py autoencoder                # HF vs the best SGD: curves
     python bench/hf.py addition --T 100 --opt hf  # one addition-problem run, its curve
     python bench/hf.py tune-sgd-addition          # SGD grid on the addition problem
+    python bench/hf.py pathological --problems addition temporal_order --T 100
+                                                  # Martens & Sutskever's problems:
+                                                  # fraction of seeds reaching the
+                                                  # criterion, HF +- structural damping
+                                                  # vs momentum SGD, equal counted budget
+    python bench/hf.py torch-addition --T 100     # PyTorch LSTM + Adam, same data, to
+                                                  # held-out MAE < 0.04 (needs torch)
 
 Every command takes ``--backend`` (default: cython when built).  Set
 ``OMP_NUM_THREADS=1`` on a shared machine: oversubscribed OpenMP / BLAS threads make
@@ -325,6 +332,202 @@ def tune_sgd_addition(args):
           itertools.product(args.batch_sizes, args.momenta, args.learning_rates), score)
 
 
+# ------------------------------------------- Martens & Sutskever's pathological problems
+
+#: HF on recurrent networks as tuned on the addition problem (docs/hf.md, ADD_HF), with
+#: and without structural damping; SGD: the best of the addition grid at 3e5 (ADD_SGD)
+PATHOLOGICAL_METHODS = {
+    "hf-sd": ("hf", {k: v for k, v in demos.ADD_HF.items() if k != "random_state"}),
+    "hf": ("hf", {**{k: v for k, v in demos.ADD_HF.items() if k != "random_state"},
+                  "structural_damping": 0.0}),
+    "sgd": ("sgd", dict(demos.ADD_SGD)),
+}
+
+
+def pathological_data(problem, T, n, seed):
+    """``(X_in, targets, y_true)`` of one problem for an ``nn.Network``: inputs with the
+    mask as a last channel where the problem has variable lengths, float32 targets for
+    the network's loss (one-hot for the classification problems), and the labels /
+    values the success rule of :func:`deepbio.datasets.pathological_error` compares."""
+    from deepbio.datasets import (make_addition_problem, make_memorization_problem,
+                                  make_multiplication_problem,
+                                  make_random_permutation_problem,
+                                  make_temporal_order_problem, make_xor_problem)
+    from deepbio.models._checks import with_mask_channel
+    f32 = np.float32
+    if problem == "addition":
+        X, y = make_addition_problem(n, T, random_state=seed, dtype=f32)
+        return X, y, y
+    if problem == "multiplication":
+        X, y, m = make_multiplication_problem(n, T, random_state=seed, dtype=f32)
+        return with_mask_channel(X, m), y, y
+    if problem in ("xor", "temporal_order", "temporal_order_3bit"):
+        if problem == "xor":
+            X, y, m = make_xor_problem(n, T, random_state=seed, dtype=f32)
+        else:
+            X, y, m = make_temporal_order_problem(
+                n, T, n_symbols=2 if problem == "temporal_order" else 3,
+                random_state=seed, dtype=f32)
+        K = {"xor": 2, "temporal_order": 4, "temporal_order_3bit": 8}[problem]
+        return with_mask_channel(X, m), np.eye(K, dtype=f32)[y], y
+    if problem == "random_permutation":
+        X, y = make_random_permutation_problem(n, T, random_state=seed, dtype=f32)
+        return X, np.eye(X.shape[2], dtype=f32)[y], y
+    if problem == "memorization":
+        X, y = make_memorization_problem(n, T, random_state=seed, dtype=f32)
+        return X, np.eye(X.shape[2] - 1, dtype=f32)[y], y
+    raise ValueError(f"unknown problem {problem!r}")
+
+
+def pathological_network(problem, input_shape, n_out, units, seed):
+    """Elman (``units`` tanh units) then a linear layer; squared error for the
+    real-valued problems, softmax cross-entropy (per position for the two tagging
+    problems) otherwise; a SequenceMask first where the inputs carry a mask."""
+    from deepbio.nn import (Dense, MaskedSoftmaxCrossEntropy, Network, SequenceMask,
+                            TimeDistributedDense, recurrent)
+    per_position = problem in ("random_permutation", "memorization")
+    masked = problem not in ("addition", "random_permutation", "memorization")
+    layers = [SequenceMask()] if masked else []
+    layers.append(recurrent.Elman(units, "tanh", return_sequences=per_position))
+    layers.append((TimeDistributedDense if per_position else Dense)(n_out))
+    loss = ("squared_error" if problem in ("addition", "multiplication") else
+            MaskedSoftmaxCrossEntropy() if per_position else "softmax_cross_entropy")
+    return Network(layers, loss, dtype="float32").build(input_shape, random_state=seed)
+
+
+def _pathological_predictions(problem, net, X):
+    out = []
+    for start in range(0, len(X), 500):
+        out.append(deepbio.backend.current().to_numpy(net.predict(X[start:start + 500])))
+    return np.concatenate(out)
+
+
+def pathological_run(problem, T, method, seed, budget, n_train, n_test, units,
+                     max_error=0.01, eval_every=1):
+    """One run: train until the held-out error of the problem's success rule is at most
+    ``max_error`` (evaluated after every HF iteration / SGD epoch: bookkeeping, not
+    counted) or the counted budget is spent.  Returns a dict with ``solved``, the
+    counted ``cost`` and the ``time`` at the stop, and the last held-out ``error``."""
+    from deepbio.datasets import pathological_error
+    X, Y, _ = pathological_data(problem, T, n_train, seed)
+    Xt, _, yt = pathological_data(problem, T, n_test, seed + 1000)
+    net = pathological_network(problem, X.shape[1:], Y.shape[-1], units, seed)
+    counter = CountingNetwork(net)
+    kind, params = PATHOLOGICAL_METHODS[method]
+    state = {"error": 1.0, "n": 0, "solved": False}
+    t0 = time.perf_counter()
+    n_chars = 5 if problem == "memorization" else None
+
+    def check(_entry=None):
+        state["n"] += 1
+        if state["n"] % eval_every:
+            return False
+        state["error"] = pathological_error(problem, yt, _pathological_predictions(
+            problem, net, Xt), n_chars=n_chars)
+        state["solved"] = state["error"] <= max_error
+        state["cost"], state["time"] = counter.cost, time.perf_counter() - t0
+        return state["solved"]
+
+    try:
+        if kind == "hf":
+            HessianFree(max_iter=10**6, max_cost=budget, random_state=seed,
+                        **params).minimize(counter, X, Y, callback=check)
+        else:
+            SGD(max_epochs=max(1, math.ceil(budget / len(X))), random_state=seed,
+                **params).minimize(counter, X, Y, callback=check)
+    except FloatingPointError as err:
+        state["diverged"] = str(err)[:80]
+    if not state["solved"]:
+        check()
+        state["n"] = 0
+    state.update(cost=counter.cost, time=time.perf_counter() - t0)
+    return {"problem": problem, "T": T, "method": method, "seed": seed, **state}
+
+
+def pathological(args):
+    """The results table of docs/hf.md: for each problem, T and method, how many of the
+    seeds reach the success criterion within the counted budget, their cost and time."""
+    rows = []
+    print(f"pathological problems: Elman {args.units} tanh, {args.n_train} training / "
+          f"{args.n_test} held-out sequences, budget {args.budget:.3g} counted gradient "
+          f"evaluations, criterion: held-out error <= {args.max_error}, backend "
+          f"{deepbio.backend.current().name}", flush=True)
+    for problem in args.problems:
+        for T in args.T:
+            for method in args.methods:
+                runs = []
+                for seed in args.seeds:
+                    r = pathological_run(problem, T, method, seed, args.budget,
+                                         args.n_train, args.n_test, args.units,
+                                         args.max_error)
+                    runs.append(r)
+                    print(json.dumps(r), flush=True)
+                rows.append(runs)
+    print("\n| problem | T | method | seeds solved | counted cost (solved runs) | "
+          "wall time per run | held-out error at the end |")
+    print("|---|---|---|---|---|---|---|")
+    for runs in rows:
+        r0 = runs[0]
+        solved = [r for r in runs if r["solved"]]
+        cost = ", ".join(f"{r['cost']:.2g}" for r in solved) or "—"
+        times = ", ".join(f"{r['time']:.0f} s" for r in runs)
+        errs = ", ".join(f"{r['error']:.3f}" for r in runs)
+        print(f"| {r0['problem']} | {r0['T']} | {r0['method']} | {len(solved)}/{len(runs)}"
+              f" | {cost} | {times} | {errs} |", flush=True)
+
+
+def torch_addition(args):
+    """The alternative a user would try: PyTorch, an LSTM and Adam on the same addition
+    data (``make_addition_problem``, the same training / held-out split as ``addition``),
+    to the first held-out MAE below ``--target``.  Counted cost as deepbio counts it: one
+    gradient evaluation per example per step (``batch`` per step), evaluations not
+    counted.  torch is not a deepbio dependency: this command needs it installed."""
+    try:
+        import torch
+    except ImportError:
+        sys.exit("torch-addition needs PyTorch (pip install torch)")
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.manual_seed(args.seed)
+    X, y, Xt, yt = demos.addition_data(args.T, args.n_train, seed=args.seed)
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    Xt, yt = torch.from_numpy(Xt), torch.from_numpy(yt)
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(2, args.hidden, batch_first=True)
+            self.out = torch.nn.Linear(args.hidden, 1)
+
+        def forward(self, x):
+            h, _ = self.rnn(x)
+            return self.out(h[:, -1])
+
+    model = Model()
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    gen = torch.Generator().manual_seed(args.seed)
+    t0, cost, first = time.perf_counter(), 0, None
+    print(f"torch {torch.__version__} LSTM {args.hidden}, Adam lr {args.lr}, batch "
+          f"{args.batch}, addition T={args.T}, {args.n_train} sequences", flush=True)
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(0, len(X), (args.batch,), generator=gen)
+        loss = 0.5 * ((model(X[idx]) - y[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        cost += args.batch
+        if step % args.eval_every == 0:
+            with torch.no_grad():
+                mae = float((model(Xt) - yt).abs().mean())
+            elapsed = time.perf_counter() - t0
+            print(f"step {step} cost {cost} test_mae {mae:.4f} time {elapsed:.0f}",
+                  flush=True)
+            if mae < args.target:
+                first = (step, cost, elapsed, mae)
+                break
+    print(f"RESULT torch LSTM T={args.T} first_below_target (step, cost, time, mae) = "
+          f"{first}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default=demos.FAST_BACKEND)
@@ -364,10 +567,33 @@ def main(argv=None):
                     default=[0.0003, 0.001, 0.003, 0.01, 0.03])
     ta.add_argument("--clip-norm", type=float, default=1.0)
     ta.add_argument("--seed", type=int, default=0)
+    pa = sub.add_parser("pathological")
+    pa.add_argument("--problems", nargs="+", default=["addition", "multiplication",
+                                                      "temporal_order"])
+    pa.add_argument("--T", nargs="+", type=int, default=[100])
+    pa.add_argument("--methods", nargs="+", default=list(PATHOLOGICAL_METHODS),
+                    choices=list(PATHOLOGICAL_METHODS))
+    pa.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    pa.add_argument("--budget", type=float, default=3e5)
+    pa.add_argument("--n-train", type=int, default=10000)
+    pa.add_argument("--n-test", type=int, default=1000)
+    pa.add_argument("--units", type=int, default=100)
+    pa.add_argument("--max-error", type=float, default=0.01)
+    tt = sub.add_parser("torch-addition")
+    tt.add_argument("--T", type=int, default=100)
+    tt.add_argument("--n-train", type=int, default=10000)
+    tt.add_argument("--hidden", type=int, default=100)
+    tt.add_argument("--lr", type=float, default=1e-3)
+    tt.add_argument("--batch", type=int, default=50)
+    tt.add_argument("--steps", type=int, default=20000)
+    tt.add_argument("--eval-every", type=int, default=50)
+    tt.add_argument("--target", type=float, default=0.04)
+    tt.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     with deepbio.use_backend(args.backend):
         {"cost": cost, "tune-sgd": tune_sgd, "autoencoder": autoencoder,
-         "addition": addition, "tune-sgd-addition": tune_sgd_addition}[args.cmd](args)
+         "addition": addition, "tune-sgd-addition": tune_sgd_addition,
+         "pathological": pathological, "torch-addition": torch_addition}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ __version__ = "0.1.0"
 from . import datasets  # noqa: E402,F401
 from .models import load, save  # noqa: E402,F401
 from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # noqa: E402
-                     RNNTagger, AutoEncoder, DBNClassifier, DBNRegressor,  # noqa: E402,F401
+                     RNNRegressor, RNNTagger, AutoEncoder, DBNClassifier,  # noqa: E402,F401
+                     DBNRegressor,
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier, StackedAutoEncoderRegressor)
 

@@ -25,7 +25,12 @@ module                 contents
 ``encoding``           :data:`ALPHABETS`, :func:`one_hot`, :func:`decode_one_hot`
 ``padding``            :func:`pad_sequences`, :func:`batch_iter`
 ``synthetic``          :func:`make_expression`, :func:`make_motif_sequences`,
-                       :func:`make_long_range_sequences`, :func:`make_addition_problem`
+                       :func:`make_long_range_sequences`, :func:`make_addition_problem`,
+                       the pathological RNN problems :func:`make_multiplication_problem`,
+                       :func:`make_xor_problem`, :func:`make_temporal_order_problem`,
+                       :func:`make_random_permutation_problem`,
+                       :func:`make_memorization_problem` and their success rules
+                       :func:`pathological_error`, :func:`pathological_success`
 ``_preprocessing``     :func:`train_test_split`, :func:`standardize`,
                        :class:`StandardScaler`, :class:`MinMaxScaler`
 ``metrics``            :func:`roc_auc_score`, :func:`accuracy_score`,
@@ -49,13 +54,17 @@ from .fasta import FastaRecord, iter_fasta, read_fasta
 from .metrics import (accuracy_score, confusion_matrix, mean_squared_error,
                       precision_recall_f1, roc_auc_score)
 from .padding import batch_iter, pad_sequences
-from .synthetic import (make_addition_problem, make_expression, make_long_range_sequences,
-                        make_motif_sequences)
+from .synthetic import (PATHOLOGICAL_PROBLEMS, make_addition_problem, make_expression,
+                        make_long_range_sequences, make_memorization_problem,
+                        make_motif_sequences, make_multiplication_problem,
+                        make_random_permutation_problem, make_temporal_order_problem,
+                        make_xor_problem, pathological_error, pathological_success)
 from .samples import NonNumericColumnsError, read_labels, read_samples
 from .tables import has_header, load_array, read_table, table_to_float
 
 __all__ = [
     "ALPHABETS",
+    "PATHOLOGICAL_PROBLEMS",
     "Bunch",
     "FastaRecord",
     "MinMaxScaler",
@@ -73,10 +82,17 @@ __all__ = [
     "make_addition_problem",
     "make_expression",
     "make_long_range_sequences",
+    "make_memorization_problem",
     "make_motif_sequences",
+    "make_multiplication_problem",
+    "make_random_permutation_problem",
+    "make_temporal_order_problem",
+    "make_xor_problem",
     "mean_squared_error",
     "one_hot",
     "pad_sequences",
+    "pathological_error",
+    "pathological_success",
     "precision_recall_f1",
     "read_cls",
     "read_expression",

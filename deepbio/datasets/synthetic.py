@@ -11,6 +11,11 @@ same data.
   RNN memory task).
 - :func:`make_addition_problem` -- the addition problem of Hochreiter & Schmidhuber
   (1997) for RNNs.
+- the other pathological long-range problems of Martens & Sutskever (2011):
+  :func:`make_multiplication_problem`, :func:`make_xor_problem`,
+  :func:`make_temporal_order_problem` (2 or 3 symbols),
+  :func:`make_random_permutation_problem`, :func:`make_memorization_problem`; their
+  success rules in :func:`pathological_error` / :func:`pathological_success`.
 """
 
 import math
@@ -22,7 +27,10 @@ from ._base import Bunch
 from .encoding import one_hot
 
 __all__ = ["make_expression", "make_motif_sequences", "make_long_range_sequences",
-           "make_addition_problem"]
+           "make_addition_problem", "make_multiplication_problem", "make_xor_problem",
+           "make_temporal_order_problem", "make_random_permutation_problem",
+           "make_memorization_problem", "pathological_error", "pathological_success",
+           "PATHOLOGICAL_PROBLEMS"]
 
 
 # ---------------------------------------------------------------------------
@@ -489,3 +497,540 @@ def make_addition_problem(n=1000, T=100, first_window=0.5, mean=False, random_st
     if mean:
         target = target / 2.0
     return X, target[:, None].astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# The pathological long-range problems of Martens & Sutskever (2011)
+# ---------------------------------------------------------------------------
+#
+# Hochreiter & Schmidhuber (1997) defined most of these; Martens & Sutskever (2011,
+# section 6 and the supplementary material) used them to show that Hessian-free
+# optimisation with structural damping trains RNNs on them.  The codings below follow
+# the data generators that Martens & Sutskever released with their paper (the
+# ``problems.py`` / ``utils.py`` of their HF-RNN code), in deepbio's conventions:
+# sequence-major ``(N, T, D)`` arrays, a boolean ``mask`` (N, T) for variable-length
+# problems, ``random_state``.  Every place where deepbio had to choose is said in the
+# generator's docstring.  Positions scale with the nominal length ``T`` as in that code:
+# ``p% of T`` means ``floor(p * T / 100)``, so ``T = 100`` gives the paper's problem
+# exactly and ``T = 200`` its longer version.
+
+
+def _pct(p, T):
+    """``floor(p * T / 100)``: a position given in hundredths of the nominal length."""
+    return (p * T) // 100
+
+
+def _window(lo, hi, floor=1):
+    """``[lo, hi)`` with ``lo >= floor`` and at least one position (short sequences)."""
+    lo = max(lo, floor)
+    return lo, max(hi, lo + 1)
+
+
+def _readout_steps(n, lo, hi, rng):
+    """Index of the last real step of each sequence, uniform in ``[lo, hi)``."""
+    lo, hi = _window(lo, hi, 0)
+    return rng.integers(lo, hi, size=n)
+
+
+def _length_mask(last, length):
+    """Boolean (N, length): True on steps ``0 .. last[i]``."""
+    return np.arange(length)[None, :] <= last[:, None]
+
+
+def _balanced_labels(n, n_classes, rng):
+    """Labels ``0 .. n_classes - 1`` in equal numbers (sizes differ by at most one),
+    in random order: what the released code gets from ``b % 2`` over a batch."""
+    return rng.permutation(np.arange(n) % n_classes)
+
+
+def _two_operand_problem(n, T, op, binary, length_pct, first_pct, second_pct, rng, dtype):
+    """The shared generator of the addition-type problems (the released code's
+    ``op_cls``): channel 0 values, channel 1 markers; see make_multiplication_problem."""
+    last = _readout_steps(n, _pct(length_pct[0], T), _pct(length_pct[1], T), rng)
+    length = int(last.max()) + 1
+    if binary:
+        values = (rng.random((n, length)) < 0.5).astype(np.float64)
+    else:
+        values = rng.random((n, length))
+    a_lo, a_hi = _window(_pct(first_pct[0], T), _pct(first_pct[1], T))
+    b_lo, b_hi = _window(max(_pct(second_pct[0], T), a_hi), _pct(second_pct[1], T))
+    first = rng.integers(a_lo, a_hi, size=n)
+    second = rng.integers(b_lo, b_hi, size=n)
+    rows = np.arange(n)
+    markers = np.zeros((n, length))
+    markers[:, 0] = -1.0                      # the start of the sequence
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    markers[rows, last - 3] = -1.0            # "the answer is due in three steps"
+    mask = _length_mask(last, length)
+    values = values * mask                    # nothing after the end
+    markers = markers * mask
+    X = np.stack([values, markers], axis=-1).astype(dtype)
+    target = op(X[rows, first, 0].astype(np.float64), X[rows, second, 0].astype(np.float64))
+    return X, target, mask
+
+
+def _check_T(T, low=10):
+    return check_int("T", T, low=low)
+
+
+def make_multiplication_problem(n=1000, T=100, random_state=None, dtype=np.float64):
+    """The multiplication problem (Hochreiter & Schmidhuber 1997, experiment 5; Martens &
+    Sutskever 2011), variable length.
+
+    Coding (that of Martens & Sutskever's released generator, at nominal length ``T``):
+
+    - each sequence has ``L`` real steps, ``L - 1`` (the read-out step) uniform in
+      ``[T, 1.1 T)`` (``floor`` of both ends), padded to the longest in the batch;
+      ``mask`` marks the real steps;
+    - channel 0: values uniform in [0, 1) at every real step;
+    - channel 1: markers: -1 at step 0, +1 at the two operand steps -- the first uniform
+      in ``[max(1, 1% of T), 10% of T)``, the second in ``[10% of T, 50% of T)`` --
+      -1 three steps before the read-out step (``L - 4``), 0 elsewhere (and on padding);
+    - target ``y`` = the product of the two marked values, read out after the last real
+      step.
+
+    Success criterion (the released code's real-valued zero-one loss): a test sequence
+    is predicted correctly when ``|prediction - y| <= 0.04``; see
+    :func:`pathological_success`.  Predicting the constant mean (1/4) is right on about
+    11 % of sequences (MAE about 0.18): the baseline to beat.
+
+    Parameters
+    ----------
+    n : int, default=1000
+    T : int >= 10, default=100
+        Nominal length (the paper's ``T``); real lengths are ``T + 1 .. 1.1 T``.
+    random_state : None, int or numpy.random.Generator, default=None
+    dtype : floating dtype, default=numpy.float64
+
+    Returns
+    -------
+    X : ndarray of shape (n, L_max, 2)
+    y : ndarray of shape (n, 1), of ``dtype``
+    mask : ndarray of shape (n, L_max), bool
+
+    Notes
+    -----
+    deepbio's choices: the read-out happens after the last real step of the sequence (the
+    estimators read the last state there), i.e. the released code's target index is the
+    last real step; positions and lengths are drawn independently per sequence; short
+    ``T`` (below 100) keep every window at least one step wide and the second operand
+    after the first window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepbio.datasets import make_multiplication_problem
+    >>> X, y, mask = make_multiplication_problem(n=4, T=100, random_state=0)
+    >>> X.shape[0], X.shape[2], y.shape, mask.shape == X.shape[:2]
+    (4, 2, (4, 1), True)
+    >>> marked = np.where(X[:, :, 1] == 1, X[:, :, 0], 1.0).prod(axis=1)
+    >>> bool(np.allclose(marked, y[:, 0]))
+    True
+    """
+    n = check_int("n", n, low=1)
+    T = _check_T(T)
+    dtype = check_float_dtype("dtype", dtype)
+    rng = check_random_state(random_state)
+    X, target, mask = _two_operand_problem(n, T, np.multiply, False, (100, 110), (1, 10),
+                                           (10, 50), rng, dtype)
+    return X, target[:, None].astype(dtype), mask
+
+
+def make_xor_problem(n=1000, T=100, random_state=None, dtype=np.float64):
+    """The XOR problem of Martens & Sutskever (2011): the exclusive or of two marked bits.
+
+    Coding (their released generator, at nominal length ``T``; note that for this
+    problem it makes the sequences *half* as long as ``T``):
+
+    - ``L - 1`` (the read-out step) uniform in ``[50% of T, 55% of T)``; ``mask`` marks
+      the real steps;
+    - channel 0: random bits (0 or 1, probability 1/2) at every real step;
+    - channel 1: markers as in :func:`make_multiplication_problem`: -1 at step 0, +1 at
+      the two operand steps -- the first in ``[max(1, 1% of T), 10% of T)``, the second
+      in ``[15% of T, 25% of T)`` -- and -1 at step ``L - 4``;
+    - target: ``a XOR b`` of the two marked bits, an integer label 0 or 1 (the paper uses
+      a logistic output with cross-entropy; a two-class :class:`deepbio.RNNClassifier`
+      has the same loss).
+
+    Success criterion: a sequence is right when the predicted probability of 1 is on the
+    same side of 1/2 as the target (the released code's sign test on the logistic
+    output's input); :func:`pathological_success`.  Chance: half right.
+
+    Parameters
+    ----------
+    n : int, default=1000
+    T : int >= 20, default=100
+    random_state : None, int or numpy.random.Generator, default=None
+    dtype : floating dtype, default=numpy.float64
+        Of ``X``.
+
+    Returns
+    -------
+    X : ndarray of shape (n, L_max, 2)
+    y : ndarray of shape (n,), int64 in {0, 1}
+    mask : ndarray of shape (n, L_max), bool
+
+    Examples
+    --------
+    >>> from deepbio.datasets import make_xor_problem
+    >>> X, y, mask = make_xor_problem(n=6, T=100, random_state=0)
+    >>> X.shape[1] <= 55, sorted(set(y.tolist())) <= [0, 1]
+    (True, True)
+    """
+    n = check_int("n", n, low=1)
+    T = _check_T(T, 20)
+    dtype = check_float_dtype("dtype", dtype)
+    rng = check_random_state(random_state)
+    X, target, mask = _two_operand_problem(
+        n, T, lambda a, b: np.logical_xor(a > 0.5, b > 0.5), True, (50, 55), (1, 10),
+        (15, 25), rng, dtype)
+    return X, target.astype(np.int64), mask
+
+
+#: Symbols of the temporal-order problems (one-hot channels): 0-3 distractors, then
+TEMPORAL_X, TEMPORAL_Y, TEMPORAL_TRIGGER, TEMPORAL_START = 4, 5, 6, 7
+
+
+def _temporal_order(n, T, windows, rng, dtype):
+    n_sym = len(windows)
+    labels = _balanced_labels(n, 2 ** n_sym, rng)
+    last = _readout_steps(n, T, _pct(110, T), rng)
+    length = int(last.max()) + 1
+    codes = rng.integers(0, 4, size=(n, length))
+    rows = np.arange(n)
+    codes[:, 0] = TEMPORAL_START
+    codes[rows, last] = TEMPORAL_TRIGGER
+    floor = 1
+    for k, (lo, hi) in enumerate(windows):
+        lo, hi = _window(_pct(lo, T), _pct(hi, T) + 1, floor)   # inclusive ends
+        pos = rng.integers(lo, hi, size=n)
+        bit = (labels >> (n_sym - 1 - k)) & 1                   # first symbol = high bit
+        codes[rows, pos] = TEMPORAL_X + bit
+        floor = hi
+    mask = _length_mask(last, length)
+    X = np.eye(8, dtype=dtype)[codes] * mask[:, :, None]
+    return X, labels.astype(np.int64), mask
+
+
+def make_temporal_order_problem(n=1000, T=100, n_symbols=2, random_state=None,
+                                dtype=np.float64):
+    """The temporal order problems (Hochreiter & Schmidhuber 1997, experiments 6a / 6b;
+    Martens & Sutskever 2011's "temporal order" and "3-bit temporal order").
+
+    A sequence of random distractor symbols holds ``n_symbols`` (2 or 3) special symbols,
+    each X or Y, at widely separated steps; the class is their order, e.g. (X, Y) or
+    (Y, Y, X).  Coding (their released generator, at nominal length ``T``), one-hot over
+    8 symbols:
+
+    - channels 0-3 distractors (uniform), 4 = X, 5 = Y, 6 = the trigger ("answer now"),
+      7 = the start symbol (step 0);
+    - ``L - 1`` (the read-out step, which holds the trigger) uniform in ``[T, 1.1 T)``;
+      ``mask`` marks the real steps (padding is all zeros);
+    - ``n_symbols=2``: X/Y at a step in ``[max(1, 1% of T), 10% of T]`` and one in
+      ``[40% of T, 50% of T]`` (both ends included); ``n_symbols=3``: in
+      ``[1%, 10%]``, ``[30%, 40%]`` and ``[50%, 60%]`` of ``T``;
+    - target: the class ``sum_k bit_k 2^(n_symbols - 1 - k)`` with ``bit_k = 1`` for Y
+      at the k-th special step: for two symbols XX = 0, XY = 1, YX = 2, YY = 3; 8
+      classes for three.
+
+    Success criterion: the most probable class is the target (the released code's
+    softmax zero-one loss); :func:`pathological_success`.  Chance: 1/4 or 1/8 right.
+
+    Parameters
+    ----------
+    n : int, default=1000
+    T : int >= 10, default=100
+    n_symbols : {2, 3}, default=2
+    random_state : None, int or numpy.random.Generator, default=None
+    dtype : floating dtype, default=numpy.float64
+
+    Returns
+    -------
+    X : ndarray of shape (n, L_max, 8)
+    y : ndarray of shape (n,), int64 in ``0 .. 2**n_symbols - 1``
+    mask : ndarray of shape (n, L_max), bool
+
+    Notes
+    -----
+    deepbio's choices: the classes are balanced (equal counts, random order; the released
+    code alternates them over a batch for the same reason); the trigger sits on the last
+    real step and the answer is read there (the released code has it one step before
+    the read-out for two symbols and on it for three); the bits are numbered with the
+    first special symbol as the high bit (the released code's three-symbol labels put it
+    low); each special window starts after the previous one for short ``T``.
+
+    Examples
+    --------
+    >>> from deepbio.datasets import make_temporal_order_problem
+    >>> X, y, mask = make_temporal_order_problem(n=8, T=100, n_symbols=3, random_state=0)
+    >>> X.shape[2], sorted(set(y.tolist()))
+    (8, [0, 1, 2, 3, 4, 5, 6, 7])
+    """
+    n = check_int("n", n, low=1)
+    T = _check_T(T)
+    n_symbols = check_int("n_symbols", n_symbols, low=2, high=3)
+    dtype = check_float_dtype("dtype", dtype)
+    rng = check_random_state(random_state)
+    windows = ([(1, 10), (40, 50)] if n_symbols == 2 else [(1, 10), (30, 40), (50, 60)])
+    return _temporal_order(n, T, windows, rng, dtype)
+
+
+def make_random_permutation_problem(n=1000, T=100, n_symbols=100, random_state=None,
+                                    dtype=np.float64):
+    """The random permutation problem of Martens & Sutskever (2011): predict the next
+    symbol at every step; the last one is the first symbol of the sequence.
+
+    Coding (their released generator): one-hot over ``n_symbols`` (100 in the paper);
+    step 0 holds symbol 0 or 1 (the one to remember), steps ``1 .. T - 1`` symbols drawn
+    uniformly from ``2 .. n_symbols - 1``.  The target at step ``t < T - 1`` is the
+    symbol at step ``t + 1`` (unpredictable: the network can only learn their
+    frequencies); the target at the last step is the symbol of step 0.  All sequences
+    have length ``T`` (no mask).  Train a per-position model
+    (:class:`deepbio.RNNTagger`) on ``y``.
+
+    Success criterion: only the last step counts (the released code's
+    ``zero_one_loss_softmax_last``): right when its most probable class is the step-0
+    symbol; :func:`pathological_success`.  Chance: half right.
+
+    Parameters
+    ----------
+    n : int, default=1000
+    T : int >= 2, default=100
+    n_symbols : int >= 3, default=100
+    random_state : None, int or numpy.random.Generator, default=None
+    dtype : floating dtype, default=numpy.float64
+
+    Returns
+    -------
+    X : ndarray of shape (n, T, n_symbols)
+    y : ndarray of shape (n, T), int64: the next symbol; ``y[:, -1]`` the first one
+
+    Notes
+    -----
+    deepbio's choice: the symbol at step 0 is balanced over the sequences (equal counts
+    of 0 and 1, random order), as the released code balances it over a batch.  (Despite
+    its name, the released generator draws the later symbols independently, not as a
+    permutation; so does this one.)
+
+    Examples
+    --------
+    >>> from deepbio.datasets import make_random_permutation_problem
+    >>> X, y = make_random_permutation_problem(n=4, T=10, random_state=0)
+    >>> X.shape, y.shape, bool((X[:, 0].argmax(axis=1) == y[:, -1]).all())
+    ((4, 10, 100), (4, 10), True)
+    """
+    n = check_int("n", n, low=1)
+    T = check_int("T", T, low=2)
+    n_symbols = check_int("n_symbols", n_symbols, low=3)
+    dtype = check_float_dtype("dtype", dtype)
+    rng = check_random_state(random_state)
+    first = _balanced_labels(n, 2, rng)
+    codes = np.empty((n, T), dtype=np.int64)
+    codes[:, 0] = first
+    codes[:, 1:] = rng.integers(2, n_symbols, size=(n, T - 1))
+    X = np.eye(n_symbols, dtype=dtype)[codes]
+    y = np.empty_like(codes)
+    y[:, :-1] = codes[:, 1:]
+    y[:, -1] = first
+    return X, y
+
+
+def make_memorization_problem(n=1000, T=100, n_chars=5, n_symbols=2, random_state=None,
+                              dtype=np.float64):
+    """Noiseless memorisation (Hochreiter & Schmidhuber 1997; Martens & Sutskever 2011's
+    "5-bit" and "20-bit" problems): read a string, wait, then recall it.
+
+    Coding (their released generator, with one fix, below): ``D = n_symbols + 2``
+    input channels: ``0 .. n_symbols - 1`` the data symbols, ``n_symbols`` the trigger,
+    ``n_symbols + 1`` the blank.  Steps ``0 .. n_chars - 1`` show the string (each
+    character uniform over the ``n_symbols`` symbols), then blanks, the trigger at step
+    ``T - n_chars - 1``, and blanks for the last ``n_chars`` steps.  The target at every
+    step is the blank class (``n_symbols``), except on the last ``n_chars`` steps, where
+    it is the string, one character per step.  The paper's 5-bit problem is
+    ``n_chars=5, n_symbols=2``; its 20-bit problem ``n_chars=10, n_symbols=5`` (5^10
+    strings, about 2^23).  All sequences have length ``T``; train a per-position model
+    (:class:`deepbio.RNNTagger`) on ``y``.
+
+    Success criterion: the most probable class is right at the ``n_chars`` recall steps
+    (errors counted per recalled character, as the released code's loss restricted to
+    those steps); :func:`pathological_success` with ``n_chars``.  Chance: ``1 /
+    n_symbols`` right.
+
+    Parameters
+    ----------
+    n : int, default=1000
+    T : int, default=100
+        Total length, at least ``2 * n_chars + 1``.
+    n_chars : int >= 1, default=5
+    n_symbols : int >= 2, default=2
+    random_state : None, int or numpy.random.Generator, default=None
+    dtype : floating dtype, default=numpy.float64
+
+    Returns
+    -------
+    X : ndarray of shape (n, T, n_symbols + 2)
+    y : ndarray of shape (n, T), int64 in ``0 .. n_symbols`` (``n_symbols`` = blank)
+
+    Notes
+    -----
+    The fix: the released generator gives the blank and the trigger the last two of only
+    ``n_symbols`` channels, which overlap two data symbols; here they have channels of
+    their own.  deepbio's choice: strings are drawn at random (the released code
+    enumerates all 32 strings when a batch holds exactly 32 of the 5-bit problem).
+
+    Examples
+    --------
+    >>> from deepbio.datasets import make_memorization_problem
+    >>> X, y = make_memorization_problem(n=3, T=20, random_state=0)
+    >>> X.shape, y.shape
+    ((3, 20, 4), (3, 20))
+    >>> bool((X[:, :5].argmax(axis=2) == y[:, -5:]).all())
+    True
+    """
+    n = check_int("n", n, low=1)
+    n_chars = check_int("n_chars", n_chars, low=1)
+    n_symbols = check_int("n_symbols", n_symbols, low=2)
+    T = check_int("T", T, low=2 * n_chars + 1)
+    dtype = check_float_dtype("dtype", dtype)
+    rng = check_random_state(random_state)
+    blank, trigger = n_symbols + 1, n_symbols
+    data = rng.integers(0, n_symbols, size=(n, n_chars))
+    codes = np.full((n, T), blank, dtype=np.int64)
+    codes[:, :n_chars] = data
+    codes[:, T - n_chars - 1] = trigger
+    X = np.eye(n_symbols + 2, dtype=dtype)[codes]
+    y = np.full((n, T), n_symbols, dtype=np.int64)
+    y[:, T - n_chars:] = data
+    return X, y
+
+
+# ------------------------------------------------------------- success criteria
+
+#: The problems :func:`pathological_success` knows, with the generator of each.
+PATHOLOGICAL_PROBLEMS = {
+    "addition": "make_addition_problem",
+    "multiplication": "make_multiplication_problem",
+    "xor": "make_xor_problem",
+    "temporal_order": "make_temporal_order_problem",        # n_symbols=2
+    "temporal_order_3bit": "make_temporal_order_problem",   # n_symbols=3
+    "random_permutation": "make_random_permutation_problem",
+    "memorization": "make_memorization_problem",
+}
+
+#: |prediction - target| above this makes a real-valued answer wrong (Hochreiter &
+#: Schmidhuber 1997; the released code of Martens & Sutskever 2011).
+REAL_VALUED_TOLERANCE = 0.04
+
+
+def _labels_from(pred, true, name="y_pred"):
+    """Predicted labels: ``pred`` itself when it has ``true``'s shape, its argmax over
+    the last axis when it has one more (probabilities or scores)."""
+    if pred.shape == true.shape:
+        return pred
+    if pred.ndim == true.ndim + 1 and pred.shape[:-1] == true.shape:
+        return pred.argmax(axis=-1)
+    raise ValueError(f"{name} must have the shape of y_true {true.shape} (labels) or "
+                     f"{true.shape + ('n_classes',)} (scores), got {pred.shape}")
+
+
+def pathological_error(problem, y_true, y_pred, n_chars=None):
+    """Fraction of test cases wrongly predicted, by the success rule of ``problem``.
+
+    The per-case rules are those of Martens & Sutskever's released code (and, for the
+    real-valued problems, of Hochreiter & Schmidhuber 1997):
+
+    ==========================  ==================================================
+    ``problem``                 a case is wrong when
+    ==========================  ==================================================
+    ``"addition"``,             ``|y_pred - y_true| > 0.04`` (``y`` (N,) or (N, 1))
+    ``"multiplication"``
+    ``"xor"``                   ``(y_pred > 1/2) != y_true`` (``y_pred``: the
+                                probability of 1, a 0/1 label, or (N, 2) scores)
+    ``"temporal_order"``,       the predicted class (labels (N,), or the argmax of
+    ``"temporal_order_3bit"``   (N, K) scores) is not ``y_true``
+    ``"random_permutation"``    the class predicted at the last step is wrong
+                                (``y_true`` (N, T); ``y_pred`` (N, T) labels or
+                                (N, T, K) scores; the other steps do not count)
+    ``"memorization"``          per recalled character: each of the last
+                                ``n_chars`` steps whose predicted class is wrong
+                                (``n_chars`` is required)
+    ==========================  ==================================================
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    if problem not in PATHOLOGICAL_PROBLEMS:
+        raise ValueError(f"problem must be one of {sorted(PATHOLOGICAL_PROBLEMS)}, got "
+                         f"{problem!r}")
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.ndim == 0 or y_true.shape[0] == 0:
+        raise ValueError(f"y_true must hold at least one test case, got shape "
+                         f"{y_true.shape}")
+    if y_pred.dtype.kind not in "biuf" or y_true.dtype.kind not in "biuf":
+        raise ValueError("y_true and y_pred must be numeric arrays")
+    if y_pred.dtype.kind == "f" and not np.isfinite(y_pred).all():
+        raise ValueError("y_pred contains NaN or infinity")
+    if problem in ("addition", "multiplication"):
+        t, p = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
+        if t.shape != p.shape or t.shape[1] != 1:
+            raise ValueError(f"y_true and y_pred must both be (N,) or (N, 1), got "
+                             f"{y_true.shape} and {y_pred.shape}")
+        wrong = np.abs(p - t)[:, 0] > REAL_VALUED_TOLERANCE
+    elif problem == "xor":
+        t = y_true.reshape(-1)
+        if y_pred.ndim == 2 and y_pred.shape == (len(t), 2):
+            p = y_pred.argmax(axis=1)
+        else:
+            p = y_pred.reshape(-1)
+            if p.shape != t.shape:
+                raise ValueError(f"y_pred must be (N,) or (N, 1) probabilities or labels, "
+                                 f"or (N, 2) scores, for y_true of shape {y_true.shape}; "
+                                 f"got {y_pred.shape}")
+        wrong = (p > 0.5) != (t > 0.5)
+    elif problem in ("temporal_order", "temporal_order_3bit"):
+        if y_true.ndim != 1:
+            raise ValueError(f"y_true must be (N,) class labels, got shape {y_true.shape}")
+        wrong = _labels_from(y_pred, y_true) != y_true
+    else:
+        if y_true.ndim != 2:
+            raise ValueError(f"y_true must be (N, T) per-step labels, got shape "
+                             f"{y_true.shape}")
+        p = _labels_from(y_pred, y_true)
+        if problem == "random_permutation":
+            wrong = p[:, -1] != y_true[:, -1]
+        else:
+            if n_chars is None:
+                raise ValueError("n_chars is required for the memorization problem (the "
+                                 "number of recalled characters, as given to "
+                                 "make_memorization_problem)")
+            n_chars = check_int("n_chars", n_chars, low=1, high=y_true.shape[1])
+            wrong = p[:, -n_chars:] != y_true[:, -n_chars:]
+    return float(np.mean(wrong))
+
+
+def pathological_success(problem, y_true, y_pred, max_error=0.01, n_chars=None):
+    """Whether predictions solve a pathological problem: :func:`pathological_error`
+    at most ``max_error``.
+
+    ``max_error=0.01`` (at most 1 % of the test cases wrong) is deepbio's default for
+    "solved"; the per-case rules (e.g. ``|error| <= 0.04`` for addition) are the
+    papers', the 1 % threshold is a choice (Hochreiter & Schmidhuber 1997 allowed at most
+    3 of 2560 addition sequences wrong, about 0.12 %; Martens & Sutskever's released
+    code leaves the stopping threshold to the user).  Evaluate on held-out sequences
+    (e.g. 1000, drawn with another ``random_state``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepbio.datasets import make_multiplication_problem, pathological_success
+    >>> X, y, mask = make_multiplication_problem(n=1000, random_state=1)
+    >>> pathological_success("multiplication", y, y + 0.03)
+    True
+    >>> pathological_success("multiplication", y, np.full_like(y, 0.25))
+    False
+    """
+    max_error = check_real("max_error", max_error, 0.0, 1.0)
+    return pathological_error(problem, y_true, y_pred, n_chars=n_chars) <= max_error

@@ -15,7 +15,7 @@ the backend active when they are called (:func:`deepbio.use_backend`).
 """
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from .cnn import CNNClassifier, CNNRegressor
-from .rnn import RNNClassifier, RNNTagger
+from .rnn import RNNClassifier, RNNRegressor, RNNTagger
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
 from .dbn import DBN, DBNClassifier, DBNRegressor
@@ -25,7 +25,8 @@ from .rbm import RBM
 __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin", "RBM",
            "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder", "StackedAutoEncoder",
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
-           "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNTagger"]
+           "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNRegressor",
+           "RNNTagger"]
 
 # Model files: deepbio.models.save / load (also deepbio.save / load), and the classes a
 # file may name, each with its file schema (deepbio/models/_persist.py).

@@ -65,7 +65,7 @@ from .cnn import CNNClassifier, CNNRegressor
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
-from .rnn import RNNClassifier, RNNTagger
+from .rnn import RNNClassifier, RNNRegressor, RNNTagger
 
 __all__ = ["save", "load", "register", "REGISTRY", "OPTIMIZERS", "SCHEMAS", "Schema",
            "TensorSpec"]
@@ -550,6 +550,8 @@ SCHEMAS = {
                           _check_layered),
     RNNTagger: Schema(_NET | _CLASSIFIER, _f(), _NET_WEIGHTS, _layered_tensors,
                       _check_layered),
+    RNNRegressor: Schema(_NET | _REGRESSOR, _f(), _NET_WEIGHTS, _layered_tensors,
+                         _check_layered),
 }
 
 

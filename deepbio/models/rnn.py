@@ -9,22 +9,24 @@ sequences padded to a common ``T``.  The network is
 
 where :class:`~deepbio.nn.masking.SequenceMask` carries the mask into the recurrent
 layers (padded steps keep the state and get zero gradient), and the output is a dense
-softmax layer on the last state (:class:`RNNClassifier`) or on every state
+softmax layer on the last state (:class:`RNNClassifier`), a linear layer on the last
+state with the squared error (:class:`RNNRegressor`), or a softmax on every state
 (:class:`RNNTagger`, whose loss averages over real positions only).  Training is
 minibatch SGD with gradient clipping (``clip_norm``, on by default) and optionally
 truncated back-propagation through time (``bptt_steps``).
 """
 import numpy as np
 
-from .._validation import Interval, IntSequence, Options, check_classification_targets
+from .._validation import (Interval, IntSequence, Options, check_array,
+                           check_classification_targets)
 from ..nn import (GRU, LSTM, Dense, Dropout, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
                   TimeDistributedDense)
-from ._base import ClassifierMixin, current_backend, resolve_rng
+from ._base import ClassifierMixin, RegressorMixin, current_backend, r2_score, resolve_rng
 from ._checks import _ints, check_labels, check_sequences, with_mask_channel
 from ._layered import LayeredEstimator, MaskedClassifierMixin
-from ._training import SGD_CONSTRAINTS, _accuracy_metric, one_hot_labels
+from ._training import SGD_CONSTRAINTS, _accuracy_metric, fit_target_scaling, one_hot_labels
 
-__all__ = ["RNNClassifier", "RNNTagger"]
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNTagger"]
 
 _RNN_CONSTRAINTS = dict(
     SGD_CONSTRAINTS,
@@ -352,3 +354,107 @@ class RNNTagger(ClassifierMixin, _RNNBase):
             raise ValueError(f"y must have shape {pred.shape}, got {y.shape}")
         real = m > 0
         return float(np.mean(pred[real] == y[real]))
+
+
+class RNNRegressor(RegressorMixin, _RNNBase):
+    __doc__ = """Recurrent network regressor: one real value (or vector) per sequence.
+
+    The network of :class:`RNNClassifier` (the same ``cell`` choices and layers, masks
+    and truncated BPTT) with a linear output on the last state after the last real
+    position of each sequence, and the half squared-error loss.  Targets are
+    standardised internally (``y_mean_``, ``y_scale_``: the loss is on the standardised
+    scale, predictions are mapped back), as in :class:`deepbio.models.cnn.CNNRegressor`.
+    With ``optimizer="hf"`` or a :class:`deepbio.optim.HessianFree` object it is the
+    recurrent network of Martens & Sutskever (2011) on problems such as
+    :func:`deepbio.datasets.make_addition_problem` (see docs/hf.md: structural damping
+    is set on the HessianFree object, ``structural_damping=1/30``).
+
+    ``y`` is (N,) or (N, n_outputs), finite reals; ``predict`` returns the same shape.
+
+    Parameters
+    ----------""" + _RNN_DOC_PARAMS + """
+    Attributes
+    ----------""" + _RNN_DOC_ATTRS + """
+    y_mean_, y_scale_ : ndarray of shape (n_outputs,)
+    n_outputs_ : int
+    target_ndim_ : {1, 2}
+        Whether ``fit`` saw a 1-d or a 2-d ``y`` (``predict`` answers alike).
+
+    References
+    ----------
+    J. Martens and I. Sutskever. Learning recurrent neural networks with Hessian-free
+    optimization. ICML 2011.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepbio.models.rnn import RNNRegressor
+    >>> X = np.random.default_rng(0).random((200, 8, 1))
+    >>> y = X[:, :, 0].mean(axis=1)                   # the mean of the sequence
+    >>> reg = RNNRegressor(cell="elman", units=8, max_iter=30, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.9
+    True
+    """
+
+    _loss = "squared_error"
+
+    def fit(self, X, y, mask=None):
+        """Fit on sequences ``X`` (N, T, D), optional ``mask`` (N, T) and real targets
+        ``y`` (N,) or (N, n_outputs).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        Xin, _ = self._inputs(X, mask, fitting=True)
+        y = self._check_targets(y, Xin.shape[0], fitted=False)
+        Y = fit_target_scaling(self, y)
+        self._train(Xin, self._scaled(Y), resolve_rng(self.random_state), Y.shape[1])
+        return self
+
+    def partial_fit(self, X, y, mask=None):
+        """One SGD epoch over ``(X, y)``; the first call builds the network and fixes
+        the target standardisation from this ``y``.  FloatingPointError if training
+        diverges.
+
+        Returns
+        -------
+        self
+        """
+        first, (Xin, _) = self._partial_start(X, mask)
+        y = self._check_targets(y, Xin.shape[0], fitted=not first)
+        Y = fit_target_scaling(self, y) if first else y.reshape(len(y), -1)
+        self._partial_train(Xin, self._scaled(Y), Y.shape[1], first)
+        return self
+
+    def _check_targets(self, y, n, fitted):
+        """``y`` as a finite float array (n,) or (n, n_outputs); ValueError naming ``y``
+        for NaN, a wrong length, or (once ``fitted``) a different number of outputs."""
+        if y is None:
+            raise ValueError("y is required: this estimator is supervised; got y=None")
+        y = check_array(y, "y", ndim=(1, 2), min_samples=0)
+        if y.shape[0] != n:
+            raise ValueError(f"y has the wrong length: X has {n} sequences but y has "
+                             f"{y.shape[0]}")
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        if fitted and n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} output(s), but the {type(self).__name__} "
+                             f"was fitted with {self.n_outputs_}")
+        return y
+
+    def _scaled(self, Y):
+        """Targets (n, n_outputs) standardised as the network learns them."""
+        return ((Y - self.y_mean_) / self.y_scale_).astype(self.dtype)
+
+    def predict(self, X, mask=None):
+        """Predicted targets, shape (N,) (or (N, n_outputs))."""
+        Xin, _ = self._inputs(X, mask, fitting=False)
+        out = self._output(Xin).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return out[:, 0] if self.target_ndim_ == 1 else out
+
+    def score(self, X, y, mask=None, sample_weight=None):
+        """R^2 of ``predict(X, mask)`` (averaged over outputs)."""
+        pred = self.predict(X, mask)
+        y = self._check_targets(y, pred.shape[0], fitted=True)
+        return r2_score(y, pred, sample_weight)

@@ -24,6 +24,9 @@ from deepbio.models import REGISTRY
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "release_0_1_0"
 FILES = sorted(p.stem for p in DATA.glob("*.safetensors"))
+#: estimator classes added after 0.1.0, so that release wrote no file of them (their
+#: save / load round trips are tested with the classes themselves)
+ADDED_AFTER_0_1_0 = {"RNNRegressor"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_every_registered_class_has_a_release_file():
         doc = json.loads(header["__metadata__"]["deepbio"])
         assert doc["format_version"] == 1 and "digest" not in header["__metadata__"]
         classes.add(doc["model"]["class"])
-    assert classes == set(REGISTRY)
+    assert classes == set(REGISTRY) - ADDED_AFTER_0_1_0
 
 
 @pytest.mark.parametrize("stem", FILES)
