@@ -32,7 +32,8 @@ from .models import load, save  # noqa: E402,F401
 from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # noqa: E402
                      RNNTagger, AutoEncoder, DBNClassifier, DBNRegressor,  # noqa: E402,F401
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
-                     StackedAutoEncoderClassifier, StackedAutoEncoderRegressor)
+                     StackedAutoEncoderClassifier, StackedAutoEncoderRegressor,
+                     DBM, DBMClassifier)
 
 
 def __getattr__(name):

@@ -8,6 +8,7 @@
 :class:`StackedAutoEncoder`             greedy stack of autoencoders (a transformer)
 :class:`StackedAutoEncoderClassifier`   stacked pre-training + fine-tuning
 :class:`MLPClassifier`, ``Regressor``   no pre-training: the baseline
+:class:`DBM`, :class:`DBMClassifier`    deep Boltzmann machine (mean field, PCD, AIS)
 ======================================  ==============================================
 
 Inputs and outputs of public methods are NumPy arrays; training and prediction run on
@@ -19,13 +20,15 @@ from .rnn import RNNClassifier, RNNTagger
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
 from .dbn import DBN, DBNClassifier, DBNRegressor
+from .dbm import DBM, DBMClassifier
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
 
 __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMixin", "RBM",
            "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder", "StackedAutoEncoder",
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
-           "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNTagger"]
+           "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNTagger",
+           "DBM", "DBMClassifier"]
 
 # Model files: deepbio.models.save / load (also deepbio.save / load), and the classes a
 # file may name, each with its file schema (deepbio/models/_persist.py).

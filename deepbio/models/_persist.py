@@ -62,6 +62,7 @@ from ._base import BaseEstimator, ClassifierMixin, RegressorMixin
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
 from .cnn import CNNClassifier, CNNRegressor
+from .dbm import DBM, DBMClassifier
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
@@ -220,6 +221,65 @@ def _check_dbn(est, fitted):
     if fitted:
         _check_stack(est, "rbms_", RBM, _sizes(est.hidden_layer_sizes), "n_components",
                      lambda i: {"visible": est.visible if i == 0 else "bernoulli"})
+
+
+# -- DBM
+
+
+def _dbm_units(est):
+    return [est.n_features_in_, *_sizes(est.hidden_layer_sizes)]
+
+
+def _dbm_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    w, why = _weights_dtype(est)
+    units = _dbm_units(est)
+    names = ["n_features_in_", *(f"hidden_layer_sizes[{i}]" for i in range(len(units) - 1))]
+    specs = [TensorSpec(f"coefs_.{i}", w, (units[i], units[i + 1]),
+                        f"({names[i]}, {names[i + 1]})", why) for i in range(len(units) - 1)]
+    specs += [TensorSpec(f"intercepts_.{i}", w, (units[i],), f"({names[i]},)", why)
+              for i in range(len(units))]
+    return specs
+
+
+def _check_dbm(est, fitted):
+    if fitted:
+        if len(est.coefs_) not in (2, 3):
+            raise ValueError(f"a DBM has 2 or 3 hidden layers, found {len(est.coefs_)}")
+        _check_finite(est, "coefs_", "intercepts_")
+
+
+def _dbm_classifier_tensors(est, fitted, stored):
+    specs = _head(est, stored)
+    if not fitted:
+        return specs
+    w, why = _weights_dtype(est)
+    hidden = _sizes(est.hidden_layer_sizes)
+    n_out, out_name = _n_out(est)
+    sizes = [est.n_features_in_ + hidden[1], *hidden, n_out]
+    names = ["n_features_in_ + hidden_layer_sizes[1]",
+             *(f"hidden_layer_sizes[{i}]" for i in range(len(hidden))), out_name]
+    for i in range(len(sizes) - 1):
+        specs.append(TensorSpec(f"coefs_.{i}", w, (sizes[i], sizes[i + 1]),
+                                f"({names[i]}, {names[i + 1]})", why))
+    for i in range(len(sizes) - 1):
+        specs.append(TensorSpec(f"intercepts_.{i}", w, (sizes[i + 1],), f"({names[i + 1]},)",
+                                why))
+    return specs
+
+
+def _check_dbm_classifier(est, fitted):
+    _check_head(est)
+    if fitted:
+        _check_finite(est, "coefs_", "intercepts_")
+        dbm = est.dbm_
+        if not hasattr(dbm, "n_features_in_") or dbm.n_features_in_ != est.n_features_in_ \
+                or _sizes(dbm.hidden_layer_sizes) != _sizes(est.hidden_layer_sizes) \
+                or float_dtype_name(dbm.dtype) != float_dtype_name(est.dtype):
+            raise ValueError(f"dbm_ must be a fitted DBM with the classifier's "
+                             f"n_features_in_={est.n_features_in_}, hidden_layer_sizes="
+                             f"{est.hidden_layer_sizes!r} and dtype={est.dtype!r}")
 
 
 # -- autoencoders
@@ -488,6 +548,7 @@ ATTRIBUTE_CHECKS = {
     "classes_": _check_labels,
     "rbms_": _list_of(RBM),
     "autoencoders_": _list_of(AutoEncoder),
+    "dbm_": lambda v: None if type(v) is DBM else f"must be a DBM, found {_describe(v)}",
 }
 
 
@@ -547,6 +608,9 @@ SCHEMAS = {
                           _check_layered),
     RNNTagger: Schema(_NET | _CLASSIFIER, _f(), _NET_WEIGHTS, _layered_tensors,
                       _check_layered),
+    DBM: Schema(_FF | _f("pretrain_history_"), _f(), _FF_WEIGHTS, _dbm_tensors, _check_dbm),
+    DBMClassifier: Schema(_FF | _CLASSIFIER | _f("dbm_"), _f(), _FF_WEIGHTS | _f("dbm_"),
+                          _dbm_classifier_tensors, _check_dbm_classifier),
 }
 
 
