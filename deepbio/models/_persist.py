@@ -276,10 +276,12 @@ def _check_dbm_classifier(est, fitted):
         dbm = est.dbm_
         if not hasattr(dbm, "n_features_in_") or dbm.n_features_in_ != est.n_features_in_ \
                 or _sizes(dbm.hidden_layer_sizes) != _sizes(est.hidden_layer_sizes) \
-                or float_dtype_name(dbm.dtype) != float_dtype_name(est.dtype):
+                or float_dtype_name(dbm.dtype) != float_dtype_name(est.dtype) \
+                or dbm.visible != est.visible:
             raise ValueError(f"dbm_ must be a fitted DBM with the classifier's "
                              f"n_features_in_={est.n_features_in_}, hidden_layer_sizes="
-                             f"{est.hidden_layer_sizes!r} and dtype={est.dtype!r}")
+                             f"{est.hidden_layer_sizes!r}, visible={est.visible!r} and "
+                             f"dtype={est.dtype!r}")
 
 
 # -- autoencoders

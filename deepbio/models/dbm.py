@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .._validation import Interval, IntSequence
+from .._validation import Interval, IntSequence, Options
 from ..optim._base import Progress, minibatches
 from ..optim.sgd import momentum_update
 from ._base import (BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_backend,
@@ -63,6 +63,10 @@ class DBM(TransformerMixin, BaseEstimator):
 
         E(x) = - sum_l b_l . h_l - sum_l h_{l-1} W_l h_l          (h_0 = v)
 
+    for binary visible units (``visible="bernoulli"``); with ``visible="gaussian"`` the
+    visible term ``- b_0 . v`` becomes ``|v - b_0|^2 / 2`` (real v of unit variance, as
+    the Gaussian-Bernoulli RBM).
+
     Every layer talks to the one below and the one above, so unlike a DBN the posterior
     over the hidden layers is not factorial; it is approximated by mean field.
 
@@ -77,6 +81,9 @@ class DBM(TransformerMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : tuple of 2 or 3 int, default=(64, 32)
         Units of each hidden layer, bottom to top.
+    visible : {"bernoulli", "gaussian"}, default="bernoulli"
+        Bernoulli units take X in [0, 1] (values in between are read as probabilities);
+        Gaussian units take features standardised to mean 0 and variance 1.
     pretrain_epochs : int >= 0, default=10
         Epochs of CD-1 for each greedy RBM (0: small random initial weights).
     pretrain_learning_rate : float > 0, default=0.05
@@ -140,6 +147,7 @@ class DBM(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "hidden_layer_sizes": [IntSequence(1)],
+        "visible": [Options("bernoulli", "gaussian")],
         "pretrain_epochs": [Interval("int", 0, None)],
         "pretrain_learning_rate": [Interval("real", 0, None, closed="neither")],
         "n_iter": [Interval("int", 0, None)],
@@ -157,12 +165,13 @@ class DBM(TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, hidden_layer_sizes=(64, 32), pretrain_epochs=10,
+    def __init__(self, hidden_layer_sizes=(64, 32), visible="bernoulli", pretrain_epochs=10,
                  pretrain_learning_rate=0.05, n_iter=20, learning_rate=0.01, momentum=0.5,
                  weight_decay=1e-4, batch_size=100, n_chains=100, k=1, mean_field_iter=30,
                  mean_field_tol=1e-6, include_input=False, dtype="float32",
                  random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.visible = visible
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_learning_rate = pretrain_learning_rate
         self.n_iter = n_iter
@@ -188,7 +197,11 @@ class DBM(TransformerMixin, BaseEstimator):
         return sizes
 
     def _check_data(self, X, reset=False):
-        return _check_unit_range(self._check_X(X, reset=reset))
+        X = self._check_X(X, reset=reset)
+        return _check_unit_range(X) if self.visible == "bernoulli" else X
+
+    def _requires_positive_X(self):
+        return self.visible == "bernoulli"
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None):
@@ -221,8 +234,11 @@ class DBM(TransformerMixin, BaseEstimator):
         xp, K = be.xp, be.kernels
         dt = Xb.dtype
         L = len(units) - 1
-        mean = xp.clip(Xb.mean(axis=0), 1e-3, 1 - 1e-3)
-        self.intercepts_ = [xp.log(mean / (1 - mean))] + \
+        mean = Xb.mean(axis=0)
+        if self.visible == "bernoulli":
+            mean = xp.clip(mean, 1e-3, 1 - 1e-3)
+            mean = xp.log(mean / (1 - mean))
+        self.intercepts_ = [mean] + \
             [xp.zeros(u, dtype=dt) for u in units[1:]]
         self.coefs_ = [to_backend(be, 0.01 * rng.standard_normal((units[i], units[i + 1])), dt)
                        for i in range(L)]
@@ -246,7 +262,9 @@ class DBM(TransformerMixin, BaseEstimator):
                     v0 = data[idx]
                     h0, hs = K.sigmoid_bernoulli(up * (v0 @ W) + c,
                                                  be.uniform(stream, (len(v0), W.shape[1]), dt))
-                    vk = K.activation_forward(down * (hs @ W.T) + b, "sigmoid")
+                    vk = down * (hs @ W.T) + b
+                    if l > 0 or self.visible == "bernoulli":
+                        vk = K.activation_forward(vk, "sigmoid")
                     hk = K.activation_forward(up * (vk @ W) + c, "sigmoid")
                     dW, db, dc = K.cd_statistics(v0, h0, vk, hk)
                     for p, vv, g, wd in zip((W, b, c), vel, (dW, db, dc),
@@ -377,14 +395,22 @@ class DBM(TransformerMixin, BaseEstimator):
         return layers[1:], sweeps
 
     def _gibbs_sweep(self, be, layers, stream, beta=1.0, params=None):
-        """One Gibbs sweep: odd layers (h1, h3) given the even ones, then the even
-        layers (v, h2); inputs scaled by ``beta`` (AIS).  Returns the new layers."""
+        """One Gibbs sweep: layers v and h2 given h1 (and h3), then h1 and h3 given v
+        and h2; the interactions scaled by ``beta`` (AIS: the Gaussian visible units keep
+        their unit-variance term, so their mean is ``b_0 + beta h1 W_1^T``).  Returns the
+        new layers."""
         K = be.kernels
         Ws, bs = params if params is not None else (self.coefs_, self.intercepts_)
         layers = list(layers)
         dt = layers[0].dtype
-        for parity in (1, 0):
+        for parity in (0, 1):
             for l in range(parity, len(layers), 2):
+                if l == 0 and self.visible == "gaussian":
+                    mean = bs[0] + beta * (layers[1] @ Ws[0].T)
+                    sigma = be.xp.ones(mean.shape[1], dtype=dt)
+                    layers[0] = K.gaussian_sample(mean, sigma, be.uniform(stream, mean.shape, dt),
+                                                  be.uniform(stream, mean.shape, dt))
+                    continue
                 z = self._input(Ws, bs, layers, l)
                 if beta != 1.0:
                     z = beta * z
@@ -398,26 +424,35 @@ class DBM(TransformerMixin, BaseEstimator):
         """Mean-field posterior of the top hidden layer, shape (n_samples, units_L)
         (with ``include_input``: ``[features, X]``)."""
         X = self._check_data(X)
-        return self._with_input(self.mean_field(X)[-1], X)
+        return self._with_input(self._host_mean_field(X)[-1], X)
 
     def mean_field(self, X):
         """Mean-field posteriors of every hidden layer given ``X``: a list of L arrays
         (n_samples, units_l), bottom first."""
-        X = self._check_data(X)
+        return self._host_mean_field(self._check_data(X))
+
+    def _host_mean_field(self, X):
         be = current_backend()
         q, _ = self._mean_field(be, be.asarray(X, dtype=self.dtype), self._params(be))
         return [to_host(a) for a in q]
 
     # ------------------------------------------------------------------ log Z
     def _log_unnormalised_even(self, xp, Ws, bs, even, beta):
-        """``log sum_{odd layers} exp(-beta E)`` for the even-numbered hidden layers
-        ``even = {1: h1, 3: h3}`` (v and h2 summed out analytically), per row."""
+        """``log sum_{v, h2} f_beta(v, h)`` for the hidden layers ``even = {1: h1, 3: h3}``
+        (v and h2 summed, or integrated, out analytically), per row, where
+        ``f_beta = exp(-beta E)`` (binary v) or ``exp(-|v - b_0|^2 / 2 - beta E')`` with
+        ``E'`` the energy without the Gaussian term."""
         L = len(Ws)
         layers = {l: even[l] for l in even}
         out = 0.0
         for l, h in even.items():
             out = out + beta * (h @ bs[l])
-        for l in range(0, L + 1, 2):                      # the odd layers: v, h2
+        for l in range(0, L + 1, 2):                      # the layers summed out: v, h2
+            if l == 0 and self.visible == "gaussian":
+                a = layers[1] @ Ws[0].T
+                out = out + beta * (a @ bs[0]) + 0.5 * beta * beta * (a * a).sum(axis=1) \
+                    + 0.5 * Ws[0].shape[0] * math.log(2 * math.pi)
+                continue
             z = bs[l]
             if l - 1 in layers:
                 z = z + layers[l - 1] @ Ws[l - 1]
@@ -432,7 +467,8 @@ class DBM(TransformerMixin, BaseEstimator):
 
         The chain runs over the hidden layers h1 (and h3), the visible layer and h2
         being summed out analytically; it anneals from the uniform distribution
-        (``beta = 0``, ``log Z_0 = (D + sum_l H_l) log 2``) to the DBM through
+        (``beta = 0``, ``log Z_0 = (D + sum_l H_l) log 2``; for Gaussian visible units
+        ``v ~ N(b_0, I)`` there, ``log Z_0 = D log(2 pi) / 2 + sum_l H_l log 2``) to the DBM through
         ``n_betas`` equally spaced inverse temperatures, one Gibbs sweep at each.  The
         estimate is ``log Z_0 + log mean_chains exp(log w)``; it is unbiased for Z (not
         log Z) and tends to underestimate log Z when too few betas are used.
@@ -459,6 +495,8 @@ class DBM(TransformerMixin, BaseEstimator):
         stream = be.stream(random_state, AIS_STREAM)
         units = [W.shape[0] for W in Ws] + [Ws[-1].shape[1]]
         log_z0 = sum(units) * math.log(2.0)
+        if self.visible == "gaussian":        # v ~ N(b_0, I) at beta = 0
+            log_z0 += units[0] * (0.5 * math.log(2 * math.pi) - math.log(2.0))
         layers = [xp.zeros((n_chains, u), dtype="float64") for u in units]
         for l in range(1, L + 1, 2):
             layers[l] = (be.uniform(stream, (n_chains, units[l]), "float64") < 0.5) \
@@ -496,14 +534,19 @@ class DBM(TransformerMixin, BaseEstimator):
     def variational_bound(self, X):
         """Mean-field lower bound on the unnormalised ``log p*(v) = log Z + log p(v)``,
         per row: ``-E(v, q) + H(q)`` at the mean-field posteriors ``q``."""
-        X = self._check_data(X)
+        return self._bound(self._check_data(X))
+
+    def _bound(self, X):
         be = current_backend()
         xp = be.xp
         Ws, bs = self._params(be, "float64")
         v = be.asarray(X, dtype="float64")
         q, _ = self._mean_field(be, v, (Ws, bs))
         layers = [v] + q
-        out = v @ bs[0]
+        if self.visible == "bernoulli":
+            out = v @ bs[0]
+        else:
+            out = -0.5 * ((v - bs[0]) ** 2).sum(axis=1)
         for l in range(1, len(layers)):
             p = xp.clip(layers[l], 1e-12, 1 - 1e-12)
             out = out + layers[l] @ bs[l] + ((layers[l - 1] @ Ws[l - 1]) * layers[l]).sum(axis=1)
@@ -520,7 +563,7 @@ class DBM(TransformerMixin, BaseEstimator):
             seed = self.random_state if isinstance(self.random_state, (int, np.integer)) \
                 else None
             self._log_z = self.log_partition(SCORE_AIS_CHAINS, SCORE_AIS_BETAS, seed)
-        return self.variational_bound(X) - self._log_z
+        return self._bound(X) - self._log_z
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`."""
@@ -541,6 +584,8 @@ class DBMClassifier(FeedForwardClassifier):
     Parameters
     ----------
     hidden_layer_sizes : tuple of 2 or 3 int, default=(64, 32)
+    visible : {"bernoulli", "gaussian"}, default="bernoulli"
+        The DBM's visible units: X in [0, 1], or standardised features.
     pretrain_epochs, pretrain_learning_rate, n_chains, mean_field_iter
         Of the DBM's greedy initialisation and joint training (see :class:`DBM`).
     dbm_epochs : int >= 0, default=20
@@ -564,6 +609,7 @@ max_iter, early_stopping, validation_fraction, patience, tol, dropout, optimizer
 
     _parameter_constraints = dict(
         FeedForwardClassifier._parameter_constraints,
+        visible=[Options("bernoulli", "gaussian")],
         pretrain_epochs=[Interval("int", 0, None)],
         pretrain_learning_rate=[Interval("real", 0, None, closed="neither")],
         dbm_epochs=[Interval("int", 0, None)],
@@ -571,7 +617,7 @@ max_iter, early_stopping, validation_fraction, patience, tol, dropout, optimizer
         n_chains=[Interval("int", 1, None)],
         mean_field_iter=[Interval("int", 1, None)])
 
-    def __init__(self, hidden_layer_sizes=(64, 32), pretrain_epochs=10,
+    def __init__(self, hidden_layer_sizes=(64, 32), visible="bernoulli", pretrain_epochs=10,
                  pretrain_learning_rate=0.05, dbm_epochs=20, dbm_learning_rate=0.01,
                  n_chains=100, mean_field_iter=30, dropout=0.0, learning_rate=0.1,
                  momentum=0.9, nesterov=False, weight_decay=0.0, schedule="constant",
@@ -586,7 +632,8 @@ max_iter, early_stopping, validation_fraction, patience, tol, dropout, optimizer
         return "sigmoid"
 
     def _make_dbm(self, rng):
-        return DBM(self.hidden_layer_sizes, pretrain_epochs=self.pretrain_epochs,
+        return DBM(self.hidden_layer_sizes, visible=self.visible,
+                   pretrain_epochs=self.pretrain_epochs,
                    pretrain_learning_rate=self.pretrain_learning_rate,
                    n_iter=self.dbm_epochs, learning_rate=self.dbm_learning_rate,
                    n_chains=self.n_chains, mean_field_iter=self.mean_field_iter,
@@ -631,14 +678,15 @@ max_iter, early_stopping, validation_fraction, patience, tol, dropout, optimizer
         return self
 
     def _check_X(self, X, reset=False, name="X"):
-        return _check_unit_range(super()._check_X(X, reset=reset, name=name))
+        X = super()._check_X(X, reset=reset, name=name)
+        return _check_unit_range(X) if self.visible == "bernoulli" else X
 
     def _encode_labels(self, X, y):
         X, y_enc = super()._encode_labels(X, y)
-        return _check_unit_range(X), y_enc
+        return (_check_unit_range(X) if self.visible == "bernoulli" else X), y_enc
 
     def _forward(self, X, upto=None):
         return super()._forward(self._augment(X), upto)
 
     def _requires_positive_X(self):
-        return True
+        return self.visible == "bernoulli"

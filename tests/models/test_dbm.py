@@ -173,3 +173,25 @@ def test_bad_input_is_refused_with_a_clear_error(patterns):
     big = DBM((30, 3), pretrain_epochs=1, n_iter=0).fit(patterns)
     with pytest.raises(ValueError, match="use log_partition"):
         big.exact_log_partition()
+
+
+def test_gaussian_visible_log_partition_equals_quadrature(backend):
+    """Gaussian visible units: exact log Z (v integrated out in closed form) against
+    quadrature over a 2-d grid of v with every hidden state enumerated, and AIS."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    dbm = DBM((3, 2), visible="gaussian", pretrain_epochs=3, n_iter=5, n_chains=50,
+              batch_size=20, random_state=0, dtype="float64").fit(X)
+    dbm.coefs_ = [rng.normal(scale=0.7, size=W.shape) for W in dbm.coefs_]
+    g = np.linspace(-12, 12, 601)
+    V = np.array(np.meshgrid(g, g)).reshape(2, -1).T
+    H = _states(5)
+    h1, h2 = H[:, :3], H[:, 3:]
+    (W1, W2), (b0, b1, b2) = dbm.coefs_, dbm.intercepts_
+    neg_e = -0.5 * ((V - b0) ** 2).sum(1)[:, None] + V @ W1 @ h1.T \
+        + (h1 @ b1 + h2 @ b2 + ((h1 @ W2) * h2).sum(1))[None, :]
+    quadrature = logsumexp(neg_e) + 2 * np.log(g[1] - g[0])
+    assert dbm.exact_log_partition() == pytest.approx(quadrature, abs=1e-9)
+    with deepbio.use_backend(backend.name):
+        assert abs(dbm.log_partition(100, 1000, random_state=0) - quadrature) < 0.05
+    assert dbm.transform(X).shape == (200, 2)

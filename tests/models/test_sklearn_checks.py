@@ -54,6 +54,10 @@ CHECK_SETTINGS = {
                                         max_iter=10),
     "MLPClassifier": dict(hidden_layer_sizes=(16,), max_iter=20),
     "MLPRegressor": dict(),
+    "DBM": dict(hidden_layer_sizes=(6, 4), visible="gaussian", pretrain_epochs=2, n_iter=3,
+                n_chains=10),
+    "DBMClassifier": dict(hidden_layer_sizes=(8, 4), visible="gaussian", pretrain_epochs=2,
+                          dbm_epochs=2, n_chains=10, max_iter=30),
 }
 
 #: Checks that fail, each with the reason.  Run strict: a check listed here that starts
