@@ -33,7 +33,7 @@ from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # no
                      RNNTagger, AutoEncoder, DBNClassifier, DBNRegressor,  # noqa: E402,F401
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier, StackedAutoEncoderRegressor,
-                     DBM, DBMClassifier)
+                     DBM, DBMClassifier, SPN)
 
 
 def __getattr__(name):
