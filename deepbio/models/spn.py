@@ -277,8 +277,9 @@ class SPN(BaseEstimator):
         """Number of nodes of the network."""
         return int(len(self.node_kind_))
 
-    def _leaf_log(self, X, i):
-        """log of leaf i at every row of X (0 where its variable is missing, NaN)."""
+    def _leaf_log(self, X, i, use_max=False):
+        """log of leaf i at every row of X; where its variable is missing (NaN) the
+        variable is summed out (0), or with ``use_max`` maximised (the log at the mode)."""
         x = X[:, self.leaf_variable_[i]]
         a, b = self.leaf_params_[i]
         missing = np.isnan(x)
@@ -287,7 +288,13 @@ class SPN(BaseEstimator):
             out = x * math.log(a) + (1 - x) * math.log(1 - a)
         else:
             out = -0.5 * ((x - a) / b) ** 2 - math.log(b) - 0.5 * math.log(2 * math.pi)
-        return np.where(missing, 0.0, out)
+        if not use_max:
+            return np.where(missing, 0.0, out)
+        if self.leaf == "bernoulli":
+            at_mode = math.log(max(a, 1 - a))
+        else:
+            at_mode = -math.log(b) - 0.5 * math.log(2 * math.pi)
+        return np.where(missing, at_mode, out)
 
     def _leaf_mode(self, i):
         a, _ = self.leaf_params_[i]
@@ -299,7 +306,7 @@ class SPN(BaseEstimator):
         for i in range(self.n_nodes_ - 1, -1, -1):
             kind = self.node_kind_[i]
             if kind == LEAF:
-                values[i] = self._leaf_log(X, i)
+                values[i] = self._leaf_log(X, i, use_max)
                 continue
             lo, hi = self.children_start_[i], self.children_start_[i + 1]
             ch = values[self.children_[lo:hi]]
