@@ -162,3 +162,12 @@ def test_bad_input_is_refused_with_a_clear_error(model):
         spn.sample(0)
     with pytest.raises(ValueError, match="features"):
         spn.score_samples(np.zeros((2, d + 1)))
+
+
+def test_the_same_on_every_backend(backend):
+    """Host NumPy whatever the backend: the same network and scores."""
+    X = planted(6)
+    ref = SPN(min_instances=40, random_state=0).fit(X)
+    with deepbio.use_backend(backend.name):
+        spn = SPN(min_instances=40, random_state=0).fit(X)
+        np.testing.assert_array_equal(spn.score_samples(X), ref.score_samples(X))
