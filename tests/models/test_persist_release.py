@@ -45,6 +45,10 @@ def _outputs(stem, expected):
                   if k.startswith(prefix) and not k.endswith(".args"))
 
 
+#: Classes added after 0.1.0: no file of that release can hold them (issue 20).
+NEW_SINCE_0_1_0 = {"DBM", "DBMClassifier", "SPN"}
+
+
 def test_every_registered_class_has_a_release_file():
     classes = set()
     for stem in FILES:
@@ -53,7 +57,7 @@ def test_every_registered_class_has_a_release_file():
         doc = json.loads(header["__metadata__"]["deepbio"])
         assert doc["format_version"] == 1 and "digest" not in header["__metadata__"]
         classes.add(doc["model"]["class"])
-    assert classes == set(REGISTRY)
+    assert classes == set(REGISTRY) - NEW_SINCE_0_1_0
 
 
 @pytest.mark.parametrize("stem", FILES)
