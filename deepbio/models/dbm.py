@@ -27,6 +27,10 @@ PRETRAIN_STREAM, CHAIN_STREAM, AIS_STREAM = 10, 11, 12
 #: AIS settings of :meth:`DBM.score_samples` (its log Z estimate, cached per fit).
 SCORE_AIS_CHAINS, SCORE_AIS_BETAS = 64, 2000
 
+#: Minibatch size of the DBM a :class:`DBMClassifier` trains (``batch_size`` is the
+#: fine-tuning's).
+DBM_BATCH_SIZE = 100
+
 #: Most states :meth:`DBM.exact_log_partition` enumerates.
 MAX_EXACT_STATES = 2 ** 22
 
@@ -468,8 +472,8 @@ class DBM(TransformerMixin, BaseEstimator):
         The chain runs over the hidden layers h1 (and h3), the visible layer and h2
         being summed out analytically; it anneals from the uniform distribution
         (``beta = 0``, ``log Z_0 = (D + sum_l H_l) log 2``; for Gaussian visible units
-        ``v ~ N(b_0, I)`` there, ``log Z_0 = D log(2 pi) / 2 + sum_l H_l log 2``) to the DBM through
-        ``n_betas`` equally spaced inverse temperatures, one Gibbs sweep at each.  The
+        ``v ~ N(b_0, I)`` there, ``log Z_0 = D log(2 pi) / 2 + sum_l H_l log 2``) to the
+        DBM through ``n_betas`` equally spaced inverse temperatures, one Gibbs sweep at each.  The
         estimate is ``log Z_0 + log mean_chains exp(log w)``; it is unbiased for Z (not
         log Z) and tends to underestimate log Z when too few betas are used.
 
@@ -591,6 +595,8 @@ class DBMClassifier(FeedForwardClassifier):
     dbm_epochs : int >= 0, default=20
         Epochs of joint DBM training (the DBM's ``n_iter``).
     dbm_learning_rate : float > 0, default=0.01
+        (The DBM trains on minibatches of 100, ``DBM_BATCH_SIZE``; its other settings
+        are :class:`DBM`'s defaults.)
     learning_rate, momentum, nesterov, weight_decay, schedule, clip_norm, batch_size, \
 max_iter, early_stopping, validation_fraction, patience, tol, dropout, optimizer
         Fine-tuning, as in :class:`MLPClassifier` (``max_iter`` epochs).
@@ -637,7 +643,7 @@ max_iter, early_stopping, validation_fraction, patience, tol, dropout, optimizer
                    pretrain_learning_rate=self.pretrain_learning_rate,
                    n_iter=self.dbm_epochs, learning_rate=self.dbm_learning_rate,
                    n_chains=self.n_chains, mean_field_iter=self.mean_field_iter,
-                   batch_size=100, dtype=self.dtype, random_state=child_seed(rng))
+                   batch_size=DBM_BATCH_SIZE, dtype=self.dtype, random_state=child_seed(rng))
 
     def _augment(self, X):
         """``[X, q2]``: the input with the DBM's mean-field posterior of layer 2."""

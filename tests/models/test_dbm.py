@@ -195,3 +195,11 @@ def test_gaussian_visible_log_partition_equals_quadrature(backend):
     with deepbio.use_backend(backend.name):
         assert abs(dbm.log_partition(100, 1000, random_state=0) - quadrature) < 0.05
     assert dbm.transform(X).shape == (200, 2)
+
+
+def test_divergence_raises_and_leaves_the_model_unfitted(patterns):
+    dbm = DBM((4, 3), pretrain_epochs=1, n_iter=5, learning_rate=1e30,
+              pretrain_learning_rate=1e30, random_state=0)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="lower"):
+        dbm.fit(patterns)
+    assert not hasattr(dbm, "coefs_") and not hasattr(dbm, "n_features_in_")
