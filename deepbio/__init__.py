@@ -33,7 +33,8 @@ from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # no
                      RNNRegressor, RNNTagger, AutoEncoder, DBNClassifier,  # noqa: E402,F401
                      DBNRegressor,
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
-                     StackedAutoEncoderClassifier, StackedAutoEncoderRegressor)
+                     StackedAutoEncoderClassifier, StackedAutoEncoderRegressor,
+                     DBM, DBMClassifier, SPN)
 
 
 def __getattr__(name):

@@ -8,6 +8,8 @@
 :class:`StackedAutoEncoder`             greedy stack of autoencoders (a transformer)
 :class:`StackedAutoEncoderClassifier`   stacked pre-training + fine-tuning
 :class:`MLPClassifier`, ``Regressor``   no pre-training: the baseline
+:class:`DBM`, :class:`DBMClassifier`    deep Boltzmann machine (mean field, PCD, AIS)
+:class:`SPN`                            sum-product network learnt by LearnSPN
 ======================================  ==============================================
 
 Inputs and outputs of public methods are NumPy arrays; training and prediction run on
@@ -19,6 +21,8 @@ from .rnn import RNNClassifier, RNNRegressor, RNNTagger
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
 from .dbn import DBN, DBNClassifier, DBNRegressor
+from .dbm import DBM, DBMClassifier
+from .spn import SPN
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
 
@@ -26,7 +30,7 @@ __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMix
            "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder", "StackedAutoEncoder",
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
            "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNRegressor",
-           "RNNTagger"]
+           "RNNTagger", "DBM", "DBMClassifier", "SPN"]
 
 # Model files: deepbio.models.save / load (also deepbio.save / load), and the classes a
 # file may name, each with its file schema (deepbio/models/_persist.py).

@@ -62,6 +62,8 @@ from ._base import BaseEstimator, ClassifierMixin, RegressorMixin
 from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderClassifier,
                           StackedAutoEncoderRegressor)
 from .cnn import CNNClassifier, CNNRegressor
+from .dbm import DBM, DBMClassifier
+from .spn import LEAF, PRODUCT, SUM, SPN
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
@@ -221,6 +223,123 @@ def _check_dbn(est, fitted):
     if fitted:
         _check_stack(est, "rbms_", RBM, _sizes(est.hidden_layer_sizes), "n_components",
                      lambda i: {"visible": est.visible if i == 0 else "bernoulli"})
+
+
+# -- DBM
+
+
+def _dbm_units(est):
+    return [est.n_features_in_, *_sizes(est.hidden_layer_sizes)]
+
+
+def _dbm_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    w, why = _weights_dtype(est)
+    units = _dbm_units(est)
+    names = ["n_features_in_", *(f"hidden_layer_sizes[{i}]" for i in range(len(units) - 1))]
+    specs = [TensorSpec(f"coefs_.{i}", w, (units[i], units[i + 1]),
+                        f"({names[i]}, {names[i + 1]})", why) for i in range(len(units) - 1)]
+    specs += [TensorSpec(f"intercepts_.{i}", w, (units[i],), f"({names[i]},)", why)
+              for i in range(len(units))]
+    return specs
+
+
+def _check_dbm(est, fitted):
+    if fitted:
+        if len(est.coefs_) not in (2, 3):
+            raise ValueError(f"a DBM has 2 or 3 hidden layers, found {len(est.coefs_)}")
+        _check_finite(est, "coefs_", "intercepts_")
+
+
+def _dbm_classifier_tensors(est, fitted, stored):
+    specs = _head(est, stored)
+    if not fitted:
+        return specs
+    w, why = _weights_dtype(est)
+    hidden = _sizes(est.hidden_layer_sizes)
+    n_out, out_name = _n_out(est)
+    sizes = [est.n_features_in_ + hidden[1], *hidden, n_out]
+    names = ["n_features_in_ + hidden_layer_sizes[1]",
+             *(f"hidden_layer_sizes[{i}]" for i in range(len(hidden))), out_name]
+    for i in range(len(sizes) - 1):
+        specs.append(TensorSpec(f"coefs_.{i}", w, (sizes[i], sizes[i + 1]),
+                                f"({names[i]}, {names[i + 1]})", why))
+    for i in range(len(sizes) - 1):
+        specs.append(TensorSpec(f"intercepts_.{i}", w, (sizes[i + 1],), f"({names[i + 1]},)",
+                                why))
+    return specs
+
+
+def _check_dbm_classifier(est, fitted):
+    _check_head(est)
+    if fitted:
+        _check_finite(est, "coefs_", "intercepts_")
+        dbm = est.dbm_
+        if not hasattr(dbm, "n_features_in_") or dbm.n_features_in_ != est.n_features_in_ \
+                or _sizes(dbm.hidden_layer_sizes) != _sizes(est.hidden_layer_sizes) \
+                or float_dtype_name(dbm.dtype) != float_dtype_name(est.dtype) \
+                or dbm.visible != est.visible:
+            raise ValueError(f"dbm_ must be a fitted DBM with the classifier's "
+                             f"n_features_in_={est.n_features_in_}, hidden_layer_sizes="
+                             f"{est.hidden_layer_sizes!r}, visible={est.visible!r} and "
+                             f"dtype={est.dtype!r}")
+
+
+# -- SPN
+
+
+def _spn_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    n = len(est.node_kind_) if isinstance(est.node_kind_, np.ndarray) else None
+    e = len(est.children_) if isinstance(est.children_, np.ndarray) else None
+    i, f = ("int64",), ("float64",)
+    return [TensorSpec("node_kind_", i, (n,), "(n_nodes,)"),
+            TensorSpec("children_start_", i, (None if n is None else n + 1,), "(n_nodes + 1,)"),
+            TensorSpec("children_", i, (e,), "(n_edges,)"),
+            TensorSpec("log_weights_", f, (e,), "(n_edges,)"),
+            TensorSpec("leaf_variable_", i, (n,), "(n_nodes,)"),
+            TensorSpec("leaf_params_", f, (n, 2), "(n_nodes, 2)")]
+
+
+def _check_spn(est, fitted):
+    """The network is a valid tree of nodes: kinds known, children after their parent,
+    every node but the root the child of one node, leaves on known variables with valid
+    parameters, every sum node's weights a distribution."""
+    if not fitted:
+        return
+    _check_finite(est, "log_weights_", "leaf_params_")
+    kind, start, children = est.node_kind_, est.children_start_, est.children_
+    n = len(kind)
+    if n < 1 or not np.isin(kind, (LEAF, PRODUCT, SUM)).all():
+        raise ValueError("node_kind_ must hold 0 (leaf), 1 (product) or 2 (sum) for every "
+                         "node")
+    if start[0] != 0 or start[-1] != len(children) or np.any(np.diff(start) < 0):
+        raise ValueError("children_start_ must rise from 0 to len(children_)")
+    counts = np.diff(start)
+    parent = np.repeat(np.arange(n), counts)
+    if np.any(children <= parent) or np.any(children >= n) \
+            or np.bincount(children, minlength=n)[1:].tolist() != [1] * (n - 1):
+        raise ValueError("children_ must make a tree rooted at node 0 whose children come "
+                         "after their parent")
+    if np.any((counts == 0) != (kind == LEAF)):
+        raise ValueError("leaves (and only leaves) must have no children")
+    var = est.leaf_variable_
+    leaves = kind == LEAF
+    if np.any(var[leaves] < 0) or np.any(var[leaves] >= est.n_features_in_) \
+            or np.any(var[~leaves] != -1):
+        raise ValueError("leaf_variable_ must name a variable < n_features_in_ for every "
+                         "leaf and be -1 elsewhere")
+    a, b = est.leaf_params_[leaves, 0], est.leaf_params_[leaves, 1]
+    if (est.leaf == "bernoulli" and not np.all((a > 0) & (a < 1))) or \
+            (est.leaf == "gaussian" and not np.all(b > 0)):
+        raise ValueError("leaf_params_ must hold probabilities in (0, 1) (Bernoulli) or "
+                         "positive standard deviations (Gaussian)")
+    for node in np.flatnonzero(kind == SUM):
+        w = np.exp(est.log_weights_[start[node]:start[node + 1]])
+        if abs(w.sum() - 1) > 1e-9:
+            raise ValueError(f"the weights of sum node {node} sum to {w.sum()!r}, not 1")
 
 
 # -- autoencoders
@@ -491,6 +610,7 @@ ATTRIBUTE_CHECKS = {
     "classes_": _check_labels,
     "rbms_": _list_of(RBM),
     "autoencoders_": _list_of(AutoEncoder),
+    "dbm_": lambda v: None if type(v) is DBM else f"must be a DBM, found {_describe(v)}",
 }
 
 
@@ -525,6 +645,9 @@ _AE = Schema(_FF, _f(), _f("coefs_", "intercepts_"), _ae_tensors, _check_ae)
 _FF_WEIGHTS = _f("coefs_", "intercepts_")
 _NET_WEIGHTS = _f("layers_", "params_", "input_shape_")
 
+_SPN_ARRAYS = ("node_kind_", "children_start_", "children_", "log_weights_",
+               "leaf_variable_", "leaf_params_")
+
 #: The file schema of every estimator class (subclasses use their first ancestor's).
 SCHEMAS = {
     RBM: _RBM,
@@ -552,6 +675,11 @@ SCHEMAS = {
                       _check_layered),
     RNNRegressor: Schema(_NET | _REGRESSOR, _f(), _NET_WEIGHTS, _layered_tensors,
                          _check_layered),
+    SPN: Schema(_f("n_features_in_", *_SPN_ARRAYS), _f(), _f(*_SPN_ARRAYS), _spn_tensors,
+                _check_spn),
+    DBM: Schema(_FF | _f("pretrain_history_"), _f(), _FF_WEIGHTS, _dbm_tensors, _check_dbm),
+    DBMClassifier: Schema(_FF | _CLASSIFIER | _f("dbm_"), _f(), _FF_WEIGHTS | _f("dbm_"),
+                          _dbm_classifier_tensors, _check_dbm_classifier),
 }
 
 
