@@ -18,6 +18,10 @@ from deepbio.datasets import make_addition_problem
 from deepbio.nn import Dense, Elman, Network
 from deepbio.optim import SGD, HessianFree
 
+# small matrices (20 units): threads cost more than they save, so one thread
+# (deepbio.set_num_threads; see docs/performance.md)
+deepbio.set_num_threads(1)
+
 T = 20
 X, y = make_addition_problem(1000, T, random_state=0, dtype=np.float32)
 X_test, y_test = make_addition_problem(500, T, random_state=1, dtype=np.float32)
