@@ -103,6 +103,12 @@ for k, name in ((1, "AP-1"), (2, "GATA")):
           f"on the planted site (chance {7 / LENGTH:.2f}), over {(y[idx] == k).sum()} "
           "held-out sequences")
     assert hits[y[idx] == k].mean() >= 0.6
+# the sites that carry a mismatch, against the perfect copies
+perfect = np.array([near_copy(seqs[n][site[n]:site[n] + 7], MOTIFS[list(MOTIFS)[y[n] - 1]],
+                              mismatches=0) for n in idx])
+print(f"on perfect sites {hits[perfect].mean():.2f} ({perfect.sum()} sequences), "
+      f"on sites with a mismatch {hits[~perfect].mean():.2f} ({(~perfect).sum()})")
+assert hits[perfect].mean() > hits[~perfect].mean()
 # --8<-- [end:sites]
 
 # --8<-- [start:plots]

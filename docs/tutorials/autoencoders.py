@@ -61,6 +61,9 @@ assert rows["denoising"][1] < 0.8 * rows["plain"][1]
 # ... and the sparse one keeps its hidden units mostly off
 assert rows["sparse"][2] < 0.5 * rows["plain"][2]
 assert rows["sparse"][3] < rows["plain"][3]
+# the plain one copies clean digits best; both others repair masked ones better than it
+assert rows["plain"][0] == min(r[0] for r in rows.values())
+assert rows["sparse"][1] < rows["plain"][1]
 # --8<-- [end:evaluate]
 
 # --8<-- [start:plots]
