@@ -451,6 +451,7 @@ def main(argv=None):
     repeat = args.repeat or (10 if args.quick else 50)
     quiet = 0.05 if args.quick else 0.3
 
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     all_cases = cases(args.threads) + _conv_pool(args.threads)
     print(machine())
     print(process_note())
@@ -484,9 +485,16 @@ def main(argv=None):
     print(f"  every kernel faster than its NumPy reference: "
           f"{'met' if not slower else 'MISSED: ' + ', '.join(slower)}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(machine=machine(), threads=args.threads, repeat=repeat,
-                           results=results), f, indent=1)
+        import datetime
+        from deepbio.io import write_atomic
+        doc = dict(machine=machine(), cpu_count=os.cpu_count(), threads=args.threads,
+                   repeat=repeat, quick=args.quick,
+                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                   loadavg_at_start=load_start,
+                   loadavg_at_end=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+                   results=results)
+        write_atomic(args.json, (json.dumps(doc, indent=1) + "\n").encode(),
+                     action="write the benchmark results")
 
 
 if __name__ == "__main__":
