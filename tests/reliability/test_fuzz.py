@@ -67,3 +67,26 @@ def test_undecodable_truncated_gzip_expression_file_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="not valid 'utf-8' text.*truncated or corrupt|"
                                          "truncated or corrupt gzip"):
         ds.read_expression(path)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+def test_kernel_int_options_past_int64_are_validation_errors(backend):
+    # fuzz_kernels finding 3: a stride of 2**63 gave OverflowError ("Python int too large
+    # to convert to C long / ssize_t") from inside the kernels instead of the validation
+    # layer's ValueError.
+    import deepbio.backend
+    from deepbio._kernels import MAX_INT_OPTION
+    k = deepbio.backend.get(backend).kernels
+    x = np.ones((1, 1, 4, 4), np.float32)
+    w = np.ones((2, 1, 2, 2), np.float32)
+    b = np.zeros(2, np.float32)
+    calls = [lambda v: k.maxpool2d_forward(x, (2, 2), (v, 1)),
+             lambda v: k.maxpool1d_forward(x[0], 2, v),
+             lambda v: k.conv2d_forward(x, w, b, (v, 1), (0, 0)),
+             lambda v: k.conv2d_forward(x, w, b, (1, 1), (0, v)),
+             lambda v: k.philox_uniform(v, 0, 0, 0, "float32")]
+    for call in calls:
+        for v in (MAX_INT_OPTION + 1, 2**63, 2**64):
+            with pytest.raises(ValueError, match=r"in the range \[\d, 2147483647\]"):
+                call(v)
+    k.maxpool2d_forward(x, (2, 2), (MAX_INT_OPTION, 1))     # the cap itself is allowed
