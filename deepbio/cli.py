@@ -326,6 +326,9 @@ def _load_toml(path):
             return tomllib.load(fh)
         except tomllib.TOMLDecodeError as e:
             raise CLIError(f"--config {path}: not valid TOML ({e})") from None
+        except UnicodeDecodeError as e:         # TOML is UTF-8 text
+            raise CLIError(f"--config {path}: not valid TOML (not UTF-8 text: byte "
+                           f"{e.start})") from None
 
 
 def read_config(path):

@@ -323,9 +323,11 @@ def _parse_container(data, where):
             raise ValueError(f"{where} is a corrupt deepbio model file: its tensor digests do "
                              f"not list exactly its tensors")
         for name, (_, _, begin, end) in table.items():
-            if digests[name] != _hash(data[start + begin:start + end]):
+            found = _hash(data[start + begin:start + end])
+            if digests[name] != found:
                 raise ValueError(f"{where} was modified or corrupted after it was saved: the "
-                                 f"data of tensor {name!r} does not match its digest")
+                                 f"data of tensor {name!r} does not match its digest "
+                                 f"(expected {digests[name]!s:.80}, found {found})")
     tensors = {}
     for name, (dtype, shape, begin, end) in table.items():
         a = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize,
@@ -351,10 +353,12 @@ def _check_header_digest(data, n, digest, where):
         raise ValueError(f"{where} is a corrupt deepbio model file: its digest is not written "
                          f"once, verbatim, in its header")
     blank = head[:at] + json.dumps(_DIGEST_PLACEHOLDER).encode() + head[at + len(needle):]
-    if _hash(blank) != digest:
+    found = _hash(blank)
+    if found != digest:
         raise ValueError(f"{where} was modified or corrupted after it was saved: its header "
                          f"(the configuration or the tensor table: names, dtypes, shapes, "
-                         f"offsets) does not match its digest")
+                         f"offsets) does not match its digest (expected {digest}, found "
+                         f"{found})")
 
 
 def _tensor_table(header, data_size, where):

@@ -53,14 +53,19 @@ class KernelSpec(NamedTuple):
 # ---------------------------------------------------------------- option validation
 
 
+#: Largest size, stride, padding or count an int option may have.  Larger values cannot
+#: describe an array that fits in memory, and past 2**63 they overflowed the kernels' C
+#: integers (OverflowError; found by tests/fuzz/fuzz_kernels.py).
+MAX_INT_OPTION = 2**31 - 1
+
 # The option checks are the shared ones of deepbio._validation (one copy of each rule).
 _OPTION_CHECKS = {
     "activation": lambda n, v: check_choice(n, v, ACTIVATIONS),
     "rnn_activation": lambda n, v: check_choice(n, v, RNN_ACTIVATIONS),
-    "pair_pos": lambda n, v: check_int_pair(n, v, 1),
-    "pair_nonneg": lambda n, v: check_int_pair(n, v, 0),
-    "int_pos": lambda n, v: check_int(n, v, 1),
-    "int_nonneg": lambda n, v: check_int(n, v, 0),
+    "pair_pos": lambda n, v: check_int_pair(n, v, 1, MAX_INT_OPTION),
+    "pair_nonneg": lambda n, v: check_int_pair(n, v, 0, MAX_INT_OPTION),
+    "int_pos": lambda n, v: check_int(n, v, 1, MAX_INT_OPTION),
+    "int_nonneg": lambda n, v: check_int(n, v, 0, MAX_INT_OPTION),
     "prob": lambda n, v: check_real(n, v, 0.0, 1.0),
     "open_prob": lambda n, v: check_real(n, v, 0.0, 1.0, True, True),
     "nonneg": lambda n, v: check_real(n, v, 0.0),

@@ -162,17 +162,23 @@ def open_text(path, encoding):
 def decode_error_message(path, encoding, err):
     """Locate the first undecodable byte of ``path`` (line and column) for a message."""
     codec = python_encoding(encoding)
-    with open_binary(path) as fh:
-        line_no = 0
-        for raw in fh:
-            # Lines end in \n, \r\n or \r, as for the csv reader.
-            for line in raw.rstrip(b"\n").removesuffix(b"\r").split(b"\r"):
-                line_no += 1
-                try:
-                    line.decode(codec if line_no == 1 else encoding)
-                except UnicodeDecodeError as bad:
-                    column = len(line[:bad.start].decode(encoding, errors="replace")) + 1
-                    return not_decodable_message(line_no, column, line[bad.start], encoding)
+    try:
+        with open_binary(path) as fh:
+            line_no = 0
+            for raw in fh:
+                # Lines end in \n, \r\n or \r, as for the csv reader.
+                for line in raw.rstrip(b"\n").removesuffix(b"\r").split(b"\r"):
+                    line_no += 1
+                    try:
+                        line.decode(codec if line_no == 1 else encoding)
+                    except UnicodeDecodeError as bad:
+                        column = len(line[:bad.start].decode(encoding, errors="replace")) + 1
+                        return not_decodable_message(line_no, column, line[bad.start],
+                                                     encoding)
+    except GZIP_ERRORS as bad:
+        # Compressed data that is corrupt after the undecodable byte: say both.
+        return (f"the file is not valid {encoding!r} text ({err}), and its compressed "
+                f"data is truncated or corrupt ({bad})")
     return f"the file is not valid {encoding!r} text ({err})"
 
 
