@@ -159,6 +159,9 @@ def _args(name, dtype, activations, rnn_activations):
     def a(*shape):
         return rng.random(shape).astype(dtype)
 
+    def mask():
+        return (rng.random((t, n)) < 0.7).astype(dtype)
+
     n, d, h, t, c, f = 2, 3, 2, 2, 2, 2
     if name in ("activation_forward", "activation_backward", "dense_forward", "dense_backward"):
         for act in activations:
@@ -179,7 +182,50 @@ def _args(name, dtype, activations, rnn_activations):
                                          b=a(h), activation=act),
                    "elman_backward": dict(dhs=a(t, n, h), x=a(t, n, d), h0=a(n, h),
                                           hs=a(t, n, h), Wx=a(d, h), Wh=a(h, h),
-                                          activation=act)}[name]
+                                          activation=act),
+                   "elman_forward_masked": dict(x=a(t, n, d), h0=a(n, h), m=mask(),
+                                                Wx=a(d, h), Wh=a(h, h), b=a(h),
+                                                activation=act),
+                   "elman_backward_masked": dict(dhs=a(t, n, h), x=a(t, n, d), h0=a(n, h),
+                                                 hs=a(t, n, h), hnew=a(t, n, h), m=mask(),
+                                                 keep=mask(), Wx=a(d, h), Wh=a(h, h),
+                                                 activation=act),
+                   "elman_rop": dict(A=a(t, n, h), hnew=a(t, n, h), m=mask(), Wh=a(h, h),
+                                     activation=act)}[name]
+            if name == "elman_rop":
+                yield dict(A=a(t, n, h), hnew=a(t, n, h), m=None, Wh=a(h, h),
+                           activation=act)
+        return
+    if name.startswith("gru") or name.endswith("_masked") or name == "lstm_rop":
+        g3, g4 = 3 * h, 4 * h
+        for m, keep in ((None, None), (mask(), None), (mask(), mask())):
+            if name in ("gru_forward", "gru_backward") and m is not None:
+                continue
+            if (name.endswith("_masked") and m is None) or (name.endswith("rop") and keep
+                                                                 is not None):
+                continue
+            yield {"gru_forward": dict(x=a(t, n, d), h0=a(n, h), Wx=a(d, g3), Wh=a(h, g3),
+                                       b=a(g3), bh=a(g3)),
+                   "gru_forward_masked": dict(x=a(t, n, d), h0=a(n, h), m=m, Wx=a(d, g3),
+                                              Wh=a(h, g3), b=a(g3), bh=a(g3)),
+                   "gru_backward": dict(dhs=a(t, n, h), x=a(t, n, d), h0=a(n, h),
+                                        hs=a(t, n, h), gates=a(t, n, g3), hn=a(t, n, h),
+                                        Wx=a(d, g3), Wh=a(h, g3)),
+                   "gru_backward_masked": dict(dhs=a(t, n, h), x=a(t, n, d), h0=a(n, h),
+                                               hs=a(t, n, h), gates=a(t, n, g3),
+                                               hn=a(t, n, h), m=m, keep=keep, Wx=a(d, g3),
+                                               Wh=a(h, g3)),
+                   "gru_rop": dict(Ax=a(t, n, g3), Ah=a(t, n, g3), h0=a(n, h),
+                                   hs=a(t, n, h), gates=a(t, n, g3), hn=a(t, n, h), m=m,
+                                   Wh=a(h, g3)),
+                   "lstm_rop": dict(A=a(t, n, g4), c0=a(n, h), cs=a(t, n, h),
+                                    cnew=a(t, n, h), gates=a(t, n, g4), m=m, Wh=a(h, g4)),
+                   "lstm_forward_masked": dict(x=a(t, n, d), h0=a(n, h), c0=a(n, h), m=m,
+                                               Wx=a(d, g4), Wh=a(h, g4), b=a(g4)),
+                   "lstm_backward_masked": dict(dhs=a(t, n, h), x=a(t, n, d), h0=a(n, h),
+                                                c0=a(n, h), hs=a(t, n, h), cs=a(t, n, h),
+                                                cnew=a(t, n, h), gates=a(t, n, g4), m=m,
+                                                keep=keep, Wx=a(d, g4), Wh=a(h, g4))}[name]
         return
     if name in ("clip_scale", "sgd_update", "adam_update", "rmsprop_update"):
         p, one = 9, np.array([0.5], dtype)
