@@ -21,14 +21,14 @@ from ..models._base import current_backend
 from ..models._checks import with_mask_channel
 from ..models._feedforward import FeedForwardClassifier, FeedForwardRegressor
 from ..models.cnn import CNNClassifier, CNNRegressor
-from ..models.rnn import RNNClassifier, RNNTagger
+from ..models.rnn import RNNClassifier, RNNRegressor, RNNTagger
 from ..nn import Dense, Network, layer_from_config
 
 __all__ = ["Explained", "SUPPORTED"]
 
 SUPPORTED = ("MLPClassifier", "MLPRegressor", "DBNClassifier", "DBNRegressor",
              "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "CNNClassifier",
-             "CNNRegressor", "RNNClassifier", "RNNTagger")
+             "CNNRegressor", "RNNClassifier", "RNNRegressor", "RNNTagger")
 
 OUTPUTS = ("probability", "logit", "prediction")
 
@@ -38,7 +38,7 @@ class Explained:
 
     def __init__(self, model):
         if not isinstance(model, (FeedForwardClassifier, FeedForwardRegressor, CNNClassifier,
-                                  CNNRegressor, RNNClassifier, RNNTagger)):
+                                  CNNRegressor, RNNClassifier, RNNRegressor, RNNTagger)):
             raise TypeError(f"model must be a fitted supervised deepbio model (one of "
                             f"{', '.join(SUPPORTED)}), got {type(model).__name__}")
         model._check_fitted()
@@ -52,7 +52,8 @@ class Explained:
             self.kind = "table"
             self.net = self._dense_network()
         else:
-            self.kind = "sequence" if isinstance(model, (RNNClassifier, RNNTagger)) \
+            self.kind = "sequence" if isinstance(model, (RNNClassifier, RNNRegressor,
+                                                         RNNTagger)) \
                 else model.input_type_
             self.net = model._net()
         if self.classifier:

@@ -20,7 +20,7 @@ def attributions(model, X, method="gradient", target=None, baseline=None, mask=N
     Parameters
     ----------
     model : fitted MLP, DBN or stacked-autoencoder classifier / regressor, CNNClassifier,
-        CNNRegressor (images or sequences), RNNClassifier or RNNTagger
+        CNNRegressor (images or sequences), RNNClassifier, RNNRegressor or RNNTagger
     X : array
         What the model takes: a table (N, n_features), images (N, C, H, W) or sequences
         (N, L, A) (e.g. one-hot DNA), checked as the model's ``predict`` checks it.

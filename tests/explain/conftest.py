@@ -5,7 +5,7 @@ import pytest
 
 import deepbio
 from deepbio import (CNNClassifier, CNNRegressor, DBNClassifier, MLPClassifier, MLPRegressor,
-                     RNNClassifier, RNNTagger, StackedAutoEncoderClassifier)
+                     RNNClassifier, RNNRegressor, RNNTagger, StackedAutoEncoderClassifier)
 
 F64 = dict(dtype="float64", random_state=0)
 
@@ -56,6 +56,8 @@ def fitted():
         out["rnn_elman"] = (RNNClassifier(cell="elman", units=4, bidirectional=True,
                                           max_iter=2, **F64).fit(Xs, ys, mask=ms),
                             Xs[:5], ms[:5])
+        out["rnn_regressor"] = (RNNRegressor(cell="gru", units=4, max_iter=2, **F64)
+                                .fit(Xs, Xs[:, :, 1].sum(axis=1), mask=ms), Xs[:5], ms[:5])
         tags = Xs.argmax(axis=2) % 2
         out["tagger"] = (RNNTagger(cell="elman", units=4, max_iter=2, **F64)
                          .fit(Xs, tags, mask=ms), Xs[:5], ms[:5])

@@ -9,8 +9,9 @@ from deepbio._validation import NotFittedError
 from deepbio.explain import attributions
 
 KINDS = ["mlp", "mlp_regressor", "dbn", "sae", "cnn_image", "cnn_sequence", "cnn_regressor",
-         "rnn", "rnn_elman", "tagger"]
-SEQUENCE_KINDS = ["cnn_sequence", "cnn_regressor", "rnn", "rnn_elman", "tagger"]
+         "rnn", "rnn_elman", "rnn_regressor", "tagger"]
+SEQUENCE_KINDS = ["cnn_sequence", "cnn_regressor", "rnn", "rnn_elman", "rnn_regressor",
+                  "tagger"]
 
 
 def _f(model, X, mask, target):
