@@ -65,6 +65,7 @@ from .cnn import CNNClassifier, CNNRegressor
 from .dbm import DBM, DBMClassifier
 from .spn import LEAF, PRODUCT, SUM, SPN
 from .isa import ISA, StackedISA
+from .gsn import GSN
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
@@ -335,6 +336,32 @@ def _check_stacked_isa(est, fitted):
             raise ValueError(f"map_shapes_[{i}] has {shape[0]} channels, expected "
                              f"isas_[{i}].n_subspaces_ = {isa.n_subspaces_}")
         channels = isa.n_subspaces_
+
+
+# -- GSN
+
+
+def _gsn_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    d = est.n_features_in_
+    return [TensorSpec(name, ("float64",), (d,), "(n_features_in_,)")
+            for name in ("mean_", "scale_", "reconstruction_std_")]
+
+
+def _check_gsn(est, fitted):
+    if not fitted:
+        return
+    _check_finite(est, "mean_", "scale_", "reconstruction_std_")
+    if np.any(est.scale_ <= 0) or np.any(est.reconstruction_std_ <= 0):
+        raise ValueError("scale_ and reconstruction_std_ must be positive")
+    ae = est.autoencoder_
+    if not hasattr(ae, "n_features_in_") or ae.n_features_in_ != est.n_features_in_ \
+            or ae.n_components != est.n_components \
+            or float_dtype_name(ae.dtype) != float_dtype_name(est.dtype):
+        raise ValueError(f"autoencoder_ must be a fitted AutoEncoder with the GSN's "
+                         f"n_features_in_={est.n_features_in_}, n_components="
+                         f"{est.n_components} and dtype={est.dtype!r}")
 
 
 # -- SPN
@@ -663,6 +690,8 @@ ATTRIBUTE_CHECKS = {
     "autoencoders_": _list_of(AutoEncoder),
     "dbm_": lambda v: None if type(v) is DBM else f"must be a DBM, found {_describe(v)}",
     "isas_": _list_of(ISA),
+    "autoencoder_": lambda v: None if type(v) is AutoEncoder else
+    f"must be an AutoEncoder, found {_describe(v)}",
     "n_subspaces_": _int_at_least(1),
     "subspace_size_": _int_at_least(1),
     "map_shapes_": lambda v: None if isinstance(v, list) and v and all(
@@ -740,6 +769,9 @@ SCHEMAS = {
     ISA: Schema(_TRAINED | _f(*_ISA_ARRAYS, "n_subspaces_", "subspace_size_", "objective_",
                               "restart_objectives_"), _f(), _f(*_ISA_ARRAYS), _isa_tensors,
                 _check_isa),
+    GSN: Schema(_TRAINED | _f("autoencoder_", "mean_", "scale_", "reconstruction_std_"), _f(),
+                _f("autoencoder_", "mean_", "scale_", "reconstruction_std_"), _gsn_tensors,
+                _check_gsn),
     StackedISA: Schema(_f("n_features_in_", "isas_", "input_type_", "input_shape_",
                           "map_shapes_", "history_"), _f(), _f("isas_", "map_shapes_"),
                        lambda est, fitted, stored: [], _check_stacked_isa),
