@@ -242,7 +242,9 @@ class GSN(TransformerMixin, BaseEstimator):
     def reconstruct(self, X):
         """The denoised mean ``mu((x - mean_) / scale_)`` back in data units, shape
         (n_samples, n_features); feed it a noisy ``X`` to denoise."""
-        X = self._check_X(X)
+        return self._reconstruct(self._check_X(X))
+
+    def _reconstruct(self, X):
         be = current_backend()
         R = np.asarray(to_host(self._mu(be, be.asarray(self._standardise(X)))), np.float64)
         return R * self.scale_ + self.mean_
@@ -255,11 +257,11 @@ class GSN(TransformerMixin, BaseEstimator):
         X = self._check_X(X)
         be = current_backend()
         H = self.autoencoder_._encode(be, be.asarray(self._standardise(X)))
-        return self._wrap_output(np.asarray(to_host(H)), X)
+        return np.asarray(to_host(H))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error per sample, in standardised units
         (higher is better)."""
         X = self._check_X(X)
-        R = (self.reconstruct(X) - X) / self.scale_
+        R = (self._reconstruct(X) - X) / self.scale_
         return -float((R ** 2).sum(axis=1).mean())

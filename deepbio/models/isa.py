@@ -291,18 +291,20 @@ class ISA(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Subspace norms ``sqrt(EPS + sum_{j in S_l} (w_j . V (x - mean))^2)``,
         shape (n_samples, n_subspaces_)."""
-        X = self._check_X(X)
+        return self._features(self._check_X(X))
+
+    def _features(self, X):
         be = current_backend()
         xp = be.xp
         F = be.asarray(self.components_, dtype="float64")
         Y = be.asarray(X - self.mean_, dtype="float64") @ F.T
         H = be.asarray(subspace_matrix(self.n_subspaces_, self.subspace_size_), "float64")
         out = to_host(xp.sqrt(EPS + (Y * Y) @ H))
-        return self._wrap_output(np.asarray(out, dtype=np.float64), X)
+        return np.asarray(out, dtype=np.float64)
 
     def score(self, X, y=None):
         """Minus the ISA objective on ``X`` (higher is better: sparser subspace norms)."""
-        return -float(self.transform(X).sum(axis=1).mean())
+        return -float(self._features(self._check_X(X)).sum(axis=1).mean())
 
 
 class StackedISA(TransformerMixin, BaseEstimator):
