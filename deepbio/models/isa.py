@@ -176,7 +176,6 @@ class ISA(TransformerMixin, BaseEstimator):
         m = max(1, min(self.n_subspaces, r // size))
         self.n_subspaces_, self.subspace_size_ = int(m), int(size)
         be = current_backend()
-        xp = be.xp
         Z = be.asarray((X - self.mean_) @ self.whitening_.T, dtype="float64")
         H = be.asarray(subspace_matrix(m, size), dtype="float64")
         best = None
@@ -194,14 +193,12 @@ class ISA(TransformerMixin, BaseEstimator):
         self.objective_ = float(self.history_[-1]["objective"])
         self.n_iter_ = len(self.history_) - 1
         self.components_ = self.W_ @ self.whitening_
-        del xp
         return self
 
     def _ica_init(self, be, Z, W0, m, size, restart):
         """ISA with one filter per subspace (ICA with a Laplace-like prior) from ``W0``,
         its filters then grouped into ``m`` subspaces of ``size`` by the correlation of
         their energies ``(w_j . z)^2`` (filters of one subspace have dependent energies)."""
-        xp = be.xp
         k = W0.shape[0]
         W, _ = self._optimise(be, Z, be.asarray(np.eye(k), "float64"), W0, restart)
         Y = to_host(Z @ W.T)
@@ -221,7 +218,6 @@ class ISA(TransformerMixin, BaseEstimator):
                 free.discard(nxt)
             groups.append(group)
         order = [j for g in groups for j in g]
-        del xp
         return W[be.asarray(np.array(order))]
 
     def _whiten(self, X):
