@@ -76,8 +76,9 @@ class ISA(TransformerMixin, BaseEstimator):
     Every step is a gradient step followed by the symmetric orthogonalisation
     ``W <- (W W^T)^(-1/2) W``, with backtracking: a step is accepted only if it lowers J
     (halving the step until it does, growing it by 1.5 after each success), so
-    ``history_`` is monotone.  ``n_restarts`` random orthonormal starts are run and the
-    lowest J kept (J has local minima that mix subspaces).
+    ``history_`` decreases within each phase (the ICA start's, then ISA's).
+    ``n_restarts`` starts are run and the lowest J kept (J has local minima that mix
+    subspaces; see ``init``).
 
     Parameters
     ----------
@@ -112,12 +113,16 @@ class ISA(TransformerMixin, BaseEstimator):
         ``W_ @ whitening_``: the filters on the input.
     n_subspaces_, subspace_size_ : int
     objective_ : float
-        J of the kept start.
+        J of the kept start (its last ``"isa"`` record).
     history_ : list of dict
-        Per accepted step of the kept start: ``objective``, ``step``,
-        ``orthonormality_error`` (``max |W W^T - I|``).
+        Per accepted step of the kept start: ``phase`` (``"ica"`` for the ICA start,
+        whose objective has one filter per subspace, then ``"isa"``), ``iteration``
+        (0 for each phase's starting point), ``objective``, ``step``,
+        ``orthonormality_error`` (``max |W W^T - I|``), ``time``.
     restart_objectives_ : list of float
-    n_iter_, n_features_in_ : int
+    n_iter_ : int
+        Accepted steps of the kept start, both phases.
+    n_features_in_ : int
 
     References
     ----------
@@ -182,16 +187,18 @@ class ISA(TransformerMixin, BaseEstimator):
         self.restart_objectives_ = []
         for restart in range(self.n_restarts):
             W0 = be.asarray(np.linalg.qr(rng.standard_normal((r, m * size)))[0].T, "float64")
+            start = []
             if self.init == "ica" and size > 1:
-                W0 = self._ica_init(be, Z, W0, m, size, restart)
+                W0, start = self._ica_init(be, Z, W0, m, size, restart)
             W, history = self._optimise(be, Z, H, W0, restart)
+            history = start + [dict(r, phase="isa") for r in history]
             self.restart_objectives_.append(history[-1]["objective"])
             if best is None or history[-1]["objective"] < best[1][-1]["objective"]:
                 best = (W, history)
         W, self.history_ = best
         self.W_ = to_host(W).astype(np.float64)
         self.objective_ = float(self.history_[-1]["objective"])
-        self.n_iter_ = len(self.history_) - 1
+        self.n_iter_ = sum(r["iteration"] > 0 for r in self.history_)
         self.components_ = self.W_ @ self.whitening_
         return self
 
@@ -200,7 +207,7 @@ class ISA(TransformerMixin, BaseEstimator):
         its filters then grouped into ``m`` subspaces of ``size`` by the correlation of
         their energies ``(w_j . z)^2`` (filters of one subspace have dependent energies)."""
         k = W0.shape[0]
-        W, _ = self._optimise(be, Z, be.asarray(np.eye(k), "float64"), W0, restart)
+        W, history = self._optimise(be, Z, be.asarray(np.eye(k), "float64"), W0, restart)
         Y = to_host(Z @ W.T)
         C = np.corrcoef((Y * Y).T)
         np.fill_diagonal(C, -np.inf)
@@ -218,7 +225,7 @@ class ISA(TransformerMixin, BaseEstimator):
                 free.discard(nxt)
             groups.append(group)
         order = [j for g in groups for j in g]
-        return W[be.asarray(np.array(order))]
+        return W[be.asarray(np.array(order))], [dict(r, phase="ica") for r in history]
 
     def _whiten(self, X):
         self.mean_ = X.mean(axis=0)

@@ -24,24 +24,35 @@ def planted(m, s, n=4000, seed=0):
 
 @pytest.fixture(scope="module")
 def fitted():
-    """A random start (init="ica" converges in a few steps: fewer steps to check)."""
+    """A random start (init="ica" converges in a few ISA steps: more steps to check)."""
     X, A = planted(4, 2, seed=0)
     return ISA(n_subspaces=4, subspace_size=2, init="random", random_state=0).fit(X), X, A
 
 
-def test_orthonormal_after_every_step(fitted):
-    isa, _, _ = fitted
-    assert len(isa.history_) > 10
-    # measured: at most 3.8e-15 over the steps of every start in the recovery test
-    assert max(r["orthonormality_error"] for r in isa.history_) < 1e-12
-    k = isa.W_.shape[0]
-    np.testing.assert_allclose(isa.W_ @ isa.W_.T, np.eye(k), atol=1e-12)
+@pytest.fixture(scope="module")
+def fitted_ica():
+    X, A = planted(4, 2, seed=0)
+    return ISA(n_subspaces=4, subspace_size=2, random_state=0).fit(X)
 
 
-def test_objective_decreases_at_every_step(fitted):
+def test_orthonormal_after_every_step(fitted, fitted_ica):
+    for isa in (fitted[0], fitted_ica):
+        assert len(isa.history_) > 10
+        # measured: at most 4e-15 over the steps of every start in the recovery test
+        assert max(r["orthonormality_error"] for r in isa.history_) < 1e-12
+        k = isa.W_.shape[0]
+        np.testing.assert_allclose(isa.W_ @ isa.W_.T, np.eye(k), atol=1e-12)
+    assert {r["phase"] for r in fitted_ica.history_} == {"ica", "isa"}
+
+
+def test_objective_decreases_at_every_step(fitted, fitted_ica):
+    for isa in (fitted[0], fitted_ica):
+        for phase in ("ica", "isa"):
+            J = np.array([r["objective"] for r in isa.history_ if r["phase"] == phase])
+            assert np.all(np.diff(J) < 0)
+        assert isa.n_iter_ == sum(r["iteration"] > 0 for r in isa.history_)
     isa, X, _ = fitted
-    J = np.array([r["objective"] for r in isa.history_])
-    assert np.all(np.diff(J) < 0)
+    J = [r["objective"] for r in isa.history_]
     assert isa.objective_ == J[-1] == pytest.approx(-isa.score(X), rel=1e-12)
 
 
