@@ -34,7 +34,7 @@ from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # no
                      DBNRegressor,
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier, StackedAutoEncoderRegressor,
-                     DBM, DBMClassifier, SPN)
+                     DBM, DBMClassifier, SPN, ISA, StackedISA, GSN)
 
 
 def __getattr__(name):

@@ -85,7 +85,92 @@ def main():
                              title=f"sequence {pos}: integrated gradients"),
          "saliency_track.png")
     features_plus_raw()
+    isa_figure()
+    gsn_figure()
     return 0
+
+
+def isa_figure():
+    """docs/models/isa.md: layer-1 filters of a StackedISA on the digits, grouped by
+    subspace; the subspace energy matrix on planted subspaces, random start against the
+    ICA start."""
+    from deepbio.datasets import load_digits
+    from deepbio.models.isa import subspace_distance
+    X, _ = load_digits(return_X_y=True)
+    p = np.random.default_rng(0).permutation(len(X))
+    stack = deepbio.StackedISA(n_subspaces=(8, 8), patch_size=(4, 2), stride=(2, 1),
+                               n_patches=3000, max_iter=100, random_state=0).fit(
+        X[p[:1200]].reshape(-1, 1, 8, 8))
+    F = stack.isas_[0].components_.reshape(-1, 4, 4)
+    fig = Figure(figsize=(10, 3.4))
+    grid = fig.add_gridspec(2, 11, width_ratios=[1] * 8 + [0.3, 2.2, 2.2])
+    for j, f in enumerate(F):
+        ax = fig.add_subplot(grid[j % 2, j // 2])
+        ax.imshow(f, cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if j % 2 == 0:
+            ax.set_title(f"S{j // 2 + 1}", fontsize=8)
+    rng = np.random.default_rng(0)
+    m, s, n = 4, 2, 4000
+    S = (rng.standard_normal((n, m, s)) * rng.exponential(size=(n, m))[:, :, None]).reshape(n, -1)
+    A = rng.standard_normal((m * s, m * s))
+    for col, init in ((9, "random"), (10, "ica")):
+        isa = deepbio.ISA(n_subspaces=m, subspace_size=s, max_iter=300, init=init,
+                          random_state=0).fit(S @ A.T)
+        M = isa.components_ @ A
+        M = M / np.linalg.norm(M, axis=1, keepdims=True)
+        E = (M ** 2).reshape(m, s, m, s).sum(axis=(1, 3))
+        ax = fig.add_subplot(grid[:, col])
+        ax.imshow(E, cmap="Blues", vmin=0, vmax=s)
+        ax.set_title(f"init={init!r}\ndistance {subspace_distance(isa.components_, A, s):.3f}",
+                     fontsize=9)
+        ax.set_xlabel("true subspace")
+        ax.set_ylabel("learnt subspace")
+        ax.set_xticks(range(m))
+        ax.set_yticks(range(m))
+    fig.suptitle("StackedISA layer-1 filters on the digits (pairs = subspaces); "
+                 "planted-subspace energy", fontsize=10)
+    fig.tight_layout()
+    save(fig, "isa.png")
+
+
+def gsn_figure():
+    """docs/models/gsn.md: a 2-d Gaussian mixture and GSN chain samples (plain DAE and
+    walkback), and denoised chain states of a GSN on the digits."""
+    from deepbio.datasets import load_digits
+    rng = np.random.default_rng(0)
+    means = np.array([[-2.0, 0.0], [2.0, 1.0], [0.0, 3.0]])
+    X = means[rng.choice(3, 3000, p=[0.3, 0.5, 0.2])] + 0.5 * rng.standard_normal((3000, 2))
+    fig = Figure(figsize=(14, 3.8))
+    axes = fig.subplots(1, 4, width_ratios=[1, 1, 1, 1.7])
+    axes[0].scatter(*X[:1500].T, s=2, color="0.4")
+    axes[0].set_title("data (3 Gaussians)")
+    for ax, wb in zip(axes[1:3], (1, 2)):
+        g = deepbio.GSN(n_components=64, walkback=wb, corruption_level=0.3, max_iter=100,
+                        random_state=0).fit(X)
+        S = g.sample(1500, n_steps=200, random_state=1)
+        ax.scatter(*S.T, s=2, color="C0" if wb == 1 else "C1")
+        ax.set_title(f"GSN chain, walkback={wb}")
+    for ax in axes[:3]:
+        ax.set_xlim(-4, 4)
+        ax.set_ylim(-2, 5)
+        ax.set_aspect("equal")
+    D, _ = load_digits(return_X_y=True)
+    p = np.random.default_rng(0).permutation(len(D))
+    train, test = D[p[:1200]], D[p[1200:1206]]
+    walk = deepbio.GSN(walkback=2, corruption_level=0.5, max_iter=30, random_state=0).fit(train)
+    plain = deepbio.GSN(walkback=1, corruption_level=0.5, max_iter=60, random_state=0).fit(train)
+    noisy = test + walk.scale_ * np.random.default_rng(5).standard_normal(test.shape)
+    rows = [test, noisy, plain.reconstruct(noisy), walk.reconstruct(noisy)]
+    tiles = np.clip(np.array(rows), 0, 16).reshape(4, 6, 8, 8).transpose(0, 2, 1, 3)
+    axes[3].imshow(tiles.reshape(32, 48), cmap="gray_r", interpolation="nearest")
+    axes[3].set_xticks([])
+    axes[3].set_yticks([4, 12, 20, 28])
+    axes[3].set_yticklabels(["clean", "noise 1 sd", "plain DAE", "walkback 2"], fontsize=8)
+    axes[3].set_title("held-out digits denoised")
+    fig.tight_layout()
+    save(fig, "gsn.png")
 
 
 def features_plus_raw():
@@ -142,4 +227,10 @@ def features_plus_raw():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:]:                  # e.g. ``python docs/make_figures.py isa gsn``
+        os.makedirs(HERE, exist_ok=True)
+        deepbio.set_backend("numpy")
+        for part in sys.argv[1:]:
+            globals()[f"{part}_figure"]()
+        sys.exit(0)
     sys.exit(main())

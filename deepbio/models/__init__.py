@@ -10,6 +10,8 @@
 :class:`MLPClassifier`, ``Regressor``   no pre-training: the baseline
 :class:`DBM`, :class:`DBMClassifier`    deep Boltzmann machine (mean field, PCD, AIS)
 :class:`SPN`                            sum-product network learnt by LearnSPN
+:class:`ISA`, :class:`StackedISA`       independent subspace analysis, conv. stack
+:class:`GSN`                            generative stochastic network (walkback DAE)
 ======================================  ==============================================
 
 Inputs and outputs of public methods are NumPy arrays; training and prediction run on
@@ -23,6 +25,8 @@ from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderCla
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .dbm import DBM, DBMClassifier
 from .spn import SPN
+from .isa import ISA, StackedISA
+from .gsn import GSN
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
 
@@ -30,7 +34,7 @@ __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMix
            "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder", "StackedAutoEncoder",
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
            "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNRegressor",
-           "RNNTagger", "DBM", "DBMClassifier", "SPN"]
+           "RNNTagger", "DBM", "DBMClassifier", "SPN", "ISA", "StackedISA", "GSN"]
 
 # Model files: deepbio.models.save / load (also deepbio.save / load), and the classes a
 # file may name, each with its file schema (deepbio/models/_persist.py).

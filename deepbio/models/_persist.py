@@ -64,6 +64,8 @@ from .autoencoder import (AutoEncoder, StackedAutoEncoder, StackedAutoEncoderCla
 from .cnn import CNNClassifier, CNNRegressor
 from .dbm import DBM, DBMClassifier
 from .spn import LEAF, PRODUCT, SUM, SPN
+from .isa import ISA, StackedISA
+from .gsn import GSN
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
@@ -284,6 +286,82 @@ def _check_dbm_classifier(est, fitted):
                              f"n_features_in_={est.n_features_in_}, hidden_layer_sizes="
                              f"{est.hidden_layer_sizes!r}, visible={est.visible!r} and "
                              f"dtype={est.dtype!r}")
+
+
+# -- ISA, StackedISA
+
+
+def _isa_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    d = est.n_features_in_
+    r = est.whitening_.shape[0] if isinstance(est.whitening_, np.ndarray) else None
+    k = est.n_subspaces_ * est.subspace_size_
+    f = ("float64",)
+    return [TensorSpec("mean_", f, (d,), "(n_features_in_,)"),
+            TensorSpec("whitening_", f, (r, d), "(n_whitened, n_features_in_)"),
+            TensorSpec("W_", f, (k, r), "(n_subspaces_ * subspace_size_, n_whitened)"),
+            TensorSpec("components_", f, (k, d),
+                       "(n_subspaces_ * subspace_size_, n_features_in_)")]
+
+
+def _check_isa(est, fitted):
+    """Finite weights, orthonormal rows of W_, and components_ = W_ @ whitening_."""
+    if not fitted:
+        return
+    _check_finite(est, "mean_", "whitening_", "W_", "components_")
+    W = est.W_
+    if W.shape[0] > W.shape[1] or \
+            np.max(np.abs(W @ W.T - np.eye(W.shape[0]))) > 1e-8:
+        raise ValueError("W_ must have orthonormal rows (W_ @ W_.T = I within 1e-8)")
+    if not np.allclose(est.components_, W @ est.whitening_, rtol=1e-10, atol=1e-12):
+        raise ValueError("components_ must equal W_ @ whitening_")
+
+
+def _check_stacked_isa(est, fitted):
+    if not fitted:
+        return
+    n = len(est.isas_)
+    if n < 1 or len(est.map_shapes_) != n:
+        raise ValueError(f"isas_ and map_shapes_ need one entry per layer, found {n} and "
+                         f"{len(est.map_shapes_)}")
+    channels = est.input_shape_[0] if est.input_type_ == "image" else est.input_shape_[1]
+    for i, (isa, shape) in enumerate(zip(est.isas_, est.map_shapes_)):
+        if not hasattr(isa, "n_features_in_"):
+            raise ValueError(f"isas_[{i}] is not fitted")
+        if isa.n_features_in_ % channels:
+            raise ValueError(f"isas_[{i}].n_features_in_ ({isa.n_features_in_}) is not a "
+                             f"multiple of the {channels} channels of its input")
+        if shape[0] != isa.n_subspaces_:
+            raise ValueError(f"map_shapes_[{i}] has {shape[0]} channels, expected "
+                             f"isas_[{i}].n_subspaces_ = {isa.n_subspaces_}")
+        channels = isa.n_subspaces_
+
+
+# -- GSN
+
+
+def _gsn_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    d = est.n_features_in_
+    return [TensorSpec(name, ("float64",), (d,), "(n_features_in_,)")
+            for name in ("mean_", "scale_", "reconstruction_std_")]
+
+
+def _check_gsn(est, fitted):
+    if not fitted:
+        return
+    _check_finite(est, "mean_", "scale_", "reconstruction_std_")
+    if np.any(est.scale_ <= 0) or np.any(est.reconstruction_std_ <= 0):
+        raise ValueError("scale_ and reconstruction_std_ must be positive")
+    ae = est.autoencoder_
+    if not hasattr(ae, "n_features_in_") or ae.n_features_in_ != est.n_features_in_ \
+            or ae.n_components != est.n_components \
+            or float_dtype_name(ae.dtype) != float_dtype_name(est.dtype):
+        raise ValueError(f"autoencoder_ must be a fitted AutoEncoder with the GSN's "
+                         f"n_features_in_={est.n_features_in_}, n_components="
+                         f"{est.n_components} and dtype={est.dtype!r}")
 
 
 # -- SPN
@@ -611,6 +689,14 @@ ATTRIBUTE_CHECKS = {
     "rbms_": _list_of(RBM),
     "autoencoders_": _list_of(AutoEncoder),
     "dbm_": lambda v: None if type(v) is DBM else f"must be a DBM, found {_describe(v)}",
+    "isas_": _list_of(ISA),
+    "autoencoder_": lambda v: None if type(v) is AutoEncoder else
+    f"must be an AutoEncoder, found {_describe(v)}",
+    "n_subspaces_": _int_at_least(1),
+    "subspace_size_": _int_at_least(1),
+    "map_shapes_": lambda v: None if isinstance(v, list) and v and all(
+        _int_tuple()(s) is None for s in v) else f"must be a list of tuples of ints >= 1, "
+        f"found {_describe(v)}",
 }
 
 
@@ -645,6 +731,8 @@ _AE = Schema(_FF, _f(), _f("coefs_", "intercepts_"), _ae_tensors, _check_ae)
 _FF_WEIGHTS = _f("coefs_", "intercepts_")
 _NET_WEIGHTS = _f("layers_", "params_", "input_shape_")
 
+_ISA_ARRAYS = ("mean_", "whitening_", "W_", "components_")
+
 _SPN_ARRAYS = ("node_kind_", "children_start_", "children_", "log_weights_",
                "leaf_variable_", "leaf_params_")
 
@@ -678,6 +766,15 @@ SCHEMAS = {
     SPN: Schema(_f("n_features_in_", *_SPN_ARRAYS), _f(), _f(*_SPN_ARRAYS), _spn_tensors,
                 _check_spn),
     DBM: Schema(_FF | _f("pretrain_history_"), _f(), _FF_WEIGHTS, _dbm_tensors, _check_dbm),
+    ISA: Schema(_TRAINED | _f(*_ISA_ARRAYS, "n_subspaces_", "subspace_size_", "objective_",
+                              "restart_objectives_"), _f(), _f(*_ISA_ARRAYS), _isa_tensors,
+                _check_isa),
+    GSN: Schema(_TRAINED | _f("autoencoder_", "mean_", "scale_", "reconstruction_std_"), _f(),
+                _f("autoencoder_", "mean_", "scale_", "reconstruction_std_"), _gsn_tensors,
+                _check_gsn),
+    StackedISA: Schema(_f("n_features_in_", "isas_", "input_type_", "input_shape_",
+                          "map_shapes_", "history_"), _f(), _f("isas_", "map_shapes_"),
+                       lambda est, fitted, stored: [], _check_stacked_isa),
     DBMClassifier: Schema(_FF | _CLASSIFIER | _f("dbm_"), _f(), _FF_WEIGHTS | _f("dbm_"),
                           _dbm_classifier_tensors, _check_dbm_classifier),
 }

@@ -59,6 +59,10 @@ CHECK_SETTINGS = {
     "DBMClassifier": dict(hidden_layer_sizes=(8, 4), visible="gaussian", pretrain_epochs=2,
                           dbm_epochs=2, n_chains=10, max_iter=30),
     "SPN": dict(leaf="gaussian", min_instances=10),
+    "ISA": dict(n_subspaces=2, subspace_size=2, max_iter=10),
+    "StackedISA": dict(n_subspaces=(2, 2), patch_size=(2, 1), stride=(1, 1), n_patches=50,
+                       max_iter=5),
+    "GSN": dict(n_components=8, max_iter=3),
 }
 
 #: Checks that fail, each with the reason.  Run strict: a check listed here that starts
