@@ -56,7 +56,9 @@ _RNN_DOC_PARAMS = """
         first real position, or its last for the backward-reading direction, so padding
         changes nothing).  None: full BPTT.
     forget_bias : float, default=1.0
-        Initial LSTM forget-gate bias.
+        Initial bias of the gate that keeps a unit's state: the LSTM's forget gate, the
+        GRU's update gate (``update_bias`` of :class:`deepbio.nn.GRU`).  Not used by
+        Elman cells.
     hidden_layer_sizes : tuple of int, default=()
         Dense layers (tanh) between the recurrent layers and the output.
     dropout : float in [0, 1), default=0.0
@@ -154,7 +156,8 @@ class _RNNBase(LayeredEstimator):
                 layers.append(Elman(units, self.activation, seq, self.bidirectional,
                                     self.bptt_steps))
             elif self.cell == "gru":
-                layers.append(GRU(units, seq, self.bidirectional, self.bptt_steps))
+                layers.append(GRU(units, seq, self.bidirectional, self.bptt_steps,
+                                  self.forget_bias))
             else:
                 layers.append(LSTM(units, seq, self.bidirectional, self.bptt_steps,
                                    self.forget_bias))
