@@ -7,9 +7,16 @@ import os
 import sys
 
 os.environ.pop("LD_PRELOAD", None)
+# The checkout this script is in (the sanitized copy) comes first on sys.path, before any
+# installed or editable deepbio; pytest's rootdir insertion would do it only for pytest.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 if sys.argv[1:2] == ["--check"]:
     exec(compile(sys.argv[2], "<check>", "exec"))
+    import deepbio
+    assert os.path.dirname(os.path.abspath(deepbio.__file__)) == os.path.join(ROOT, "deepbio"), \
+        f"imported {deepbio.__file__}, not the sanitized copy in {ROOT}"
     sys.exit(0)
 
 import pytest  # noqa: E402

@@ -15,7 +15,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from deepbio import (RBM, CNNClassifier, MLPClassifier, MLPRegressor, RNNClassifier,
+from deepbio import (RBM, CNNClassifier, DBNClassifier, MLPClassifier, MLPRegressor, RNNClassifier,
                      RNNRegressor)
 from deepbio.optim._checkpoint import CheckpointWarning, load
 
@@ -134,6 +134,18 @@ def test_resume_is_exact_for_every_optimiser(tmp_path, optimizer):
                                 tmp_path / "c", 3)
     assert _same_weights(resumed, full)
     assert len(resumed.history_) == len(full.history_)
+
+
+def test_dbn_fine_tuning_resume_is_exact(tmp_path):
+    # the pre-training is repeated from the seed, the fine-tuning continues
+    X, y = _data(5, n=80, d=6)
+    X = (X > 0).astype(float)
+
+    def make():
+        return DBNClassifier(hidden_layer_sizes=(5,), pretrain_epochs=2, max_iter=6,
+                             random_state=4)
+    full = make().fit(X, y)
+    assert _same_weights(_resume_from_prev(make, (X, y), tmp_path / "c", 2), full)
 
 
 @pytest.mark.parametrize("name", ["cnn_dropout", "rnn_lstm", "rnn_dropout"])
