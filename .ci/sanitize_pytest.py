@@ -1,6 +1,7 @@
-"""Start pytest (or run ``--check CODE``) in a process that has the sanitizer runtimes
-preloaded, then drop LD_PRELOAD from the environment so that no child process (nvcc,
-compilers, subprocess-based tests) inherits them: they are not built for it, and nvcc
+"""Start pytest in a process that has the sanitizer runtimes preloaded, after checking
+that the deepbio it imports is the sanitized build of this checkout.  LD_PRELOAD is
+dropped from the environment first, so that no child process (nvcc, compilers,
+subprocess-based tests) inherits the runtimes: they are not built for it, and nvcc
 crashes with libasan preloaded.  pytest's exit status is written to $DEEPBIO_SANITIZE_RC,
 because LeakSanitizer replaces the process's exit status when it reports at exit."""
 import os
@@ -12,12 +13,17 @@ os.environ.pop("LD_PRELOAD", None)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-if sys.argv[1:2] == ["--check"]:
-    exec(compile(sys.argv[2], "<check>", "exec"))
-    import deepbio
-    assert os.path.dirname(os.path.abspath(deepbio.__file__)) == os.path.join(ROOT, "deepbio"), \
-        f"imported {deepbio.__file__}, not the sanitized copy in {ROOT}"
-    sys.exit(0)
+# First make sure this really is the sanitized build of this copy (in the same process:
+# every interpreter start under ASan with PYTHONMALLOC=malloc costs a minute).
+import deepbio  # noqa: E402
+from deepbio._kernels.cpu import build_info  # noqa: E402
+
+info = build_info()
+print(f"deepbio from {os.path.dirname(deepbio.__file__)}, build_info() = {info}", flush=True)
+if os.path.dirname(os.path.abspath(deepbio.__file__)) != os.path.join(ROOT, "deepbio"):
+    sys.exit(f"imported {deepbio.__file__}, not the sanitized copy in {ROOT}")
+if not info.get("sanitize"):
+    sys.exit("the kernels are not a DEEPBIO_SANITIZE=1 build")
 
 import pytest  # noqa: E402
 
