@@ -21,7 +21,7 @@ def leaks(text):
 def main(folder):
     bad = 0
     files = sorted(pathlib.Path(folder).glob("*"))
-    n_leaks = 0
+    n_leaks, ignored = 0, []
     for f in files:
         text = f.read_text(errors="replace")
         if re.search(r"ERROR: AddressSanitizer|runtime error:", text):
@@ -34,9 +34,12 @@ def main(folder):
                 print(f"--- {f.name}: leak from deepbio ---\n{block[:8000]}")
                 bad += 1
             else:
-                print(f"(ignored, not deepbio) {f.name}: {block.splitlines()[0]}")
+                ignored.append(f"{f.name}: {block.splitlines()[0]}")
+    for line in ignored[:10]:
+        print(f"(ignored, no deepbio frame) {line}")
     print(f"sanitizer reports: {len(files)} file(s), {n_leaks} leak(s) outside the "
-          f"suppressions, {bad} deepbio problem(s)")
+          f"suppressions ({len(ignored)} without a deepbio frame, ignored), {bad} deepbio "
+          f"problem(s)")
     return 1 if bad else 0
 
 
