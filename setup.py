@@ -6,6 +6,10 @@
   read ``errno``, and without it the compiler may vectorise ``sqrt``, which is exact
   either way), Cython bounds/wraparound/initialisation checks off.  ``DEEPBIO_DEBUG_BUILD=1`` at build time turns those
   checks on and compiles with ``-O0 -g``.
+* ``DEEPBIO_SANITIZE=1`` compiles and links with AddressSanitizer + UndefinedBehavior
+  Sanitizer (``-fsanitize=address,undefined -fno-omit-frame-pointer -g -O1``); such a
+  build only imports into a Python that preloads libasan (``.ci/sanitize`` does it and
+  runs the kernel tests; docs/reliability.md).
 * OpenMP (``-fopenmp``) is used when a tiny test program compiles and links with it;
   otherwise the kernels build serial and a notice is printed.
   ``DEEPBIO_NO_OPENMP=1`` skips OpenMP on purpose.
@@ -35,6 +39,8 @@ def _flag(name):
 
 DEBUG = _flag("DEEPBIO_DEBUG_BUILD")
 NO_OPENMP = _flag("DEEPBIO_NO_OPENMP")
+SANITIZE = _flag("DEEPBIO_SANITIZE")
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
 
 DIRECTIVES = {
     "language_level": 3,
@@ -64,6 +70,8 @@ def _extensions():
         macros.append(("DEEPBIO_DEBUG_BUILD", "1"))
     else:
         macros.append(("NDEBUG", None))
+    if SANITIZE:
+        macros.append(("DEEPBIO_SANITIZE_BUILD", "1"))
     exts = []
     for pyx in sorted(glob.glob(f"{CPU_DIR}/*.pyx")):
         name = Path(pyx).stem
@@ -75,7 +83,7 @@ def _extensions():
     # Regenerate the C sources when the build mode changed since the last build in
     # this tree (the C code differs with the directives; timestamps alone would keep
     # a stale release .c for a debug build and vice versa).
-    mode = f"debug={DEBUG} openmp_disabled={NO_OPENMP}"
+    mode = f"debug={DEBUG} openmp_disabled={NO_OPENMP} sanitize={SANITIZE}"
     force = not STAMP.exists() or STAMP.read_text() != mode
     exts = cythonize(exts, compiler_directives=DIRECTIVES, force=force, quiet=True)
     STAMP.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +125,12 @@ class BuildExt(build_ext):
             opt = ["/Od", "/Zi"] if DEBUG else ["/O2"]
         else:
             opt = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3", "-fno-math-errno"]
+        link = []
+        if SANITIZE:
+            if msvc:
+                raise SystemExit("deepbio: DEEPBIO_SANITIZE=1 needs gcc or clang, not MSVC")
+            # The sanitizer flags come last, so their -O1 wins over -O3 / -O0.
+            opt, link = opt + SANITIZE_FLAGS, ["-fsanitize=address,undefined"]
         omp = None if NO_OPENMP else _openmp_flags(self.compiler)
         if omp is None:
             why = "DEEPBIO_NO_OPENMP is set" if NO_OPENMP else "the C compiler has no usable OpenMP"
@@ -124,11 +138,13 @@ class BuildExt(build_ext):
                   "they will run on one thread.", file=sys.stderr)
             omp = ([], [])
         mode = "debug (bounds checks on, -O0 -g)" if DEBUG else "release"
+        if SANITIZE:
+            mode += ", AddressSanitizer + UBSan"
         print(f"deepbio: building {len(self.extensions)} Cython extension(s), {mode}, "
               f"compile flags {opt + omp[0]}", file=sys.stderr)
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args) + opt + omp[0]
-            ext.extra_link_args = list(ext.extra_link_args) + omp[1]
+            ext.extra_link_args = list(ext.extra_link_args) + omp[1] + link
         super().build_extensions()
 
     def run(self):

@@ -52,18 +52,88 @@ def compression(head):
     return None
 
 
+class CompressedDataError(ValueError):
+    """A truncated or corrupt compressed stream (gzip, bzip2 or xz), whatever the codec
+    module raised for it (``EOFError``, ``zlib.error``, ``gzip.BadGzipFile``,
+    ``lzma.LZMAError`` or bz2's bare ``OSError: Invalid data stream``)."""
+
+    def __init__(self, kind, err):
+        self.kind, self.detail = kind, str(err)
+        super().__init__(f"truncated or corrupt {kind} data ({err})")
+
+
+def _is_codec_error(err):
+    # bz2 reports corrupt data as a bare OSError (no errno); an OSError with an errno is
+    # a real I/O error of the file underneath and stays what it is.
+    return isinstance(err, GZIP_ERRORS) or (type(err) is OSError and err.errno is None)
+
+
+class _CheckedStream(io.BufferedIOBase):
+    """A decompressing binary stream whose codec errors are :class:`CompressedDataError`,
+    so every reader turns a bad gzip, bzip2 or xz file into the same ``ValueError``."""
+
+    def __init__(self, inner, kind):
+        super().__init__()
+        self._inner, self._kind = inner, kind
+        self.name = getattr(inner, "name", None)
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except CompressedDataError:
+            raise
+        except (OSError, EOFError, *GZIP_ERRORS) as err:
+            if _is_codec_error(err):
+                raise CompressedDataError(self._kind, err) from None
+            raise
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return self._inner.seekable()
+
+    def read(self, size=-1):
+        return self._call(self._inner.read, size)
+
+    def read1(self, size=-1):
+        return self._call(self._inner.read1, size)
+
+    def readinto(self, b):
+        return self._call(self._inner.readinto, b)
+
+    def readline(self, size=-1):
+        return self._call(self._inner.readline, size)
+
+    def peek(self, n=0):
+        return self._call(self._inner.peek, n)
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self._call(self._inner.seek, offset, whence)
+
+    def tell(self):
+        return self._inner.tell()
+
+    def close(self):
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
 def decompressor(kind, fileobj):
     """A binary stream decompressing ``fileobj`` (``kind`` from :func:`compression`; a
-    path for bz2 and xz is opened, and closed with the stream)."""
+    path for bz2 and xz is opened, and closed with the stream).  Its codec errors are
+    :class:`CompressedDataError` (a ``ValueError``)."""
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=fileobj, mode="rb")
+        return _CheckedStream(gzip.GzipFile(fileobj=fileobj, mode="rb"), kind)
     module = {"bz2": "bz2", "xz": "lzma"}[kind]
     try:
         lib = __import__(module)
     except ImportError:        # pragma: no cover - CPython built without it
         raise ValueError(f"this file is {kind}-compressed, but this Python has no "
                          f"{module!r} module; decompress it first") from None
-    return lib.open(fileobj, "rb")
+    return _CheckedStream(lib.open(fileobj, "rb"), kind)
 
 
 def source_prefix(path_or_file):
@@ -140,7 +210,7 @@ def open_binary(path):
     if kind is None:
         return open(path, "rb")
     if kind == "gzip":
-        return gzip.open(path, "rb")
+        return _CheckedStream(gzip.open(path, "rb"), kind)
     return decompressor(kind, path)      # bz2.open / lzma.open take a path too
 
 
@@ -175,10 +245,11 @@ def decode_error_message(path, encoding, err):
                         column = len(line[:bad.start].decode(encoding, errors="replace")) + 1
                         return not_decodable_message(line_no, column, line[bad.start],
                                                      encoding)
-    except GZIP_ERRORS as bad:
+    except GZIP_ERRORS + (CompressedDataError,) as bad:
         # Compressed data that is corrupt after the undecodable byte: say both.
+        detail = bad.detail if isinstance(bad, CompressedDataError) else bad
         return (f"the file is not valid {encoding!r} text ({err}), and its compressed "
-                f"data is truncated or corrupt ({bad})")
+                f"data is truncated or corrupt ({detail})")
     return f"the file is not valid {encoding!r} text ({err})"
 
 
@@ -209,8 +280,8 @@ def _decoded_lines(binary, encoding, prefix):
     if stream is not binary:
         try:
             head, stream = peek(stream, 2)
-        except GZIP_ERRORS + (OSError,) as err:
-            raise ValueError(f"{prefix}truncated or corrupt {kind} data ({err})") from None
+        except CompressedDataError as err:
+            raise ValueError(f"{prefix}{err}") from None
     head = head[:2]
     check_not_utf16(head, encoding, prefix)
     text = io.TextIOWrapper(stream, encoding=python_encoding(encoding), errors="surrogateescape",
@@ -221,10 +292,9 @@ def _decoded_lines(binary, encoding, prefix):
             if not line.isascii():
                 _check_decoded(line, line_no, encoding, prefix)
             yield line.rstrip("\r\n")
-    except GZIP_ERRORS + (OSError,) as err:
-        what = kind or "compressed"
+    except CompressedDataError as err:
         raise ValueError(
-            f"{prefix}truncated or corrupt {what} data after line {line_no} ({err})"
+            f"{prefix}truncated or corrupt {err.kind} data after line {line_no} ({err.detail})"
         ) from None
     finally:
         if stream is binary:

@@ -158,8 +158,8 @@ def read_expression(path, sep=None, transpose=False, allow_missing=False, format
         both names); a missing cell when ``allow_missing=False``; a GCT file
         whose declared dimensions or header disagree with its content; a
         malformed quoted field; a file that is not valid UTF-8 (or
-        ``encoding``); truncated gzip data. Messages start with the file
-        name.
+        ``encoding``); truncated or corrupt gzip, bzip2 or xz data. Messages
+        start with the file name.
 
     Notes
     -----

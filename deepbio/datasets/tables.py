@@ -21,8 +21,8 @@ import numpy as np
 
 from .._validation import check_choice
 from ._base import Bunch
-from ._text import (GZIP_ERRORS, compression, decode_error_message, first_nonblank_line,
-                    open_binary, open_text, source_prefix, strip_gz)
+from ._text import (GZIP_ERRORS, CompressedDataError, compression, decode_error_message,
+                    first_nonblank_line, open_binary, open_text, source_prefix, strip_gz)
 
 __all__ = ["read_table", "table_to_float", "has_header", "load_array"]
 
@@ -232,7 +232,8 @@ def read_table(path, header="auto", sep=None, encoding="utf-8"):
     ValueError
         An empty file, a header without data rows, rows of different lengths (both
         lines named), a malformed quoted field, text that is not valid UTF-8 (or
-        ``encoding``), truncated gzip data. Messages start with the file name.
+        ``encoding``), truncated or corrupt gzip, bzip2 or xz data. Messages start with the
+        file name.
 
     Notes
     -----
@@ -395,9 +396,8 @@ def load_array(path, key=None, as_dict=False):
         with open_binary(path) as fh:
             try:
                 data = fh.read()
-            except GZIP_ERRORS + (OSError,) as err:
-                raise ValueError(f"{os.fspath(path)!r}: truncated or corrupt compressed "
-                                 f"data ({err})") from None
+            except CompressedDataError as err:
+                raise ValueError(f"{os.fspath(path)!r}: {err}") from None
         obj = np.load(io.BytesIO(data), allow_pickle=False)
     else:
         obj = np.load(path, allow_pickle=False)

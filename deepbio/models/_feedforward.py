@@ -97,14 +97,24 @@ class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator)
             self._store(net)
         return net
 
-    def fit(self, X, y):
+    def fit(self, X, y, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit on ``X`` (n_samples, n_features) and targets ``y``: class labels of any type
         (n_samples,) for a classifier, real values (n_samples,) or (n_samples, n_outputs)
         for a regressor.
 
         Pre-training (a subclass hook: RBMs for a DBN, autoencoders for a stacked
         autoencoder, none for an MLP) initialises the hidden layers; the optimiser then
-        fine-tunes the whole network on the encoded targets.
+        fine-tunes the whole network on the encoded targets.  Checkpoints cover the
+        fine-tuning; a resumed fit repeats the (deterministic) pre-training.
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint to
+            the path ``checkpoint`` every ``checkpoint_every`` epochs (atomically; the
+            previous one kept as ``PATH.prev``), or continue the fit from the checkpoint
+            ``resume`` (same data, settings and ``random_state``: the weights then equal
+            those of an uninterrupted fit).
 
         Returns
         -------
@@ -120,7 +130,8 @@ class FeedForwardEstimator(DeterministicWithHF, TransformerMixin, BaseEstimator)
         be = current_backend()
         sgd = make_optimizer(self, child_seed(rng))
         self.history_ = sgd.minimize(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
-                                     metric=metric)
+                                     metric=metric, checkpoint=checkpoint,
+                                     checkpoint_every=checkpoint_every, resume=resume)
         self.n_iter_ = len(self.history_)
         self._store(net)
         self._optimizer = sgd

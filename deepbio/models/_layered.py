@@ -86,13 +86,15 @@ class LayeredEstimator(DeterministicWithHF, BaseEstimator):
             self._cache_net = net
         return net
 
-    def _train(self, Xin, T, rng, n_out, metric=None):
+    def _train(self, Xin, T, rng, n_out, metric=None, **checkpointing):
+        """Build the network and train it (``checkpointing``: ``fit``'s ``checkpoint``,
+        ``checkpoint_every`` and ``resume``, for the optimiser's ``minimize``)."""
         layers = self._make_layers(Xin.shape[1:], n_out)
         net = self._assemble(layers, Xin.shape[1:], child_seed(rng))
         be = current_backend()
         sgd = make_optimizer(self, child_seed(rng))
         self.history_ = sgd.minimize(net, be.asarray(Xin, net.dtype), be.asarray(T, net.dtype),
-                                     metric=metric)
+                                     metric=metric, **checkpointing)
         self.n_iter_ = len(self.history_)
         self._optimizer = sgd
         self._store(net)

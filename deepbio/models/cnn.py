@@ -294,9 +294,18 @@ class CNNClassifier(MaskedClassifierMixin, _CNNBase):
 
     _loss = "softmax_cross_entropy"
 
-    def fit(self, X, y, mask=None):
+    def fit(self, X, y, mask=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit on images (N, C, H, W) or sequences (N, L, A) with optional ``mask`` (N, L),
         and labels ``y`` (N,) of any type.
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint to
+            the path ``checkpoint`` every ``checkpoint_every`` epochs (atomically; the
+            previous one kept as ``PATH.prev``), or continue the fit from the checkpoint
+            ``resume`` (same data, settings and ``random_state``: the weights then equal
+            those of an uninterrupted fit).
 
         Returns
         -------
@@ -308,7 +317,8 @@ class CNNClassifier(MaskedClassifierMixin, _CNNBase):
         self.classes_, y_enc = check_classification_targets(y)
         rng = resolve_rng(self.random_state)
         self._train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype), rng,
-                    len(self.classes_), metric=_accuracy_metric)
+                    len(self.classes_), metric=_accuracy_metric,
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
         return self
 
     def partial_fit(self, X, y, classes=None, mask=None):
@@ -348,9 +358,18 @@ class CNNRegressor(RegressorMixin, _CNNBase):
 
     _loss = "squared_error"
 
-    def fit(self, X, y, mask=None):
+    def fit(self, X, y, mask=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit on images or sequences (with ``mask``) and real targets ``y`` (N,) or
         (N, n_outputs).
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint to
+            the path ``checkpoint`` every ``checkpoint_every`` epochs (atomically; the
+            previous one kept as ``PATH.prev``), or continue the fit from the checkpoint
+            ``resume`` (same data, settings and ``random_state``: the weights then equal
+            those of an uninterrupted fit).
 
         Returns
         -------
@@ -360,7 +379,8 @@ class CNNRegressor(RegressorMixin, _CNNBase):
         Xin = self._inputs(X, mask, fitting=True)
         y = self._check_targets(y, Xin.shape[0], fitted=False)
         Y = self._fit_target_scaling(y)
-        self._train(Xin, self._scaled(Y), resolve_rng(self.random_state), Y.shape[1])
+        self._train(Xin, self._scaled(Y), resolve_rng(self.random_state), Y.shape[1],
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
         return self
 
     def partial_fit(self, X, y, mask=None):

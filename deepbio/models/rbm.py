@@ -11,6 +11,8 @@ import time
 import numpy as np
 
 from .._validation import Interval, Options
+from .._random import PhiloxStream
+from ..optim import _checkpoint as _ckpt
 from ..optim._base import Progress, minibatches
 from ..optim.sgd import momentum_update
 from ._base import (BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_backend,
@@ -288,8 +290,18 @@ class RBM(TransformerMixin, BaseEstimator):
                     f"not {name}={getattr(self, name)!r}; call fit to train a new model "
                     f"(or set {name} back to continue this one)")
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit the RBM to ``X`` of shape (n_samples, n_features) for ``n_iter`` epochs.
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint
+            (weights, momentum, the persistent chain, the generator positions, the epoch)
+            to the path ``checkpoint`` every ``checkpoint_every`` epochs and after the
+            last (atomically; the previous one kept as ``PATH.prev``), or continue the fit
+            from the checkpoint ``resume`` (same ``X`` and settings: the weights then
+            equal those of an uninterrupted fit).
 
         Returns
         -------
@@ -304,10 +316,11 @@ class RBM(TransformerMixin, BaseEstimator):
             Lower ``learning_rate``.
         """
         self._validate_params()
+        checkpointing = _ckpt.check_paths(checkpoint, checkpoint_every, resume)
         X = self._check_data(X, reset=True)
-        return self._fit_checked(current_backend(), X)
+        return self._fit_checked(current_backend(), X, *checkpointing)
 
-    def _fit_checked(self, be, X):
+    def _fit_checked(self, be, X, checkpoint=None, checkpoint_every=1, resume=None):
         """:meth:`fit` on data already checked: a NumPy array, or an array of backend
         ``be`` that stays there (a DBN hands each RBM the codes of the one below on the
         device)."""
@@ -319,8 +332,12 @@ class RBM(TransformerMixin, BaseEstimator):
         n = X.shape[0]
         monitor = Xb[be.asarray(np.sort(rng.permutation(n)[:MONITOR_SIZE]))]
         self.n_iter_ = 0
+        first = 0
+        digest = _ckpt.data_digest(Xb) if checkpoint or resume else None
+        if resume is not None:
+            first = self._restore_checkpoint(be, resume, digest)
         with Progress(self.n_iter, self.verbose, "RBM") as bar:
-            for epoch in range(self.n_iter):
+            for epoch in range(first, self.n_iter):
                 t0 = time.perf_counter()
                 for idx in minibatches(n, self.batch_size, rng, be):
                     self._cd_step(be, Xb[idx], self._stream)
@@ -334,7 +351,50 @@ class RBM(TransformerMixin, BaseEstimator):
                 self._check_diverged(be, record["reconstruction_error"], scale,
                                      f"epoch {epoch + 1}")
                 bar.update(record)
+                if checkpoint is not None and (epoch + 1 == self.n_iter
+                                               or (epoch + 1) % checkpoint_every == 0):
+                    self._write_checkpoint(be, checkpoint, digest, epoch)
         return self
+
+    _CHECKPOINT_TENSORS = ("W_", "intercept_visible_", "intercept_hidden_")
+
+    def _write_checkpoint(self, be, path, digest, epoch):
+        """Save the training state after ``epoch`` (0-based) to ``path``."""
+        tensors = {name: be.to_numpy(getattr(self, name)) for name in self._CHECKPOINT_TENSORS}
+        tensors.update({f"velocity/{i}": be.to_numpy(v) for i, v in enumerate(self._velocity)})
+        for name in ("_chain", "_hidden_mean"):
+            if getattr(self, name) is not None:
+                tensors[name] = be.to_numpy(getattr(self, name))
+        s = self._stream
+        _ckpt.save(path, tensors, {
+            "optimizer": "RBM", "epoch": int(epoch), "done": epoch + 1 == self.n_iter,
+            "n_params": int(self.W_.size), "data": digest,
+            "rng": _ckpt.rng_state(self._rng),
+            "stream": [str(s.seed), str(s.stream), str(s.offset)],
+            "history": _ckpt.to_json(self.history_)})
+
+    def _restore_checkpoint(self, be, path, digest):
+        """Load the checkpoint ``path`` (or ``.prev``) into this RBM; the next epoch."""
+        tensors, doc = _ckpt.load(path)
+        where = f"resume={str(path)!r}"
+        if doc.get("optimizer") != "RBM" or tensors["W_"].shape != tuple(self.W_.shape):
+            raise ValueError(f"{where}: the checkpoint is not of an RBM with weights of shape "
+                             f"{tuple(self.W_.shape)}; resume with the same settings")
+        if doc["data"] != digest:
+            raise ValueError(f"{where}: the checkpoint was written for other training data; "
+                             f"resume with the X it was trained on")
+        dt = np.dtype(self.dtype)
+        for name in self._CHECKPOINT_TENSORS:
+            setattr(self, name, to_backend(be, tensors[name], dt))
+        self._velocity = [to_backend(be, tensors[f"velocity/{i}"], dt) for i in range(3)]
+        for name in ("_chain", "_hidden_mean"):
+            setattr(self, name, to_backend(be, tensors.get(name), dt))
+        _ckpt.set_rng_state(self._rng, doc["rng"])
+        seed, stream, offset = (int(v) for v in doc["stream"])
+        self._stream = PhiloxStream(seed, stream, offset)
+        self.history_ = _ckpt.from_json(doc["history"])
+        self.n_iter_ = doc["epoch"] + 1
+        return self.n_iter if doc["done"] else doc["epoch"] + 1
 
     def partial_fit(self, X, y=None):
         """One CD step on ``X`` (n_samples, n_features) used as a single minibatch.

@@ -200,8 +200,17 @@ class RNNClassifier(MaskedClassifierMixin, _RNNBase):
 
     _loss = "softmax_cross_entropy"
 
-    def fit(self, X, y, mask=None):
+    def fit(self, X, y, mask=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit on sequences ``X`` (N, T, D), optional ``mask`` (N, T) and labels ``y`` (N,).
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint to
+            the path ``checkpoint`` every ``checkpoint_every`` epochs (atomically; the
+            previous one kept as ``PATH.prev``), or continue the fit from the checkpoint
+            ``resume`` (same data, settings and ``random_state``: the weights then equal
+            those of an uninterrupted fit).
 
         Returns
         -------
@@ -213,7 +222,8 @@ class RNNClassifier(MaskedClassifierMixin, _RNNBase):
         self.classes_, y_enc = check_classification_targets(y)
         self._train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
                     resolve_rng(self.random_state), len(self.classes_),
-                    metric=_accuracy_metric)
+                    metric=_accuracy_metric,
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
         return self
 
     def partial_fit(self, X, y, classes=None, mask=None):
@@ -307,9 +317,18 @@ class RNNTagger(ClassifierMixin, _RNNBase):
         T[n_i, t_i, idx] = 1
         return T
 
-    def fit(self, X, y, mask=None):
+    def fit(self, X, y, mask=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit on sequences ``X`` (N, T, D), optional ``mask`` (N, T) and per-position
         labels ``y`` (N, T).
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint to
+            the path ``checkpoint`` every ``checkpoint_every`` epochs (atomically; the
+            previous one kept as ``PATH.prev``), or continue the fit from the checkpoint
+            ``resume`` (same data, settings and ``random_state``: the weights then equal
+            those of an uninterrupted fit).
 
         Returns
         -------
@@ -319,7 +338,8 @@ class RNNTagger(ClassifierMixin, _RNNBase):
         Xin, m = self._inputs(X, mask, fitting=True)
         T = self._targets(y, m)
         self._train(Xin, T, resolve_rng(self.random_state), len(self.classes_),
-                    metric=_masked_accuracy)
+                    metric=_masked_accuracy,
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
         return self
 
     def partial_fit(self, X, y, classes=None, mask=None):
@@ -401,9 +421,18 @@ class RNNRegressor(RegressorMixin, _RNNBase):
 
     _loss = "squared_error"
 
-    def fit(self, X, y, mask=None):
+    def fit(self, X, y, mask=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Fit on sequences ``X`` (N, T, D), optional ``mask`` (N, T) and real targets
         ``y`` (N,) or (N, n_outputs).
+
+        Parameters
+        ----------
+        checkpoint, checkpoint_every, resume
+            Checkpoint and resume (docs/reliability.md): write a training checkpoint to
+            the path ``checkpoint`` every ``checkpoint_every`` epochs (atomically; the
+            previous one kept as ``PATH.prev``), or continue the fit from the checkpoint
+            ``resume`` (same data, settings and ``random_state``: the weights then equal
+            those of an uninterrupted fit).
 
         Returns
         -------
@@ -413,7 +442,8 @@ class RNNRegressor(RegressorMixin, _RNNBase):
         Xin, _ = self._inputs(X, mask, fitting=True)
         y = self._check_targets(y, Xin.shape[0], fitted=False)
         Y = fit_target_scaling(self, y)
-        self._train(Xin, self._scaled(Y), resolve_rng(self.random_state), Y.shape[1])
+        self._train(Xin, self._scaled(Y), resolve_rng(self.random_state), Y.shape[1],
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
         return self
 
     def partial_fit(self, X, y, mask=None):

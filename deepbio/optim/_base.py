@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .._validation import validate_parameters
+from . import _checkpoint as _ckpt
 
 __all__ = ["Optimizer", "CallableConstraint", "check_finite"]
 
@@ -134,6 +135,14 @@ class Optimizer:
             self._rng = _backend.current().rng(self.random_state)
         return self._rng
 
+    def _checkpoint_state(self):
+        """``(arrays, values)``: the state a checkpoint keeps besides the generator (a
+        subclass adds its buffers; ``values`` JSON-able)."""
+        return {}, {}
+
+    def _restore_checkpoint(self, arrays, values, dtype):
+        """Put back what :meth:`_checkpoint_state` returned (``arrays`` on the backend)."""
+
     # ------------------------------------------------------------ to override
     def step(self, network, X, y):
         """One update of ``network.theta`` on the batch ``(X, y)``; returns the loss."""
@@ -144,7 +153,8 @@ class Optimizer:
         raise NotImplementedError
 
     # --------------------------------------------------------------- the loop
-    def minimize(self, network, X, y, X_val=None, y_val=None, callback=None, metric=None):
+    def minimize(self, network, X, y, X_val=None, y_val=None, callback=None, metric=None,
+                 checkpoint=None, checkpoint_every=1, resume=None):
         """Train ``network`` on ``(X, y)``; returns the history, one dict per epoch.
 
         Parameters
@@ -160,6 +170,16 @@ class Optimizer:
             returning True stops training.
         metric : callable, optional
             ``metric(network, X_val, y_val) -> float`` recorded as ``val_metric``.
+        checkpoint : path, optional
+            Write a training checkpoint there after every ``checkpoint_every`` epochs
+            and after the last one (weights, optimiser state, generator positions, epoch,
+            early-stopping state; atomic, the previous one kept as ``PATH.prev``).
+        checkpoint_every : int >= 1
+        resume : path, optional
+            Continue from that checkpoint (or its ``.prev`` if it is unreadable, with a
+            :class:`CheckpointWarning`): the same network, data and optimiser settings
+            then give exactly the weights of an uninterrupted run.  See
+            docs/reliability.md.
 
         Returns
         -------
@@ -180,11 +200,14 @@ class Optimizer:
         ValueError
             If X, y (or X_val, y_val) cannot be converted to arrays, differ in their
             number of samples, hold NaN or infinity (naming the argument and the first
-            bad position), or if only one of X_val and y_val is given.
+            bad position), or if only one of X_val and y_val is given; if ``resume``
+            names no readable checkpoint, or one of another optimiser, network or data.
         FloatingPointError
             If the training loss becomes NaN or infinite.
         """
         self._validate_params()
+        checkpoint, checkpoint_every, resume = _ckpt.check_paths(checkpoint, checkpoint_every,
+                                                                 resume)
         be = _backend.current()
         rng = self._get_rng()
         X, y, X_val, y_val = self._prepare_data(network, X, y, X_val, y_val)
@@ -193,10 +216,19 @@ class Optimizer:
         has_val = X_val is not None
 
         history, best, best_theta, best_epoch, bad = [], math.inf, None, None, 0
+        first = 0
+        digest = _ckpt.data_digest(X, y, X_val, y_val) if checkpoint or resume else None
+        if resume is not None:
+            first, done, history, loop, best_theta = _ckpt.restore(resume, self, network,
+                                                                   digest)
+            best = math.inf if loop["best"] is None else loop["best"]
+            best_epoch, bad = loop["best_epoch"], loop["bad"]
+            if done:
+                first = self.max_epochs
         start = time.perf_counter()
         with data_checked(network, X, y, X_val, y_val), \
                 Progress(self.max_epochs, self.verbose, type(self).__name__) as bar:
-            for epoch in range(self.max_epochs):
+            for epoch in range(first, self.max_epochs):
                 entry = {"epoch": epoch}
                 entry.update(self._run_epoch(network, X, y, epoch))
                 if not math.isfinite(entry["loss"]):
@@ -228,6 +260,12 @@ class Optimizer:
                     stop = bad >= self.patience
                 if callback is not None and callback(entry):
                     stop = True
+                last = stop or epoch == self.max_epochs - 1
+                if checkpoint is not None and (last or (epoch + 1) % checkpoint_every == 0):
+                    loop = {"best": None if best == math.inf else best,
+                            "best_epoch": best_epoch, "bad": bad}
+                    _ckpt.write(checkpoint, self, network, digest, epoch, last, history,
+                                loop, best_theta)
                 if stop:
                     break
         if best_theta is not None:

@@ -68,6 +68,14 @@ class FirstOrder(Optimizer):
         self._lr = None
         self._t = 0
 
+    def _checkpoint_state(self):
+        """The state buffers (momentum, Adam moments, ...), the step count, the lr."""
+        return dict(self._state or {}), {"t": self._t, "lr": self._lr}
+
+    def _restore_checkpoint(self, arrays, values, dtype):
+        self._state = {k: v.astype(dtype, copy=False) for k, v in arrays.items()} or None
+        self._t, self._lr = int(values["t"]), values["lr"]
+
     def learning_rate_at(self, epoch):
         """The learning rate the schedule gives for ``epoch`` (0-based)."""
         return float(get_schedule(self.schedule)(epoch, self.learning_rate, self.max_epochs))

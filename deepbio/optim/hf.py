@@ -52,6 +52,7 @@ import numpy as np
 from .. import backend as _backend
 from .._validation import Interval, Options
 from ..nn import Dropout
+from . import _checkpoint as _ckpt
 from ._base import Optimizer, Progress, data_checked
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
@@ -557,7 +558,8 @@ class HessianFree(Optimizer):
 
     # ------------------------------------------------------------------ the loop
 
-    def minimize(self, network, X, y, X_val=None, y_val=None, callback=None, metric=None):
+    def minimize(self, network, X, y, X_val=None, y_val=None, callback=None, metric=None,
+                 checkpoint=None, checkpoint_every=1, resume=None):
         """Run HF iterations on (X, y); returns the history, one dict per iteration.
 
         ``network`` needs ``theta``, ``get_flat``, ``set_flat``, ``loss``,
@@ -570,17 +572,31 @@ class HessianFree(Optimizer):
         only one of X_val / y_val, NaN or infinity), moved to the backend, and an unbuilt
         network is built for ``X.shape[1:]``.  ValueError as well for an active Dropout
         layer (see :func:`check_deterministic`).
+
+        ``checkpoint`` / ``checkpoint_every`` / ``resume``: as in
+        :meth:`Optimizer.minimize`, counted in iterations; the checkpoint keeps the
+        damping, the CG warm start (the last CG direction), the generator drawing the
+        batches and the cost so far.
         """
         self._validate_params()
+        checkpoint, checkpoint_every, resume = _ckpt.check_paths(checkpoint, checkpoint_every,
+                                                                 resume)
         check_deterministic(network)
         X, y, X_val, y_val = self._prepare_data(network, X, y, X_val, y_val)
         net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
         n = X.shape[0]
         history = self.history_ = []
+        first = 1
+        digest = _ckpt.data_digest(X, y, X_val, y_val) if checkpoint or resume else None
+        if resume is not None:
+            first, done, history, loop, _ = _ckpt.restore(resume, self, net, digest)
+            self.history_ = history
+            first = self.max_iter + 1 if done else first + 1
+            object.__setattr__(net, "cost", float(loop["cost"]))
         start = time.perf_counter()
         with data_checked(network, X, y, X_val, y_val), \
                 Progress(self.max_iter, self.verbose, "HF", unit="iteration") as bar:
-            for it in range(1, self.max_iter + 1):
+            for it in range(first, self.max_iter + 1):
                 g_idx, c_idx = self._batches(n)
                 Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])
                 Xc, yc = (Xg, yg) if c_idx is None else (Xg[c_idx], yg[c_idx])
@@ -593,20 +609,34 @@ class HessianFree(Optimizer):
                         entry["val_metric"] = float(metric(net.network, X_val, y_val))
                 history.append(entry)
                 bar.update(entry, f"{_postfix(entry)} cost={net.cost:.4g}")
-                if callback is not None and callback(entry):
-                    break
-                if not math.isfinite(entry["loss"]):
+                stop = callback is not None and callback(entry)
+                if not stop and not math.isfinite(entry["loss"]):
                     raise FloatingPointError(f"HessianFree: loss became {entry['loss']} at "
                                              f"iteration {it}")
-                if self.max_cost is not None and net.cost >= self.max_cost:
-                    break
+                stop = stop or (self.max_cost is not None and net.cost >= self.max_cost)
                 # a rejected step (alpha = 0) changes nothing, which is not convergence:
                 # lambda has just been raised, and the next iteration retries
                 before, accepted = entry["loss_before"], entry["step_size"] > 0
-                if self.tol and accepted and \
-                        abs(before - entry["loss"]) <= self.tol * max(abs(before), 1e-12):
+                stop = stop or bool(self.tol and accepted and abs(before - entry["loss"])
+                                    <= self.tol * max(abs(before), 1e-12))
+                last = stop or it == self.max_iter
+                if checkpoint is not None and (last or it % checkpoint_every == 0):
+                    # iteration it is "epoch" it - 1 of the checkpoint (0-based)
+                    _ckpt.write(checkpoint, self, net, digest, it - 1, last, history,
+                                {"cost": net.cost})
+                if stop:
                     break
         return history
+
+    def _checkpoint_state(self):
+        """The damping and the CG warm start (the last CG direction)."""
+        arrays = {} if self._direction is None else {"direction": self._direction}
+        return arrays, {"damping": self.damping_}
+
+    def _restore_checkpoint(self, arrays, values, dtype):
+        self.damping_ = values["damping"]
+        d = arrays.get("direction")
+        self._direction = None if d is None else d.astype(dtype, copy=False)
 
 
     # ------------------------------------------------------------ partial_fit

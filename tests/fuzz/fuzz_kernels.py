@@ -62,7 +62,12 @@ def _mutate(p, args, name, rng):
     elif kind == 2:                                       # one axis more
         args[k] = v[None] if p.bool() else v[..., None]
     elif kind == 3 and v.ndim:                            # one axis less
-        args[k] = v.reshape(v.shape[:-2] + (-1,)) if v.ndim > 1 else v[0]
+        # Explicit sizes, not -1: reshape(..., -1) of a size-0 array is ambiguous (a
+        # ValueError from NumPy, i.e. from the harness, not the kernel).
+        if v.ndim > 1:
+            args[k] = v.reshape(v.shape[:-2] + (v.shape[-2] * v.shape[-1],))
+        else:
+            args[k] = v[0] if v.size else np.zeros((), v.dtype)
     elif kind == 4:                                       # an empty axis
         ax = p.int(0, max(v.ndim - 1, 0))
         args[k] = np.take(v, [], axis=ax) if v.ndim else v

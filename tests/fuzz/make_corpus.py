@@ -1,8 +1,10 @@
 """Write the seed corpora under corpus/ (run from the repository root:
 ``python -m tests.fuzz.make_corpus``).  Small, valid inputs of each harness plus a few
 edge cases; the committed files are what this writes."""
+import bz2
 import gzip
 import io
+import lzma
 import pathlib
 import shutil
 
@@ -29,8 +31,19 @@ def expression():
     tsv = b"\tg1\tg2\ns1\t1\tNA\ns2\t2\t3\n"
     gct = b"#1.2\n2\t2\nName\tDescription\ts1\ts2\ng1\td1\t1\t2\ng2\td2\t3\t4\n"
     return [bytes([0]) + csv, bytes([1 | 16]) + tsv, bytes([2]) + gct,
-            bytes([0 | 32]) + csv, bytes([3 | 8]) + gzip.compress(gct),
-            bytes([0]) + b'"x","y"\n"r",1\n', bytes([1]) + b"\n\n"]
+            bytes([0 | 32]) + csv, bytes([3 | 8]) + gzip.compress(gct, mtime=0),
+            bytes([0]) + b'"x","y"\n"r",1\n', bytes([1]) + b"\n\n",
+            bytes([1]) + bz2.compress(tsv), bytes([0]) + lzma.compress(csv),
+            bytes([1]) + _corrupt(bz2.compress(tsv * 20)),     # finding 4 (bz2 OSError)
+            bytes([0]) + _corrupt(lzma.compress(csv * 20))]
+
+
+def _corrupt(data):
+    """``data`` with two bytes in its middle flipped (a corrupt compressed stream)."""
+    b = bytearray(data)
+    b[len(b) // 2] ^= 0xFF
+    b[len(b) // 2 + 1] ^= 0x55
+    return bytes(b)
 
 
 def load():

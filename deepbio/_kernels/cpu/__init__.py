@@ -173,7 +173,8 @@ def get_grain_floor():
 
 
 def build_info():
-    """``{"openmp": bool, "debug": bool}``: how the extensions were compiled."""
+    """``{"openmp": bool, "debug": bool, "sanitize": bool}``: how the extensions were
+    compiled (``sanitize``: AddressSanitizer + UBSan, ``DEEPBIO_SANITIZE=1``)."""
     return _import(_THREADS).build_info()
 
 

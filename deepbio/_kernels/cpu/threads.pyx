@@ -29,9 +29,15 @@ cdef extern from *:
     #else
     #define deepbio_debug_build 0
     #endif
+    #ifdef DEEPBIO_SANITIZE_BUILD
+    #define deepbio_sanitize_build 1
+    #else
+    #define deepbio_sanitize_build 0
+    #endif
     """
     const bint deepbio_have_openmp
     const bint deepbio_debug_build
+    const bint deepbio_sanitize_build
     void deepbio_set_threads(int n) noexcept nogil
     int deepbio_max_threads() noexcept nogil
 
@@ -58,8 +64,10 @@ def get_num_threads():
 
 
 def build_info():
-    """How the extensions were built: ``{"openmp": bool, "debug": bool}``."""
-    return {"openmp": bool(deepbio_have_openmp), "debug": bool(deepbio_debug_build)}
+    """How the extensions were built: ``{"openmp": bool, "debug": bool, "sanitize": bool}``
+    (``sanitize``: AddressSanitizer + UBSan, ``DEEPBIO_SANITIZE=1``)."""
+    return {"openmp": bool(deepbio_have_openmp), "debug": bool(deepbio_debug_build),
+            "sanitize": bool(deepbio_sanitize_build)}
 
 
 def set_grain_floor(Py_ssize_t n):
