@@ -1,0 +1,168 @@
+"""The scenarios of tests/distributed: each runs on the ranks of a communicator
+(``run(comm)``, each rank on its shard) and, for the comparison, as ONE process on the
+concatenation of the ranks' minibatches (``reference(P)``), built here by hand.
+
+The single-process reference of a P-rank first-order run: rank r shards the rows
+``shard_bounds(N, P, r)``, draws its validation split and its epochs' minibatch orders
+from ``rank_seed(random_state, r)``; step t of the reference is the concatenation, in
+rank order, of the ranks' t-th minibatches (empty for a rank whose shard has run out).
+"""
+import numpy as np
+
+from deepbio import distributed
+from deepbio.nn import Dense, Network
+from deepbio.optim import SGD, Adam, HessianFree
+from deepbio.optim._base import minibatches
+from deepbio._validation import check_random_state
+
+N, D, K = 37, 5, 2          # 37 rows: uneven over 2 (19 + 18) and 3 (13 + 12 + 12) ranks
+SEED = 7
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(N, D))
+    W = rng.normal(size=(D, K))
+    y = np.tanh(X @ W) + 0.1 * rng.normal(size=(N, K))
+    return X, y
+
+
+def network(seed=0):
+    return Network([Dense(8, activation="tanh"), Dense(K)], "squared_error",
+                   dtype="float64").build(D, seed)
+
+
+# ------------------------------------------------------------ first-order optimisers
+
+FIRST_ORDER = {
+    "sgd": (SGD, dict(learning_rate=0.05, momentum=0.9, weight_decay=1e-3, clip_norm=0.5,
+                      batch_size=4, max_epochs=6)),
+    "sgd_early": (SGD, dict(learning_rate=0.05, momentum=0.9, batch_size=4, max_epochs=40,
+                            early_stopping=True, validation_fraction=0.25, patience=2,
+                            tol=1e-3)),
+    "adam": (Adam, dict(learning_rate=0.01, batch_size=5, max_epochs=5, clip_norm=1.0)),
+}
+
+
+class _Concatenated:
+    """Mixin for the single-process reference: ranks' splits and minibatches concatenated."""
+
+    def _setup(self, P):
+        self._P = P
+        self._rngs = [check_random_state(distributed.rank_seed(SEED, r)) for r in range(P)]
+        self._bounds = [distributed.shard_bounds(N, P, r) for r in range(P)]
+        return self
+
+    def _split_validation(self, X, y, rng, be):
+        train, val, bounds, start = [], [], [], 0
+        for (a, b), r_rng in zip(self._bounds, self._rngs):
+            n = b - a
+            n_val = max(1, int(round(self.validation_fraction * n)))
+            perm = r_rng.permutation(n)
+            train.append(a + perm[n_val:])
+            val.append(a + perm[:n_val])
+            bounds.append((start, start + n - n_val))
+            start += n - n_val
+        self._bounds = bounds
+        t, v = np.concatenate(train), np.concatenate(val)
+        return X[t], y[t], X[v], y[v]
+
+    def _run_epoch(self, network, X, y, epoch):
+        self._lr = self.learning_rate_at(epoch)
+        per_rank = [[a + idx for idx in minibatches(b - a, self.batch_size, r_rng)]
+                    for (a, b), r_rng in zip(self._bounds, self._rngs)]
+        steps = max(len(b) for b in per_rank)
+        total, n = 0.0, 0
+        for t in range(steps):
+            idx = np.concatenate([b[t] for b in per_rank if t < len(b)])
+            total += float(self._step(network, X[idx], y[idx])) * len(idx)
+            n += len(idx)
+        return {"loss": total / n, "lr": self._lr}
+
+
+def run_first_order(name, comm):
+    cls, kw = FIRST_ORDER[name]
+    X, y = data()
+    Xs, ys = distributed.shard(X, y, comm)
+    # each rank builds its own initial weights: rank 0's are broadcast
+    net = network(seed=distributed.rank(comm))
+    hist = cls(random_state=SEED, comm=comm, **kw).minimize(net, Xs, ys)
+    return {"theta": net.get_flat(), "loss": np.array([h["loss"] for h in hist]),
+            "val_loss": np.array([h["val_loss"] if h["val_loss"] is not None else np.nan
+                                  for h in hist])}
+
+
+def reference_first_order(name, P):
+    cls, kw = FIRST_ORDER[name]
+    ref_cls = type(f"Concatenated{cls.__name__}", (_Concatenated, cls), {})
+    X, y = data()
+    net = network(seed=0)
+    opt = ref_cls(random_state=SEED, **kw)._setup(P)
+    hist = opt.minimize(net, X, y)
+    return {"theta": net.get_flat(), "loss": np.array([h["loss"] for h in hist]),
+            "val_loss": np.array([h["val_loss"] if h["val_loss"] is not None else np.nan
+                                  for h in hist])}
+
+
+# ------------------------------------------------------------------- Hessian-free
+
+HF = dict(max_iter=4, curvature_batch_size=1.0, weight_decay=1e-3)
+
+
+def run_hf(comm):
+    X, y = data()
+    Xs, ys = distributed.shard(X, y, comm)
+    net = network(seed=distributed.rank(comm))
+    hist = HessianFree(random_state=SEED, comm=comm, **HF).minimize(net, Xs, ys)
+    return {"theta": net.get_flat(), "loss": np.array([h["loss"] for h in hist]),
+            "cg_iters": np.array([h["cg_iters"] for h in hist])}
+
+
+def reference_hf(P):
+    X, y = data()
+    net = network(seed=0)
+    hist = HessianFree(random_state=SEED, **HF).minimize(net, X, y)
+    return {"theta": net.get_flat(), "loss": np.array([h["loss"] for h in hist]),
+            "cg_iters": np.array([h["cg_iters"] for h in hist])}
+
+
+# ------------------------------------------------------------------------ faults
+
+def run_bad_rank(comm):
+    """Rank 1's shard holds a NaN: its ValueError must end every rank."""
+    X, y = data()
+    Xs, ys = distributed.shard(X, y, comm)
+    if distributed.rank(comm) == 1:
+        Xs = Xs.copy()
+        Xs[2, 3] = np.nan
+    net = network(seed=0)
+    SGD(random_state=SEED, comm=comm, max_epochs=50, batch_size=2).minimize(net, Xs, ys)
+    return {"theta": net.get_flat()}
+
+
+def run_bad_features(comm):
+    """Rank 1 has one feature more: every rank raises the same ValueError."""
+    X, y = data()
+    Xs, ys = distributed.shard(X, y, comm)
+    if distributed.rank(comm) == 1:
+        Xs = np.hstack([Xs, Xs[:, :1]])
+    net = network(seed=0)
+    try:
+        SGD(random_state=SEED, comm=comm, max_epochs=2).minimize(net, Xs, ys)
+    except ValueError as e:
+        print(f"rank {distributed.rank(comm)} ValueError: {e}", flush=True)
+        return {"raised": np.array(1)}
+    return {"raised": np.array(0)}
+
+
+SCENARIOS = {
+    **{name: (lambda comm, name=name: run_first_order(name, comm)) for name in FIRST_ORDER},
+    "hf": run_hf,
+    "bad_rank": run_bad_rank,
+    "bad_features": run_bad_features,
+}
+
+REFERENCES = {
+    **{name: (lambda P, name=name: reference_first_order(name, P)) for name in FIRST_ORDER},
+    "hf": reference_hf,
+}
