@@ -771,6 +771,8 @@ class _Encoder:
             raise ValueError(f"cannot save {name}: arrays of dtype {a.dtype} are not supported")
         if isinstance(v, np.random.Generator):
             return None          # generators are not saved (see the module docstring)
+        if all(hasattr(v, a) for a in ("Get_size", "Get_rank", "Allreduce")):
+            return None          # nor MPI communicators: a loaded model has comm=None
         raise ValueError(f"cannot save {name}: values of type {type(v).__name__} are not "
                          f"supported")
 

@@ -90,6 +90,12 @@ max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI (``mpiexec -n P``): each rank calls ``fit`` on
+        its own shard (see :func:`deepbio.distributed.shard`); the gradients are summed
+        over the ranks, ``classes_`` and the target scaling are global, and the result
+        equals one process on the ranks' concatenated minibatches (docs/distributed.md).
+        Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -138,7 +144,8 @@ max_iter, early_stopping, validation_fraction, patience, tol
                  max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, include_input=False, dtype="float32", random_state=None,
                  verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         self.n_components = n_components

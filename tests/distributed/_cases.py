@@ -45,15 +45,21 @@ FIRST_ORDER = {
 
 
 class _Concatenated:
-    """Mixin for the single-process reference: ranks' splits and minibatches concatenated."""
+    """Mixin for the single-process reference: ranks' splits and minibatches concatenated.
+    ``_P`` (a class attribute: an estimator copies its optimiser object) ranks."""
 
-    def _setup(self, P):
-        self._P = P
-        self._rngs = [check_random_state(distributed.rank_seed(SEED, r)) for r in range(P)]
-        self._bounds = [distributed.shard_bounds(N, P, r) for r in range(P)]
+    _P = None
+
+    def _setup(self, n):
+        if getattr(self, "_rngs", None) is None:
+            P = self._P
+            self._rngs = [check_random_state(distributed.rank_seed(self.random_state, r))
+                          for r in range(P)]
+            self._bounds = [distributed.shard_bounds(n, P, r) for r in range(P)]
         return self
 
     def _split_validation(self, X, y, rng, be):
+        self._setup(len(X))
         train, val, bounds, start = [], [], [], 0
         for (a, b), r_rng in zip(self._bounds, self._rngs):
             n = b - a
@@ -68,6 +74,7 @@ class _Concatenated:
         return X[t], y[t], X[v], y[v]
 
     def _run_epoch(self, network, X, y, epoch):
+        self._setup(len(X))
         self._lr = self.learning_rate_at(epoch)
         per_rank = [[a + idx for idx in minibatches(b - a, self.batch_size, r_rng)]
                     for (a, b), r_rng in zip(self._bounds, self._rngs)]
@@ -94,10 +101,10 @@ def run_first_order(name, comm):
 
 def reference_first_order(name, P):
     cls, kw = FIRST_ORDER[name]
-    ref_cls = type(f"Concatenated{cls.__name__}", (_Concatenated, cls), {})
+    ref_cls = type(f"Concatenated{cls.__name__}", (_Concatenated, cls), {"_P": P})
     X, y = data()
     net = network(seed=0)
-    opt = ref_cls(random_state=SEED, **kw)._setup(P)
+    opt = ref_cls(random_state=SEED, **kw)
     hist = opt.minimize(net, X, y)
     return {"theta": net.get_flat(), "loss": np.array([h["loss"] for h in hist]),
             "val_loss": np.array([h["val_loss"] if h["val_loss"] is not None else np.nan
@@ -124,6 +131,80 @@ def reference_hf(P):
     hist = HessianFree(random_state=SEED, **HF).minimize(net, X, y)
     return {"theta": net.get_flat(), "loss": np.array([h["loss"] for h in hist]),
             "cg_iters": np.array([h["cg_iters"] for h in hist])}
+
+
+# -------------------------------------------------------------------- estimators
+
+def _labels(y):
+    return np.where(y[:, 0] > 0, "up", "down")
+
+
+def _sequences():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(N, 6, 3))
+    lengths = rng.integers(2, 7, size=N)
+    mask = np.arange(6)[None, :] < lengths[:, None]
+    y = np.where((X[:, :, 0] * mask).sum(axis=1) > 0, 1, 0)
+    return X, y, mask
+
+
+def _estimator(kind, optimizer, comm=None):
+    from deepbio.models import CNNClassifier, MLPClassifier, MLPRegressor, RNNClassifier
+    common = dict(dtype="float64", random_state=SEED, optimizer=optimizer)
+    if comm is not None:
+        common["comm"] = comm
+    if kind == "mlp":
+        return MLPClassifier(hidden_layer_sizes=(6,), **common)
+    if kind == "mlp_regressor":
+        return MLPRegressor(hidden_layer_sizes=(6,), **common)
+    if kind == "rnn":
+        return RNNClassifier(cell="lstm", units=4, **common)
+    return CNNClassifier(filters=(4,), kernel_size=(3,), **common)
+
+
+ESTIMATORS = {
+    "mlp": dict(learning_rate=0.05, momentum=0.9, batch_size=4, max_epochs=6,
+                early_stopping=True, validation_fraction=0.2, patience=3),
+    "mlp_regressor": dict(learning_rate=0.05, momentum=0.9, batch_size=5, max_epochs=4,
+                          weight_decay=1e-3),
+    "rnn": dict(learning_rate=0.05, momentum=0.9, batch_size=4, max_epochs=3),
+    "cnn": dict(learning_rate=0.05, momentum=0.9, batch_size=4, max_epochs=3),
+}
+
+
+def _estimator_data(kind):
+    if kind in ("rnn", "cnn"):
+        return _sequences()
+    X, y = data()
+    return X, (_labels(y) if kind == "mlp" else y), None
+
+
+def _fit_and_predict(est, kind, X, y, mask, X_all, mask_all):
+    if mask is None:
+        est.fit(X, y)
+        out = est.predict_proba(X_all) if hasattr(est, "predict_proba") else est.predict(X_all)
+    else:
+        est.fit(X, y, mask=mask)
+        out = est.predict_proba(X_all, mask=mask_all)
+    return {"out": np.asarray(out, dtype=np.float64),
+            "loss": np.array([h["loss"] for h in est.history_])}
+
+
+def run_estimator(kind, comm):
+    X, y, mask = _estimator_data(kind)
+    Xs, ys = distributed.shard(X, y, comm)
+    ms = None if mask is None else distributed.shard(mask, None, comm)
+    est = _estimator(kind, SGD(**ESTIMATORS[kind]), comm)
+    res = _fit_and_predict(est, kind, Xs, ys, ms, X, mask)
+    res["theta"] = res["out"]            # what every rank must agree on
+    return res
+
+
+def reference_estimator(kind, P):
+    X, y, mask = _estimator_data(kind)
+    ref_cls = type("ConcatenatedSGD", (_Concatenated, SGD), {"_P": P})
+    est = _estimator(kind, ref_cls(**ESTIMATORS[kind]))
+    return _fit_and_predict(est, kind, X, y, mask, X, mask)
 
 
 # ------------------------------------------------------------------------ faults
@@ -158,6 +239,7 @@ def run_bad_features(comm):
 SCENARIOS = {
     **{name: (lambda comm, name=name: run_first_order(name, comm)) for name in FIRST_ORDER},
     "hf": run_hf,
+    **{f"est_{k}": (lambda comm, k=k: run_estimator(k, comm)) for k in ESTIMATORS},
     "bad_rank": run_bad_rank,
     "bad_features": run_bad_features,
 }
@@ -165,4 +247,5 @@ SCENARIOS = {
 REFERENCES = {
     **{name: (lambda P, name=name: reference_first_order(name, P)) for name in FIRST_ORDER},
     "hf": reference_hf,
+    **{f"est_{k}": (lambda P, k=k: reference_estimator(k, P)) for k in ESTIMATORS},
 }

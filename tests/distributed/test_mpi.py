@@ -40,23 +40,33 @@ if MPIEXEC is None:
 HANG = 120
 
 
-def mpirun(scenario, P, tmp_path, expect_ok=True):
-    """Run ``_worker.py scenario`` on P ranks; returns (completed process, per-rank npz)."""
+def mpirun(scenarios, P, tmp_path, expect_ok=True):
+    """Run ``_worker.py`` on P ranks for the scenarios (a list); returns (completed
+    process, {scenario: per-rank dicts})."""
     cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-n", str(P),
-           sys.executable, str(HERE / "_worker.py"), scenario, str(tmp_path)]
+           sys.executable, str(HERE / "_worker.py"), ",".join(scenarios), str(tmp_path)]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                PYTHONPATH=str(HERE.parent.parent))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=HANG, env=env)
     if expect_ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc, [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(P)]
+        return proc, {s: [dict(np.load(tmp_path / f"{s}.rank{r}.npz")) for r in range(P)]
+                      for s in scenarios}
     return proc, None
 
 
-@pytest.mark.parametrize("P", [2, 3])
+@pytest.fixture(scope="module", params=[2, 3], ids=lambda P: f"{P}ranks")
+def runs(request, tmp_path_factory):
+    """Every comparison scenario, in one mpiexec launch per number of ranks."""
+    P = request.param
+    _, results = mpirun(sorted(_cases.REFERENCES), P, tmp_path_factory.mktemp(f"mpi{P}"))
+    return P, results
+
+
 @pytest.mark.parametrize("scenario", sorted(_cases.REFERENCES))
-def test_equals_one_process_on_concatenated_batches(scenario, P, tmp_path):
-    _, ranks = mpirun(scenario, P, tmp_path)
+def test_equals_one_process_on_concatenated_batches(scenario, runs):
+    P, results = runs
+    ranks = results[scenario]
     ref = _cases.REFERENCES[scenario](P)
     for r, res in enumerate(ranks[1:], 1):      # every rank holds the same parameters
         np.testing.assert_array_equal(res["theta"], ranks[0]["theta"], err_msg=f"rank {r}")
@@ -67,16 +77,17 @@ def test_equals_one_process_on_concatenated_batches(scenario, P, tmp_path):
 
 
 def test_a_rank_failing_ends_every_rank(tmp_path):
-    proc, _ = mpirun("bad_rank", 2, tmp_path, expect_ok=False)
+    proc, _ = mpirun(["bad_rank"], 2, tmp_path, expect_ok=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "rank 1 of 2 failed" in out
     assert "X contains NaN (first at X[2, 3])" in out
-    assert not (tmp_path / "rank0.npz").exists()      # rank 0 did not finish training
+    assert not (tmp_path / "bad_rank.rank0.npz").exists()   # rank 0 did not finish
 
 
 def test_a_different_feature_count_is_an_error_on_every_rank(tmp_path):
-    proc, ranks = mpirun("bad_features", 2, tmp_path)
+    proc, results = mpirun(["bad_features"], 2, tmp_path)
+    ranks = results["bad_features"]
     for r in range(2):
         assert int(ranks[r]["raised"]) == 1
         assert (f"rank {r} ValueError: the ranks' shards of X differ in their per-sample "
