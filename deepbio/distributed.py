@@ -33,9 +33,10 @@ import numpy as np
 
 from . import backend as _backend
 
-__all__ = ["mpi", "is_distributed", "rank", "size", "shard", "allreduce_", "broadcast_",
-           "global_count", "global_max", "global_sum", "check_same_features",
-           "abort_on_error", "rank_seed", "launched_by_mpi", "world", "local_rank"]
+__all__ = ["mpi", "world", "is_distributed", "rank", "size", "shard", "shard_bounds",
+           "allreduce_", "broadcast_", "global_count", "global_max", "global_sum",
+           "check_same_features", "abort_on_error", "raise_everywhere", "rank_seed",
+           "launched_by_mpi", "local_rank"]
 
 #: Environment variables an MPI launcher (Open MPI, MPICH / Hydra, Slurm's PMI) sets in
 #: each process it starts, with the world size.
