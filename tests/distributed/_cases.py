@@ -207,6 +207,74 @@ def reference_estimator(kind, P):
     return _fit_and_predict(est, kind, X, y, mask, X, mask)
 
 
+# ------------------------------------------------------------------------- RBM
+
+RBM_SETTINGS = dict(n_components=6, k=1, batch_size=5, n_iter=3, learning_rate=0.1,
+                    momentum=0.5, sparsity_target=0.2, dtype="float64", random_state=SEED)
+
+
+def _binary():
+    rng = np.random.default_rng(2)
+    return (rng.random((N, 8)) < np.linspace(0.2, 0.8, 8)).astype(np.float64)
+
+
+def run_rbm(persistent, comm):
+    from deepbio.models import RBM
+    X = distributed.shard(_binary(), None, comm)
+    rbm = RBM(persistent=persistent, comm=comm, **RBM_SETTINGS).fit(X)
+    return {"theta": np.concatenate([rbm.W_.ravel(), rbm.intercept_visible_,
+                                     rbm.intercept_hidden_]),
+            "error": np.array([h["reconstruction_error"] for h in rbm.history_]),
+            "pl": np.array([h["pseudo_likelihood"] for h in rbm.history_])}
+
+
+def reference_rbm(persistent, P):
+    """One process on the concatenated minibatches, whose Gibbs samples (and persistent
+    chains) are the concatenation of the ranks': rank r's rows are sampled from rank r's
+    stream and chain, and each step's statistics are those of the whole concatenation."""
+    from deepbio import backend
+    from deepbio.models import RBM
+    from deepbio.models._base import resolve_rng
+    from deepbio.models.rbm import MONITOR_SIZE
+    X = _binary()
+    be = backend.current()
+    rbm = RBM(persistent=persistent, **RBM_SETTINGS)
+    rbm.n_features_in_ = X.shape[1]
+    rng = resolve_rng(rbm.random_state)
+    rbm._initialize(be, X, rng)                        # biases from the whole data's mean
+    gens = rbm._shuffle_generators(rng, range(P))
+    streams = [rbm._derived_stream(be, rbm._train_stream(r)) for r in range(P)]
+    bounds = [distributed.shard_bounds(N, P, r) for r in range(P)]
+    monitors = [a + np.sort(g.permutation(b - a)[:MONITOR_SIZE])
+                for (a, b), g in zip(bounds, gens)]
+    chains = [None] * P
+    errors, pls = [], []
+    for _ in range(rbm.n_iter):
+        per_rank = [minibatches(b - a, rbm.batch_size, g) for (a, b), g in zip(bounds, gens)]
+        for t in range(max(len(b) for b in per_rank)):
+            parts, h0s = [], []
+            for r, ((a, _), batches) in enumerate(zip(bounds, per_rank)):
+                if t >= len(batches):
+                    continue
+                rbm._chain = chains[r]
+                dW, db, dc, h0 = rbm._cd_statistics(be, X[a + batches[t]], streams[r])
+                chains[r] = rbm._chain
+                parts.append((len(batches[t]), dW, db, dc))
+                h0s.append(h0)
+            n = sum(p[0] for p in parts)
+            stats = [sum(p[0] * p[i] for p in parts) / n for i in (1, 2, 3)]
+            rbm._cd_update(be, *stats, np.concatenate(h0s).sum(axis=0) / n)
+        err = sum(rbm._reconstruction_error(be, X[m]) * len(m) for m in monitors)
+        pl = sum(rbm._mean_pseudo_likelihood(be, X[m], s) * len(m)
+                 for m, s in zip(monitors, streams))
+        total = sum(len(m) for m in monitors)
+        errors.append(err / total)
+        pls.append(pl / total)
+    return {"theta": np.concatenate([rbm.W_.ravel(), rbm.intercept_visible_,
+                                     rbm.intercept_hidden_]),
+            "error": np.array(errors), "pl": np.array(pls)}
+
+
 # ------------------------------------------------------------------------ faults
 
 def run_bad_rank(comm):
@@ -240,6 +308,8 @@ SCENARIOS = {
     **{name: (lambda comm, name=name: run_first_order(name, comm)) for name in FIRST_ORDER},
     "hf": run_hf,
     **{f"est_{k}": (lambda comm, k=k: run_estimator(k, comm)) for k in ESTIMATORS},
+    "rbm_cd1": lambda comm: run_rbm(False, comm),
+    "rbm_pcd": lambda comm: run_rbm(True, comm),
     "bad_rank": run_bad_rank,
     "bad_features": run_bad_features,
 }
@@ -248,4 +318,6 @@ REFERENCES = {
     **{name: (lambda P, name=name: reference_first_order(name, P)) for name in FIRST_ORDER},
     "hf": reference_hf,
     **{f"est_{k}": (lambda P, k=k: reference_estimator(k, P)) for k in ESTIMATORS},
+    "rbm_cd1": lambda P: reference_rbm(False, P),
+    "rbm_pcd": lambda P: reference_rbm(True, P),
 }
