@@ -228,51 +228,106 @@ def run_rbm(persistent, comm):
             "pl": np.array([h["pseudo_likelihood"] for h in rbm.history_])}
 
 
-def reference_rbm(persistent, P):
-    """One process on the concatenated minibatches, whose Gibbs samples (and persistent
-    chains) are the concatenation of the ranks': rank r's rows are sampled from rank r's
-    stream and chain, and each step's statistics are those of the whole concatenation."""
+def _concatenated_rbm_class(P):
+    """An RBM whose ``fit`` is the single-process reference of a P-rank fit: one process
+    on the concatenated minibatches whose Gibbs samples (and persistent chains) are the
+    concatenation of the ranks': rank r's rows are sampled from rank r's stream and
+    chain, and each step's statistics are those of the whole concatenation."""
     from deepbio import backend
     from deepbio.models import RBM
     from deepbio.models._base import resolve_rng
-    from deepbio.models.rbm import MONITOR_SIZE
+    from deepbio.models.rbm import MONITOR_SIZE, error_scale
+
+    class ConcatenatedRBM(RBM):
+        def _fit_checked(self, be, X):
+            self.n_features_in_ = int(X.shape[1])
+            error_scale(X)
+            rng = resolve_rng(self.random_state)
+            self._initialize(be, X, rng)               # biases from the whole data's mean
+            gens = self._shuffle_generators(rng, range(P))
+            streams = [self._derived_stream(be, self._train_stream(r)) for r in range(P)]
+            n_all = X.shape[0]
+            bounds = [distributed.shard_bounds(n_all, P, r) for r in range(P)]
+            monitors = [a + np.sort(g.permutation(b - a)[:MONITOR_SIZE])
+                        for (a, b), g in zip(bounds, gens)]
+            chains = [None] * P
+            for epoch in range(self.n_iter):
+                per_rank = [minibatches(b - a, self.batch_size, g)
+                            for (a, b), g in zip(bounds, gens)]
+                for t in range(max(len(b) for b in per_rank)):
+                    parts, h0s = [], []
+                    for r, ((a, _), batches) in enumerate(zip(bounds, per_rank)):
+                        if t >= len(batches):
+                            continue
+                        self._chain = chains[r]
+                        dW, db, dc, h0 = self._cd_statistics(be, X[a + batches[t]],
+                                                             streams[r])
+                        chains[r] = self._chain
+                        parts.append((len(batches[t]), dW, db, dc))
+                        h0s.append(h0)
+                    n = sum(p[0] for p in parts)
+                    stats = [sum(p[0] * p[i] for p in parts) / n for i in (1, 2, 3)]
+                    self._cd_update(be, *stats, np.concatenate(h0s).sum(axis=0) / n)
+                err = sum(self._reconstruction_error(be, X[m]) * len(m) for m in monitors)
+                pl = sum(self._mean_pseudo_likelihood(be, X[m], s) * len(m)
+                         for m, s in zip(monitors, streams))
+                total = sum(len(m) for m in monitors)
+                self.history_.append({"epoch": epoch + 1, "reconstruction_error": err / total,
+                                      "pseudo_likelihood": pl / total, "time": 0.0})
+            self.n_iter_ = self.n_iter
+            return self
+
+    backend.current()
+    return ConcatenatedRBM
+
+
+def reference_rbm(persistent, P):
     X = _binary()
-    be = backend.current()
-    rbm = RBM(persistent=persistent, **RBM_SETTINGS)
-    rbm.n_features_in_ = X.shape[1]
-    rng = resolve_rng(rbm.random_state)
-    rbm._initialize(be, X, rng)                        # biases from the whole data's mean
-    gens = rbm._shuffle_generators(rng, range(P))
-    streams = [rbm._derived_stream(be, rbm._train_stream(r)) for r in range(P)]
-    bounds = [distributed.shard_bounds(N, P, r) for r in range(P)]
-    monitors = [a + np.sort(g.permutation(b - a)[:MONITOR_SIZE])
-                for (a, b), g in zip(bounds, gens)]
-    chains = [None] * P
-    errors, pls = [], []
-    for _ in range(rbm.n_iter):
-        per_rank = [minibatches(b - a, rbm.batch_size, g) for (a, b), g in zip(bounds, gens)]
-        for t in range(max(len(b) for b in per_rank)):
-            parts, h0s = [], []
-            for r, ((a, _), batches) in enumerate(zip(bounds, per_rank)):
-                if t >= len(batches):
-                    continue
-                rbm._chain = chains[r]
-                dW, db, dc, h0 = rbm._cd_statistics(be, X[a + batches[t]], streams[r])
-                chains[r] = rbm._chain
-                parts.append((len(batches[t]), dW, db, dc))
-                h0s.append(h0)
-            n = sum(p[0] for p in parts)
-            stats = [sum(p[0] * p[i] for p in parts) / n for i in (1, 2, 3)]
-            rbm._cd_update(be, *stats, np.concatenate(h0s).sum(axis=0) / n)
-        err = sum(rbm._reconstruction_error(be, X[m]) * len(m) for m in monitors)
-        pl = sum(rbm._mean_pseudo_likelihood(be, X[m], s) * len(m)
-                 for m, s in zip(monitors, streams))
-        total = sum(len(m) for m in monitors)
-        errors.append(err / total)
-        pls.append(pl / total)
+    rbm = _concatenated_rbm_class(P)(persistent=persistent, **RBM_SETTINGS).fit(X)
     return {"theta": np.concatenate([rbm.W_.ravel(), rbm.intercept_visible_,
                                      rbm.intercept_hidden_]),
-            "error": np.array(errors), "pl": np.array(pls)}
+            "error": np.array([h["reconstruction_error"] for h in rbm.history_]),
+            "pl": np.array([h["pseudo_likelihood"] for h in rbm.history_])}
+
+
+# -------------------------------------------------------------------------- DBN
+
+DBN_SETTINGS = dict(hidden_layer_sizes=(6, 4), pretrain_epochs=2, pretrain_batch_size=5,
+                    persistent=True, dtype="float64", random_state=SEED)
+DBN_SGD = dict(learning_rate=0.1, momentum=0.9, batch_size=4, max_epochs=3)
+
+
+def _dbn_labels():
+    X = _binary()
+    return X, np.where(X[:, :4].sum(axis=1) > X[:, 4:].sum(axis=1), "a", "b")
+
+
+def run_dbn(comm):
+    from deepbio.models import DBNClassifier
+    X, y = _dbn_labels()
+    Xs, ys = distributed.shard(X, y, comm)
+    est = DBNClassifier(optimizer=SGD(**DBN_SGD), comm=comm, **DBN_SETTINGS).fit(Xs, ys)
+    out = est.predict_proba(X)
+    return {"theta": out, "out": out,
+            "pretrain_error": np.array([h["reconstruction_error"]
+                                        for layer in est.pretrain_history_ for h in layer]),
+            "loss": np.array([h["loss"] for h in est.history_])}
+
+
+def reference_dbn(P):
+    from deepbio.models import DBNClassifier, dbn
+    X, y = _dbn_labels()
+    ref_sgd = type("ConcatenatedSGD", (_Concatenated, SGD), {"_P": P})
+    original = dbn.RBM
+    dbn.RBM = _concatenated_rbm_class(P)     # the reference pre-training, layer by layer
+    try:
+        est = DBNClassifier(optimizer=ref_sgd(**DBN_SGD), **DBN_SETTINGS).fit(X, y)
+    finally:
+        dbn.RBM = original
+    return {"out": est.predict_proba(X),
+            "pretrain_error": np.array([h["reconstruction_error"]
+                                        for layer in est.pretrain_history_ for h in layer]),
+            "loss": np.array([h["loss"] for h in est.history_])}
 
 
 # ------------------------------------------------------------------------ faults
@@ -310,6 +365,7 @@ SCENARIOS = {
     **{f"est_{k}": (lambda comm, k=k: run_estimator(k, comm)) for k in ESTIMATORS},
     "rbm_cd1": lambda comm: run_rbm(False, comm),
     "rbm_pcd": lambda comm: run_rbm(True, comm),
+    "dbn": run_dbn,
     "bad_rank": run_bad_rank,
     "bad_features": run_bad_features,
 }
@@ -320,4 +376,5 @@ REFERENCES = {
     **{f"est_{k}": (lambda P, k=k: reference_estimator(k, P)) for k in ESTIMATORS},
     "rbm_cd1": lambda P: reference_rbm(False, P),
     "rbm_pcd": lambda P: reference_rbm(True, P),
+    "dbn": reference_dbn,
 }
