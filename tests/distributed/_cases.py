@@ -330,6 +330,42 @@ def reference_dbn(P):
             "loss": np.array([h["loss"] for h in est.history_])}
 
 
+# -------------------------------------------------------------------------- SAE
+
+SAE_SETTINGS = dict(hidden_layer_sizes=(6, 4), pretrain_epochs=2, pretrain_batch_size=5,
+                    learning_rate=0.1, batch_size=4, max_iter=3, dtype="float64",
+                    random_state=SEED)
+
+
+def run_sae(comm):
+    from deepbio.models import StackedAutoEncoderClassifier
+    X, y = _dbn_labels()
+    Xs, ys = distributed.shard(X, y, comm)
+    est = StackedAutoEncoderClassifier(comm=comm, **SAE_SETTINGS).fit(Xs, ys)
+    out = est.predict_proba(X)
+    return {"theta": out, "out": out,
+            "pretrain_loss": np.array([h["loss"] for layer in est.pretrain_history_
+                                       for h in layer]),
+            "loss": np.array([h["loss"] for h in est.history_])}
+
+
+def reference_sae(P):
+    """Every SGD of the fit (each autoencoder's pre-training, then the fine-tuning) is
+    the concatenated-minibatch reference."""
+    from deepbio.models import StackedAutoEncoderClassifier, _training
+    X, y = _dbn_labels()
+    original = _training.SGD
+    _training.SGD = type("ConcatenatedSGD", (_Concatenated, SGD), {"_P": P})
+    try:
+        est = StackedAutoEncoderClassifier(**SAE_SETTINGS).fit(X, y)
+    finally:
+        _training.SGD = original
+    return {"out": est.predict_proba(X),
+            "pretrain_loss": np.array([h["loss"] for layer in est.pretrain_history_
+                                       for h in layer]),
+            "loss": np.array([h["loss"] for h in est.history_])}
+
+
 # ------------------------------------------------------------------------ faults
 
 def run_bad_rank(comm):
@@ -366,6 +402,7 @@ SCENARIOS = {
     "rbm_cd1": lambda comm: run_rbm(False, comm),
     "rbm_pcd": lambda comm: run_rbm(True, comm),
     "dbn": run_dbn,
+    "sae": run_sae,
     "bad_rank": run_bad_rank,
     "bad_features": run_bad_features,
 }
@@ -377,4 +414,5 @@ REFERENCES = {
     "rbm_cd1": lambda P: reference_rbm(False, P),
     "rbm_pcd": lambda P: reference_rbm(True, P),
     "dbn": reference_dbn,
+    "sae": reference_sae,
 }
