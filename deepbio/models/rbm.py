@@ -118,6 +118,11 @@ class RBM(TransformerMixin, BaseEstimator):
         is used as is: initialisation and shuffles draw from it, and the streams' keys.
     verbose : int, default=0
         0: silent; 1: a progress bar; 2: one line per epoch.
+    comm : mpi4py communicator or None, default=None
+        Data-parallel CD-k / PCD over MPI: each rank fits on its own shard; every step
+        all-reduces the CD statistics, so the run equals one process on the ranks'
+        concatenated minibatches whose Gibbs samples and persistent chains are the
+        concatenation of the ranks' (docs/distributed.md).  Not saved with the model.
 
     Attributes
     ----------
@@ -249,6 +254,9 @@ class RBM(TransformerMixin, BaseEstimator):
         self.W_ = to_backend(be, 0.01 * rng.standard_normal((d, h)), dt)
         self.intercept_visible_ = to_backend(be, b, dt)
         self.intercept_hidden_ = to_backend(be, np.zeros(h), dt)
+        if _dist.is_distributed(self.comm):
+            # every rank starts from rank 0's weights (random_state=None differs per rank)
+            _dist.broadcast_(self.W_, self.comm)
         xp = be.xp
         self._velocity = [xp.zeros_like(self.W_), xp.zeros_like(self.intercept_visible_),
                           xp.zeros_like(self.intercept_hidden_)]
@@ -365,8 +373,9 @@ class RBM(TransformerMixin, BaseEstimator):
     def _fit_distributed(self, be, X, rng, scale):
         """:meth:`fit` on this rank's shard ``X`` of a communicator's data.
 
-        Rank 0's initial weights are broadcast (every rank draws the same ones from
-        ``random_state`` anyway) and the visible biases come from the global mean.  Each
+        Rank 0's initial weights are broadcast by :meth:`_initialize` (every rank draws
+        the same ones from an int ``random_state`` anyway) and the visible biases come
+        from the global mean.  Each
         rank shuffles its own shard (:meth:`_shuffle_generators`) and draws its Gibbs
         samples from its own Philox stream (:meth:`_train_stream`); a PCD run keeps a
         chain per rank.  Each step all-reduces the CD statistics (and the hidden
@@ -377,8 +386,6 @@ class RBM(TransformerMixin, BaseEstimator):
         monitor rows; only rank 0 shows progress.
         """
         comm = self.comm
-        for p in (self.W_, self.intercept_visible_, self.intercept_hidden_):
-            _dist.broadcast_(p, comm)
         shuffle = self._shuffle_generators(rng, [comm.Get_rank()])[0]
         Xb = be.asarray(X, dtype=self.dtype)
         n = X.shape[0]
