@@ -200,6 +200,9 @@ def partial_epoch(est, net, X, T):
     if opt is None:
         seed = child_seed(resolve_rng(est.random_state))
         opt = est._optimizer = make_optimizer(est, seed, max_epochs=1, early_stopping=False)
+    if est.n_iter_ == 0:
+        # data parallel: every rank starts from rank 0's weights (a no-op without comm)
+        _dist.broadcast_(net.theta, getattr(est, "comm", None))
     opt._validate_params()
     start = time.perf_counter()
     entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
