@@ -366,6 +366,30 @@ def reference_sae(P):
             "loss": np.array([h["loss"] for h in est.history_])}
 
 
+# ------------------------------------------------- same result on every rank only
+
+def run_partial_fit(comm):
+    """random_state=None: every rank draws other initial weights; rank 0's are used."""
+    from deepbio.models import MLPClassifier
+    X, y = data()
+    Xs, ys = distributed.shard(X, _labels(y), comm)
+    est = MLPClassifier(hidden_layer_sizes=(4,), dtype="float64", comm=comm)
+    for _ in range(2):
+        est.partial_fit(Xs, ys, classes=["down", "up"])
+    return {"theta": est.predict_proba(X)}
+
+
+def run_rbm_unseeded(comm):
+    from deepbio.models import RBM
+    X = distributed.shard(_binary(), None, comm)
+    rbm = RBM(n_components=3, n_iter=2, batch_size=5, dtype="float64", comm=comm).fit(X)
+    return {"theta": rbm.W_.ravel()}
+
+
+#: Scenarios whose only check is that every rank ends with the same parameters.
+SAME_ON_EVERY_RANK = {"partial_fit": run_partial_fit, "rbm_unseeded": run_rbm_unseeded}
+
+
 # ------------------------------------------------------------------------ faults
 
 def run_bad_rank(comm):
@@ -403,6 +427,7 @@ SCENARIOS = {
     "rbm_pcd": lambda comm: run_rbm(True, comm),
     "dbn": run_dbn,
     "sae": run_sae,
+    **SAME_ON_EVERY_RANK,
     "bad_rank": run_bad_rank,
     "bad_features": run_bad_features,
 }

@@ -59,7 +59,8 @@ def mpirun(scenarios, P, tmp_path, expect_ok=True):
 def runs(request, tmp_path_factory):
     """Every comparison scenario, in one mpiexec launch per number of ranks."""
     P = request.param
-    _, results = mpirun(sorted(_cases.REFERENCES), P, tmp_path_factory.mktemp(f"mpi{P}"))
+    scenarios = sorted(_cases.REFERENCES) + sorted(_cases.SAME_ON_EVERY_RANK)
+    _, results = mpirun(scenarios, P, tmp_path_factory.mktemp(f"mpi{P}"))
     return P, results
 
 
@@ -74,6 +75,15 @@ def test_equals_one_process_on_concatenated_batches(scenario, runs):
         assert ranks[0][key].shape == value.shape, key
         np.testing.assert_allclose(ranks[0][key], value, rtol=1e-9, atol=1e-12,
                                    err_msg=f"{scenario} on {P} ranks: {key}")
+
+
+@pytest.mark.parametrize("scenario", sorted(_cases.SAME_ON_EVERY_RANK))
+def test_every_rank_starts_from_rank_0s_weights(scenario, runs):
+    # random_state=None: each rank would draw other weights; rank 0's are broadcast
+    _, results = runs
+    ranks = results[scenario]
+    for r, res in enumerate(ranks[1:], 1):
+        np.testing.assert_array_equal(res["theta"], ranks[0]["theta"], err_msg=f"rank {r}")
 
 
 def test_a_rank_failing_ends_every_rank(tmp_path):
