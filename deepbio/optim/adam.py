@@ -50,7 +50,7 @@ class Adam(FirstOrder):
     clip_norm : float > 0 or None
         Rescale the gradient (after L2 decay) to at most this global L2 norm.
     batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
-    random_state
+    random_state, comm
         As for :class:`deepbio.optim.SGD`.
 
     Example
@@ -164,7 +164,7 @@ class RMSprop(FirstOrder):
     clip_norm : float > 0 or None
         Rescale the gradient (after L2 decay) to at most this global L2 norm.
     batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
-    random_state
+    random_state, comm
         As for :class:`deepbio.optim.SGD`.
 
     References
