@@ -750,7 +750,8 @@ class _Encoder:
         if isinstance(v, BaseEstimator):
             return {"__estimator__": self.estimator(v, name + "/")}
         if type(v).__name__ in OPTIMIZERS and isinstance(v, OPTIMIZERS[type(v).__name__]):
-            params = {k: self.value(x, f"{name}.{k}") for k, x in v.get_params().items()}
+            params = {k: self.value(x, f"{name}.{k}") for k, x in v.get_params().items()
+                      if k != "comm"}
             return {"__optimizer__": {"class": type(v).__name__, "params": params}}
         if isinstance(v, tuple):
             return {"__tuple__": [self.value(x, f"{name}.{i}") for i, x in enumerate(v)]}
@@ -771,14 +772,14 @@ class _Encoder:
             raise ValueError(f"cannot save {name}: arrays of dtype {a.dtype} are not supported")
         if isinstance(v, np.random.Generator):
             return None          # generators are not saved (see the module docstring)
-        if all(hasattr(v, a) for a in ("Get_size", "Get_rank", "Allreduce")):
-            return None          # nor MPI communicators: a loaded model has comm=None
         raise ValueError(f"cannot save {name}: values of type {type(v).__name__} are not "
                          f"supported")
 
     def estimator(self, est, prefix=""):
+        # comm (an MPI communicator, docs/distributed.md) is never saved: a loaded
+        # model has comm=None, and files stay those of a model without it
         params = {k: self.value(v, f"{prefix}param.{k}")
-                  for k, v in est.get_params(deep=False).items()}
+                  for k, v in est.get_params(deep=False).items() if k != "comm"}
         attributes = {}
         for k, v in sorted(vars(est).items()):
             if k.endswith("_") and not k.startswith("_"):
