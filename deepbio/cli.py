@@ -373,8 +373,24 @@ def _show_progress(args):
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
+def _mpi_comm(cls, name):
+    """``MPI.COMM_WORLD`` when this process was started by ``mpiexec -n P`` (P > 1, read
+    from the launcher's environment before mpi4py is imported), else None.  CLIError if
+    the model cannot train data-parallel (it has no ``comm`` parameter)."""
+    from . import distributed
+    if not distributed.launched_by_mpi():
+        return None
+    if "comm" not in cls._param_names():
+        raise CLIError(f"{name} does not train data-parallel (it has no comm parameter; "
+                       f"see docs/distributed.md); run it without mpiexec")
+    try:
+        return distributed.world()
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+
+
 def cmd_train(args, out):
-    from . import __version__, models
+    from . import __version__, distributed, models
     for name in ("model", "data", "out"):
         if getattr(args, name) is None:
             raise CLIError(f"--{name} is required (on the command line or in --config)")
@@ -388,6 +404,10 @@ def cmd_train(args, out):
         raise CLIError(f"unknown model {args.model!r}; choose one of "
                        f"{sorted(models.REGISTRY)}")
     cls = models.REGISTRY[args.model]
+    comm = _mpi_comm(cls, args.model)
+    rank0 = distributed.rank(comm) == 0
+    if not rank0:
+        out = open(os.devnull, "w")        # only rank 0 reports
     kind = getattr(cls, "_estimator_type", None)
     supervised = kind in ("classifier", "regressor")
     reading = _reading(args)
@@ -403,7 +423,7 @@ def cmd_train(args, out):
     if auto_verbose:
         params["verbose"] = 1              # tqdm bars on a terminal (optim.Progress)
     try:
-        model = cls(**params)
+        model = cls(**params, **({} if comm is None else {"comm": comm}))
     except TypeError as e:
         raise CLIError(f"bad --param for {args.model}: {e}") from None
     X_test = y_test = None
@@ -414,9 +434,18 @@ def cmd_train(args, out):
                                                 stratify=strat, random_state=args.seed)
     scaling = fit_scaling(X, args.scale)
     X = apply_scaling(X, scaling)
+    n_train = len(X)
+    if comm is not None:
+        # every rank read the whole file and split it alike; each trains on its shard
+        X, y = distributed.shard(X, y, comm) if supervised else (distributed.shard(X, None,
+                                                                                   comm), None)
     t0 = time.perf_counter()
     model.fit(X, y) if supervised else model.fit(X)
     elapsed = time.perf_counter() - t0
+    if comm is not None:
+        model.comm = None                  # not saved, and the reports below are local
+        if not rank0:
+            return 0                       # rank 0 writes the model and the reports
     if auto_verbose:                       # a terminal's bar is no part of the run
         params.pop("verbose")
         model.verbose = 0
@@ -430,11 +459,14 @@ def cmd_train(args, out):
                           labels_sha256=_sha256(args.labels))
     meta = {"scaling": scaling, "feature_names": names, "target": args.target,
             "trained_on": os.path.basename(args.data), "data": trained_on,
-            "n_samples": int(len(X) + (0 if X_test is None else len(X_test))),
+            "n_samples": int(n_train + (0 if X_test is None else len(X_test))),
             "reading": reading, "config": config, "deepbio_version": __version__,
             "backend": backend, "elapsed_s": round(elapsed, 3)}
+    if comm is not None:
+        meta["mpi_ranks"] = comm.Get_size()
     models.save(model, args.out, metadata=meta)
-    print(f"trained {args.model} on {X.shape[0]} samples x {X.shape[1]} features in "
+    ranks = "" if comm is None else f" on {comm.Get_size()} MPI ranks"
+    print(f"trained {args.model} on {n_train} samples x {X.shape[1]} features{ranks} in "
           f"{elapsed:.2f} s; saved to {args.out}", file=out)
     if X_test is not None:
         report = _report(model, apply_scaling(X_test, scaling), y_test, kind)

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .._device import to_host
+from .. import distributed as _dist
 from .._validation import (check_array, check_classification_targets, check_feature_names,
                            check_is_fitted, check_n_features, check_random_state,
                            check_sample_weight, check_X_y, float_dtype_name,
@@ -49,6 +50,29 @@ def _with_device_errors(method):
     return wrapper
 
 
+def _with_abort(method):
+    """``method`` (fit, partial_fit) inside :func:`deepbio.distributed.abort_on_error`
+    of the estimator's ``comm``: an error on one rank ends every rank."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _dist.abort_on_error(getattr(self, "comm", None)):
+            return method(self, *args, **kwargs)
+    wrapper._abort = True
+    return wrapper
+
+
+def global_classification_targets(y, comm):
+    """``check_classification_targets(y)`` with a communicator: ``classes_`` is the union
+    of every rank's labels (one small allgather per fit), so every rank one-hot encodes
+    alike even when its shard misses a class."""
+    if not _dist.is_distributed(comm):
+        return check_classification_targets(y)
+    y = np.asarray(y)
+    labels = np.concatenate(comm.allgather(np.unique(y)))
+    classes, _ = check_classification_targets(labels)
+    return classes, np.searchsorted(classes, y).astype(np.int64)
+
+
 def _with_set_output(method):
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
@@ -75,6 +99,10 @@ class BaseEstimator:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "_device_errors", False):
                 setattr(cls, name, _with_device_errors(method))
+        for name in ("fit", "partial_fit"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_abort", False):
+                setattr(cls, name, _with_abort(method))
         # transform's output as set_output asks (pandas), for every transformer
         for name in ("transform", "fit_transform"):
             method = cls.__dict__.get(name)
@@ -240,7 +268,7 @@ class ClassifierMixin:
 
     def _encode_labels(self, X, y):
         X, y = check_X_y(X, y, estimator=self)
-        self.classes_, y_enc = check_classification_targets(y)
+        self.classes_, y_enc = global_classification_targets(y, getattr(self, "comm", None))
         return X, y_enc
 
     def _encode_known_labels(self, y):

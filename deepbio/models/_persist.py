@@ -847,7 +847,8 @@ class _Encoder:
         if isinstance(v, BaseEstimator):
             return {"__estimator__": self.estimator(v, name + "/")}
         if type(v).__name__ in OPTIMIZERS and isinstance(v, OPTIMIZERS[type(v).__name__]):
-            params = {k: self.value(x, f"{name}.{k}") for k, x in v.get_params().items()}
+            params = {k: self.value(x, f"{name}.{k}") for k, x in v.get_params().items()
+                      if k != "comm"}
             return {"__optimizer__": {"class": type(v).__name__, "params": params}}
         if isinstance(v, tuple):
             return {"__tuple__": [self.value(x, f"{name}.{i}") for i, x in enumerate(v)]}
@@ -872,8 +873,10 @@ class _Encoder:
                          f"supported")
 
     def estimator(self, est, prefix=""):
+        # comm (an MPI communicator, docs/distributed.md) is never saved: a loaded
+        # model has comm=None, and files stay those of a model without it
         params = {k: self.value(v, f"{prefix}param.{k}")
-                  for k, v in est.get_params(deep=False).items()}
+                  for k, v in est.get_params(deep=False).items() if k != "comm"}
         attributes = {}
         for k, v in sorted(vars(est).items()):
             if k.endswith("_") and not k.startswith("_"):

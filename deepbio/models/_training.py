@@ -10,11 +10,12 @@ import warnings
 import numpy as np
 
 from .. import backend as _backend
+from .. import distributed as _dist
 from .._validation import Interval, Options
 from ..nn.layers import child_seed  # noqa: F401  (re-exported for the estimators)
 
 from ..optim import SGD, Adam, AdamW, HessianFree, RMSprop
-from ..optim._base import Optimizer
+from ..optim._base import CommConstraint, Optimizer
 from ..optim.schedules import SCHEDULES
 from ._base import current_backend, resolve_rng
 
@@ -37,6 +38,7 @@ SGD_CONSTRAINTS = {
     "dtype": ["dtype"],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
+    "comm": [CommConstraint()],
 }
 
 
@@ -79,6 +81,7 @@ def sgd_from(est, seed, **overrides):
              "verbose")
     kwargs = {n: getattr(est, n) for n in names}
     kwargs["max_epochs"] = training_epochs(est)
+    kwargs["comm"] = getattr(est, "comm", None)
     kwargs.update(overrides)
     return SGD(random_state=seed, **kwargs)
 
@@ -100,6 +103,7 @@ def first_order_from(est, name, seed, **overrides):
     if default is None or est.learning_rate != default.default:
         kwargs["learning_rate"] = est.learning_rate
     kwargs["max_epochs"] = training_epochs(est)
+    kwargs["comm"] = getattr(est, "comm", None)
     kwargs.update(overrides)
     return FIRST_ORDER[name](random_state=seed, **kwargs)
 
@@ -173,10 +177,12 @@ def make_optimizer(est, seed, **overrides):
     if isinstance(choice, str) and choice == "hf":
         return HessianFree(max_iter=overrides.get("max_epochs", training_epochs(est)),
                            weight_decay=est.weight_decay, verbose=est.verbose,
-                           random_state=seed)
+                           random_state=seed, comm=getattr(est, "comm", None))
     params = choice.get_params()
     if params.get("random_state") is None:
         params["random_state"] = seed
+    if getattr(est, "comm", None) is not None:
+        params["comm"] = est.comm           # the estimator's communicator wins
     if not isinstance(choice, HessianFree):
         params.update(overrides)
     return type(choice)(**params)
@@ -194,6 +200,9 @@ def partial_epoch(est, net, X, T):
     if opt is None:
         seed = child_seed(resolve_rng(est.random_state))
         opt = est._optimizer = make_optimizer(est, seed, max_epochs=1, early_stopping=False)
+    if est.n_iter_ == 0:
+        # data parallel: every rank starts from rank 0's weights (a no-op without comm)
+        _dist.broadcast_(net.theta, getattr(est, "comm", None))
     opt._validate_params()
     start = time.perf_counter()
     entry = opt._run_epoch(net, be.asarray(X, net.dtype), be.asarray(T, net.dtype),
@@ -264,8 +273,18 @@ def fit_target_scaling(est, y):
     Y = y.reshape(len(y), -1)
     est.target_ndim_ = y.ndim
     est.n_outputs_ = Y.shape[1]
-    est.y_mean_ = Y.mean(axis=0)
-    std = Y.std(axis=0)
+    comm = getattr(est, "comm", None)
+    if _dist.is_distributed(comm):
+        # the mean and standard deviation of the ranks' targets together
+        k = Y.shape[1]
+        sums = _dist.global_sum(np.concatenate([Y.sum(axis=0), (Y * Y).sum(axis=0),
+                                                [len(Y)]]), comm)
+        mean = sums[:k] / sums[-1]
+        est.y_mean_ = mean
+        std = np.sqrt(np.maximum(sums[k:2 * k] / sums[-1] - mean * mean, 0.0))
+    else:
+        est.y_mean_ = Y.mean(axis=0)
+        std = Y.std(axis=0)
     est.y_scale_ = np.where(std > 0, std, 1.0)
     return Y
 

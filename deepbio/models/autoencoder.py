@@ -90,6 +90,12 @@ max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI (``mpiexec -n P``): each rank calls ``fit`` on
+        its own shard (see :func:`deepbio.distributed.shard`); the gradients are summed
+        over the ranks, ``classes_`` and the target scaling are global, and the result
+        equals one process on the ranks' concatenated minibatches (docs/distributed.md).
+        Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -138,7 +144,8 @@ max_iter, early_stopping, validation_fraction, patience, tol
                  max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, include_input=False, dtype="float32", random_state=None,
                  verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         self.n_components = n_components
@@ -361,6 +368,8 @@ def pretrain_autoencoders(X, sizes, ae_params, first_loss, rng, verbose):
     first autoencoder's ``fit``; the codes stay on the backend's device between layers.
     """
     aes, data = [], X
+    if ae_params.get("comm") is not None and ae_params["comm"].Get_rank() != 0:
+        verbose = 0                        # only rank 0 reports
     upper_loss = "cross_entropy" if ae_params["activation"] == "sigmoid" else "squared_error"
     be = current_backend()
     with Progress(len(sizes), verbose if verbose else 0, "autoencoder pre-training") as bar:
@@ -397,6 +406,10 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
         If True, :meth:`transform` returns ``[codes, X]``.
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI: each rank fits on its own shard; the
+        autoencoders' pre-training and the fine-tuning all-reduce their gradients
+        (docs/distributed.md).  Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -433,7 +446,8 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
                  corruption=None, corruption_level=0.3, learning_rate=0.01, momentum=0.9,
                  weight_decay=0.0, batch_size=32, max_iter=50, include_input=False,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -467,7 +481,7 @@ corruption_level, learning_rate, momentum, weight_decay, batch_size, max_iter, d
         params = {n: getattr(self, n) for n in (
             "activation", "tied", "sparsity_target", "sparsity_weight", "corruption",
             "corruption_level", "learning_rate", "momentum", "weight_decay", "batch_size",
-            "dtype", "optimizer")}
+            "dtype", "optimizer", "comm")}
         params["max_iter"] = training_epochs(self)
         self.autoencoders_ = pretrain_autoencoders(
             X, hidden_sizes(self.hidden_layer_sizes), params, self.loss,
@@ -524,6 +538,10 @@ batch_size, max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI: each rank fits on its own shard; the
+        autoencoders' pre-training and the fine-tuning all-reduce their gradients
+        (docs/distributed.md).  Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -566,7 +584,7 @@ class _SAEFineTuned:
                   "corruption_level": self.corruption_level,
                   "learning_rate": self.pretrain_learning_rate,
                   "momentum": self.pretrain_momentum, "batch_size": self.pretrain_batch_size,
-                  "max_iter": self.pretrain_epochs, "dtype": self.dtype}
+                  "max_iter": self.pretrain_epochs, "dtype": self.dtype, "comm": self.comm}
         aes = pretrain_autoencoders(X, hidden_sizes(self.hidden_layer_sizes), params,
                                     self.loss, rng, self.verbose)
         self.pretrain_history_ = [ae.history_ for ae in aes]
@@ -611,7 +629,8 @@ class StackedAutoEncoderClassifier(_SAEFineTuned, FeedForwardClassifier):
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,
@@ -648,7 +667,8 @@ class StackedAutoEncoderRegressor(_SAEFineTuned, FeedForwardRegressor):
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_iter=50, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         _sae_init(self, hidden_layer_sizes, activation, loss, tied, sparsity_target,

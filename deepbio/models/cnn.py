@@ -21,7 +21,7 @@ checks (:mod:`deepbio.models._checks`).
 import numpy as np
 
 from .._validation import (Interval, IntSequence, Options, check_array,
-                           check_classification_targets, y_none_message)
+                           y_none_message)
 from ..nn import Dense, Dropout, Flatten, layer_from_config
 from ..nn.conv import ChannelsFirst, Conv1D, Conv2D
 from ..nn.masking import SequenceMask
@@ -30,6 +30,7 @@ from ._base import RegressorMixin, r2_score, resolve_rng
 from ._checks import (_ints, check_images, check_labels, check_sequence_lengths,
                       check_sequences, with_mask_channel)
 from ._layered import LayeredEstimator, MaskedClassifierMixin
+from ._base import global_classification_targets
 from ._training import SGD_CONSTRAINTS, _accuracy_metric, fit_target_scaling, one_hot_labels
 
 __all__ = ["CNNClassifier", "CNNRegressor"]
@@ -92,6 +93,12 @@ _CNN_DOC_PARAMS = """
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI (``mpiexec -n P``): each rank calls ``fit`` on
+        its own shard (see :func:`deepbio.distributed.shard`); the gradients are summed
+        over the ranks, ``classes_`` and the target scaling are global, and the result
+        equals one process on the ranks' concatenated minibatches (docs/distributed.md).
+        Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -127,7 +134,8 @@ class _CNNBase(LayeredEstimator):
                  weight_decay=0.0, schedule="constant", clip_norm=1.0, batch_size=32,
                  max_iter=30, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         self.input_type = input_type
@@ -314,7 +322,7 @@ class CNNClassifier(MaskedClassifierMixin, _CNNBase):
         self._validate_params()
         Xin = self._inputs(X, mask, fitting=True)
         y = check_labels(y, Xin.shape[0])
-        self.classes_, y_enc = check_classification_targets(y)
+        self.classes_, y_enc = global_classification_targets(y, self.comm)
         rng = resolve_rng(self.random_state)
         self._train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype), rng,
                     len(self.classes_), metric=_accuracy_metric,

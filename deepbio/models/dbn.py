@@ -30,6 +30,8 @@ def pretrain_rbms(X, sizes, visible, rbm_params, rng, verbose, who="DBN",
     """
     rbms, data = [], X
     be = current_backend()
+    if rbm_params.get("comm") is not None and rbm_params["comm"].Get_rank() != 0:
+        verbose = 0                        # only rank 0 reports
     with Progress(len(sizes), verbose if verbose else 0, "DBN pre-training") as bar:
         for i, units in enumerate(sizes):
             rbm = RBM(n_components=units, visible=visible if i == 0 else "bernoulli",
@@ -73,6 +75,10 @@ sparsity_cost, batch_size, n_iter, dtype
         If True, :meth:`transform` returns ``[features, X]``.
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI: each rank fits on its own shard; the RBMs'
+        pre-training and the fine-tuning all-reduce their statistics and gradients
+        (docs/distributed.md).  Not saved with the model.
 
     Attributes
     ----------
@@ -100,7 +106,8 @@ sparsity_cost, batch_size, n_iter, dtype
     def __init__(self, hidden_layer_sizes=(256,), visible="bernoulli", k=1, persistent=False,
                  learning_rate="auto", momentum=0.5, weight_decay=1e-4, sparsity_target=None,
                  sparsity_cost=0.1, batch_size=100, n_iter=10, include_input=False,
-                 dtype="float32", random_state=None, verbose=0):
+                 dtype="float32", random_state=None, verbose=0, comm=None):
+        self.comm = comm
         self.hidden_layer_sizes = hidden_layer_sizes
         self.visible = visible
         self.k = k
@@ -128,7 +135,7 @@ sparsity_cost, batch_size, n_iter, dtype
         X = self._check_X(X, reset=True)
         params = {n: getattr(self, n) for n in (
             "k", "persistent", "learning_rate", "momentum", "weight_decay",
-            "sparsity_target", "sparsity_cost", "batch_size", "n_iter", "dtype")}
+            "sparsity_target", "sparsity_cost", "batch_size", "n_iter", "dtype", "comm")}
         rng = resolve_rng(self.random_state)
         self.rbms_ = pretrain_rbms(X, hidden_sizes(self.hidden_layer_sizes), self.visible,
                                    params, rng, self.verbose)
@@ -175,6 +182,10 @@ max_iter, early_stopping, validation_fraction, patience, tol
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI: each rank fits on its own shard; the RBMs'
+        pre-training and the fine-tuning all-reduce their statistics and gradients
+        (docs/distributed.md).  Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -226,7 +237,7 @@ class _DBNFineTuned:
                   "momentum": self.pretrain_momentum,
                   "weight_decay": self.pretrain_weight_decay,
                   "batch_size": self.pretrain_batch_size, "n_iter": self.pretrain_epochs,
-                  "dtype": self.dtype}
+                  "dtype": self.dtype, "comm": self.comm}
         rbms = pretrain_rbms(X, hidden_sizes(self.hidden_layer_sizes), self.visible, params,
                              rng, self.verbose, who=type(self).__name__,
                              lr_name="pretrain_learning_rate")
@@ -268,7 +279,8 @@ class DBNClassifier(_DBNFineTuned, FeedForwardClassifier):
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_iter=30, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,
@@ -302,7 +314,8 @@ class DBNRegressor(_DBNFineTuned, FeedForwardRegressor):
                  weight_decay=0.0, schedule="constant", clip_norm=None, batch_size=32,
                  max_iter=30, early_stopping=False, validation_fraction=0.1, patience=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         _dbn_init(self, hidden_layer_sizes, visible, k, persistent, pretrain_epochs,

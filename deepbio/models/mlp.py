@@ -40,6 +40,12 @@ _MLP_DOC_PARAMS = """
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
         0: silent; otherwise a progress bar on a terminal, one line per epoch elsewhere.
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI (``mpiexec -n P``): each rank calls ``fit`` on
+        its own shard (see :func:`deepbio.distributed.shard`); the gradients are summed
+        over the ranks, ``classes_`` and the target scaling are global, and the result
+        equals one process on the ranks' concatenated minibatches (docs/distributed.md).
+        Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -120,7 +126,8 @@ class MLPClassifier(FeedForwardClassifier):
                  schedule="constant", clip_norm=1.0, batch_size=32, max_iter=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,
@@ -182,7 +189,8 @@ class MLPRegressor(FeedForwardRegressor):
                  schedule="constant", clip_norm=1.0, batch_size=32, max_iter=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         _mlp_init(self, hidden_layer_sizes, activation, dropout, learning_rate, momentum,

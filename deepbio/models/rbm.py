@@ -10,10 +10,11 @@ import time
 
 import numpy as np
 
-from .._validation import Interval, Options
+from .. import distributed as _dist
 from .._random import PhiloxStream
+from .._validation import Interval, Options, check_random_state
 from ..optim import _checkpoint as _ckpt
-from ..optim._base import Progress, minibatches
+from ..optim._base import CommConstraint, Progress, minibatches
 from ..optim.sgd import momentum_update
 from ._base import (BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_backend,
                     to_host)
@@ -119,6 +120,11 @@ class RBM(TransformerMixin, BaseEstimator):
         is used as is: initialisation and shuffles draw from it, and the streams' keys.
     verbose : int, default=0
         0: silent; 1: a progress bar; 2: one line per epoch.
+    comm : mpi4py communicator or None, default=None
+        Data-parallel CD-k / PCD over MPI: each rank fits on its own shard; every step
+        all-reduces the CD statistics, so the run equals one process on the ranks'
+        concatenated minibatches whose Gibbs samples and persistent chains are the
+        concatenation of the ranks' (docs/distributed.md).  Not saved with the model.
 
     Attributes
     ----------
@@ -177,13 +183,16 @@ class RBM(TransformerMixin, BaseEstimator):
         "include_input": ["boolean"],
         "dtype": ["dtype"],
         "random_state": ["random_state"],
+        "comm": [CommConstraint()],
         "verbose": ["verbose"],
     }
 
     def __init__(self, n_components=256, visible="bernoulli", k=1, persistent=False,
                  learning_rate="auto", momentum=0.5, weight_decay=1e-4,
                  sparsity_target=None, sparsity_cost=0.1, batch_size=100, n_iter=10,
-                 include_input=False, dtype="float32", random_state=None, verbose=0):
+                 include_input=False, dtype="float32", random_state=None, verbose=0,
+                 comm=None):
+        self.comm = comm
         self.n_components = n_components
         self.visible = visible
         self.k = k
@@ -234,6 +243,11 @@ class RBM(TransformerMixin, BaseEstimator):
         dt = np.dtype(self.dtype)
         xp = np if isinstance(X, np.ndarray) else be.xp     # where the data are
         mean = X.mean(axis=0)
+        if _dist.is_distributed(self.comm):
+            # the visible biases from the mean of every rank's data
+            total = _dist.global_sum(np.append(to_host(X.sum(axis=0)), X.shape[0]),
+                                     self.comm)
+            mean = xp.asarray(total[:-1] / total[-1])
         if self.visible == "bernoulli":
             p = xp.clip(mean, 1e-3, 1 - 1e-3)
             b = xp.log(p / (1 - p))
@@ -242,13 +256,16 @@ class RBM(TransformerMixin, BaseEstimator):
         self.W_ = to_backend(be, 0.01 * rng.standard_normal((d, h)), dt)
         self.intercept_visible_ = to_backend(be, b, dt)
         self.intercept_hidden_ = to_backend(be, np.zeros(h), dt)
+        if _dist.is_distributed(self.comm):
+            # every rank starts from rank 0's weights (random_state=None differs per rank)
+            _dist.broadcast_(self.W_, self.comm)
         xp = be.xp
         self._velocity = [xp.zeros_like(self.W_), xp.zeros_like(self.intercept_visible_),
                           xp.zeros_like(self.intercept_hidden_)]
         self._chain = None
         self._hidden_mean = None
         self._rng = rng                 # host generator: shuffles (partial_fit continues it)
-        self._stream = self._derived_stream(be, TRAIN_STREAM)    # the Gibbs samples' uniforms
+        self._stream = self._derived_stream(be, self._train_stream(_dist.rank(self.comm)))
         self._gibbs_stream = None       # gibbs' own stream, created at its first call
         self._visible_built = self.visible
         self.history_ = []
@@ -271,7 +288,7 @@ class RBM(TransformerMixin, BaseEstimator):
         if getattr(self, "_rng", None) is None:
             self._rng = resolve_rng(self.random_state)
         if getattr(self, "_stream", None) is None:
-            self._stream = self._derived_stream(be, TRAIN_STREAM)
+            self._stream = self._derived_stream(be, self._train_stream(_dist.rank(self.comm)))
         self._chain = to_backend(be, getattr(self, "_chain", None), dt)
         self._hidden_mean = to_backend(be, getattr(self, "_hidden_mean", None), dt)
 
@@ -328,6 +345,12 @@ class RBM(TransformerMixin, BaseEstimator):
         scale = error_scale(X)
         rng = resolve_rng(self.random_state)
         self._initialize(be, X, rng)
+        if _dist.is_distributed(self.comm):
+            if checkpoint is not None or resume is not None:
+                raise _dist.raise_everywhere(ValueError(
+                    "RBM.fit: checkpoint= and resume= are not supported with a "
+                    "communicator (comm) yet; train without them, or in one process"))
+            return self._fit_distributed(be, X, rng, scale)
         Xb = be.asarray(X, dtype=self.dtype)
         n = X.shape[0]
         monitor = Xb[be.asarray(np.sort(rng.permutation(n)[:MONITOR_SIZE]))]
@@ -395,6 +418,71 @@ class RBM(TransformerMixin, BaseEstimator):
         self.history_ = _ckpt.from_json(doc["history"])
         self.n_iter_ = doc["epoch"] + 1
         return self.n_iter if doc["done"] else doc["epoch"] + 1
+
+    # ------------------------------------------------------------ data parallel
+    @staticmethod
+    def _train_stream(rank):
+        """The Philox stream of rank ``rank``'s training samples: ``TRAIN_STREAM`` on rank 0
+        (a one-process run is unchanged), a stream of its own on every other rank."""
+        return TRAIN_STREAM if rank == 0 else TRAIN_STREAM + (int(rank) << 32)
+
+    @staticmethod
+    def _shuffle_generators(rng, ranks):
+        """The generators of the ranks' own minibatch orders (and monitor rows), one per
+        rank of ``ranks``, from one int drawn from the fit's generator ``rng`` (the same
+        on every rank): ``rank_seed(seed, r)``."""
+        seed = int(rng.integers(0, 2 ** 63 - 1))
+        return [check_random_state(_dist.rank_seed(seed, r)) for r in ranks]
+
+    def _fit_distributed(self, be, X, rng, scale):
+        """:meth:`fit` on this rank's shard ``X`` of a communicator's data.
+
+        Rank 0's initial weights are broadcast by :meth:`_initialize` (every rank draws
+        the same ones from an int ``random_state`` anyway) and the visible biases come
+        from the global mean.  Each
+        rank shuffles its own shard (:meth:`_shuffle_generators`) and draws its Gibbs
+        samples from its own Philox stream (:meth:`_train_stream`); a PCD run keeps a
+        chain per rank.  Each step all-reduces the CD statistics (and the hidden
+        activities of the sparsity target) weighted by the ranks' minibatch sizes, so the
+        update is the one of one process on the concatenated minibatches whose samples
+        (and persistent chains) are the concatenation of the ranks'.  The monitored
+        reconstruction error and pseudo-likelihood are the global means over the ranks'
+        monitor rows; only rank 0 shows progress.
+        """
+        comm = self.comm
+        shuffle = self._shuffle_generators(rng, [comm.Get_rank()])[0]
+        Xb = be.asarray(X, dtype=self.dtype)
+        n = X.shape[0]
+        monitor = Xb[be.asarray(np.sort(shuffle.permutation(n)[:MONITOR_SIZE]))]
+        self.n_iter_ = 0
+        verbose = self.verbose if comm.Get_rank() == 0 else 0
+        with Progress(self.n_iter, verbose, "RBM") as bar:
+            for epoch in range(self.n_iter):
+                t0 = time.perf_counter()
+                batches = minibatches(n, self.batch_size, shuffle, be)
+                steps = _dist.global_max(len(batches), comm)
+                batches += [batches[0][:0]] * (steps - len(batches))
+                for idx in batches:
+                    self._cd_step(be, Xb[idx], self._stream)
+                error = self._reconstruction_error(be, monitor)
+                pl = self._mean_pseudo_likelihood(be, monitor, self._stream)
+                m = monitor.shape[0]
+                total = _dist.global_sum([error * m, (pl or 0.0) * m, m], comm)
+                record = {"epoch": epoch + 1,
+                          "reconstruction_error": float(total[0] / total[2]),
+                          "pseudo_likelihood": None if pl is None else
+                          float(total[1] / total[2]),
+                          "time": time.perf_counter() - t0}
+                self.history_.append(record)
+                self.n_iter_ = epoch + 1
+                # global values: every rank raises alike
+                try:
+                    self._check_diverged(be, record["reconstruction_error"], scale,
+                                         f"epoch {epoch + 1}")
+                except FloatingPointError as e:
+                    raise _dist.raise_everywhere(e)
+                bar.update(record)
+        return self
 
     def partial_fit(self, X, y=None):
         """One CD step on ``X`` (n_samples, n_features) used as a single minibatch.
@@ -489,6 +577,34 @@ class RBM(TransformerMixin, BaseEstimator):
         momentum update.  The arrays are built here with matching shapes and dtype, so
         the kernels are called unvalidated (``kernels.raw``).
         """
+        n = v0.shape[0]
+        comm = self.comm
+        if not _dist.is_distributed(comm):
+            dW, db, dc, h0 = self._cd_statistics(be, v0, rng)
+            self._cd_update(be, dW, db, dc, h0.mean(axis=0))
+            return
+        # the statistics of the ranks' concatenated minibatches: one Allreduce of
+        # [n dW, n db, n dc, sum h0, n] (a rank with an empty minibatch adds zeros)
+        xp = be.xp
+        D, H = self.W_.shape
+        buf = xp.zeros(D * H + D + 2 * H + 1, dtype=self.W_.dtype)
+        if n:
+            dW, db, dc, h0 = self._cd_statistics(be, v0, rng)
+            buf[:D * H] = (dW * n).reshape(-1)
+            buf[D * H:D * H + D] = db * n
+            buf[D * H + D:D * H + D + H] = dc * n
+            buf[D * H + D + H:-1] = h0.sum(axis=0)
+            buf[-1] = n
+        _dist.allreduce_(buf, comm)
+        total = be.scalar(buf[-1])
+        buf /= total
+        self._cd_update(be, buf[:D * H].reshape(D, H), buf[D * H:D * H + D],
+                        buf[D * H + D:D * H + D + H], buf[D * H + D + H:-1])
+
+    def _cd_statistics(self, be, v0, rng):
+        """The CD-k (PCD-k) statistics of the minibatch ``v0``: ``(dW, db, dc)`` (batch
+        means, :func:`cd_statistics`) and ``h0 = p(h | v0)`` (for the sparsity target).
+        Advances the persistent chain."""
         K = _RawKernels(be)
         W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
         n, h = v0.shape[0], W.shape[1]
@@ -520,9 +636,14 @@ class RBM(TransformerMixin, BaseEstimator):
             hk = K.dense_forward(vk, W, c, "sigmoid")
 
         dW, db, dc = K.cd_statistics(v0, h0, vk, hk)
+        return dW, db, dc, h0
+
+    def _cd_update(self, be, dW, db, dc, q):
+        """The momentum update of ``(W, b, c)`` from the CD statistics, with ``q`` the
+        minibatch's mean hidden activity (used by the sparsity target)."""
+        W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
         if self.sparsity_target is not None:
             # running mean activation q of each hidden unit; push it towards the target
-            q = h0.mean(axis=0)
             self._hidden_mean = q if self._hidden_mean is None else \
                 0.9 * self._hidden_mean + 0.1 * q
             dc = dc + self.sparsity_cost * (self.sparsity_target - self._hidden_mean)

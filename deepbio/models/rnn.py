@@ -17,13 +17,13 @@ truncated back-propagation through time (``bptt_steps``).
 """
 import numpy as np
 
-from .._validation import (Interval, IntSequence, Options, check_array,
-                           check_classification_targets)
+from .._validation import Interval, IntSequence, Options, check_array
 from ..nn import (GRU, LSTM, Dense, Dropout, Elman, MaskedSoftmaxCrossEntropy, SequenceMask,
                   TimeDistributedDense)
 from ._base import ClassifierMixin, RegressorMixin, current_backend, r2_score, resolve_rng
 from ._checks import _ints, check_labels, check_sequences, with_mask_channel
 from ._layered import LayeredEstimator, MaskedClassifierMixin
+from ._base import global_classification_targets
 from ._training import SGD_CONSTRAINTS, _accuracy_metric, fit_target_scaling, one_hot_labels
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNTagger"]
@@ -81,6 +81,12 @@ _RNN_DOC_PARAMS = """
     dtype : {"float32", "float64"}, default="float32"
     random_state : None, int or numpy.random.Generator, default=None
     verbose : int, default=0
+    comm : mpi4py communicator or None, default=None
+        Data-parallel training over MPI (``mpiexec -n P``): each rank calls ``fit`` on
+        its own shard (see :func:`deepbio.distributed.shard`); the gradients are summed
+        over the ranks, ``classes_`` and the target scaling are global, and the result
+        equals one process on the ranks' concatenated minibatches (docs/distributed.md).
+        Not saved with the model.
     optimizer : "sgd", "adam", "adamw", "rmsprop", "hf" or a deepbio.optim optimiser, default="sgd"
         What trains the network: minibatch SGD from the hyper-parameters above, or
         Hessian-free optimisation ("hf": ``max_iter`` HF iterations; pass a
@@ -110,7 +116,8 @@ class _RNNBase(LayeredEstimator):
                  schedule="constant", clip_norm=1.0, batch_size=32, max_iter=20,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
                  dtype="float32", random_state=None, verbose=0,
-                 optimizer="sgd", max_epochs="deprecated"):
+                 optimizer="sgd", max_epochs="deprecated", comm=None):
+        self.comm = comm
         self.optimizer = optimizer
         self.max_epochs = max_epochs
         self.cell = cell
@@ -219,7 +226,7 @@ class RNNClassifier(MaskedClassifierMixin, _RNNBase):
         self._validate_params()
         Xin, _ = self._inputs(X, mask, fitting=True)
         y = check_labels(y, Xin.shape[0])
-        self.classes_, y_enc = check_classification_targets(y)
+        self.classes_, y_enc = global_classification_targets(y, self.comm)
         self._train(Xin, one_hot_labels(y_enc, len(self.classes_), self.dtype),
                     resolve_rng(self.random_state), len(self.classes_),
                     metric=_accuracy_metric,

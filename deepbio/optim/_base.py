@@ -21,10 +21,12 @@ import time
 import numpy as np
 
 from .. import backend as _backend
+from .. import distributed as _dist
 from .._validation import validate_parameters
 from . import _checkpoint as _ckpt
+from ._distributed import global_network
 
-__all__ = ["Optimizer", "CallableConstraint", "check_finite"]
+__all__ = ["Optimizer", "CallableConstraint", "CommConstraint", "check_finite"]
 
 
 def check_finite(a, name):
@@ -85,6 +87,17 @@ class CallableConstraint:
         return "a callable"
 
 
+class CommConstraint:
+    """A constraint (for ``_parameter_constraints``) accepting None or an MPI communicator
+    (an object with ``Get_size``, ``Get_rank`` and ``Allreduce``, e.g. mpi4py's)."""
+
+    def accepts(self, v):
+        return v is None or all(hasattr(v, a) for a in ("Get_size", "Get_rank", "Allreduce"))
+
+    def __str__(self):
+        return "None or an mpi4py communicator (e.g. MPI.COMM_WORLD)"
+
+
 class Optimizer:
     """Abstract base of deepbio's optimisers.
 
@@ -131,8 +144,15 @@ class Optimizer:
         self._rng = None
 
     def _get_rng(self):
+        """The optimiser's generator: from ``random_state``, and with a communicator
+        from rank r's own seed ``deepbio.distributed.rank_seed(random_state, r)`` (rank 0
+        keeps ``random_state``): each rank shuffles its own shard differently."""
         if getattr(self, "_rng", None) is None:
-            self._rng = _backend.current().rng(self.random_state)
+            comm = self._comm()
+            seed = self.random_state
+            if _dist.is_distributed(comm):
+                seed = _dist.rank_seed(seed, comm.Get_rank())
+            self._rng = _backend.current().rng(seed)
         return self._rng
 
     def _checkpoint_state(self):
@@ -142,6 +162,9 @@ class Optimizer:
 
     def _restore_checkpoint(self, arrays, values, dtype):
         """Put back what :meth:`_checkpoint_state` returned (``arrays`` on the backend)."""
+    def _comm(self):
+        """The optimiser's communicator (its ``comm`` parameter; None if it has none)."""
+        return getattr(self, "comm", None)
 
     # ------------------------------------------------------------ to override
     def step(self, network, X, y):
@@ -204,16 +227,39 @@ class Optimizer:
             names no readable checkpoint, or one of another optimiser, network or data.
         FloatingPointError
             If the training loss becomes NaN or infinite.
+
+        With a communicator ``comm`` (size > 1), each rank passes its own shard: the
+        initial parameters are rank 0's (broadcast), the losses, the validation loss
+        (each rank splits its own shard) and the metric (weighted by the ranks'
+        validation counts) are global, so early stopping decides alike on every rank;
+        only rank 0 reports progress.  An error on one rank aborts every rank
+        (:func:`deepbio.distributed.abort_on_error`).
         """
+        comm = self._comm()
+        with _dist.abort_on_error(comm):
+            return self._minimize(network, X, y, X_val, y_val, callback, metric, comm,
+                                  checkpoint, checkpoint_every, resume)
+
+    def _minimize(self, network, X, y, X_val, y_val, callback, metric, comm,
+                  checkpoint, checkpoint_every, resume):
         self._validate_params()
         checkpoint, checkpoint_every, resume = _ckpt.check_paths(checkpoint, checkpoint_every,
                                                                  resume)
+        if _dist.is_distributed(comm) and (checkpoint is not None or resume is not None):
+            raise _dist.raise_everywhere(ValueError(
+                f"{type(self).__name__}: checkpoint= and resume= are not supported with a "
+                f"communicator (comm) yet; train without them, or in one process"))
         be = _backend.current()
         rng = self._get_rng()
         X, y, X_val, y_val = self._prepare_data(network, X, y, X_val, y_val)
         if X_val is None and self.early_stopping:
             X, y, X_val, y_val = self._split_validation(X, y, rng, be)
         has_val = X_val is not None
+        if _dist.is_distributed(comm) and _dist.global_count(int(has_val), comm) \
+                not in (0, comm.Get_size()):
+            raise ValueError("give X_val and y_val on every rank, or on none")
+        whole = global_network(network, comm)
+        verbose = self.verbose if _dist.rank(comm) == 0 else 0
 
         history, best, best_theta, best_epoch, bad = [], math.inf, None, None, 0
         first = 0
@@ -227,7 +273,7 @@ class Optimizer:
                 first = self.max_epochs
         start = time.perf_counter()
         with data_checked(network, X, y, X_val, y_val), \
-                Progress(self.max_epochs, self.verbose, type(self).__name__) as bar:
+                Progress(self.max_epochs, verbose, type(self).__name__) as bar:
             for epoch in range(first, self.max_epochs):
                 entry = {"epoch": epoch}
                 entry.update(self._run_epoch(network, X, y, epoch))
@@ -239,13 +285,14 @@ class Optimizer:
                         network.set_flat(best_theta)
                         restored = (f"; the parameters of epoch {best_epoch} (the lowest "
                                     f"val_loss, {best:.6g}) were restored")
-                    raise FloatingPointError(
+                    # the loss is global: every rank raises this alike
+                    raise _dist.raise_everywhere(FloatingPointError(
                         f"{type(self).__name__}: the training loss became {entry['loss']} in "
-                        f"epoch {epoch}; lower learning_rate or set clip_norm{restored}")
-                entry["val_loss"] = float(network.loss(X_val, y_val)) if has_val else None
+                        f"epoch {epoch}; lower learning_rate or set clip_norm{restored}"))
+                entry["val_loss"] = float(whole.loss(X_val, y_val)) if has_val else None
                 if metric is not None:
-                    entry["val_metric"] = (float(metric(network, X_val, y_val)) if has_val
-                                           else None)
+                    entry["val_metric"] = (global_metric(metric, network, X_val, y_val, comm)
+                                           if has_val else None)
                 entry["time"] = time.perf_counter() - start
                 history.append(entry)
                 bar.update({k: entry.get(k) for k in ("epoch", "loss", "val_loss",
@@ -285,11 +332,19 @@ class Optimizer:
         if (X_val is None) != (y_val is None):
             raise ValueError("give both X_val and y_val, or neither")
         dtype = getattr(network, "dtype", None)     # None: a duck-typed network
+        comm = self._comm()
+        if _dist.is_distributed(comm):
+            # before anything that one rank alone may raise: every rank raises this
+            _dist.check_same_features(getattr(X, "shape", None) or np.shape(X), comm)
         X, y = _check_pair(X, y, "X", "y", dtype)
         if X_val is not None:
             X_val, y_val = _check_pair(X_val, y_val, "X_val", "y_val", dtype)
         if not getattr(network, "built", True):
             network.build(tuple(X.shape[1:]), random_state=self._get_rng())
+        if _dist.is_distributed(comm):
+            # every rank starts from rank 0's parameters (theta is the one flat buffer
+            # the layers' parameters are views of)
+            _dist.broadcast_(network.theta, comm)
         return X, y, X_val, y_val
 
     def _split_validation(self, X, y, rng, be):
@@ -302,6 +357,18 @@ class Optimizer:
         perm = rng.permutation(n)
         train, val = be.asarray(perm[n_val:]), be.asarray(perm[:n_val])
         return X[train], y[train], X[val], y[val]
+
+
+def global_metric(metric, network, X_val, y_val, comm):
+    """``metric(network, X_val, y_val)`` as a float; with a communicator the mean over
+    the ranks weighted by their validation counts (exact for a mean over examples,
+    such as accuracy)."""
+    value = float(metric(network, X_val, y_val))
+    if not _dist.is_distributed(comm):
+        return value
+    n = X_val.shape[0]
+    total, count = _dist.global_sum([value * n, n], comm)
+    return float(total / count)
 
 
 def targets_checked(network, *targets):

@@ -13,10 +13,19 @@ state buffers and its fused update kernel (the ``optim`` family of the kernel co
 A step is then two passes at most over the parameters: one norm pass for the clipping
 factor (``clip_scale``, only when ``clip_norm`` is set) and the fused update.  The
 factor stays on the device (a (1,) array): no host round trip per step.
+
+With ``comm`` (an MPI communicator, see ``docs/distributed.md``) each rank steps on a
+minibatch of its own shard, and the gradient is the one of the concatenation of the
+ranks' minibatches (:class:`deepbio.optim._distributed.GlobalNetwork`: one Allreduce
+per step, before the update): the update arithmetic is unchanged, and clipping sees the
+global norm.  An epoch has as many steps on every rank, the most any rank's shard needs;
+a rank whose shard is shorter contributes empty minibatches to the last steps.
 """
 from .. import backend as _backend
+from .. import distributed as _dist
 from .._validation import Interval, Options
-from ._base import CallableConstraint, Optimizer, minibatches
+from ._base import CallableConstraint, CommConstraint, Optimizer, minibatches
+from ._distributed import global_network
 from .schedules import SCHEDULES, get_schedule
 
 __all__ = ["FirstOrder", "COMMON_CONSTRAINTS"]
@@ -35,6 +44,7 @@ COMMON_CONSTRAINTS = {
     "tol": [Interval("real", 0, None, closed="left")],
     "verbose": ["verbose"],
     "random_state": ["random_state"],
+    "comm": [CommConstraint()],
 }
 
 
@@ -45,7 +55,7 @@ class FirstOrder(Optimizer):
 
     def _set_common(self, learning_rate, weight_decay, schedule, clip_norm, batch_size,
                     max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
-                    random_state):
+                    random_state, comm=None):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.schedule = schedule
@@ -58,6 +68,7 @@ class FirstOrder(Optimizer):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.comm = comm
         self.reset()
 
     def reset(self):
@@ -117,7 +128,9 @@ class FirstOrder(Optimizer):
             self._validate_params()
             self._lr = self.learning_rate_at(0)
         kernels = _backend.current().kernels.raw
-        value, g = network.loss_and_grad(X, y, train=True, sync=False)
+        # with a communicator: the gradient of the ranks' concatenated minibatches
+        value, g = global_network(network, self._comm()).loss_and_grad(X, y, train=True,
+                                                                      sync=False)
         theta = network.theta
         scale = None
         if self.clip_norm is not None:
@@ -139,6 +152,20 @@ class FirstOrder(Optimizer):
         self._lr = self.learning_rate_at(epoch)
         n = X.shape[0]
         total = 0.0
-        for idx in minibatches(n, self.batch_size, self._get_rng(), be):
-            total = total + self._step(network, X[idx], y[idx]) * idx.shape[0]
-        return {"loss": be.scalar(total) / n, "lr": self._lr}
+        batches = minibatches(n, self.batch_size, self._get_rng(), be)
+        comm = self._comm()
+        if not _dist.is_distributed(comm):
+            for idx in batches:
+                total = total + self._step(network, X[idx], y[idx]) * idx.shape[0]
+            return {"loss": be.scalar(total) / n, "lr": self._lr}
+        # every rank takes as many steps (one Allreduce each); a shorter shard's last
+        # minibatches are empty.  The epoch loss: the global mean over the steps'
+        # concatenated minibatches, weighted by their global sizes.
+        steps = _dist.global_max(len(batches), comm)
+        batches += [batches[0][:0]] * (steps - len(batches))
+        whole = global_network(network, comm)
+        weight = 0.0
+        for idx in batches:
+            total = total + self._step(whole, X[idx], y[idx]) * whole.last_weight
+            weight = weight + whole.last_weight
+        return {"loss": be.scalar(total) / be.scalar(weight), "lr": self._lr}

@@ -50,7 +50,7 @@ class Adam(FirstOrder):
     clip_norm : float > 0 or None
         Rescale the gradient (after L2 decay) to at most this global L2 norm.
     batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
-    random_state
+    random_state, comm
         As for :class:`deepbio.optim.SGD`.
 
     Example
@@ -85,7 +85,7 @@ class Adam(FirstOrder):
                  weight_decay=0.0, amsgrad=False, decoupled=False, schedule="constant",
                  clip_norm=None, batch_size=32, max_epochs=100, early_stopping=False,
                  validation_fraction=0.1, patience=10, tol=1e-4, verbose=0,
-                 random_state=None):
+                 random_state=None, comm=None):
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
@@ -93,7 +93,7 @@ class Adam(FirstOrder):
         self.decoupled = decoupled
         self._set_common(learning_rate, weight_decay, schedule, clip_norm, batch_size,
                          max_epochs, early_stopping, validation_fraction, patience, tol,
-                         verbose, random_state)
+                         verbose, random_state, comm)
 
     @property
     def _state_names(self):
@@ -124,10 +124,10 @@ class AdamW(Adam):
                  weight_decay=0.01, amsgrad=False, schedule="constant", clip_norm=None,
                  batch_size=32, max_epochs=100, early_stopping=False,
                  validation_fraction=0.1, patience=10, tol=1e-4, verbose=0,
-                 random_state=None):
+                 random_state=None, comm=None):
         super().__init__(learning_rate, beta1, beta2, eps, weight_decay, amsgrad, True,
                          schedule, clip_norm, batch_size, max_epochs, early_stopping,
-                         validation_fraction, patience, tol, verbose, random_state)
+                         validation_fraction, patience, tol, verbose, random_state, comm)
 
     @property
     def decoupled(self):
@@ -164,7 +164,7 @@ class RMSprop(FirstOrder):
     clip_norm : float > 0 or None
         Rescale the gradient (after L2 decay) to at most this global L2 norm.
     batch_size, max_epochs, early_stopping, validation_fraction, patience, tol, verbose,
-    random_state
+    random_state, comm
         As for :class:`deepbio.optim.SGD`.
 
     References
@@ -185,14 +185,14 @@ class RMSprop(FirstOrder):
                  centered=False, weight_decay=0.0, schedule="constant", clip_norm=None,
                  batch_size=32, max_epochs=100, early_stopping=False,
                  validation_fraction=0.1, patience=10, tol=1e-4, verbose=0,
-                 random_state=None):
+                 random_state=None, comm=None):
         self.alpha = alpha
         self.eps = eps
         self.momentum = momentum
         self.centered = centered
         self._set_common(learning_rate, weight_decay, schedule, clip_norm, batch_size,
                          max_epochs, early_stopping, validation_fraction, patience, tol,
-                         verbose, random_state)
+                         verbose, random_state, comm)
 
     @property
     def _state_names(self):

@@ -42,6 +42,14 @@ one gradient evaluation per example (forward = 1/3, backward = 2/3, R-op = 2/3; 
 Gauss-Newton product reusing its cached forward is 4/3), so HF and SGD can be compared
 at an equal counted budget.  See ``docs/hf.md`` for the maths, the measured costs and
 the demonstrations.
+
+Data parallel (``comm``, see ``docs/distributed.md``): each rank holds a shard; the
+gradient, every Gauss-Newton product of CG, the preconditioner's squared gradients and
+every trial loss are those of the concatenated shards (one Allreduce each, through
+:class:`deepbio.optim._distributed.GlobalNetwork`), so the CG scalars, rho, the damping
+and the line search are global and identical on every rank.  The gradient and curvature
+batches are drawn by each rank from its own shard (``gradient_batch_size`` and
+``curvature_batch_size`` are per rank).
 """
 import math
 import numbers
@@ -50,10 +58,12 @@ import time
 import numpy as np
 
 from .. import backend as _backend
+from .. import distributed as _dist
 from .._validation import Interval, Options
 from ..nn import Dropout
 from . import _checkpoint as _ckpt
-from ._base import Optimizer, Progress, data_checked
+from ._base import CommConstraint, Optimizer, Progress, data_checked, global_metric
+from ._distributed import GlobalNetwork, global_network
 
 _FORWARD, _BACKWARD, _ROP = 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0
 _NO_CACHE = object()
@@ -329,6 +339,9 @@ class HessianFree(Optimizer):
         1: progress bar (on a terminal) showing lambda, rho and CG iterations.
     random_state : int, Generator or None
         Seeds the choice of minibatches.
+    comm : mpi4py communicator or None
+        Data-parallel HF: each rank passes its own shard; gradients, curvature products
+        and losses are summed over the ranks (see the module docstring).
 
     Attributes
     ----------
@@ -381,6 +394,7 @@ class HessianFree(Optimizer):
         "tol": [Interval("real", 0, None)],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "comm": [CommConstraint()],
     }
 
     def __init__(self, max_iter=50, initial_damping=1.0, damping_adjust=True,
@@ -389,7 +403,7 @@ class HessianFree(Optimizer):
                  curvature_batch_size=0.1, structural_damping=0.0, backtracking=True,
                  line_search=True, armijo_c=1e-2, armijo_shrink=0.8, max_line_search=20,
                  weight_decay=0.0, max_cost=None, tol=0.0, verbose=0, random_state=None,
-                 precond_batch="gradient"):
+                 precond_batch="gradient", comm=None):
         self.max_iter = max_iter
         self.initial_damping = initial_damping
         self.damping_adjust = damping_adjust
@@ -413,6 +427,7 @@ class HessianFree(Optimizer):
         self.verbose = verbose
         self.random_state = random_state
         self.precond_batch = precond_batch
+        self.comm = comm
         self.reset()
 
     # -------------------------------------------------------------------- set-up
@@ -478,6 +493,7 @@ class HessianFree(Optimizer):
         has an active Dropout layer (see :func:`check_deterministic`).
         """
         check_deterministic(network)
+        network = self._global(network)
         xp = _backend.current().xp
         if self.damping_ is None:
             self.damping_ = float(self.initial_damping)
@@ -556,6 +572,14 @@ class HessianFree(Optimizer):
         return {"loss": f_new, "loss_before": f0, "damping": lam, "rho": rho,
                 "cg_iters": n_cg, "cg_iterate": i_chosen, "step_size": alpha}
 
+    def _global(self, network):
+        """``network`` seen through :class:`GlobalNetwork` when there is a communicator
+        (not twice: a CountingNetwork around one is kept)."""
+        inner = network.network if isinstance(network, CountingNetwork) else network
+        if isinstance(inner, GlobalNetwork) or not _dist.is_distributed(self._comm()):
+            return network
+        return global_network(network, self._comm())
+
     # ------------------------------------------------------------------ the loop
 
     def minimize(self, network, X, y, X_val=None, y_val=None, callback=None, metric=None,
@@ -577,13 +601,30 @@ class HessianFree(Optimizer):
         :meth:`Optimizer.minimize`, counted in iterations; the checkpoint keeps the
         damping, the CG warm start (the last CG direction), the generator drawing the
         batches and the cost so far.
+        With a communicator, each rank passes its own shard (and its own validation
+        shard, or none on every rank); rank 0's initial parameters are broadcast, and
+        only rank 0 reports progress.
         """
+        comm = self._comm()
+        with _dist.abort_on_error(comm):
+            return self._minimize(network, X, y, X_val, y_val, callback, metric, comm,
+                                  checkpoint, checkpoint_every, resume)
+
+    def _minimize(self, network, X, y, X_val, y_val, callback, metric, comm,
+                  checkpoint, checkpoint_every, resume):
         self._validate_params()
         checkpoint, checkpoint_every, resume = _ckpt.check_paths(checkpoint, checkpoint_every,
                                                                  resume)
+        if _dist.is_distributed(comm) and (checkpoint is not None or resume is not None):
+            raise _dist.raise_everywhere(ValueError(
+                f"{type(self).__name__}: checkpoint= and resume= are not supported with a "
+                f"communicator (comm) yet; train without them, or in one process"))
         check_deterministic(network)
         X, y, X_val, y_val = self._prepare_data(network, X, y, X_val, y_val)
-        net = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
+        counting = network if isinstance(network, CountingNetwork) else CountingNetwork(network)
+        # with a communicator: each rank counts its own work, every value is global
+        net = self._global(counting)
+        whole = self._global(counting.network)      # validation: global, not counted
         n = X.shape[0]
         history = self.history_ = []
         first = 1
@@ -594,8 +635,9 @@ class HessianFree(Optimizer):
             first = self.max_iter + 1 if done else first + 1
             object.__setattr__(net, "cost", float(loop["cost"]))
         start = time.perf_counter()
+        verbose = self.verbose if _dist.rank(comm) == 0 else 0
         with data_checked(network, X, y, X_val, y_val), \
-                Progress(self.max_iter, self.verbose, "HF", unit="iteration") as bar:
+                Progress(self.max_iter, verbose, "HF", unit="iteration") as bar:
             for it in range(first, self.max_iter + 1):
                 g_idx, c_idx = self._batches(n)
                 Xg, yg = (X, y) if g_idx is None else (X[g_idx], y[g_idx])
@@ -604,15 +646,16 @@ class HessianFree(Optimizer):
                 entry.update(iteration=it, cost=net.cost, time=time.perf_counter() - start)
                 if X_val is not None:
                     # validation is bookkeeping: not counted in the cost
-                    entry["val_loss"] = float(net.network.loss(X_val, y_val, train=False))
+                    entry["val_loss"] = float(whole.loss(X_val, y_val, train=False))
                     if metric is not None:
-                        entry["val_metric"] = float(metric(net.network, X_val, y_val))
+                        entry["val_metric"] = global_metric(metric, counting.network, X_val,
+                                                            y_val, comm)
                 history.append(entry)
                 bar.update(entry, f"{_postfix(entry)} cost={net.cost:.4g}")
                 stop = callback is not None and callback(entry)
                 if not stop and not math.isfinite(entry["loss"]):
-                    raise FloatingPointError(f"HessianFree: loss became {entry['loss']} at "
-                                             f"iteration {it}")
+                    raise _dist.raise_everywhere(FloatingPointError(
+                        f"HessianFree: loss became {entry['loss']} at iteration {it}"))
                 stop = stop or (self.max_cost is not None and net.cost >= self.max_cost)
                 # a rejected step (alpha = 0) changes nothing, which is not convergence:
                 # lambda has just been raised, and the next iteration retries

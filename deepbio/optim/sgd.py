@@ -76,6 +76,9 @@ class SGD(FirstOrder):
         0: silent; otherwise a progress bar on a terminal, one line per epoch elsewhere.
     random_state : None, int or numpy Generator
         Seeds the shuffling and the validation split.
+    comm : mpi4py communicator or None
+        Data-parallel training: each rank passes its own shard, and every step uses the
+        gradient of the ranks' concatenated minibatches (``docs/distributed.md``).
 
     Examples
     --------
@@ -106,12 +109,12 @@ class SGD(FirstOrder):
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0,
                  schedule="constant", clip_norm=None, batch_size=32, max_epochs=100,
                  early_stopping=False, validation_fraction=0.1, patience=10, tol=1e-4,
-                 verbose=0, random_state=None):
+                 verbose=0, random_state=None, comm=None):
         self.momentum = momentum
         self.nesterov = nesterov
         self._set_common(learning_rate, weight_decay, schedule, clip_norm, batch_size,
                          max_epochs, early_stopping, validation_fraction, patience, tol,
-                         verbose, random_state)
+                         verbose, random_state, comm)
 
     @property
     def _velocity(self):

@@ -439,7 +439,7 @@ def test_params_api():
     opt = SGD(learning_rate=0.3, nesterov=True)
     params = opt.get_params()
     assert params["learning_rate"] == 0.3 and params["nesterov"] is True
-    assert len(params) == 14
+    assert len(params) == 15 and params["comm"] is None    # comm: docs/distributed.md
     assert opt.set_params(momentum=0.5) is opt and opt.momentum == 0.5
     with pytest.raises(ValueError, match="invalid parameter 'lr'"):
         opt.set_params(lr=0.1)
