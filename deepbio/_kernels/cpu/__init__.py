@@ -71,7 +71,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 WAIT_POLICY = {}
 
 #: Compiled modules holding contract kernels (each defines ``__all__``).
-_MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent", "optim")
+_MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent", "optim", "probpool")
 
 #: Compiled module with thread control and build facts (not kernels).
 _THREADS = "threads"
