@@ -86,6 +86,8 @@ class ConvRBM(TransformerMixin, BaseEstimator):
         Per-sample shape seen at fit.
     pooled_shape_ : tuple
         Per-sample shape of the pooled map (n_filters, PH, PW) or (n_filters, PL).
+    n_iter_ : int
+        Epochs run.
     history_ : list of dict
         Per epoch: ``epoch``, ``reconstruction_error`` (mean squared one-step
         reconstruction error), ``hidden_activation`` (mean detection probability),
@@ -311,6 +313,7 @@ class ConvRBM(TransformerMixin, BaseEstimator):
         self.W_ = np.asarray(to_host(self.W_), dtype=np.float64)
         self.hidden_bias_ = np.asarray(to_host(self.hidden_bias_), dtype=np.float64)
         self.visible_bias_ = np.asarray(to_host(self.visible_bias_), dtype=np.float64)
+        self.n_iter_ = self.n_iter
         self.pooled_shape_ = (K,) + tuple((n - f + 1) // self.pool_size
                                           for n in maps.shape[2:])
         return self
@@ -404,7 +407,7 @@ class ConvDBN(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    rbms_ : list of ConvRBM
+    conv_rbms_ : list of ConvRBM
     input_type_, input_shape_, n_features_in_ : as :class:`ConvRBM`
     history_ : list of dict
         The layers' histories one after the other, each record with its ``layer``.
@@ -473,7 +476,7 @@ class ConvDBN(TransformerMixin, BaseEstimator):
         self.input_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         rng = resolve_rng(self.random_state)
-        self.rbms_, self.history_ = [], []
+        self.conv_rbms_, self.history_ = [], []
         current = X
         for layer, (k, f, p) in enumerate(layers):
             rbm = ConvRBM(n_filters=k, filter_size=f, pool_size=p,
@@ -485,7 +488,7 @@ class ConvDBN(TransformerMixin, BaseEstimator):
                           sparsity_weight=self.sparsity_weight, flatten=False,
                           random_state=int(rng.integers(0, 2 ** 31 - 1)),
                           verbose=self.verbose).fit(current)
-            self.rbms_.append(rbm)
+            self.conv_rbms_.append(rbm)
             self.history_ += [dict(r, layer=layer + 1) for r in rbm.history_]
             current = self._next_input(rbm.transform(current), self.input_type_)
         return self
@@ -498,14 +501,14 @@ class ConvDBN(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has per-sample shape {tuple(X.shape[1:])}, but ConvDBN was "
                              f"fitted on {self.input_type_}s of shape {self.input_shape_}")
         out, current = [], X
-        for rbm in self.rbms_:
+        for rbm in self.conv_rbms_:
             P = rbm.transform(current)
             out.append(P)
             current = self._next_input(P, self.input_type_)
         return out
 
     def _n_features_out(self):
-        sizes = [int(np.prod(r.pooled_shape_)) for r in self.rbms_]
+        sizes = [int(np.prod(r.pooled_shape_)) for r in self.conv_rbms_]
         return sizes[-1] if self.features == "top" else sum(sizes)
 
     def transform(self, X):
