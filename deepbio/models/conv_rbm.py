@@ -21,12 +21,14 @@ TRAIN_STREAM = 0
 
 
 def _pool_kernels(be):
-    """``(prob_max_pool, prob_max_pool1d)`` of backend ``be``: the Cython face on the
-    ``cython`` backend, else the reference (written on the array module, so it runs as
-    CuPy array code on a GPU backend; there is no CUDA C / Numba face yet)."""
-    raw = be.kernels.raw
-    return (raw.get("prob_max_pool", _reference.prob_max_pool),
-            raw.get("prob_max_pool1d", _reference.prob_max_pool1d))
+    """``(prob_max_pool, prob_max_pool1d)`` of backend ``be``: the Cython face
+    (``deepbio._kernels.cpu.probpool``) on the ``cython`` backend, else the reference
+    (written on the array module, so it runs as CuPy array code on a GPU backend; there
+    is no CUDA C / Numba face yet).  Not contract kernels, so not in ``be.kernels``."""
+    if be.name == "cython":
+        from .._kernels.cpu import probpool
+        return probpool.prob_max_pool, probpool.prob_max_pool1d
+    return _reference.prob_max_pool, _reference.prob_max_pool1d
 
 
 class ConvRBM(TransformerMixin, BaseEstimator):

@@ -215,6 +215,9 @@ def test_backends_agree():
     with B.use_backend("cython"):
         c = ConvRBM(**kw).fit(X)
     np.testing.assert_allclose(a.W_, c.W_, rtol=1e-8, atol=1e-10)
+    from deepbio._kernels.cpu import probpool
+    from deepbio.models.conv_rbm import _pool_kernels
+    assert _pool_kernels(B.get("cython"))[0] is probpool.prob_max_pool
 
 
 def test_bad_input():

@@ -71,7 +71,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 WAIT_POLICY = {}
 
 #: Compiled modules holding contract kernels (each defines ``__all__``).
-_MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent", "optim", "probpool")
+_MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent", "optim")
+
+#: Compiled modules of kernels outside the contract, imported by name where they are
+#: used (``probpool``: the convolutional RBM's probabilistic max-pooling).
+EXTRA_MODULES = ("probpool",)
 
 #: Compiled module with thread control and build facts (not kernels).
 _THREADS = "threads"
