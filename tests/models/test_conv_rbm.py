@@ -205,19 +205,23 @@ def test_deterministic_and_pcd_gaussian_run():
     assert set(g.history_[0]) == {"epoch", "reconstruction_error", "hidden_activation", "time"}
 
 
-def test_backends_agree():
+@pytest.mark.parametrize("name", [n for n in B.backends() if n != "numpy"])
+def test_backends_agree(name):
+    """Every other available backend (cython; numba under NUMBA_ENABLE_CUDASIM=1; cupy
+    on a GPU) trains the same filters as numpy from the same Philox key."""
     X = (np.random.default_rng(0).random((16, 1, 6, 6)) < 0.3).astype(float)
     kw = dict(n_filters=2, filter_size=3, pool_size=2, n_iter=2, random_state=1)
     with B.use_backend("numpy"):
         a = ConvRBM(**kw).fit(X)
-    if "cython" not in B.backends():
-        pytest.skip("Cython backend not compiled")
-    with B.use_backend("cython"):
+    with B.use_backend(name):
         c = ConvRBM(**kw).fit(X)
+        t = c.transform(X)
     np.testing.assert_allclose(a.W_, c.W_, rtol=1e-8, atol=1e-10)
-    from deepbio._kernels.cpu import probpool
-    from deepbio.models.conv_rbm import _pool_kernels
-    assert _pool_kernels(B.get("cython"))[0] is probpool.prob_max_pool
+    np.testing.assert_allclose(a.transform(X), t, rtol=1e-8, atol=1e-10)
+    if name == "cython":
+        from deepbio._kernels.cpu import probpool
+        from deepbio.models.conv_rbm import _pool_kernels
+        assert _pool_kernels(B.get("cython"))[0] is probpool.prob_max_pool
 
 
 def test_bad_input():
@@ -242,7 +246,7 @@ def test_conv_dbn_shapes_and_digits_floor():
     X, y, tr, te = _digits()
     Xi = X.reshape(-1, 1, 8, 8)
     d = ConvDBN(n_filters=(16, 16), filter_size=(3, 2), pool_size=(2, 1), n_iter=8,
-                random_state=0).fit(Xi[tr])
+                sparsity_weight=1.0, sparsity_target=0.1, random_state=0).fit(Xi[tr])
     layers = d.transform_layers(Xi[:5])
     assert [L.shape for L in layers] == [(5, 16, 3, 3), (5, 16, 2, 2)]
     F = d.transform(Xi)
@@ -250,7 +254,9 @@ def test_conv_dbn_shapes_and_digits_floor():
     d.set_params(features="top")
     assert d.transform(Xi[:5]).shape == (5, 64)
     assert [r["layer"] for r in d.history_] == [1] * 8 + [2] * 8
-    assert _logistic(F, y, tr, te) > 0.88
+    assert _logistic(F, y, tr, te) > 0.90
+    # the top layer alone is weak on 3 x 3 maps, but far above chance (0.1)
+    assert _logistic(d.transform(Xi), y, tr, te) > 0.40
     S = one_hot(make_motif_sequences(n=40, length=30, random_state=1)[0])[0]
     s = ConvDBN(n_filters=(4, 3), filter_size=(5, 3), pool_size=(2, 1), n_iter=2,
                 random_state=0).fit(S)
