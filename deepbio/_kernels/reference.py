@@ -1153,8 +1153,9 @@ def prob_max_pool(x, u, block):
         P(p_alpha = 1) = 1 - P(off)
 
     computed stably with ``m = max(0, max_alpha I)`` (the off state's logit 0 included):
-    ``e_ij = exp(I_ij - m)``, ``z = exp(-m) + sum e``, ``P(p_alpha = 1) = sum e / z``.  Given one uniform ``u`` (N, K, PH, PW)
-    per block, the sample switches on unit j of the block (row-major order) when
+    ``e_ij = exp(I_ij - m)``, ``z = exp(-m) + sum e``, ``P(p_alpha = 1) = sum e / z``.
+    Given one uniform ``u`` (N, K, PH, PW) per block, the sample switches on unit j of
+    the block (row-major order) when
     ``cum_{j-1} <= u < cum_j`` with ``cum_j = sum_{i <= j} P(h_i = 1)``, and no unit (the
     block is off) when ``u >= cum_last = 1 - P(off)``: at most one unit per block is on.
 

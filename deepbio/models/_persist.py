@@ -407,12 +407,13 @@ def _check_conv_dbn(est, fitted):
         return
     n = len(est.conv_rbms_)
     if n < 1 or n != len(tuple(est.n_filters)):
-        raise ValueError(f"conv_rbms_ needs one fitted ConvRBM per layer ({len(tuple(est.n_filters))}),"
-                         f" found {n}")
+        raise ValueError(f"conv_rbms_ needs one fitted ConvRBM per layer "
+                         f"({len(tuple(est.n_filters))}), found {n}")
     shape = tuple(est.input_shape_)
     for i, rbm in enumerate(est.conv_rbms_):
         if not hasattr(rbm, "n_features_in_") or tuple(rbm.input_shape_) != shape:
-            raise ValueError(f"conv_rbms_[{i}] must be a fitted ConvRBM on inputs of shape {shape}")
+            raise ValueError(f"conv_rbms_[{i}] must be a fitted ConvRBM on inputs of shape "
+                             f"{shape}")
         p = tuple(rbm.pooled_shape_)
         shape = p if est.input_type_ == "image" else (p[1], p[0])
 
@@ -835,7 +836,8 @@ SCHEMAS = {
                     _f("W_", "hidden_bias_", "visible_bias_", "pooled_shape_"),
                     _conv_rbm_tensors, _check_conv_rbm),
     ConvDBN: Schema(_f("n_features_in_", "conv_rbms_", "input_type_", "input_shape_",
-                       "history_"), _f(), _f("conv_rbms_"), lambda est, fitted, stored: [], _check_conv_dbn),
+                       "history_"), _f(), _f("conv_rbms_"), lambda est, fitted, stored: [],
+                    _check_conv_dbn),
     DBMClassifier: Schema(_FF | _CLASSIFIER | _f("dbm_"), _f(), _FF_WEIGHTS | _f("dbm_"),
                           _dbm_classifier_tensors, _check_dbm_classifier),
 }
