@@ -278,3 +278,32 @@ def test_save_load_round_trip(tmp_path):
     m.pooled_shape_ = (2, 1, 1)
     with pytest.raises(ValueError, match="pooled_shape_"):
         m.save(tmp_path / "bad.deepbio")
+
+
+@pytest.mark.parametrize("pool", [1, 2])
+def test_gibbs_chain_reaches_the_exact_model_expectation(pool):
+    """CD-infinity: the model's own Gibbs step (pooled sampling of h, then v), run long
+    from many chains, gives negative-phase statistics equal to the exact expectation."""
+    m = _tiny(pool, seed=1)
+    be = B.get("numpy")
+    stream = be.stream(7, 0)
+    lm, logZ = _log_marginals(m.W_, m.hidden_bias_, m.visible_bias_, pool)
+    p_v = np.exp(lm - logZ)
+
+    def stats(v):
+        I = m._up(be, v, m.W_, m.hidden_bias_)
+        ph = m._pool(be, I, np.zeros(m._pooled_shape(I)))[0]
+        return m._statistics(be, v, ph)
+
+    sv = [stats(v[None]) for v in ALL_V]
+    exact = [sum(p * s[i] for p, s in zip(p_v, sv)) for i in range(3)]
+    n, batches = 20000, 20
+    v = (np.random.default_rng(0).random((n, 1, 3, 3)) < 0.5).astype(float)
+    for _ in range(30):
+        _, _, h = m._hidden(be, v, stream)
+        v = m._sample_visible(be, m._down(be, h, m.W_, m.visible_bias_, (3, 3)), stream)
+    parts = [stats(b) for b in np.split(v, batches)]
+    for i in range(3):
+        means = np.array([p[i] / (n / batches) for p in parts])
+        se = means.std(axis=0, ddof=1) / np.sqrt(batches)
+        assert np.all(np.abs(means.mean(axis=0) - exact[i]) < 5 * se + 1e-12), i
