@@ -26,7 +26,8 @@ def _pool_kernels(be):
     (written on the array module, so it runs as CuPy array code on a GPU backend; there
     is no CUDA C / Numba face yet).  Not contract kernels, so not in ``be.kernels``."""
     if be.name == "cython":
-        from .._kernels.cpu import probpool
+        from .._kernels import cpu
+        probpool = cpu.load_extra("probpool")     # ImportError with how to build it
         return probpool.prob_max_pool, probpool.prob_max_pool1d
     return _reference.prob_max_pool, _reference.prob_max_pool1d
 

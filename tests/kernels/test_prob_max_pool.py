@@ -107,3 +107,14 @@ def test_prob_max_pool_bad_shapes(impl):
         f(x, np.zeros((1, 1, 1, 1)), 3)
     with pytest.raises(ValueError, match="u must have shape"):
         f(x, np.zeros((1, 1, 1, 1)), 2)
+
+
+def test_probpool_is_an_extra_module_outside_the_contract():
+    from deepbio._kernels import CONTRACT
+    assert "probpool" in cpu.EXTRA_MODULES
+    assert "prob_max_pool" not in CONTRACT
+    with pytest.raises(ValueError, match="unknown extra kernel module"):
+        cpu.load_extra("nope")
+    if cpu.available():
+        assert cpu.load_extra("probpool").prob_max_pool.__module__ == \
+            "deepbio._kernels.cpu.probpool"

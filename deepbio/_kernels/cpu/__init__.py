@@ -97,6 +97,14 @@ def _import(name):
         ) from exc
 
 
+def load_extra(name):
+    """The compiled module ``name`` of :data:`EXTRA_MODULES` (kernels outside the
+    contract); ImportError saying how to build it when it is not compiled."""
+    if name not in EXTRA_MODULES:
+        raise ValueError(f"unknown extra kernel module {name!r}; known: {EXTRA_MODULES}")
+    return _import(name)
+
+
 def load():
     """Import every compiled kernel module; return ``{kernel_name: function}``.
 
