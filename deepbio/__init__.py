@@ -34,7 +34,7 @@ from .models import (DBN, RBM, CNNClassifier, CNNRegressor, RNNClassifier,  # no
                      DBNRegressor,
                      MLPClassifier, MLPRegressor, StackedAutoEncoder,
                      StackedAutoEncoderClassifier, StackedAutoEncoderRegressor,
-                     DBM, DBMClassifier, SPN, ISA, StackedISA, GSN)
+                     DBM, DBMClassifier, SPN, ISA, StackedISA, GSN, ConvRBM, ConvDBN)
 
 
 def __getattr__(name):

@@ -87,6 +87,7 @@ def main():
     features_plus_raw()
     isa_figure()
     gsn_figure()
+    conv_rbm_figure()
     return 0
 
 
@@ -171,6 +172,45 @@ def gsn_figure():
     axes[3].set_title("held-out digits denoised")
     fig.tight_layout()
     save(fig, "gsn.png")
+
+
+def conv_rbm_figure():
+    """docs/models/conv_rbm.md: ConvRBM filters on the digits (3 x 3, 24 filters) and the
+    first-layer filters of a ConvRBM on sequences with a planted AP-1 motif (TGACTCA)."""
+    from deepbio.datasets import load_digits, make_motif_sequences
+    from deepbio.datasets.encoding import one_hot
+    D, _ = load_digits(return_X_y=True)
+    p = np.random.default_rng(0).permutation(len(D))
+    m = deepbio.ConvRBM(n_filters=24, filter_size=3, pool_size=2, n_iter=15,
+                        sparsity_weight=1.0, sparsity_target=0.1,
+                        random_state=0).fit((D[p[:1000]] / 16.0).reshape(-1, 1, 8, 8))
+    S = one_hot(make_motif_sequences(n=600, length=40, frac_positive=1.0,
+                                     random_state=0)[0])[0]
+    s = deepbio.ConvRBM(n_filters=8, filter_size=7, pool_size=34, n_iter=10,
+                        learning_rate=0.3, sparsity_weight=1.0, sparsity_target=0.02,
+                        random_state=0).fit(S)
+    fig = Figure(figsize=(12, 3.6))
+    axes = fig.subplots(1, 2, width_ratios=[1, 1.6])
+    W = m.W_[:, 0]
+    W = (W - W.min(axis=(1, 2), keepdims=True)) / np.ptp(W, axis=(1, 2), keepdims=True)
+    tiles = np.ones((4, 6, 4, 4))
+    tiles[:, :, :3, :3] = W.reshape(4, 6, 3, 3)
+    axes[0].imshow(tiles.transpose(0, 2, 1, 3).reshape(16, 24), cmap="gray",
+                   interpolation="nearest")
+    axes[0].set_axis_off()
+    axes[0].set_title("digits: 24 filters (3 x 3)")
+    F = s.W_ - s.W_.mean(axis=1, keepdims=True)              # (8, 4, 7), centred per position
+    tiles = np.full((8, 5, 7), np.nan)
+    tiles[:, :4] = F
+    axes[1].imshow(tiles.reshape(40, 7).T, cmap="RdBu_r", interpolation="nearest",
+                   aspect="auto", vmin=-np.nanmax(np.abs(F)), vmax=np.nanmax(np.abs(F)))
+    axes[1].set_yticks(range(7))
+    axes[1].set_yticklabels([f"pos {i + 1}" for i in range(7)], fontsize=7)
+    axes[1].set_xticks([5 * k + j for k in range(8) for j in range(4)])
+    axes[1].set_xticklabels(list("ACGT") * 8, fontsize=6)
+    axes[1].set_title("sequences with planted TGACTCA: 8 filters (A C G T x 7 positions)")
+    fig.tight_layout()
+    save(fig, "conv_rbm.png")
 
 
 def features_plus_raw():

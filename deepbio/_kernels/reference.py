@@ -1125,3 +1125,76 @@ def rmsprop_update(param, grad, square_avg, grad_avg, buf, scale, lr, alpha, eps
     else:
         param -= lr * (g / denom)
     return param, square_avg
+
+
+# ------------------------------------------------------- probabilistic max-pooling
+# Not contract kernels (yet): the convolutional RBM's pooled multinomial.  Each has this
+# NumPy reference and a Cython face (deepbio._kernels.cpu.probpool); the functions below
+# are written on the array module of their input, so on a GPU backend they run as CuPy
+# array code (no CUDA C / Numba face yet: see docs/models/conv_rbm.md).
+
+
+def _array_module(a):
+    """NumPy for a NumPy array, else the package of the array's type (CuPy)."""
+    if isinstance(a, np.ndarray):
+        return np
+    return __import__(type(a).__module__.split(".")[0])
+
+
+def prob_max_pool(x, u, block):
+    """Probabilistic max-pooling (Lee, Grosse, Ranganath & Ng 2009).
+
+    ``x`` (N, K, H, W) are the bottom-up inputs ``I_ij`` of the detection units, cut into
+    non-overlapping ``block = (c0, c1)`` blocks alpha (H, W multiples of c0, c1).  A block's
+    units and its "off" state form one multinomial over ``c0 * c1 + 1`` outcomes::
+
+        P(h_ij = 1) = exp(I_ij) / (1 + sum_{(k,l) in alpha} exp(I_kl))
+        P(off)      = 1 / (1 + sum_{(k,l) in alpha} exp(I_kl))
+        P(p_alpha = 1) = 1 - P(off)
+
+    computed stably with ``m = max(0, max_alpha I)`` (the off state's logit 0 included):
+    ``e_ij = exp(I_ij - m)``, ``z = exp(-m) + sum e``, ``P(p_alpha = 1) = sum e / z``.
+    Given one uniform ``u`` (N, K, PH, PW) per block, the sample switches on unit j of
+    the block (row-major order) when
+    ``cum_{j-1} <= u < cum_j`` with ``cum_j = sum_{i <= j} P(h_i = 1)``, and no unit (the
+    block is off) when ``u >= cum_last = 1 - P(off)``: at most one unit per block is on.
+
+    Returns ``(p_h (N,K,H,W), p_pool (N,K,PH,PW), h (N,K,H,W), pool (N,K,PH,PW))``:
+    detection probabilities, pooling-unit probabilities, and the sampled detection and
+    pooling states (0/1 in x's dtype).
+    """
+    xp = _array_module(x)
+    c0, c1 = _pair(block)
+    n, k, h, w = x.shape
+    if h % c0 or w % c1:
+        raise ValueError(f"prob_max_pool: map {h}x{w} is not a multiple of block {c0}x{c1}")
+    ph, pw = h // c0, w // c1
+    if tuple(u.shape) != (n, k, ph, pw):
+        raise ValueError(f"prob_max_pool: u must have shape {(n, k, ph, pw)}, got {u.shape}")
+    c = c0 * c1
+    b = x.reshape(n, k, ph, c0, pw, c1).transpose(0, 1, 2, 4, 3, 5).reshape(n, k, ph, pw, c)
+    m = xp.maximum(b.max(axis=-1), 0)
+    e = xp.exp(b - m[..., None])
+    se = e[..., 0]
+    for j in range(1, c):                   # sequential sums (the Cython face's order)
+        se = se + e[..., j]
+    z = xp.exp(-m) + se
+    p = e / z[..., None]
+    cum = xp.cumsum(p, axis=-1)
+    on = (u[..., None] >= cum).sum(axis=-1)                 # c means "off"
+    s = (xp.arange(c) == on[..., None]).astype(x.dtype)
+
+    def back(a):
+        return xp.ascontiguousarray(
+            a.reshape(n, k, ph, pw, c0, c1).transpose(0, 1, 2, 4, 3, 5).reshape(n, k, h, w))
+    p_pool = se / z                         # = 1 - P(off), without cancellation
+    return back(p), p_pool, back(s), (on < c).astype(x.dtype)
+
+
+def prob_max_pool1d(x, u, block):
+    """:func:`prob_max_pool` along sequences: ``x`` (N, K, L), blocks of ``block``
+    consecutive positions, ``u`` (N, K, L // block).  Same outputs with (L,) / (PL,) maps."""
+    n, k, length = x.shape
+    c = int(block)
+    out = prob_max_pool(x.reshape(n, k, length, 1), u.reshape(n, k, -1, 1), (c, 1))
+    return tuple(a.reshape(a.shape[:3]) for a in out)

@@ -12,6 +12,7 @@
 :class:`SPN`                            sum-product network learnt by LearnSPN
 :class:`ISA`, :class:`StackedISA`       independent subspace analysis, conv. stack
 :class:`GSN`                            generative stochastic network (walkback DAE)
+:class:`ConvRBM`, :class:`ConvDBN`      conv. RBM with prob. max-pooling, greedy stack
 ======================================  ==============================================
 
 Inputs and outputs of public methods are NumPy arrays; training and prediction run on
@@ -27,6 +28,7 @@ from .dbm import DBM, DBMClassifier
 from .spn import SPN
 from .isa import ISA, StackedISA
 from .gsn import GSN
+from .conv_rbm import ConvDBN, ConvRBM
 from .mlp import MLPClassifier, MLPRegressor
 from .rbm import RBM
 
@@ -34,7 +36,8 @@ __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMix
            "DBN", "DBNClassifier", "DBNRegressor", "AutoEncoder", "StackedAutoEncoder",
            "StackedAutoEncoderClassifier", "StackedAutoEncoderRegressor", "MLPClassifier",
            "MLPRegressor", "CNNClassifier", "CNNRegressor", "RNNClassifier", "RNNRegressor",
-           "RNNTagger", "DBM", "DBMClassifier", "SPN", "ISA", "StackedISA", "GSN"]
+           "RNNTagger", "DBM", "DBMClassifier", "SPN", "ISA", "StackedISA", "GSN", "ConvRBM",
+           "ConvDBN"]
 
 # Model files: deepbio.models.save / load (also deepbio.save / load), and the classes a
 # file may name, each with its file schema (deepbio/models/_persist.py).

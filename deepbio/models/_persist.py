@@ -65,6 +65,7 @@ from .cnn import CNNClassifier, CNNRegressor
 from .dbm import DBM, DBMClassifier
 from .spn import LEAF, PRODUCT, SUM, SPN
 from .isa import ISA, StackedISA
+from .conv_rbm import ConvDBN, ConvRBM
 from .gsn import GSN
 from .dbn import DBN, DBNClassifier, DBNRegressor
 from .mlp import MLPClassifier, MLPRegressor
@@ -362,6 +363,59 @@ def _check_gsn(est, fitted):
         raise ValueError(f"autoencoder_ must be a fitted AutoEncoder with the GSN's "
                          f"n_features_in_={est.n_features_in_}, n_components="
                          f"{est.n_components} and dtype={est.dtype!r}")
+
+
+# -- ConvRBM, ConvDBN
+
+
+def _conv_rbm_tensors(est, fitted, stored):
+    if not fitted:
+        return []
+    image = est.input_type_ == "image"
+    c = est.input_shape_[0] if image else est.input_shape_[1]
+    k, f = est.n_filters, est.filter_size
+    w = (k, c, f, f) if image else (k, c, f)
+    f64 = ("float64",)
+    return [TensorSpec("W_", f64, w, "(n_filters, channels, filter_size[, filter_size])"),
+            TensorSpec("hidden_bias_", f64, (k,), "(n_filters,)"),
+            TensorSpec("visible_bias_", f64, (c,), "(channels,)")]
+
+
+def _check_conv_rbm(est, fitted):
+    """Finite weights; the input and pooled shapes agree with the parameters."""
+    if not fitted:
+        return
+    _check_finite(est, "W_", "hidden_bias_", "visible_bias_")
+    if est.input_type_ not in ("image", "sequence"):
+        raise ValueError(f"input_type_ must be 'image' or 'sequence', found {est.input_type_!r}")
+    shape = tuple(est.input_shape_)
+    spatial = shape[1:] if est.input_type_ == "image" else shape[:1]
+    if len(shape) != (3 if est.input_type_ == "image" else 2) or \
+            any((n - est.filter_size + 1) % est.pool_size or n < est.filter_size
+                for n in spatial):
+        raise ValueError(f"input_shape_ {shape} does not fit filter_size={est.filter_size} "
+                         f"and pool_size={est.pool_size}")
+    want = (est.n_filters,) + tuple((n - est.filter_size + 1) // est.pool_size
+                                    for n in spatial)
+    if tuple(est.pooled_shape_) != want:
+        raise ValueError(f"pooled_shape_ must be {want}, found {tuple(est.pooled_shape_)}")
+
+
+def _check_conv_dbn(est, fitted):
+    """The layers chain: layer l+1 was fitted on layer l's pooled maps."""
+    if not fitted:
+        return
+    n = len(est.conv_rbms_)
+    if n < 1 or n != len(tuple(est.n_filters)):
+        raise ValueError(f"conv_rbms_ needs one fitted ConvRBM per layer "
+                         f"({len(tuple(est.n_filters))}), found {n}")
+    shape = tuple(est.input_shape_)
+    for i, rbm in enumerate(est.conv_rbms_):
+        if not hasattr(rbm, "n_features_in_") or tuple(rbm.input_shape_) != shape:
+            raise ValueError(f"conv_rbms_[{i}] must be a fitted ConvRBM on inputs of shape "
+                             f"{shape}")
+        p = tuple(rbm.pooled_shape_)
+        shape = p if est.input_type_ == "image" else (p[1], p[0])
 
 
 # -- SPN
@@ -690,6 +744,8 @@ ATTRIBUTE_CHECKS = {
     "autoencoders_": _list_of(AutoEncoder),
     "dbm_": lambda v: None if type(v) is DBM else f"must be a DBM, found {_describe(v)}",
     "isas_": _list_of(ISA),
+    "conv_rbms_": _list_of(ConvRBM),
+    "pooled_shape_": _int_tuple(),
     "autoencoder_": lambda v: None if type(v) is AutoEncoder else
     f"must be an AutoEncoder, found {_describe(v)}",
     "n_subspaces_": _int_at_least(1),
@@ -775,6 +831,13 @@ SCHEMAS = {
     StackedISA: Schema(_f("n_features_in_", "isas_", "input_type_", "input_shape_",
                           "map_shapes_", "history_"), _f(), _f("isas_", "map_shapes_"),
                        lambda est, fitted, stored: [], _check_stacked_isa),
+    ConvRBM: Schema(_TRAINED | _f("W_", "hidden_bias_", "visible_bias_", "input_type_",
+                                  "input_shape_", "pooled_shape_"), _f(),
+                    _f("W_", "hidden_bias_", "visible_bias_", "pooled_shape_"),
+                    _conv_rbm_tensors, _check_conv_rbm),
+    ConvDBN: Schema(_f("n_features_in_", "conv_rbms_", "input_type_", "input_shape_",
+                       "history_"), _f(), _f("conv_rbms_"), lambda est, fitted, stored: [],
+                    _check_conv_dbn),
     DBMClassifier: Schema(_FF | _CLASSIFIER | _f("dbm_"), _f(), _FF_WEIGHTS | _f("dbm_"),
                           _dbm_classifier_tensors, _check_dbm_classifier),
 }

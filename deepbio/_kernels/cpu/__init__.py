@@ -73,6 +73,10 @@ WAIT_POLICY = {}
 #: Compiled modules holding contract kernels (each defines ``__all__``).
 _MODULES = ("philox", "rbm", "conv", "pool", "dense", "recurrent", "optim")
 
+#: Compiled modules of kernels outside the contract, imported by name where they are
+#: used (``probpool``: the convolutional RBM's probabilistic max-pooling).
+EXTRA_MODULES = ("probpool",)
+
 #: Compiled module with thread control and build facts (not kernels).
 _THREADS = "threads"
 
@@ -91,6 +95,14 @@ def _import(name):
         raise ImportError(
             f"{_NOT_COMPILED} [{__name__}.{name}: {exc}]", name=f"{__name__}.{name}"
         ) from exc
+
+
+def load_extra(name):
+    """The compiled module ``name`` of :data:`EXTRA_MODULES` (kernels outside the
+    contract); ImportError saying how to build it when it is not compiled."""
+    if name not in EXTRA_MODULES:
+        raise ValueError(f"unknown extra kernel module {name!r}; known: {EXTRA_MODULES}")
+    return _import(name)
 
 
 def load():
