@@ -1,9 +1,13 @@
 """Restricted Boltzmann machine (Bernoulli-Bernoulli and Gaussian-Bernoulli), trained by CD-k / PCD.
 
 The maths is in ``docs/models/rbm.md``.  The training loop is a loop over one private
-minibatch step, :meth:`RBM._cd_step`, which calls the backend's kernels
-(``sigmoid_bernoulli``, ``gaussian_sample``, ``cd_statistics``, ``free_energy``) and
-does its matrix products with the backend's array module ``xp``.
+minibatch step, :meth:`RBM._cd_step`, which runs on the backend's kernels: ``dense_forward``
+for the hidden pre-activations and probabilities, ``sigmoid_bernoulli`` /
+``gaussian_sample`` for the samples, ``cd_statistics`` for the gradient and the fused
+``sgd_update`` for the momentum step (one pass per parameter).  The visible
+pre-activations ``h W^T + b`` are the one product made with the array module ``xp``
+(into a preallocated buffer): no kernel of the contract multiplies by a transposed weight
+matrix.
 """
 import math
 import time
@@ -15,11 +19,11 @@ from .._random import PhiloxStream
 from .._validation import Interval, Options, check_random_state
 from ..optim import _checkpoint as _ckpt
 from ..optim._base import CommConstraint, Progress, minibatches
-from ..optim.sgd import momentum_update
 from ._base import (BaseEstimator, TransformerMixin, current_backend, resolve_rng, to_backend,
                     to_host)
 
-#: Samples used each epoch to estimate the pseudo-likelihood in ``history_``.
+#: Samples (a fixed random subset of the training data) on which the monitored epochs
+#: measure the reconstruction error and the pseudo-likelihood of ``history_``.
 MONITOR_SIZE = 256
 
 #: Training counts as diverged once the reconstruction error exceeds this many times its
@@ -27,15 +31,17 @@ MONITOR_SIZE = 256
 DIVERGENCE_FACTOR = 1e3
 
 #: Philox stream numbers (``deepbio._random``): training's Gibbs samples, and the draws
-#: made outside training (:meth:`RBM._derived_stream`), each its own sequence.
-TRAIN_STREAM, SCORE_STREAM, GIBBS_STREAM = 0, 1, 2
+#: made outside training (:meth:`RBM._derived_stream`), each its own sequence; the bit
+#: flips of the monitored pseudo-likelihood have their own, so ``monitor`` never changes
+#: what is learnt.
+TRAIN_STREAM, SCORE_STREAM, GIBBS_STREAM, MONITOR_STREAM = 0, 1, 2, 3
 
 
-def _affine(a, M, bias):
-    """``a @ M + bias`` with the bias added in place (one temporary fewer)."""
-    z = a @ M
-    z += bias
-    return z
+def _affine_t(xp, a, W, bias, out):
+    """``a @ W.T + bias`` into ``out`` (preallocated), the bias added in place."""
+    xp.matmul(a, W.T, out=out)
+    out += bias
+    return out
 
 
 def error_scale(X):
@@ -125,6 +131,13 @@ class RBM(TransformerMixin, BaseEstimator):
         all-reduces the CD statistics, so the run equals one process on the ranks'
         concatenated minibatches whose Gibbs samples and persistent chains are the
         concatenation of the ranks' (docs/distributed.md).  Not saved with the model.
+    monitor : int >= 1 or None, default=1
+        Measure the reconstruction error and the pseudo-likelihood of ``history_`` every
+        ``monitor`` epochs and at the last one, on a fixed random subset of up to 256
+        training samples (``MONITOR_SIZE``); the other epochs record None for both.
+        None: never (the fastest ``fit``).  The divergence check on the reconstruction
+        error runs at the monitored epochs; every epoch still checks that the weights are
+        finite.
 
     Attributes
     ----------
@@ -145,8 +158,8 @@ class RBM(TransformerMixin, BaseEstimator):
         One dict per epoch: ``epoch``, ``reconstruction_error`` (mean squared error of
         the mean-field reconstruction ``E[v | h = p(h | v)]``) and ``pseudo_likelihood``
         (mean per sample; None for Gaussian units), both measured at the end of the
-        epoch on a fixed random subset of up to 256 training samples, and ``time``
-        (seconds).  Each :meth:`partial_fit` call appends one dict with ``epoch`` None
+        epoch on a fixed random subset of up to 256 training samples (None at the epochs
+        that ``monitor`` skips), and ``time`` (seconds).  Each :meth:`partial_fit` call appends one dict with ``epoch`` None
         and the reconstruction error of its minibatch.
 
     References
@@ -185,13 +198,14 @@ class RBM(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "comm": [CommConstraint()],
         "verbose": ["verbose"],
+        "monitor": [Interval("int", 1, None), None],
     }
 
     def __init__(self, n_components=256, visible="bernoulli", k=1, persistent=False,
                  learning_rate="auto", momentum=0.5, weight_decay=1e-4,
                  sparsity_target=None, sparsity_cost=0.1, batch_size=100, n_iter=10,
                  include_input=False, dtype="float32", random_state=None, verbose=0,
-                 comm=None):
+                 monitor=1, comm=None):
         self.comm = comm
         self.n_components = n_components
         self.visible = visible
@@ -208,6 +222,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.monitor = monitor
 
     # ------------------------------------------------------------------ properties
     @property
@@ -353,7 +368,9 @@ class RBM(TransformerMixin, BaseEstimator):
             return self._fit_distributed(be, X, rng, scale)
         Xb = be.asarray(X, dtype=self.dtype)
         n = X.shape[0]
-        monitor = Xb[be.asarray(np.sort(rng.permutation(n)[:MONITOR_SIZE]))]
+        subset = Xb[be.asarray(np.sort(rng.permutation(n)[:MONITOR_SIZE]))]
+        every = self.monitor
+        flips = self._derived_stream(be, MONITOR_STREAM) if every is not None else None
         self.n_iter_ = 0
         first = 0
         digest = _ckpt.data_digest(Xb) if checkpoint or resume else None
@@ -364,15 +381,17 @@ class RBM(TransformerMixin, BaseEstimator):
                 t0 = time.perf_counter()
                 for idx in minibatches(n, self.batch_size, rng, be):
                     self._cd_step(be, Xb[idx], self._stream)
+                watched = every is not None and \
+                    ((epoch + 1) % every == 0 or epoch + 1 == self.n_iter)
+                error = self._reconstruction_error(be, subset) if watched else None
                 record = {"epoch": epoch + 1,
-                          "reconstruction_error": self._reconstruction_error(be, monitor),
-                          "pseudo_likelihood": self._mean_pseudo_likelihood(be, monitor,
-                                                                            self._stream),
+                          "reconstruction_error": error,
+                          "pseudo_likelihood": self._mean_pseudo_likelihood(
+                              be, subset, flips) if watched else None,
                           "time": time.perf_counter() - t0}
                 self.history_.append(record)
                 self.n_iter_ = epoch + 1
-                self._check_diverged(be, record["reconstruction_error"], scale,
-                                     f"epoch {epoch + 1}")
+                self._check_diverged(be, error, scale, f"epoch {epoch + 1}")
                 bar.update(record)
                 if checkpoint is not None and (epoch + 1 == self.n_iter
                                                or (epoch + 1) % checkpoint_every == 0):
@@ -528,7 +547,8 @@ class RBM(TransformerMixin, BaseEstimator):
     def _check_diverged(self, be, error, scale, when):
         """FloatingPointError if training diverged: the reconstruction ``error`` exceeds
         ``DIVERGENCE_FACTOR`` times its ``scale`` on the data (:func:`error_scale`), or it
-        or a parameter is NaN or infinite.
+        or a parameter is NaN or infinite (``error`` None: an epoch ``monitor`` skips,
+        only the parameters are checked).
 
         Called once per epoch (and per :meth:`partial_fit` call): a step size too large
         for the data makes CD training blow up, the error growing by orders of magnitude
@@ -538,14 +558,18 @@ class RBM(TransformerMixin, BaseEstimator):
         kept to show how the error grew.
         """
         params = (self.W_, self.intercept_visible_, self.intercept_hidden_)
-        if not math.isfinite(error):
+        if error is None:
+            problem = None
+        elif not math.isfinite(error):
             problem = f"the reconstruction error became {error}"
         elif error > DIVERGENCE_FACTOR * scale:
             problem = (f"the reconstruction error grew to {error:.3g}, over "
                        f"{DIVERGENCE_FACTOR:g} times its scale on this data ({scale:.3g})")
-        elif not all(be.all_finite(p) for p in params):
-            problem = "the weights or biases became NaN or infinite"
         else:
+            problem = None
+        if problem is None and not all(be.all_finite(p) for p in params):
+            problem = "the weights or biases became NaN or infinite"
+        if problem is None:
             return
         for name in ("W_", "intercept_visible_", "intercept_hidden_", "n_features_in_"):
             delattr(self, name)
@@ -567,15 +591,26 @@ class RBM(TransformerMixin, BaseEstimator):
             return K.activation_forward(pre, "sigmoid")
         return pre
 
+    def _visible_buffer(self, be, n, d, dt):
+        """The (n, d) buffer of the visible pre-activations, kept from step to step (a new
+        one only when the minibatch size, dtype or backend changes)."""
+        buf = getattr(self, "_vis_pre", None)
+        if buf is None or buf.shape != (n, d) or buf.dtype != dt \
+                or not isinstance(buf, be.array_type):
+            buf = self._vis_pre = be.xp.empty((n, d), dtype=dt)
+        return buf
+
     def _cd_step(self, be, v0, rng):
         """One CD-k (or PCD-k) update of the parameters from the minibatch ``v0`` (n, D).
 
         Positive phase ``h0 = p(h | v0)``.  Negative phase: k Gibbs steps, from a sample
         of ``h0`` (CD) or from the persistent chain's hidden state (PCD), ending in
         ``vk`` (the mean-field reconstruction for CD, a sample for PCD) and
-        ``hk = p(h | vk)``.  Then ``dW, db, dc = cd_statistics(v0, h0, vk, hk)`` and a
-        momentum update.  The arrays are built here with matching shapes and dtype, so
-        the kernels are called unvalidated (``kernels.raw``).
+        ``hk = p(h | vk)``.  The loss gradient is ``cd_statistics(vk, hk, v0, h0)`` (the
+        statistics with the phases swapped: the negated log-likelihood ascent direction)
+        and the update the fused ``sgd_update`` kernel, in place on each parameter.  The
+        arrays are built here with matching shapes and dtype, so the kernels are called
+        unvalidated (``kernels.raw``).
         """
         n = v0.shape[0]
         comm = self.comm
@@ -583,8 +618,8 @@ class RBM(TransformerMixin, BaseEstimator):
             dW, db, dc, h0 = self._cd_statistics(be, v0, rng)
             self._cd_update(be, dW, db, dc, h0.mean(axis=0))
             return
-        # the statistics of the ranks' concatenated minibatches: one Allreduce of
-        # [n dW, n db, n dc, sum h0, n] (a rank with an empty minibatch adds zeros)
+        # the gradient of the ranks' concatenated minibatches: one Allreduce of
+        # [n gW, n gb, n gc, sum h0, n] (a rank with an empty minibatch adds zeros)
         xp = be.xp
         D, H = self.W_.shape
         buf = xp.zeros(D * H + D + 2 * H + 1, dtype=self.W_.dtype)
@@ -602,58 +637,67 @@ class RBM(TransformerMixin, BaseEstimator):
                         buf[D * H + D:D * H + D + H], buf[D * H + D + H:-1])
 
     def _cd_statistics(self, be, v0, rng):
-        """The CD-k (PCD-k) statistics of the minibatch ``v0``: ``(dW, db, dc)`` (batch
-        means, :func:`cd_statistics`) and ``h0 = p(h | v0)`` (for the sparsity target).
-        Advances the persistent chain."""
+        """The loss gradient of the minibatch ``v0`` estimated by CD-k (PCD-k):
+        ``(gW, gb, gc)``, batch means, the statistics :func:`cd_statistics` with the phases
+        swapped; and ``h0 = p(h | v0)`` (for the sparsity target).  Advances the
+        persistent chain."""
         K = _RawKernels(be)
+        xp = be.xp
         W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
-        n, h = v0.shape[0], W.shape[1]
+        n, d, h = v0.shape[0], W.shape[0], W.shape[1]
         dt = v0.dtype
+        pre = self._visible_buffer(be, n, d, dt)
 
         if self.persistent:
             # positive phase: h0 = p(h | v0) = sigmoid(v0 W + c)
             h0 = K.dense_forward(v0, W, c, "sigmoid")
             if self._chain is None or self._chain.shape[0] < n:
                 # the chains start at a sample of the data's hidden units
-                _, self._chain = K.sigmoid_bernoulli(_affine(v0, W, c),
+                _, self._chain = K.sigmoid_bernoulli(K.dense_forward(v0, W, c, "linear"),
                                                      be.uniform(rng, (n, h), dt))
             hs = self._chain[:n]
             for _ in range(self.k):
-                _, v = self._sample_visible(K, be, _affine(hs, W.T, b), rng)
-                hk, hs = K.sigmoid_bernoulli(_affine(v, W, c), be.uniform(rng, (n, h), dt))
+                _, v = self._sample_visible(K, be, _affine_t(xp, hs, W, b, pre), rng)
+                hk, hs = K.sigmoid_bernoulli(K.dense_forward(v, W, c, "linear"),
+                                             be.uniform(rng, (n, h), dt))
             self._chain[:n] = hs
             vk = v
         else:
             # positive phase: h0 = p(h | v0) = sigmoid(v0 W + c), and a sample of it
-            h0, hs = K.sigmoid_bernoulli(_affine(v0, W, c), be.uniform(rng, (n, h), dt))
+            h0, hs = K.sigmoid_bernoulli(K.dense_forward(v0, W, c, "linear"),
+                                         be.uniform(rng, (n, h), dt))
             for step in range(self.k):
-                pre = _affine(hs, W.T, b)
+                _affine_t(xp, hs, W, b, pre)
                 if step < self.k - 1:
                     _, v = self._sample_visible(K, be, pre, rng)
-                    _, hs = K.sigmoid_bernoulli(_affine(v, W, c), be.uniform(rng, (n, h), dt))
+                    _, hs = K.sigmoid_bernoulli(K.dense_forward(v, W, c, "linear"),
+                                                be.uniform(rng, (n, h), dt))
                 else:
                     vk = self._visible_mean(K, pre)          # mean-field reconstruction
             hk = K.dense_forward(vk, W, c, "sigmoid")
 
-        dW, db, dc = K.cd_statistics(v0, h0, vk, hk)
-        return dW, db, dc, h0
+        # the loss gradient: the CD statistics (which estimate the log-likelihood's
+        # gradient) with the phases swapped, i.e. negated
+        gW, gb, gc = K.cd_statistics(vk, hk, v0, h0)
+        return gW, gb, gc, h0
 
-    def _cd_update(self, be, dW, db, dc, q):
-        """The momentum update of ``(W, b, c)`` from the CD statistics, with ``q`` the
-        minibatch's mean hidden activity (used by the sparsity target)."""
+    def _cd_update(self, be, gW, gb, gc, q):
+        """The momentum update of ``(W, b, c)`` from the loss gradient ``(gW, gb, gc)`` of
+        :meth:`_cd_statistics`, with ``q`` the minibatch's mean hidden activity (used by
+        the sparsity target)."""
+        K = _RawKernels(be)
         W, b, c = self.W_, self.intercept_visible_, self.intercept_hidden_
         if self.sparsity_target is not None:
             # running mean activation q of each hidden unit; push it towards the target
             self._hidden_mean = q if self._hidden_mean is None else \
                 0.9 * self._hidden_mean + 0.1 * q
-            dc = dc + self.sparsity_cost * (self.sparsity_target - self._hidden_mean)
-        # The CD statistics estimate the log-likelihood's gradient; the loss gradient is
-        # their negation.  The update (momentum, L2 weight decay on every parameter) is
-        # the one SGD makes: deepbio.optim.sgd.momentum_update.
-        for param, vel, stat in zip((W, b, c), self._velocity, (dW, db, dc)):
-            stat *= -1
-            momentum_update(param, stat, vel, self._lr(), self.momentum,
-                            weight_decay=self.weight_decay)
+            gc = gc - self.sparsity_cost * (self.sparsity_target - self._hidden_mean)
+        # The update (momentum, L2 weight decay on every parameter) is the one SGD makes,
+        # as one fused pass per parameter (deepbio.optim.sgd.momentum_update's formula).
+        lr, mu, wd = self._lr(), float(self.momentum), float(self.weight_decay)
+        for param, vel, g in zip((W, b, c), self._velocity, (gW, gb, gc)):
+            K.sgd_update(param.reshape(-1), g.reshape(-1), vel.reshape(-1), None, lr, mu, wd,
+                         False)
 
     def _reconstruction_error(self, be, v):
         """Mean squared error of the mean-field reconstruction E[v | h = p(h | v)]."""

@@ -290,6 +290,15 @@ class Dense(Layer):
         self._check_forward(self._x, "backward")
         be = _backend.current()
         dy = be.xp.ascontiguousarray(dy)
+        if not self.needs_input_grad:
+            # lowest layer of a Network: dx is never read, so its GEMM (as large as the
+            # weight gradient's) is skipped, and dW = x^T dz, db = sum_n dz go straight
+            # into the gradient buffer, with no new (D, H) array and no copy
+            xp = be.xp
+            dz = be.kernels.activation_backward(self._a, dy, self.activation)
+            xp.matmul(self._x.T, dz, out=self._grads[0])
+            dz.sum(axis=0, out=self._grads[1])
+            return None
         dx, dW, db = be.kernels.dense_backward(self._x, self.W, self._a, dy, self.activation)
         self._grads[0][...] = dW
         self._grads[1][...] = db
@@ -549,6 +558,8 @@ class TimeDistributedDense(Dense):
     def backward(self, dy, include_penalty=True):
         be = _backend.current()
         dx = super().backward(_as_rows(dy.reshape(-1, self.units), be), include_penalty)
+        if dx is None:                      # lowest layer of a Network: no input gradient
+            return None
         return dx.reshape(self._nt + (self.input_shape[1],))
 
     def backward_squared(self, dy):

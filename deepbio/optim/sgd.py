@@ -32,8 +32,8 @@ def momentum_update(param, grad, velocity, lr, momentum=0.0, nesterov=False, wei
         param <- param + v                          (classical momentum)
         param <- param + momentum * v - lr * g      (Nesterov, Sutskever et al. 2013)
 
-    The RBM updates ``W`` and its biases here; :class:`SGD` runs the same update as the
-    fused kernel ``sgd_update`` on its flat parameter vector.
+    The DBM updates its parameters here; :class:`SGD` (on its flat parameter vector) and
+    the RBM (on each parameter) run the same update as the fused kernel ``sgd_update``.
     """
     g = grad + weight_decay * param if weight_decay else grad
     velocity *= momentum

@@ -362,3 +362,91 @@ def test_greedy_pretraining_keeps_the_codes_on_the_device(which, monkeypatch):
             for a, b in zip(alone.coefs_ + alone.intercepts_, layer.coefs_ + layer.intercepts_):
                 assert np.array_equal(a, b), i
             data = alone.transform(data)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.mark.parametrize("sparsity", [None, 0.1])
+def test_cd_step_through_the_kernels_equals_the_formulas(on_backend, bars, sparsity):
+    """Two CD-1 steps (so the momentum term is live) through the backend's kernels equal
+    the textbook formulas written out in NumPy, with the same uniforms: the gradient is
+    ``(vk^T hk - v0^T h0) / N`` (the negated CD statistics) and the update the momentum
+    step with L2 decay."""
+    from deepbio.models._base import resolve_rng
+    from deepbio.models.rbm import TRAIN_STREAM
+    be = current_backend()
+    X = bars[:40]
+    rbm = RBM(6, momentum=0.5, weight_decay=1e-2, learning_rate=0.3, dtype="float64",
+              sparsity_target=sparsity, random_state=0)
+    rbm._initialize(be, X, resolve_rng(0))
+    W, b, c = (np.array(p, dtype=np.float64) for p in
+               (rbm.W_, rbm.intercept_visible_, rbm.intercept_hidden_))
+    vel = [np.zeros_like(p) for p in (W, b, c)]
+    stream = be.stream(0, TRAIN_STREAM)                 # the RBM's own training stream
+    v0 = be.asarray(X, dtype="float64")
+    q_run = None
+    for _ in range(2):
+        rbm._cd_step(be, v0, rbm._stream)
+        u = np.asarray(be.uniform(stream, (40, 6), np.float64))
+        h0 = _sigmoid(X @ W + c)
+        hs = (u < h0).astype(np.float64)
+        vk = _sigmoid(hs @ W.T + b)
+        hk = _sigmoid(vk @ W + c)
+        grads = [(vk.T @ hk - X.T @ h0) / 40, (vk - X).mean(0), (hk - h0).mean(0)]
+        if sparsity is not None:
+            q = h0.mean(0)
+            q_run = q if q_run is None else 0.9 * q_run + 0.1 * q
+            grads[2] = grads[2] - 0.1 * (sparsity - q_run)
+        for p, v, g in zip((W, b, c), vel, grads):
+            v *= 0.5
+            v -= 0.3 * (g + 1e-2 * p)
+            p += v
+    for got, want in zip((rbm.W_, rbm.intercept_visible_, rbm.intercept_hidden_), (W, b, c)):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-14)
+    for got, want in zip(rbm._velocity, vel):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_kernel_backend_steps_match_the_numpy_reference(bars, persistent):
+    """The compiled kernels' RBM training equals the NumPy reference kernels' (float64,
+    same seed: identical samples; only BLAS rounding differs)."""
+    import deepbio
+    params = dict(n_components=8, n_iter=3, k=2, persistent=persistent, dtype="float64",
+                  random_state=3)
+    with deepbio.use_backend("numpy"):
+        ref = RBM(**params).fit(bars)
+    with deepbio.use_backend("cython"):
+        got = RBM(**params).fit(bars)
+    np.testing.assert_allclose(got.W_, ref.W_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.intercept_hidden_, ref.intercept_hidden_, rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_monitor_every_k_epochs_and_none(on_backend, bars):
+    every2 = RBM(4, n_iter=5, monitor=2, random_state=0).fit(bars)
+    watched = [h["epoch"] for h in every2.history_ if h["reconstruction_error"] is not None]
+    assert watched == [2, 4, 5]                       # every 2nd epoch and the last one
+    assert all((h["pseudo_likelihood"] is None) == (h["reconstruction_error"] is None)
+               for h in every2.history_)
+    quiet = RBM(4, n_iter=3, monitor=None, random_state=0).fit(bars)
+    assert [h["reconstruction_error"] for h in quiet.history_] == [None] * 3
+    assert all(h["time"] >= 0 for h in quiet.history_)
+    # monitoring only measures: the weights are those of a fully monitored run
+    full = RBM(4, n_iter=3, random_state=0).fit(bars)
+    np.testing.assert_array_equal(quiet.W_, full.W_)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
+def test_monitor_must_be_a_positive_int_or_none(bars, bad):
+    with pytest.raises((ValueError, TypeError), match="monitor"):
+        RBM(4, monitor=bad).fit(bars)
+
+
+def test_unmonitored_epochs_still_catch_non_finite_weights(on_backend, bars):
+    rbm = RBM(4, n_iter=1, monitor=None, random_state=0).fit(bars)
+    rbm.W_[0, 0] = np.nan
+    with pytest.raises(FloatingPointError, match="weights or biases became NaN"):
+        rbm._check_diverged(current_backend(), None, 1.0, "epoch 1")

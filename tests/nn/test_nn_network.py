@@ -570,3 +570,23 @@ def test_set_flat_rejects_complex_and_non_finite_theta(be):
     assert np.array_equal(_np(net.theta), theta)     # left unchanged
     net.set_flat(theta + 1.0)
     assert np.array_equal(_np(net.theta), theta + 1.0)
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "linear"])
+def test_lowest_dense_skips_its_input_gradient_and_keeps_its_weight_gradient(be, act):
+    """The lowest Dense layer of a Network computes no dx (its GEMM is skipped) and
+    writes dW, db straight into the gradient buffer: the same gradient as the full
+    ``dense_backward`` kernel gives."""
+    net = _net([Dense(5, act), Dense(3)], "softmax_cross_entropy")
+    X, y = _data("softmax_cross_entropy")
+    assert net.layers[0].needs_input_grad is False
+    _, lean = net.loss_and_grad(X, y)
+    net.layers[0].needs_input_grad = True          # the full kernel, dx included
+    try:
+        _, full = net.loss_and_grad(X, y)
+    finally:
+        net.layers[0].needs_input_grad = False
+    np.testing.assert_allclose(_np(lean), _np(full), rtol=1e-12, atol=1e-15)
+    net.forward(X, train=True)
+    assert net.layers[0].backward(net.layers[1].backward(
+        be.xp.ones((X.shape[0], 3), dtype=net.dtype))) is None
